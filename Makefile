@@ -1,0 +1,49 @@
+# weir's build. `make help` lists the targets. Each area keeps its rules in
+# mk/AREA.mk; those fragments add to the variables below.
+
+GO      ?= go
+BIN     := bin
+PLUGDIR := $(BIN)/plugins
+# The host binary never uses cgo.
+HOST_ENV := CGO_ENABLED=0
+
+# Fragments append: plugin libraries to build, and checks `make test` runs
+# after the Go tests.
+PLUGINS :=
+CHECKS  :=
+
+.DEFAULT_GOAL := all
+
+include $(sort $(wildcard mk/*.mk))
+
+.PHONY: all build plugins test gotest bench lint format help clean run generate
+
+all: build plugins ## build bin/weir and every plugin into bin/plugins/
+
+build: ## build bin/weir, without cgo
+	$(HOST_ENV) $(GO) build -o $(BIN)/weir ./cmd/weir
+
+plugins: $(PLUGINS) ## build the C, Rust and Go plugins into bin/plugins/
+
+test: all gotest $(CHECKS) ## run every test CI runs (BPF tests need root)
+
+gotest:
+	$(HOST_ENV) $(GO) vet ./...
+	$(HOST_ENV) $(GO) test -count=1 -timeout 20m ./...
+
+bench: all ## run the benchmarks recorded in docs/BENCHMARKS.md
+	$(HOST_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+lint: ## go vet, and gofmt/clang-format checks
+	$(HOST_ENV) $(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+format: ## gofmt the Go code and clang-format the C code
+	gofmt -w $$(git ls-files '*.go')
+	@command -v clang-format-16 >/dev/null && clang-format-16 -i $$(git ls-files '*.c' '*.h' | grep -v vmlinux.h) || echo "clang-format-16 not installed; C left as is"
+
+clean: ## remove bin/
+	rm -rf $(BIN)
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
