@@ -1,0 +1,236 @@
+package builtin
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/runtime/spec"
+)
+
+// Latency sampling modes of the blackhole.
+const (
+	latencyBatch = "batch"
+	latencyAll   = "all"
+	latencyOff   = "off"
+)
+
+// BlackholeSpec describes the blackhole's config fields.
+var BlackholeSpec = spec.Spec{
+	{Name: "latency", Kind: spec.Enum, Enum: []string{latencyBatch, latencyAll, latencyOff}, Default: latencyBatch,
+		Doc: "Latency recording: batch records now - ts_ns of the first event of each batch, all records every event (one clock read per batch either way), off records none."},
+	{Name: "max_latency", Kind: spec.Duration, Default: "1m", Doc: "Largest latency the histogram resolves; larger values are recorded as this and counted as clamped."},
+	{Name: "print", Kind: spec.Bool, Default: true, Doc: "Print counts and latency percentiles (p50 p90 p99 p99.9 max) to stderr at stop."},
+	{Name: "hdr_log", Kind: spec.String, Default: "", Doc: "File to write the latency histogram to at stop, in the HdrHistogram log format (values in nanoseconds); empty writes none."},
+}
+
+// BlackholeConfig is the blackhole's decoded config.
+type BlackholeConfig struct {
+	Latency    string   `json:"latency"`
+	MaxLatency duration `json:"max_latency"`
+	Print      bool     `json:"print"`
+	HdrLog     string   `json:"hdr_log"`
+}
+
+// BlackholeStats are a blackhole's counters.
+type BlackholeStats struct {
+	Events, Bytes, Batches uint64
+	// Clamped counts latency samples above max_latency.
+	Clamped uint64
+}
+
+// Blackhole is a sink that discards events, counting them and keeping an HDR
+// histogram of end-to-end latency (receive time minus the event's TsNs).
+// Events with TsNs 0 carry no time and are not recorded; events stamped in
+// the future record 0. Stats, Latency and Summary are safe for concurrent
+// use with Write.
+type Blackhole struct {
+	runtime.Base
+	cfg   BlackholeConfig
+	name  string
+	out   io.Writer
+	start time.Time
+
+	events, bytes, batches, clamped atomic.Uint64
+
+	mu      sync.Mutex
+	hist    *hdrhistogram.Histogram
+	maxNs   int64
+	stopped bool
+}
+
+var _ runtime.Sink = (*Blackhole)(nil)
+
+// NewBlackhole creates a blackhole from a JSON config.
+func NewBlackhole(config []byte, env runtime.Env) (*Blackhole, error) {
+	cfg := BlackholeConfig{Latency: latencyBatch, MaxLatency: duration(time.Minute), Print: true}
+	if err := decodeConfig("blackhole", config, &cfg); err != nil {
+		return nil, err
+	}
+	switch cfg.Latency {
+	case latencyBatch, latencyAll, latencyOff:
+	default:
+		return nil, fmt.Errorf("blackhole %s: unknown latency mode %q; want batch, all or off", env.Name, cfg.Latency)
+	}
+	if cfg.MaxLatency < duration(time.Microsecond) {
+		return nil, fmt.Errorf("blackhole %s: max_latency %v is below the minimum of 1µs", env.Name, time.Duration(cfg.MaxLatency))
+	}
+	return &Blackhole{
+		cfg:   cfg,
+		name:  env.Name,
+		out:   os.Stderr,
+		start: time.Now(),
+		hist:  hdrhistogram.New(1, int64(cfg.MaxLatency), 3),
+		maxNs: int64(cfg.MaxLatency),
+	}, nil
+}
+
+// SetOutput sets where Stop prints the summary; the default is os.Stderr.
+func (h *Blackhole) SetOutput(w io.Writer) { h.out = w }
+
+// Write counts the batch and records its latency.
+func (h *Blackhole) Write(b *cabi.Batch) (cabi.Status, error) {
+	evs := b.EventSlice()
+	var n uint64
+	for i := range evs {
+		n += uint64(evs[i].Len)
+	}
+	h.events.Add(uint64(len(evs)))
+	h.bytes.Add(n)
+	h.batches.Add(1)
+	if len(evs) == 0 || h.cfg.Latency == latencyOff {
+		return cabi.OK, nil
+	}
+	now := time.Now().UnixNano()
+	h.mu.Lock()
+	if h.cfg.Latency == latencyBatch {
+		h.record(now, evs[0].TsNs)
+	} else {
+		for i := range evs {
+			h.record(now, evs[i].TsNs)
+		}
+	}
+	h.mu.Unlock()
+	return cabi.OK, nil
+}
+
+// record adds one latency sample; h.mu is held.
+func (h *Blackhole) record(now int64, ts uint64) {
+	if ts == 0 {
+		return
+	}
+	d := now - int64(ts)
+	if d < 0 {
+		d = 0
+	} else if d > h.maxNs {
+		d = h.maxNs
+		h.clamped.Add(1)
+	}
+	// d is within [0, maxNs], the histogram's range, so this cannot fail.
+	_ = h.hist.RecordValue(d)
+}
+
+// Stats returns the counters.
+func (h *Blackhole) Stats() BlackholeStats {
+	return BlackholeStats{Events: h.events.Load(), Bytes: h.bytes.Load(), Batches: h.batches.Load(), Clamped: h.clamped.Load()}
+}
+
+// Latency returns a copy of the latency histogram, in nanoseconds.
+func (h *Blackhole) Latency() *hdrhistogram.Histogram {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hist.Clone()
+}
+
+// Percentiles reported by Summary, in order.
+var Percentiles = []float64{50, 90, 99, 99.9}
+
+// Summary formats the counters and latency percentiles on one line.
+func (h *Blackhole) Summary() string {
+	s := h.Stats()
+	hist := h.Latency()
+	line := fmt.Sprintf("blackhole %s: %d events, %d bytes, %d batches", h.name, s.Events, s.Bytes, s.Batches)
+	if hist.TotalCount() == 0 {
+		return line + "; no latency samples"
+	}
+	line += "; latency"
+	for _, p := range Percentiles {
+		line += fmt.Sprintf(" p%g=%v", p, time.Duration(hist.ValueAtPercentile(p)))
+	}
+	return line + fmt.Sprintf(" max=%v (%d samples, %d clamped)", time.Duration(hist.Max()), hist.TotalCount(), s.Clamped)
+}
+
+// Stop prints the summary and writes the histogram log, as configured. Only
+// the first call does anything.
+func (h *Blackhole) Stop() error {
+	h.mu.Lock()
+	done := h.stopped
+	h.stopped = true
+	h.mu.Unlock()
+	if done {
+		return nil
+	}
+	if h.cfg.Print {
+		fmt.Fprintln(h.out, h.Summary())
+	}
+	if h.cfg.HdrLog != "" {
+		if err := h.writeLog(h.cfg.HdrLog); err != nil {
+			return fmt.Errorf("blackhole %s: %w", h.name, err)
+		}
+	}
+	return nil
+}
+
+// writeLog writes the histogram to path in the HdrHistogram log format.
+func (h *Blackhole) writeLog(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write histogram log: %w", err)
+	}
+	hist := h.Latency()
+	end := time.Now()
+	hist.SetStartTimeMs(h.start.UnixMilli())
+	hist.SetEndTimeMs(end.UnixMilli())
+	hist.SetTag(h.name)
+	w := hdrhistogram.NewHistogramLogWriter(f)
+	w.SetBaseTime(h.start.UnixMilli())
+	steps := []func() error{
+		w.OutputLogFormatVersion,
+		func() error {
+			return w.OutputComment("weir blackhole " + h.name + ": end-to-end latency in nanoseconds")
+		},
+		func() error { return w.OutputStartTime(h.start.UnixMilli()) },
+		func() error { return w.OutputBaseTime(h.start.UnixMilli()) },
+		w.OutputLegend,
+		func() error { return w.OutputIntervalHistogram(hist) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			f.Close()
+			return fmt.Errorf("write histogram log %s: %w", path, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write histogram log %s: %w", path, err)
+	}
+	return nil
+}
+
+func init() {
+	runtime.MustRegister(runtime.Type{
+		ID:          "blackhole",
+		Description: "Discards events, counting them and keeping an HDR histogram of end-to-end latency.",
+		Roles:       runtime.RoleSink,
+		Spec:        BlackholeSpec,
+		New: func(config []byte, env runtime.Env) (runtime.Connector, error) {
+			return NewBlackhole(config, env)
+		},
+	})
+}

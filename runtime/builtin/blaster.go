@@ -1,0 +1,271 @@
+package builtin
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/runtime/spec"
+)
+
+// BlasterSpec describes the blaster's config fields.
+var BlasterSpec = spec.Spec{
+	{Name: "file", Kind: spec.String, Default: "", Doc: "Event file to replay; empty synthesises events of size bytes instead."},
+	{Name: "format", Kind: spec.Enum, Enum: []string{formatJSONL, formatRaw}, Default: formatJSONL, Doc: "Format of file: jsonl (one JSON object per line) or raw (little-endian uint32 length, then the bytes)."},
+	{Name: "rate", Kind: spec.Float, Default: 0.0, Doc: "Events per second to emit; 0 emits flat out."},
+	{Name: "loops", Kind: spec.Uint, Default: 1, Doc: "Times to replay the file, or to emit count synthetic events; 0 repeats forever."},
+	{Name: "count", Kind: spec.Uint, Default: 0, Doc: "Synthetic events per loop when no file is given; 0 is unbounded."},
+	{Name: "size", Kind: spec.Size, Default: 64, Doc: "Bytes per synthetic event."},
+	{Name: "kind", Kind: spec.Enum, Enum: kindNames[:], Default: "raw", Doc: "Kind of synthetic events and of raw-format records."},
+	{Name: "stream_id", Kind: spec.Uint, Default: 0, Doc: "Stream ID of synthetic events and of raw-format records."},
+}
+
+// BlasterConfig is the blaster's decoded config.
+type BlasterConfig struct {
+	File     string  `json:"file"`
+	Format   string  `json:"format"`
+	Rate     float64 `json:"rate"`
+	Loops    uint64  `json:"loops"`
+	Count    uint64  `json:"count"`
+	Size     size    `json:"size"`
+	Kind     string  `json:"kind"`
+	StreamID uint64  `json:"stream_id"`
+}
+
+// synthPattern is how many distinct synthetic events the blaster cycles
+// through; each points at a different offset of one pattern buffer.
+const synthPattern = 256
+
+// Blaster is a source that replays preloaded events, or synthesises them,
+// at a set rate or flat out. It loads its file once, outside the Go heap,
+// and the events it emits point into that buffer, so no event bytes are
+// copied per event. Every event of one Poll carries the same TsNs: the
+// time of that Poll, read once.
+type Blaster struct {
+	runtime.Base
+	cfg  BlasterConfig
+	name string
+
+	buf   offHeap
+	tmpl  []cabi.Event // the events of one pass over the template, in order
+	limit uint64       // events to emit in all; 0 is unbounded
+
+	pos     int    // next template index
+	emitted uint64 // events emitted so far
+	// Pacing: events emitted since paceStart, for rate > 0.
+	paceStart time.Time
+	paced     uint64
+	paused    bool
+	drained   bool
+
+	stat atomic.Uint64 // emitted, readable from other goroutines
+}
+
+var (
+	_ runtime.Source = (*Blaster)(nil)
+)
+
+// NewBlaster creates a blaster from a JSON config. It reads and parses the
+// event file, if any, so errors in it surface here, naming file and line.
+func NewBlaster(config []byte, env runtime.Env) (*Blaster, error) {
+	cfg := BlasterConfig{Format: formatJSONL, Loops: 1, Size: 64, Kind: "raw"}
+	if err := decodeConfig("blaster", config, &cfg); err != nil {
+		return nil, err
+	}
+	b := &Blaster{cfg: cfg, name: env.Name}
+	if err := b.load(); err != nil {
+		b.buf.free()
+		return nil, fmt.Errorf("blaster %s: %w", env.Name, err)
+	}
+	return b, nil
+}
+
+func (b *Blaster) load() error {
+	c := &b.cfg
+	if c.Rate < 0 {
+		return fmt.Errorf("rate %g is negative", c.Rate)
+	}
+	kind, ok := kindByName(c.Kind)
+	if !ok {
+		return fmt.Errorf("unknown kind %q", c.Kind)
+	}
+	var data []byte
+	var recs []record
+	if c.File == "" {
+		if c.Size > maxEventLen {
+			return fmt.Errorf("size %d is larger than the limit of %d", c.Size, maxEventLen)
+		}
+		n := int(c.Size)
+		data = make([]byte, n+synthPattern-1)
+		for i := range data {
+			data[i] = 'a' + byte(i%26)
+		}
+		recs = make([]record, synthPattern)
+		for i := range recs {
+			recs[i] = record{off: i, n: n, kind: kind, stream: c.StreamID}
+		}
+		b.limit = c.Count * c.Loops
+		if c.Count == 0 || c.Loops == 0 {
+			b.limit = 0
+		}
+	} else {
+		src, err := os.ReadFile(c.File)
+		if err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+		switch c.Format {
+		case formatJSONL:
+			data, recs, err = parseJSONL(c.File, src)
+		case formatRaw:
+			data = src
+			recs, err = parseRaw(c.File, src, kind, c.StreamID)
+		default:
+			return fmt.Errorf("unknown format %q; want jsonl or raw", c.Format)
+		}
+		if err != nil {
+			return fmt.Errorf("parse events: %w", err)
+		}
+		if len(recs) == 0 {
+			return fmt.Errorf("parse events: %s holds no events", c.File)
+		}
+		b.limit = uint64(len(recs)) * c.Loops
+	}
+	var err error
+	if b.buf, err = newOffHeap(data); err != nil {
+		return err
+	}
+	b.tmpl = make([]cabi.Event, len(recs))
+	for i, r := range recs {
+		e := cabi.Event{StreamID: r.stream, Len: uint32(r.n), Kind: r.kind}
+		if r.n > 0 {
+			e.Data = unsafe.Pointer(&b.buf.mem[r.off])
+		}
+		b.tmpl[i] = e
+	}
+	return nil
+}
+
+// Emitted returns how many events the blaster has emitted. Safe for
+// concurrent use.
+func (b *Blaster) Emitted() uint64 { return b.stat.Load() }
+
+// Start begins the rate clock.
+func (b *Blaster) Start() error {
+	b.restartPacing()
+	return nil
+}
+
+// Pause stops emission until Resume.
+func (b *Blaster) Pause() error {
+	b.paused = true
+	return nil
+}
+
+// Resume continues emission; the rate clock restarts, so a pause does not
+// turn into a burst.
+func (b *Blaster) Resume() error {
+	b.paused = false
+	b.restartPacing()
+	return nil
+}
+
+// Drain makes the next Poll return EOF.
+func (b *Blaster) Drain() error {
+	b.drained = true
+	return nil
+}
+
+// Close frees the preloaded events. Poll must not run afterwards.
+func (b *Blaster) Close() error {
+	b.tmpl = nil
+	return b.buf.free()
+}
+
+func (b *Blaster) restartPacing() {
+	b.paceStart = time.Now()
+	b.paced = 0
+}
+
+// Poll appends up to the batch's free slots of events, as the rate allows.
+func (b *Blaster) Poll(batch *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	if b.drained || (b.limit != 0 && b.emitted >= b.limit) {
+		return cabi.EOF, nil
+	}
+	if b.paused {
+		time.Sleep(timeout)
+		return cabi.Timeout, nil
+	}
+	if batch.Len >= batch.Capacity {
+		return cabi.OK, nil
+	}
+	want := uint64(batch.Capacity - batch.Len)
+	if b.limit != 0 {
+		want = min(want, b.limit-b.emitted)
+	}
+	now := time.Now()
+	if b.cfg.Rate > 0 {
+		if b.paceStart.IsZero() {
+			b.restartPacing()
+			now = b.paceStart
+		}
+		allowed := b.allowed(now)
+		if allowed == 0 {
+			// Sleep until the next event is due, or the timeout.
+			due := b.paceStart.Add(time.Duration(float64(b.paced+1) / b.cfg.Rate * float64(time.Second)))
+			wait := due.Sub(now)
+			if wait > timeout {
+				time.Sleep(timeout)
+				return cabi.Timeout, nil
+			}
+			time.Sleep(wait)
+			now = time.Now()
+			allowed = max(b.allowed(now), 1)
+		}
+		want = min(want, allowed)
+	}
+	ts := uint64(now.UnixNano())
+	slots := unsafe.Slice((*cabi.Event)(unsafe.Add(batch.Events, uintptr(batch.Len)*uintptr(cabi.EventSize))), want)
+	tmpl, pos := b.tmpl, b.pos
+	for i := range slots {
+		e := tmpl[pos]
+		e.TsNs = ts
+		slots[i] = e
+		if pos++; pos == len(tmpl) {
+			pos = 0
+		}
+	}
+	b.pos = pos
+	batch.Len += uint32(want)
+	b.emitted += want
+	b.paced += want
+	b.stat.Store(b.emitted)
+	if b.limit != 0 && b.emitted >= b.limit {
+		return cabi.EOF, nil
+	}
+	return cabi.OK, nil
+}
+
+// allowed returns how many events the rate lets out at now.
+func (b *Blaster) allowed(now time.Time) uint64 {
+	due := uint64(now.Sub(b.paceStart).Seconds() * b.cfg.Rate)
+	if due <= b.paced {
+		return 0
+	}
+	return due - b.paced
+}
+
+func init() {
+	runtime.MustRegister(runtime.Type{
+		ID:          "blaster",
+		Description: "Replays a file of events, or synthesises events, at a set rate or flat out.",
+		Roles:       runtime.RoleSource,
+		Spec:        BlasterSpec,
+		New: func(config []byte, env runtime.Env) (runtime.Connector, error) {
+			return NewBlaster(config, env)
+		},
+	})
+}
