@@ -1,0 +1,215 @@
+package builtin
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+)
+
+// drainSource polls s into b until EOF, returning the events' payloads.
+func pollAll(t *testing.T, s interface {
+	Poll(*cabi.Batch, time.Duration) (cabi.Status, error)
+}, b *cabi.Batch, limit int) (payloads []string, events []cabi.Event) {
+	t.Helper()
+	for i := 0; i < limit; i++ {
+		b.Reset()
+		st, err := s.Poll(b, 10*time.Millisecond)
+		if err != nil {
+			t.Fatalf("Poll error: %v", err)
+		}
+		for _, e := range b.EventSlice() {
+			payloads = append(payloads, string(e.Bytes()))
+			events = append(events, e)
+		}
+		if st == cabi.EOF {
+			return payloads, events
+		}
+		if st != cabi.OK && st != cabi.Timeout {
+			t.Fatalf("Poll = %v", st)
+		}
+	}
+	t.Fatalf("no EOF after %d polls", limit)
+	return nil, nil
+}
+
+func TestBlasterFileLoops(t *testing.T) {
+	b, err := NewBlaster([]byte(`{"file":"testdata/events.jsonl","loops":3}`), testEnv("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	before := uint64(time.Now().UnixNano())
+	got, evs := pollAll(t, b, newBatch(t, 4, 0), 100)
+	one := []string{"hello", "\x00\x01\x02\x03", "tab\there \"quoted\" é", "{}", ""}
+	var want []string
+	for range 3 {
+		want = append(want, one...)
+	}
+	if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+		t.Errorf("blaster replayed %q; want %q", got, want)
+	}
+	if b.Emitted() != 15 {
+		t.Errorf("Emitted() = %d; want 15", b.Emitted())
+	}
+	for i, e := range evs {
+		if e.TsNs < before || e.TsNs > uint64(time.Now().UnixNano()) {
+			t.Errorf("event %d TsNs %d not stamped at emission", i, e.TsNs)
+		}
+	}
+	if evs[0].Kind != cabi.KindText || evs[0].StreamID != 7 || evs[1].Kind != 0x8000 {
+		t.Errorf("kinds/streams not kept: %+v %+v", evs[0], evs[1])
+	}
+	// After EOF it stays at EOF.
+	if st, _ := b.Poll(newBatch(t, 4, 0), 0); st != cabi.EOF {
+		t.Errorf("Poll after EOF = %v; want EOF", st)
+	}
+}
+
+func TestBlasterRawFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ev.raw")
+	if err := os.WriteFile(path, rawFile("one", "two", "three"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBlaster([]byte(`{"file":"`+path+`","format":"raw","kind":"text","stream_id":5}`), testEnv("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, evs := pollAll(t, b, newBatch(t, 64, 0), 10)
+	if strings.Join(got, ",") != "one,two,three" {
+		t.Errorf("raw blaster = %q; want one two three", got)
+	}
+	for _, e := range evs {
+		if e.Kind != cabi.KindText || e.StreamID != 5 {
+			t.Errorf("raw event kind %d stream %d; want text, 5", e.Kind, e.StreamID)
+		}
+	}
+}
+
+func TestBlasterErrors(t *testing.T) {
+	tests := []struct {
+		config, want string
+	}{
+		{`{"file":"testdata/bad_kind.jsonl"}`, `blaster b: parse events: testdata/bad_kind.jsonl:2:1: unknown kind "bogus"`},
+		{`{"file":"testdata/empty.jsonl"}`, `testdata/empty.jsonl holds no events`},
+		{`{"file":"testdata/missing.jsonl"}`, `read events: open testdata/missing.jsonl`},
+		{`{"rate":-1}`, `rate -1 is negative`},
+		{`{"kind":"nope"}`, `unknown kind "nope"`},
+		{`{"format":"csv","file":"testdata/events.jsonl"}`, `unknown format "csv"`},
+		{`{"sizes":1}`, `decode blaster config: json: unknown field "sizes"`},
+		{`{"size":"12 parsecs"}`, `parse size "12 parsecs"`},
+	}
+	for _, tt := range tests {
+		_, err := NewBlaster([]byte(tt.config), testEnv("b"))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewBlaster(%s) error = %v; want one containing %q", tt.config, err, tt.want)
+		}
+	}
+}
+
+func TestBlasterSynthetic(t *testing.T) {
+	b, err := NewBlaster([]byte(`{"count":1000,"loops":2,"size":"1KiB","kind":"packet","stream_id":3}`), testEnv("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, evs := pollAll(t, b, newBatch(t, 256, 0), 100)
+	if len(got) != 2000 {
+		t.Fatalf("synthetic blaster emitted %d events; want 2000", len(got))
+	}
+	for i, e := range evs {
+		if e.Len != 1024 || e.Kind != cabi.KindPacket || e.StreamID != 3 {
+			t.Fatalf("event %d = len %d kind %d stream %d; want 1024, packet, 3", i, e.Len, e.Kind, e.StreamID)
+		}
+	}
+	// Consecutive events point at different offsets of the pattern.
+	if got[0] == got[1] {
+		t.Errorf("events 0 and 1 have the same bytes %q", got[0][:8])
+	}
+}
+
+func TestBlasterRate(t *testing.T) {
+	const rate, n = 2000.0, 200 // 100ms worth
+	b, err := NewBlaster([]byte(fmt.Sprintf(`{"count":%d,"rate":%g}`, n, rate)), testEnv("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.Start()
+	start := time.Now()
+	got, _ := pollAll(t, b, newBatch(t, 1024, 0), 10000)
+	el := time.Since(start)
+	if len(got) != n {
+		t.Fatalf("emitted %d; want %d", len(got), n)
+	}
+	if lo, hi := 90*time.Millisecond, 500*time.Millisecond; el < lo || el > hi {
+		t.Errorf("%d events at %g/s took %v; want between %v and %v", n, rate, el, lo, hi)
+	}
+}
+
+func TestBlasterPauseDrain(t *testing.T) {
+	b, err := NewBlaster(nil, testEnv("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	batch := newBatch(t, 8, 0)
+	if st, _ := b.Poll(batch, 0); st != cabi.OK || batch.Len != 8 {
+		t.Fatalf("Poll = %v with %d events; want OK with 8", st, batch.Len)
+	}
+	b.Pause()
+	batch.Reset()
+	if st, _ := b.Poll(batch, time.Millisecond); st != cabi.Timeout || batch.Len != 0 {
+		t.Errorf("Poll while paused = %v with %d events; want Timeout with none", st, batch.Len)
+	}
+	b.Resume()
+	if st, _ := b.Poll(batch, 0); st != cabi.OK || batch.Len != 8 {
+		t.Errorf("Poll after resume = %v with %d events; want OK with 8", st, batch.Len)
+	}
+	b.Drain()
+	batch.Reset()
+	if st, _ := b.Poll(batch, 0); st != cabi.EOF || batch.Len != 0 {
+		t.Errorf("Poll after drain = %v with %d events; want EOF with none", st, batch.Len)
+	}
+}
+
+// TestBlasterAppendsAfterExisting checks that Poll appends at b.Len.
+func TestBlasterAppendsAfterExisting(t *testing.T) {
+	b, err := NewBlaster([]byte(`{"count":3}`), testEnv("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	batch := newBatch(t, 8, 64)
+	fill(t, batch, 1, "pre")
+	if st, _ := b.Poll(batch, 0); st != cabi.EOF || batch.Len != 4 {
+		t.Fatalf("Poll = %v with %d events; want EOF with 4", st, batch.Len)
+	}
+	if got := string(batch.EventSlice()[0].Bytes()); got != "pre" {
+		t.Errorf("event 0 = %q; want the pre-existing %q", got, "pre")
+	}
+}
+
+func TestBlasterPollAllocs(t *testing.T) {
+	b, err := NewBlaster(nil, testEnv("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	batch := newBatch(t, 1024, 0)
+	allocs := testing.AllocsPerRun(100, func() {
+		batch.Reset()
+		b.Poll(batch, 0)
+	})
+	if allocs != 0 {
+		t.Errorf("Poll allocates %v times per call; want 0", allocs)
+	}
+}
