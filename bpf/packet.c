@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * packet.c - weir's passive packet capture: an XDP program for ingress and
+ * TCX programs for ingress and egress. None of them alters traffic: XDP
+ * returns XDP_PASS and TCX returns TCX_NEXT (TC_ACT_UNSPEC) on every path.
+ *
+ * For every packet on an interface that has an entry in weir_ifcfg:
+ *
+ *   1. count it as seen;
+ *   2. parse Ethernet, up to two VLAN tags (802.1Q / 802.1ad), IPv4 or IPv6
+ *      (with up to WEIR_IPV6_EXT_MAX extension headers) and TCP, UDP, ICMP or
+ *      ICMPv6, by direct packet access;
+ *   3. call the filter hook weir_filter(); a zero return counts the packet as
+ *      filtered out;
+ *   4. sample deterministically, 1 in sample_rate per interface and CPU;
+ *   5. reserve a record in this CPU's ring (weir_rings[cpu]) sized by the
+ *      smallest snaplen size class that holds min(len, snaplen) bytes, fill
+ *      the struct weir_pkt_record header, copy the bytes and submit it.
+ *      A failed reservation counts as ring full.
+ *
+ * Packets on interfaces without a weir_ifcfg entry pass uncounted.
+ */
+#include "vmlinux.h"
+#include "bpf/bpf_helpers.h"
+#include "bpf/bpf_endian.h"
+#include "weir_record.h"
+
+char __license[] SEC("license") = "Dual BSD/GPL";
+
+#define WEIR_ETH_P_IP 0x0800
+#define WEIR_ETH_P_IPV6 0x86DD
+#define WEIR_ETH_P_8021Q 0x8100
+#define WEIR_ETH_P_8021AD 0x88A8
+
+#define WEIR_IPPROTO_HOPOPTS 0
+#define WEIR_IPPROTO_ICMP 1
+#define WEIR_IPPROTO_TCP 6
+#define WEIR_IPPROTO_UDP 17
+#define WEIR_IPPROTO_ROUTING 43
+#define WEIR_IPPROTO_FRAGMENT 44
+#define WEIR_IPPROTO_AH 51
+#define WEIR_IPPROTO_ICMPV6 58
+#define WEIR_IPPROTO_NONE 59
+#define WEIR_IPPROTO_DSTOPTS 60
+
+/* Most IPv6 extension headers the parser walks before giving up. */
+#define WEIR_IPV6_EXT_MAX 6
+/* Headers must start within this many bytes for the parser to read them. */
+#define WEIR_PARSE_MAX_OFF 1024
+
+/*
+ * Ring buffer wakeups: records are submitted with BPF_RB_NO_WAKEUP unless at
+ * least this many bytes wait in the ring, in which case the submit forces a
+ * wakeup. The loader sets it before load; the reader's deadline bounds the
+ * latency below the threshold.
+ */
+volatile const __u64 weir_wakeup_bytes = 256 * 1024;
+
+/* The inner map template: one ring per CPU. The loader sets max_entries. */
+struct weir_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+};
+
+/* weir_rings[cpu] is the ring of that CPU. The loader sizes it to the
+ * number of possible CPUs and fills it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct weir_ring);
+} weir_rings SEC(".maps");
+
+/* Per-CPU counters, one slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weir_pkt_counters);
+} weir_counters SEC(".maps");
+
+/* Per-interface settings keyed by ifindex, per CPU for the sampler. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct weir_if_config);
+} weir_ifcfg SEC(".maps");
+
+struct weir_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct weir_ipv6_opt {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
+struct weir_parsed {
+	__u16 l3_proto;
+	__u16 l3_off;
+	__u16 l4_off;
+	__u16 vlan_tci;
+	__u8 l4_proto;
+	__u8 flags;
+	__u8 vlan_depth;
+};
+
+/* l4_min returns the smallest valid header size of an IP protocol the
+ * parser knows, 0 for others. */
+static __always_inline __u32 l4_min(__u8 proto)
+{
+	switch (proto) {
+	case WEIR_IPPROTO_TCP:
+		return 20;
+	case WEIR_IPPROTO_UDP:
+		return 8;
+	case WEIR_IPPROTO_ICMP:
+		return 8;
+	case WEIR_IPPROTO_ICMPV6:
+		return 4;
+	}
+	return 0;
+}
+
+static __always_inline void parse(void *data, void *data_end, struct weir_parsed *p)
+{
+	struct ethhdr *eth = data;
+	__u32 off = sizeof(*eth);
+	__u8 proto = 0;
+
+	p->l3_off = WEIR_OFF_NONE;
+	p->l4_off = WEIR_OFF_NONE;
+	if ((void *)(eth + 1) > data_end) {
+		p->flags |= WEIR_PARSE_TRUNCATED;
+		return;
+	}
+	__be16 type = eth->h_proto;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (type != bpf_htons(WEIR_ETH_P_8021Q) && type != bpf_htons(WEIR_ETH_P_8021AD))
+			break;
+		struct weir_vlan_hdr *vh = data + off;
+		if ((void *)(vh + 1) > data_end) {
+			p->flags |= WEIR_PARSE_TRUNCATED;
+			return;
+		}
+		if (i == 0)
+			p->vlan_tci = bpf_ntohs(vh->tci);
+		type = vh->proto;
+		off += sizeof(*vh);
+		p->vlan_depth++;
+	}
+
+	p->l3_proto = bpf_ntohs(type);
+	p->l3_off = off;
+	p->flags |= WEIR_PARSE_L3;
+
+	if (type == bpf_htons(WEIR_ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+		if ((void *)(ip + 1) > data_end) {
+			p->flags |= WEIR_PARSE_TRUNCATED;
+			return;
+		}
+		__u32 ihl = ip->ihl * 4;
+		if (ihl < sizeof(*ip))
+			return;
+		if (ip->frag_off & bpf_htons(0x1fff)) {
+			p->flags |= WEIR_PARSE_FRAGMENT;
+			return;
+		}
+		off += ihl;
+		proto = ip->protocol;
+	} else if (type == bpf_htons(WEIR_ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+		if ((void *)(ip6 + 1) > data_end) {
+			p->flags |= WEIR_PARSE_TRUNCATED;
+			return;
+		}
+		proto = ip6->nexthdr;
+		off += sizeof(*ip6);
+		int i;
+		for (i = 0; i < WEIR_IPV6_EXT_MAX; i++) {
+			__u32 len;
+			if (proto != WEIR_IPPROTO_HOPOPTS && proto != WEIR_IPPROTO_ROUTING &&
+			    proto != WEIR_IPPROTO_DSTOPTS && proto != WEIR_IPPROTO_FRAGMENT &&
+			    proto != WEIR_IPPROTO_AH)
+				break;
+			if (off > WEIR_PARSE_MAX_OFF) {
+				p->flags |= WEIR_PARSE_TRUNCATED;
+				return;
+			}
+			struct weir_ipv6_opt *opt = data + off;
+			if ((void *)(opt + 1) > data_end) {
+				p->flags |= WEIR_PARSE_TRUNCATED;
+				return;
+			}
+			if (proto == WEIR_IPPROTO_FRAGMENT) {
+				struct frag_hdr *fh = data + off;
+				if ((void *)(fh + 1) > data_end) {
+					p->flags |= WEIR_PARSE_TRUNCATED;
+					return;
+				}
+				if (fh->frag_off & bpf_htons(0xfff8)) {
+					p->flags |= WEIR_PARSE_FRAGMENT;
+					return;
+				}
+				len = sizeof(*fh);
+			} else if (proto == WEIR_IPPROTO_AH) {
+				len = ((__u32)opt->hdrlen + 2) * 4;
+			} else {
+				len = ((__u32)opt->hdrlen + 1) * 8;
+			}
+			proto = opt->nexthdr;
+			off += len;
+		}
+		if (i == WEIR_IPV6_EXT_MAX &&
+		    (proto == WEIR_IPPROTO_HOPOPTS || proto == WEIR_IPPROTO_ROUTING ||
+		     proto == WEIR_IPPROTO_DSTOPTS || proto == WEIR_IPPROTO_FRAGMENT ||
+		     proto == WEIR_IPPROTO_AH)) {
+			p->flags |= WEIR_PARSE_EXT_LIMIT;
+			return;
+		}
+		if (proto == WEIR_IPPROTO_NONE)
+			return;
+	} else {
+		return;
+	}
+
+	if (off > WEIR_PARSE_MAX_OFF) {
+		p->flags |= WEIR_PARSE_TRUNCATED;
+		return;
+	}
+	p->l4_proto = proto;
+	__u32 need = l4_min(proto);
+	if (need == 0)
+		return;
+	if (data + off + need > data_end) {
+		p->flags |= WEIR_PARSE_TRUNCATED;
+		return;
+	}
+	p->l4_off = off;
+	p->flags |= WEIR_PARSE_L4;
+}
+
+/*
+ * weir_filter - the filter hook: return non-zero to keep the packet, zero to
+ * count it as filtered out.
+ *
+ * This placeholder keeps every packet. It is a global (non-static) noinline
+ * function, so the verifier checks it on its own and its BTF prototype,
+ *
+ *     int weir_filter(const struct weir_filter_args *args)
+ *
+ * is what a replacement must match. A loader replaces it in one of two
+ * ways:
+ *
+ *  - freplace: load a BPF_PROG_TYPE_EXT program whose attach target is the
+ *    loaded capture program and attach name "weir_filter", then attach it
+ *    (cilium/ebpf: ProgramSpec{Type: Extension, AttachTarget: prog,
+ *    AttachTo: "weir_filter"}, then link.AttachFreplace). Each of the three
+ *    capture programs has its own copy of the function, so each needs its
+ *    own extension program.
+ *  - before load: in each capture ProgramSpec, replace the instructions of
+ *    the "weir_filter" symbol with the compiled filter's (same prototype),
+ *    keeping the symbol so calls resolve to it.
+ *
+ * args is read-only stack memory of the caller, valid for the call.
+ */
+__noinline int weir_filter(const struct weir_filter_args *args)
+{
+	int keep = args != 0;
+
+	/* Keep clang from folding the result into the callers. */
+	barrier_var(keep);
+	return keep;
+}
+
+static __always_inline long load_bytes(void *ctx, bool xdp, __u32 off, void *to, __u32 len)
+{
+	if (xdp)
+		return bpf_xdp_load_bytes(ctx, off, to, len);
+	return bpf_skb_load_bytes(ctx, off, to, len);
+}
+
+/* emit reserves a record of class size SIZE and fills it. */
+#define WEIR_EMIT(SIZE)                                                                   \
+	do {                                                                              \
+		struct weir_pkt_record *r =                                               \
+			bpf_ringbuf_reserve(ring, WEIR_PKT_RECORD_SIZE + (SIZE), 0);      \
+		if (!r) {                                                                 \
+			cnt->ring_full++;                                                 \
+			return;                                                           \
+		}                                                                         \
+		__u32 n = cap;                                                            \
+		barrier_var(n);                                                           \
+		if (n > (SIZE))                                                           \
+			n = (SIZE);                                                       \
+		if (n == 0 || load_bytes(ctx, xdp, 0, (void *)(r + 1), n) < 0)            \
+			n = 0;                                                            \
+		r->ts_ns = ts;                                                            \
+		r->seq = seq;                                                             \
+		r->type = WEIR_REC_PACKET;                                                \
+		r->version = WEIR_PKT_RECORD_VERSION;                                     \
+		r->ifindex = ifindex;                                                     \
+		r->orig_len = wire_len;                                                   \
+		r->cap_len = n;                                                           \
+		r->sample_rate = rate;                                                    \
+		r->cpu = cpu;                                                             \
+		r->direction = dir;                                                       \
+		r->hook = hook;                                                           \
+		r->parse_flags = p.flags;                                                 \
+		r->vlan_depth = p.vlan_depth;                                             \
+		r->l3_proto = p.l3_proto;                                                 \
+		r->l3_off = p.l3_off;                                                     \
+		r->l4_off = p.l4_off;                                                     \
+		r->l4_proto = p.l4_proto;                                                 \
+		r->_pad0 = 0;                                                             \
+		r->vlan_tci = p.vlan_tci;                                                 \
+		r->_pad1 = 0;                                                             \
+		bpf_ringbuf_submit(r, wake);                                              \
+		cnt->emitted++;                                                           \
+		return;                                                                   \
+	} while (0)
+
+static __always_inline void capture(void *ctx, bool xdp, void *data, void *data_end,
+				    __u32 wire_len, __u32 ifindex, __u8 dir, __u8 hook)
+{
+	struct weir_if_config *cfg = bpf_map_lookup_elem(&weir_ifcfg, &ifindex);
+	if (!cfg)
+		return;
+	__u32 zero = 0;
+	struct weir_pkt_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
+	if (!cnt)
+		return;
+	cnt->seen++;
+
+	struct weir_parsed p = {};
+	parse(data, data_end, &p);
+
+	struct weir_filter_args fa;
+	__builtin_memset(&fa, 0, sizeof(fa));
+	__u32 head = wire_len;
+	if (head > WEIR_FILTER_HEAD)
+		head = WEIR_FILTER_HEAD;
+	barrier_var(head);
+	if (head > WEIR_FILTER_HEAD)
+		head = WEIR_FILTER_HEAD;
+	if (head > 0 && load_bytes(ctx, xdp, 0, fa.head, head) < 0)
+		head = 0;
+	fa.head_len = head;
+	fa.wire_len = wire_len;
+	fa.ifindex = ifindex;
+	fa.l3_proto = p.l3_proto;
+	fa.l3_off = p.l3_off;
+	fa.l4_off = p.l4_off;
+	fa.l4_proto = p.l4_proto;
+	fa.direction = dir;
+	if (!weir_filter(&fa)) {
+		cnt->filtered++;
+		return;
+	}
+
+	__u32 rate = cfg->sample_rate;
+	if (rate > 1) {
+		__u64 c = cfg->sample_ctr++;
+		if (c % rate != 0) {
+			cnt->sampled_out++;
+			return;
+		}
+	} else {
+		rate = 1;
+	}
+
+	__u64 seq = cnt->seq++;
+	__u64 ts = bpf_ktime_get_ns();
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *ring = bpf_map_lookup_elem(&weir_rings, &cpu);
+	if (!ring) {
+		/* No ring for this CPU: the loader did not fill the slot. */
+		cnt->ring_full++;
+		return;
+	}
+	__u64 wake = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= weir_wakeup_bytes)
+		wake = BPF_RB_FORCE_WAKEUP;
+
+	__u32 cap = wire_len;
+	if (cap > cfg->snaplen)
+		cap = cfg->snaplen;
+
+	if (cap <= 64)
+		WEIR_EMIT(64);
+	if (cap <= 128)
+		WEIR_EMIT(128);
+	if (cap <= 256)
+		WEIR_EMIT(256);
+	if (cap <= 512)
+		WEIR_EMIT(512);
+	if (cap <= 1024)
+		WEIR_EMIT(1024);
+	if (cap <= 2048)
+		WEIR_EMIT(2048);
+	if (cap <= 4096)
+		WEIR_EMIT(4096);
+	WEIR_EMIT(WEIR_SNAPLEN_MAX);
+}
+
+SEC("xdp")
+int weir_xdp_ingress(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	capture(ctx, true, data, data_end, bpf_xdp_get_buff_len(ctx), ctx->ingress_ifindex,
+		WEIR_DIR_INGRESS, WEIR_HOOK_XDP);
+	return XDP_PASS;
+}
+
+SEC("tcx/ingress")
+int weir_tc_ingress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	capture(skb, false, data, data_end, skb->len, skb->ifindex, WEIR_DIR_INGRESS,
+		WEIR_HOOK_TCX);
+	return TCX_NEXT;
+}
+
+SEC("tcx/egress")
+int weir_tc_egress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	capture(skb, false, data, data_end, skb->len, skb->ifindex, WEIR_DIR_EGRESS,
+		WEIR_HOOK_TCX);
+	return TCX_NEXT;
+}

@@ -1,0 +1,441 @@
+package packet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/ingest/ring"
+)
+
+// ErrNotSupported is wrapped by errors that come from a kernel feature this
+// package needs (XDP, TCX, ring buffers, a helper) being unavailable.
+var ErrNotSupported = errors.New("not supported by this kernel")
+
+// Direction selects which traffic to capture.
+type Direction uint8
+
+// Directions. The zero value means DirectionBoth.
+const (
+	DirectionBoth Direction = 0
+	DirectionIn   Direction = 1
+	DirectionOut  Direction = 2
+)
+
+// String returns "in", "out" or "both".
+func (d Direction) String() string {
+	switch d {
+	case DirectionIn:
+		return "in"
+	case DirectionOut:
+		return "out"
+	case DirectionBoth:
+		return "both"
+	}
+	return fmt.Sprintf("direction(%d)", uint8(d))
+}
+
+// ParseDirection parses "in", "out" or "both".
+func ParseDirection(s string) (Direction, error) {
+	switch strings.ToLower(s) {
+	case "in":
+		return DirectionIn, nil
+	case "out":
+		return DirectionOut, nil
+	case "both", "inout":
+		return DirectionBoth, nil
+	}
+	return 0, fmt.Errorf("parse direction %q: want in, out or both", s)
+}
+
+// Mode selects the kernel hook.
+type Mode uint8
+
+// Modes. The zero value means ModeTC.
+const (
+	// ModeTC attaches TCX programs; it captures ingress and egress.
+	ModeTC Mode = 0
+	// ModeXDP attaches an XDP program; it captures ingress only, before
+	// the kernel allocates a socket buffer.
+	ModeXDP Mode = 1
+)
+
+// String returns "tc" or "xdp".
+func (m Mode) String() string {
+	switch m {
+	case ModeTC:
+		return "tc"
+	case ModeXDP:
+		return "xdp"
+	}
+	return fmt.Sprintf("mode(%d)", uint8(m))
+}
+
+// ParseMode parses "xdp" or "tc".
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(s) {
+	case "tc", "tcx":
+		return ModeTC, nil
+	case "xdp":
+		return ModeXDP, nil
+	}
+	return 0, fmt.Errorf("parse mode %q: want xdp or tc", s)
+}
+
+// Defaults used for zero Config fields.
+const (
+	DefaultSnaplen     = SnaplenMax
+	DefaultRingSize    = 1 << 20
+	DefaultWakeupBytes = 0 // means RingSize / 8
+)
+
+// Config describes a capture. The zero value of every field but Interfaces
+// has a default.
+type Config struct {
+	// Interfaces to capture on, by name. At least one.
+	Interfaces []string
+	// Direction of traffic to capture; zero is DirectionBoth.
+	Direction Direction
+	// Mode selects XDP or TCX; zero is ModeTC. ModeXDP supports
+	// DirectionIn only.
+	Mode Mode
+	// Snaplen is the most bytes kept of each packet; 0 means
+	// DefaultSnaplen, and values above SnaplenMax are capped to it.
+	Snaplen uint32
+	// SampleRate keeps 1 packet in SampleRate per interface and CPU,
+	// deterministically (the first, then every SampleRate-th); 0 and 1
+	// keep every packet.
+	SampleRate uint32
+	// RingSize is the size in bytes of each CPU's ring buffer, a power of
+	// two and a multiple of the page size; 0 means DefaultRingSize.
+	RingSize int
+	// WakeupBytes is how much data must wait in a ring before a submit
+	// wakes the reader; below it the reader's deadline picks records up.
+	// 0 means RingSize / 8.
+	WakeupBytes uint64
+}
+
+// Interface is an interface a Capture is attached to.
+type Interface struct {
+	Name  string
+	Index int
+}
+
+// Counters are the kernel programs' packet counters. For any snapshot,
+// Seen == Filtered + SampledOut + Emitted + RingFull.
+type Counters struct {
+	// Seen counts packets on configured interfaces.
+	Seen uint64
+	// Filtered counts packets the filter hook rejected.
+	Filtered uint64
+	// SampledOut counts packets the sampler skipped.
+	SampledOut uint64
+	// Emitted counts records submitted to a ring.
+	Emitted uint64
+	// RingFull counts packets lost because their CPU's ring had no room.
+	RingFull uint64
+}
+
+func (c *Counters) add(o Counters) {
+	c.Seen += o.Seen
+	c.Filtered += o.Filtered
+	c.SampledOut += o.SampledOut
+	c.Emitted += o.Emitted
+	c.RingFull += o.RingFull
+}
+
+// Capture is a running capture: the loaded programs, their attachments, the
+// per-CPU rings and a Reader over them. Its methods are safe for concurrent
+// use.
+type Capture struct {
+	objs   packetObjects
+	links  []link.Link
+	rings  []*ebpf.Map
+	reader *ring.Reader
+	ifaces []Interface
+	cfg    Config
+}
+
+// Open loads the capture programs, creates one ring per possible CPU,
+// configures every interface in cfg and attaches the programs to them. On
+// error nothing stays attached or loaded. Errors name the interface and the
+// step that failed; missing kernel features wrap ErrNotSupported. Open does
+// not raise RLIMIT_MEMLOCK: the kernel accounts BPF memory to the cgroup.
+func Open(cfg Config) (*Capture, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	var ifaces []Interface
+	for _, name := range cfg.Interfaces {
+		ifc, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("open capture on %s: %w", name, err)
+		}
+		ifaces = append(ifaces, Interface{Name: name, Index: ifc.Index})
+	}
+	c, err := load(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.ifaces = ifaces
+	for _, ifc := range ifaces {
+		if err := c.SetInterface(ifc.Index, cfg.SampleRate, cfg.Snaplen); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("open capture on %s: %w", ifc.Name, err)
+		}
+		if err := c.attach(ifc); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (cfg Config) normalize() (Config, error) {
+	if len(cfg.Interfaces) == 0 {
+		return cfg, errors.New("open capture: no interfaces given")
+	}
+	switch cfg.Mode {
+	case ModeTC:
+	case ModeXDP:
+		if cfg.Direction != DirectionIn {
+			return cfg, fmt.Errorf("open capture: direction %s with xdp mode: XDP sees only received packets; use direction in, or mode tc for egress", cfg.Direction)
+		}
+	default:
+		return cfg, fmt.Errorf("open capture: unknown mode %d", cfg.Mode)
+	}
+	if cfg.Direction > DirectionOut {
+		return cfg, fmt.Errorf("open capture: unknown direction %d", cfg.Direction)
+	}
+	if cfg.Snaplen == 0 {
+		cfg.Snaplen = DefaultSnaplen
+	}
+	if cfg.Snaplen > SnaplenMax {
+		cfg.Snaplen = SnaplenMax
+	}
+	if cfg.SampleRate == 0 {
+		cfg.SampleRate = 1
+	}
+	if cfg.RingSize == 0 {
+		cfg.RingSize = DefaultRingSize
+	}
+	page := unix.Getpagesize()
+	if cfg.RingSize < page || cfg.RingSize&(cfg.RingSize-1) != 0 || cfg.RingSize > 1<<30 {
+		return cfg, fmt.Errorf("open capture: ring size %d is not a power of two between %d and %d", cfg.RingSize, page, 1<<30)
+	}
+	if cfg.WakeupBytes == 0 {
+		cfg.WakeupBytes = uint64(cfg.RingSize) / 8
+	}
+	return cfg, nil
+}
+
+// notSupported wraps err with ErrNotSupported when the kernel lacks a
+// feature.
+func notSupported(err error) error {
+	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EOPNOTSUPP) {
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
+	}
+	return err
+}
+
+// load loads the objects and creates the rings, without attaching.
+func load(cfg Config) (*Capture, error) {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("load capture programs: count possible cpus: %w", err)
+	}
+	spec, err := loadPacket()
+	if err != nil {
+		return nil, fmt.Errorf("load capture programs: %w", err)
+	}
+	rs := spec.Maps[packetMapWeirRings]
+	rs.MaxEntries = uint32(ncpu)
+	rs.InnerMap.MaxEntries = uint32(cfg.RingSize)
+	if err := spec.Variables[packetVarWeirWakeupBytes].Set(cfg.WakeupBytes); err != nil {
+		return nil, fmt.Errorf("load capture programs: set wakeup threshold: %w", err)
+	}
+	c := &Capture{cfg: cfg}
+	if err := spec.LoadAndAssign(&c.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("load capture programs: %w", notSupported(fmt.Errorf("%+v", ve)))
+		}
+		return nil, fmt.Errorf("load capture programs: %w", notSupported(err))
+	}
+	for cpu := 0; cpu < ncpu; cpu++ {
+		m, err := ebpf.NewMap(&ebpf.MapSpec{
+			Name:       fmt.Sprintf("weir_ring%d", cpu),
+			Type:       ebpf.RingBuf,
+			MaxEntries: uint32(cfg.RingSize),
+		})
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("create ring for cpu %d: %w", cpu, notSupported(err))
+		}
+		c.rings = append(c.rings, m)
+		if err := c.objs.WeirRings.Put(uint32(cpu), m); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("install ring for cpu %d: %w", cpu, err)
+		}
+	}
+	c.reader, err = ring.NewReader(c.rings, ring.Options{Describe: Describe})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("load capture programs: %w", err)
+	}
+	return c, nil
+}
+
+// attach attaches the programs cfg asks for to one interface.
+func (c *Capture) attach(ifc Interface) error {
+	if c.cfg.Mode == ModeXDP {
+		l, err := link.AttachXDP(link.XDPOptions{Program: c.objs.WeirXdpIngress, Interface: ifc.Index})
+		if err != nil {
+			return fmt.Errorf("attach xdp to %s: %w", ifc.Name, notSupported(err))
+		}
+		c.links = append(c.links, l)
+		return nil
+	}
+	if c.cfg.Direction != DirectionOut {
+		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: c.objs.WeirTcIngress, Attach: ebpf.AttachTCXIngress})
+		if err != nil {
+			return fmt.Errorf("attach tcx ingress to %s: %w", ifc.Name, notSupported(err))
+		}
+		c.links = append(c.links, l)
+	}
+	if c.cfg.Direction != DirectionIn {
+		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: c.objs.WeirTcEgress, Attach: ebpf.AttachTCXEgress})
+		if err != nil {
+			return fmt.Errorf("attach tcx egress to %s: %w", ifc.Name, notSupported(err))
+		}
+		c.links = append(c.links, l)
+	}
+	return nil
+}
+
+// SetInterface sets (or replaces) the sampling rate and snaplen for the
+// interface with index ifindex, on every CPU, and resets its sampler. The
+// programs capture only on interfaces that have settings; Open sets them for
+// cfg.Interfaces. rate 0 means 1; snaplen 0 means DefaultSnaplen, and
+// values above SnaplenMax are capped to it.
+func (c *Capture) SetInterface(ifindex int, rate, snaplen uint32) error {
+	if rate == 0 {
+		rate = 1
+	}
+	if snaplen == 0 {
+		snaplen = DefaultSnaplen
+	}
+	snaplen = min(snaplen, SnaplenMax)
+	vals := make([]packetWeirIfConfig, len(c.rings))
+	for i := range vals {
+		vals[i] = packetWeirIfConfig{SampleRate: rate, Snaplen: snaplen}
+	}
+	if err := c.objs.WeirIfcfg.Put(uint32(ifindex), vals); err != nil {
+		return fmt.Errorf("set config of ifindex %d: %w", ifindex, err)
+	}
+	return nil
+}
+
+// Interfaces returns the interfaces the capture is attached to.
+func (c *Capture) Interfaces() []Interface {
+	return append([]Interface(nil), c.ifaces...)
+}
+
+// Reader returns the reader over the capture's rings. Closing the Capture
+// closes it.
+func (c *Capture) Reader() *ring.Reader { return c.reader }
+
+// Rings returns the per-CPU ring buffer maps, indexed by CPU. They belong to
+// the Capture.
+func (c *Capture) Rings() []*ebpf.Map { return c.rings }
+
+// Programs returns the loaded XDP ingress, TCX ingress and TCX egress
+// programs, for tests and for installing a filter (see weir_filter in
+// bpf/packet.c). They belong to the Capture.
+func (c *Capture) Programs() (xdpIngress, tcIngress, tcEgress *ebpf.Program) {
+	return c.objs.WeirXdpIngress, c.objs.WeirTcIngress, c.objs.WeirTcEgress
+}
+
+// Counters returns the kernel counters summed over CPUs.
+func (c *Capture) Counters() (Counters, error) {
+	per, err := c.CountersPerCPU()
+	if err != nil {
+		return Counters{}, err
+	}
+	var sum Counters
+	for _, p := range per {
+		sum.add(p)
+	}
+	return sum, nil
+}
+
+// CountersPerCPU returns the kernel counters of each possible CPU, indexed
+// by CPU.
+func (c *Capture) CountersPerCPU() ([]Counters, error) {
+	var vals []packetWeirPktCounters
+	if err := c.objs.WeirCounters.Lookup(uint32(0), &vals); err != nil {
+		return nil, fmt.Errorf("read capture counters: %w", err)
+	}
+	out := make([]Counters, len(vals))
+	for i, v := range vals {
+		out[i] = Counters{Seen: v.Seen, Filtered: v.Filtered, SampledOut: v.SampledOut, Emitted: v.Emitted, RingFull: v.RingFull}
+	}
+	return out, nil
+}
+
+// Close detaches every program, closes the reader (memory of batches in
+// flight stays mapped until they are released) and unloads everything. It
+// returns the first error and still releases everything else.
+func (c *Capture) Close() error {
+	var errs []error
+	for _, l := range c.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach capture program: %w", err))
+		}
+	}
+	c.links = nil
+	if c.reader != nil {
+		if err := c.reader.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, m := range c.rings {
+		m.Close()
+	}
+	c.rings = nil
+	if err := c.objs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("unload capture programs: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Describe is the ring.Describer for packet records: it makes each record
+// a cabi.KindPacket event covering the header and the captured bytes, with
+// StreamID the ifindex, TsNs the capture time and cabi.FlagTruncated when
+// fewer bytes were captured than were on the wire. It rejects records that
+// are not packet records of this version or whose lengths do not fit.
+func Describe(rec []byte, ev *cabi.Event) bool {
+	if len(rec) < HeaderSize {
+		return false
+	}
+	h := (*Header)(unsafe.Pointer(unsafe.SliceData(rec)))
+	if h.Type != RecordTypePacket || h.Version != RecordVersion || uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
+		return false
+	}
+	ev.Kind = cabi.KindPacket
+	ev.Len = uint32(HeaderSize) + h.CapLen
+	ev.StreamID = uint64(h.Ifindex)
+	ev.TsNs = h.TsNs
+	if h.CapLen < h.OrigLen {
+		ev.Flags |= cabi.FlagTruncated
+	}
+	return true
+}

@@ -1,0 +1,448 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/weirproject/weir/cabi"
+)
+
+// Bits of a ring record's length word (BPF_RINGBUF_BUSY_BIT and
+// BPF_RINGBUF_DISCARD_BIT in the kernel uapi), and the size of the record
+// header the kernel puts in front of every record.
+const (
+	busyBit    = 1 << 31
+	discardBit = 1 << 30
+	recHdrSize = 8
+)
+
+// Errors callers may branch on.
+var (
+	// ErrClosed is returned by Read after Close.
+	ErrClosed = errors.New("ring reader closed")
+	// ErrBatchState is returned when a batch is read while already in
+	// flight, or released while not in flight.
+	ErrBatchState = errors.New("batch in wrong state")
+	// ErrReleaseOrder is returned when a batch is released before a batch
+	// that was read earlier.
+	ErrReleaseOrder = errors.New("batch released out of order")
+)
+
+// Describer fills in the event descriptor for one record. rec is the
+// record's payload in ring memory, exactly as the producer reserved it; it
+// must not be kept after the call returns. The Describer sets ev.Kind,
+// ev.Len (at most len(rec)), ev.StreamID, ev.Flags and ev.TsNs as
+// CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns), or 0 when the record has no
+// time. The reader sets ev.Data to the start of rec and converts a non-zero
+// TsNs to Unix nanoseconds. Returning false leaves the record out of the
+// batch; it is counted in Stats.Rejected and released with the batch.
+type Describer func(rec []byte, ev *cabi.Event) bool
+
+// Options configure a Reader. The zero value is valid.
+type Options struct {
+	// Describe interprets records. When nil, every record becomes a
+	// cabi.KindRaw event covering the whole record, with TsNs 0.
+	Describe Describer
+}
+
+// Stats are a Reader's running totals.
+type Stats struct {
+	// Records is the number of events handed out in batches.
+	Records uint64
+	// Discarded is the number of records the producer discarded
+	// (bpf_ringbuf_discard) that the reader skipped.
+	Discarded uint64
+	// Rejected is the number of records the Describer refused.
+	Rejected uint64
+	// Batches is the number of batches released.
+	Batches uint64
+}
+
+// Reader reads records from one or more BPF ring buffers into batches of
+// event descriptors that point into ring memory. It is safe for concurrent
+// use, although one goroutine reading and releasing is the intended use.
+type Reader struct {
+	mu       sync.Mutex
+	rings    []*mapped
+	describe Describer
+	offset   int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+	epfd     int
+	evfd     int
+	events   []unix.EpollEvent
+	inflight []flight
+	next     int // ring to start the next Read at, for fairness
+	waiters  int // Reads blocked in epoll_wait
+	closed   bool
+	fdsDone  bool
+	unmapped bool
+	stats    Stats
+}
+
+// flight is a batch handed out and not yet released, with the position
+// each ring's consumer may advance to when it is.
+type flight struct {
+	b   *cabi.Batch
+	pos []uint64
+}
+
+// mapped is one ring buffer mapped into memory.
+type mapped struct {
+	m        *ebpf.Map
+	consPage []byte
+	prodData []byte
+	consPos  *uint64
+	prodPos  *uint64
+	data     unsafe.Pointer
+	mask     uint64
+	readPos  uint64 // position after the last record handed out or skipped
+	stored   uint64 // last consumer position written
+}
+
+// NewReader maps the given ring buffer maps and returns a Reader over all of
+// them. The Reader holds its own file descriptors for the maps, so the
+// caller may close its copies. Close the Reader when done.
+func NewReader(rings []*ebpf.Map, opts Options) (*Reader, error) {
+	if len(rings) == 0 {
+		return nil, errors.New("new ring reader: no rings given")
+	}
+	r := &Reader{describe: opts.Describe, epfd: -1, evfd: -1}
+	fail := func(err error) (*Reader, error) {
+		r.closeFDs()
+		r.unmap()
+		return nil, err
+	}
+	var err error
+	r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fail(fmt.Errorf("new ring reader: epoll_create1: %w", err))
+	}
+	r.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fail(fmt.Errorf("new ring reader: eventfd: %w", err))
+	}
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.evfd)}); err != nil {
+		return fail(fmt.Errorf("new ring reader: add eventfd to epoll: %w", err))
+	}
+	for i, m := range rings {
+		mp, err := mapRing(m)
+		if err != nil {
+			return fail(fmt.Errorf("new ring reader: ring %d: %w", i, err))
+		}
+		r.rings = append(r.rings, mp)
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(i)}
+		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, mp.m.FD(), &ev); err != nil {
+			return fail(fmt.Errorf("new ring reader: add ring %d to epoll: %w", i, err))
+		}
+	}
+	r.events = make([]unix.EpollEvent, len(rings)+1)
+	r.offset = monotonicToRealtime()
+	return r, nil
+}
+
+func mapRing(m *ebpf.Map) (*mapped, error) {
+	if m == nil {
+		return nil, errors.New("nil map")
+	}
+	if m.Type() != ebpf.RingBuf {
+		return nil, fmt.Errorf("map type %s, want %s", m.Type(), ebpf.RingBuf)
+	}
+	size := uint64(m.MaxEntries())
+	page := uint64(unix.Getpagesize())
+	if size == 0 || size&(size-1) != 0 || size%page != 0 {
+		return nil, fmt.Errorf("ring size %d is not a power-of-2 multiple of the page size", size)
+	}
+	c, err := m.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("clone map: %w", err)
+	}
+	mp := &mapped{m: c, mask: size - 1}
+	mp.consPage, err = unix.Mmap(c.FD(), 0, int(page), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("mmap consumer page: %w", err)
+	}
+	mp.prodData, err = unix.Mmap(c.FD(), int64(page), int(page+2*size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		unix.Munmap(mp.consPage)
+		c.Close()
+		return nil, fmt.Errorf("mmap producer page and data: %w", err)
+	}
+	mp.consPos = (*uint64)(unsafe.Pointer(unsafe.SliceData(mp.consPage)))
+	mp.prodPos = (*uint64)(unsafe.Pointer(unsafe.SliceData(mp.prodData)))
+	mp.data = unsafe.Add(unsafe.Pointer(unsafe.SliceData(mp.prodData)), page)
+	mp.readPos = atomic.LoadUint64(mp.consPos)
+	mp.stored = mp.readPos
+	return mp, nil
+}
+
+// monotonicToRealtime estimates CLOCK_REALTIME - CLOCK_MONOTONIC, taking the
+// tightest of a few samples.
+func monotonicToRealtime() int64 {
+	best := int64(math.MaxInt64)
+	var off int64
+	for i := 0; i < 5; i++ {
+		var a, m, b unix.Timespec
+		unix.ClockGettime(unix.CLOCK_REALTIME, &a)
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &m)
+		unix.ClockGettime(unix.CLOCK_REALTIME, &b)
+		if gap := b.Nano() - a.Nano(); gap < best {
+			best = gap
+			off = a.Nano() + gap/2 - m.Nano()
+		}
+	}
+	return off
+}
+
+// Read fills b with descriptors of the records available in the rings, up to
+// b.Capacity, and returns how many it added. It empties b first (b.Len and
+// b.ArenaLen are reset; the arena is not used). Each event's Data points at
+// the record in ring memory and stays valid until Release(b).
+//
+// When no record is available Read waits until one is, or until timeout has
+// passed, and then returns whatever is available; (0, nil) means the
+// deadline passed with nothing to read. A timeout <= 0 never waits. Producers
+// that do not wake the reader (BPF_RB_NO_WAKEUP) are picked up at the
+// deadline, so timeout bounds their latency.
+//
+// A batch returned with n > 0 is in flight until Release; reading into a
+// batch that is in flight returns ErrBatchState. Read returns ErrClosed once
+// the reader is closed.
+func (r *Reader) Read(b *cabi.Batch, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, ErrClosed
+	}
+	for _, f := range r.inflight {
+		if f.b == b {
+			return 0, fmt.Errorf("read ring batch %d: %w: still in flight", b.ID, ErrBatchState)
+		}
+	}
+	b.Len = 0
+	b.ArenaLen = 0
+	for {
+		if n := r.collect(b); n > 0 {
+			return n, nil
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return 0, nil
+		}
+		if err := r.wait(wait); err != nil {
+			return 0, err
+		}
+		if r.closed {
+			return 0, ErrClosed
+		}
+	}
+}
+
+// wait blocks in epoll_wait for at most d with r.mu released. It is called
+// and returns with r.mu held.
+func (r *Reader) wait(d time.Duration) error {
+	ms := int((d + time.Millisecond - 1) / time.Millisecond)
+	r.waiters++
+	r.mu.Unlock()
+	_, err := unix.EpollWait(r.epfd, r.events, ms)
+	r.mu.Lock()
+	r.waiters--
+	if r.closed && r.waiters == 0 {
+		r.closeFDs()
+	}
+	if err != nil && !errors.Is(err, unix.EINTR) {
+		return fmt.Errorf("wait for ring data: epoll_wait: %w", err)
+	}
+	return nil
+}
+
+// collect appends available records to b and records b as in flight if it
+// got any. Called with r.mu held.
+func (r *Reader) collect(b *cabi.Batch) int {
+	slots := unsafe.Slice((*cabi.Event)(b.Events), b.Capacity)
+	n := uint32(0)
+	nr := len(r.rings)
+	start := r.next
+	r.next = (r.next + 1) % nr
+	var discarded, rejected uint64
+	for i := 0; i < nr && n < b.Capacity; i++ {
+		rg := r.rings[(start+i)%nr]
+		prod := atomic.LoadUint64(rg.prodPos)
+		pos := rg.readPos
+		for pos < prod && n < b.Capacity {
+			hdr := unsafe.Add(rg.data, pos&rg.mask)
+			l := atomic.LoadUint32((*uint32)(hdr))
+			if l&busyBit != 0 {
+				break
+			}
+			size := l &^ (busyBit | discardBit)
+			next := pos + (uint64(size)+recHdrSize+7)&^7
+			if l&discardBit != 0 {
+				discarded++
+				pos = next
+				continue
+			}
+			p := unsafe.Add(hdr, recHdrSize)
+			ev := &slots[n]
+			*ev = cabi.Event{Kind: cabi.KindRaw, Len: size}
+			if r.describe != nil && !r.describe(unsafe.Slice((*byte)(p), size), ev) {
+				rejected++
+				pos = next
+				continue
+			}
+			if ev.Len > size {
+				ev.Len = size
+			}
+			ev.Data = p
+			if ev.TsNs != 0 {
+				ev.TsNs = uint64(int64(ev.TsNs) + r.offset)
+			}
+			n++
+			pos = next
+		}
+		rg.readPos = pos
+	}
+	r.stats.Discarded += discarded
+	r.stats.Rejected += rejected
+	r.stats.Records += uint64(n)
+	if n > 0 {
+		b.Len = n
+		f := flight{b: b, pos: make([]uint64, nr)}
+		for i, rg := range r.rings {
+			f.pos[i] = rg.readPos
+		}
+		r.inflight = append(r.inflight, f)
+		return int(n)
+	}
+	// Nothing handed out, but skipped records may have moved the read
+	// positions. Let them go with the newest batch in flight, or now.
+	if len(r.inflight) > 0 {
+		last := r.inflight[len(r.inflight)-1]
+		for i, rg := range r.rings {
+			last.pos[i] = rg.readPos
+		}
+	} else {
+		r.advance(nil)
+	}
+	return 0
+}
+
+// advance stores each ring's consumer position: from pos, or from the read
+// positions when pos is nil. One store per ring that moved.
+func (r *Reader) advance(pos []uint64) {
+	for i, rg := range r.rings {
+		p := rg.readPos
+		if pos != nil {
+			p = pos[i]
+		}
+		if p != rg.stored {
+			atomic.StoreUint64(rg.consPos, p)
+			rg.stored = p
+		}
+	}
+}
+
+// Release gives the ring memory behind b back to the producers: it advances
+// each ring's consumer position past b's records and empties b. Batches must
+// be released in the order Read returned them; releasing another one
+// returns ErrReleaseOrder and changes nothing. After Close, Release still
+// must be called for batches in flight; the last one unmaps the rings.
+func (r *Reader) Release(b *cabi.Batch) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.inflight) == 0 || r.inflight[0].b != b {
+		for _, f := range r.inflight {
+			if f.b == b {
+				return fmt.Errorf("release ring batch %d: %w", b.ID, ErrReleaseOrder)
+			}
+		}
+		return fmt.Errorf("release ring batch %d: %w: not in flight", b.ID, ErrBatchState)
+	}
+	f := r.inflight[0]
+	r.inflight = r.inflight[1:]
+	if !r.unmapped {
+		r.advance(f.pos)
+	}
+	b.Len = 0
+	r.stats.Batches++
+	if r.closed && len(r.inflight) == 0 {
+		r.unmap()
+	}
+	return nil
+}
+
+// InFlight returns the number of batches read and not yet released.
+func (r *Reader) InFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.inflight)
+}
+
+// Stats returns the reader's running totals.
+func (r *Reader) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Close stops the reader: a Read blocked in another goroutine returns
+// ErrClosed, and later Reads fail the same way. Memory that batches in
+// flight point into stays mapped until each of them is released. Close is
+// idempotent.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.evfd >= 0 {
+		var one [8]byte
+		*(*uint64)(unsafe.Pointer(&one)) = 1
+		unix.Write(r.evfd, one[:])
+	}
+	if r.waiters == 0 {
+		r.closeFDs()
+	}
+	if len(r.inflight) == 0 {
+		r.unmap()
+	}
+	return nil
+}
+
+// closeFDs closes the epoll and event fds and the cloned maps.
+func (r *Reader) closeFDs() {
+	if r.fdsDone {
+		return
+	}
+	r.fdsDone = true
+	if r.epfd >= 0 {
+		unix.Close(r.epfd)
+	}
+	if r.evfd >= 0 {
+		unix.Close(r.evfd)
+	}
+	for _, rg := range r.rings {
+		rg.m.Close()
+	}
+}
+
+// unmap removes the ring mappings.
+func (r *Reader) unmap() {
+	if r.unmapped {
+		return
+	}
+	r.unmapped = true
+	for _, rg := range r.rings {
+		unix.Munmap(rg.prodData)
+		unix.Munmap(rg.consPage)
+	}
+}
