@@ -1,0 +1,154 @@
+package runtime
+
+import "time"
+
+// Roles a component plays in a Snapshot.
+const (
+	// StatSource is the source side of a connector.
+	StatSource = "source"
+	// StatSink is the sink side of a connector.
+	StatSink = "sink"
+	// StatPipeline is a pipeline.
+	StatPipeline = "pipeline"
+)
+
+// Drop reasons, as they appear in Snapshot.Dropped maps and in the
+// reason label of the weir_dropped_events_total metric.
+const (
+	// ReasonFull means an edge with policy drop_newest was full.
+	ReasonFull = "full"
+	// ReasonOldest means an edge with policy drop_oldest evicted its oldest batch.
+	ReasonOldest = "oldest"
+	// ReasonDecoupled means a full block edge in a fan-out that is not coupled
+	// shed the batch so its siblings could proceed.
+	ReasonDecoupled = "decoupled"
+	// ReasonOperator means a pipeline operator marked the event with
+	// cabi.FlagDrop (filtered, sampled out, rate-limited, absorbed).
+	ReasonOperator = "operator"
+	// ReasonUnrouted means a router sent the event to no output, or the output
+	// it chose has no edge.
+	ReasonUnrouted = "unrouted"
+	// ReasonUnconnected means a source or pipeline output has no edge.
+	ReasonUnconnected = "unconnected"
+	// ReasonSinkError means a sink answered cabi.Error for the batch.
+	ReasonSinkError = "sink_error"
+	// ReasonShutdown means the drain timeout expired with the batch in flight,
+	// or a processor failed on it.
+	ReasonShutdown = "shutdown"
+	// ReasonProcessor means a processor connector in a pipeline failed on the
+	// batch.
+	ReasonProcessor = "processor"
+)
+
+// Snapshot is a consistent-enough copy of every counter of an Engine. Each
+// counter is read atomically; counters of different components are read
+// one after another while traffic flows, so the accounting identity holds
+// exactly only when the engine is idle or stopped.
+type Snapshot struct {
+	// Taken is when the snapshot was made.
+	Taken time.Time
+	// Components lists sources, sinks and pipelines, sorted by name and
+	// role. A connector that is both source and sink has two entries.
+	Components []ComponentStats
+	// Edges lists every edge in graph order.
+	Edges []EdgeStats
+}
+
+// ComponentStats are the counters of one side of a connector, or of a
+// pipeline. For every entry EventsIn = EventsOut + dropped + InFlight:
+//   - for a source, EventsIn counts events polled, EventsOut events handed
+//     to at least one edge;
+//   - for a pipeline, EventsIn counts events received plus events emitted
+//     by its operators, EventsOut events handed to at least one edge;
+//   - for a sink, EventsIn counts events taken from its edges, EventsOut
+//     events written with cabi.OK.
+type ComponentStats struct {
+	Name string
+	// Type is the connector type ID, or "pipeline".
+	Type string
+	// Role is StatSource, StatSink or StatPipeline.
+	Role string
+	// State is the lifecycle state: "creating", "connecting", "running",
+	// "paused", "draining", "stopped" or "failed".
+	State string
+
+	EventsIn, EventsOut   uint64
+	BytesIn, BytesOut     uint64
+	BatchesIn, BatchesOut uint64
+	// Emitted counts events created by pipeline operators (included in
+	// EventsIn).
+	Emitted uint64
+	// Dropped counts dropped events by reason.
+	Dropped map[string]uint64
+	// InFlight is EventsIn - EventsOut - dropped.
+	InFlight int64
+
+	// Errors counts failed calls (Poll, Write, Process, lifecycle).
+	Errors uint64
+	// Retries counts sink writes retried after cabi.Retry or an error.
+	Retries uint64
+	// Restarts counts how often the instance was recreated after dying.
+	Restarts uint64
+	// ConnectAttempts counts Connect calls.
+	ConnectAttempts uint64
+	// Panics counts recovered panics from connector calls.
+	Panics uint64
+	// Acks and Fails count acknowledgement callbacks to an Acker source.
+	Acks, Fails uint64
+	// Circuit is the sink's breaker state: "closed", "open" or
+	// "half_open"; empty for other roles.
+	Circuit string
+}
+
+// DroppedTotal sums Dropped over every reason.
+func (c ComponentStats) DroppedTotal() uint64 { return sumDrops(c.Dropped) }
+
+// EdgeStats are the counters of one edge. EventsIn = EventsOut + dropped +
+// QueuedEvents, and likewise for batches.
+type EdgeStats struct {
+	From, FromPort, To string
+	Policy             string
+	Couple             bool
+	Capacity           int
+
+	EventsIn, EventsOut   uint64
+	BatchesIn, BatchesOut uint64
+	BytesIn               uint64
+	// Dropped counts dropped events by reason; DroppedBatches likewise
+	// for batches.
+	Dropped        map[string]uint64
+	DroppedBatches map[string]uint64
+	// QueuedEvents and QueuedBatches are what sits in the queue now.
+	QueuedEvents, QueuedBatches int
+}
+
+// DroppedTotal sums Dropped over every reason.
+func (e EdgeStats) DroppedTotal() uint64 { return sumDrops(e.Dropped) }
+
+func sumDrops(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// Component returns the entry for name and role, and whether it exists.
+func (s Snapshot) Component(name, role string) (ComponentStats, bool) {
+	for _, c := range s.Components {
+		if c.Name == name && c.Role == role {
+			return c, true
+		}
+	}
+	return ComponentStats{}, false
+}
+
+// Edge returns the first edge from from to to, and whether it exists.
+func (s Snapshot) Edge(from, to string) (EdgeStats, bool) {
+	for _, e := range s.Edges {
+		if e.From == from && e.To == to {
+			return e, true
+		}
+	}
+	return EdgeStats{}, false
+}
