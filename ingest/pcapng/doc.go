@@ -1,0 +1,16 @@
+// Package pcapng writes and reads packet captures in the pcapng format
+// (IETF draft-ietf-opsawg-pcapng), the format tshark and Wireshark read
+// natively.
+//
+// A Writer streams one section: a section header block, then one interface
+// description block per interface added with AddInterface (link type, snap
+// length, name, and if_tsresol=9 so that timestamps carry nanoseconds), then
+// one enhanced packet block per packet. Output is buffered; Flush pushes it
+// to the underlying writer and Close flushes and, for files opened with
+// Create, closes the file. A Writer is not safe for concurrent use.
+//
+// The Reader is deliberately minimal: it reads the blocks a Writer produces
+// (and any other well-formed section in either byte order), skipping block
+// types it does not know, and rejects malformed input with an error rather
+// than panicking. Tests use it to check what a Writer wrote.
+package pcapng

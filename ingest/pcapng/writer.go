@@ -1,0 +1,211 @@
+package pcapng
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Block types.
+const (
+	blockSHB = 0x0A0D0D0A
+	blockIDB = 0x00000001
+	blockEPB = 0x00000006
+	blockSPB = 0x00000003
+)
+
+// Option codes.
+const (
+	optEnd     = 0
+	optComment = 1
+	optIfName  = 2
+	optTsResol = 9
+	optUserApp = 4 // shb_userappl
+)
+
+const byteOrderMagic = 0x1A2B3C4D
+
+// LinkTypeEthernet is the LINKTYPE_ETHERNET link type: frames start with an
+// Ethernet header.
+const LinkTypeEthernet = 1
+
+// Interface describes one capture interface, written as an interface
+// description block.
+type Interface struct {
+	// Name is the interface name (if_name), e.g. "eth0". Optional.
+	Name string
+	// LinkType is the LINKTYPE_ value of the frames, usually
+	// LinkTypeEthernet.
+	LinkType uint16
+	// SnapLen is the largest number of bytes captured per packet; 0 means
+	// no limit.
+	SnapLen uint32
+}
+
+// ErrClosed is returned by a Writer's methods after Close.
+var ErrClosed = errors.New("pcapng writer closed")
+
+// Writer streams a pcapng section. It is not safe for concurrent use.
+type Writer struct {
+	bw     *bufio.Writer
+	file   *os.File // set by Create; closed by Close
+	ifaces []Interface
+	closed bool
+	hdr    [28]byte // scratch for the fixed part of an enhanced packet block
+	tail   [8]byte  // scratch for padding and the trailing length
+}
+
+// DefaultBufferSize is the Writer's buffer size.
+const DefaultBufferSize = 1 << 20
+
+// NewWriter writes a section header block to w and returns a Writer that
+// appends to it. application, if not empty, is recorded as shb_userappl.
+func NewWriter(w io.Writer, application string) (*Writer, error) {
+	pw := &Writer{bw: bufio.NewWriterSize(w, DefaultBufferSize)}
+	body := make([]byte, 16, 64)
+	binary.LittleEndian.PutUint32(body[0:], byteOrderMagic)
+	binary.LittleEndian.PutUint16(body[4:], 1) // major
+	binary.LittleEndian.PutUint16(body[6:], 0) // minor
+	binary.LittleEndian.PutUint64(body[8:], ^uint64(0))
+	if application != "" {
+		body = appendOption(body, optUserApp, []byte(application))
+		body = appendOption(body, optEnd, nil)
+	}
+	if err := pw.writeBlock(blockSHB, body); err != nil {
+		return nil, fmt.Errorf("write pcapng section header: %w", err)
+	}
+	return pw, nil
+}
+
+// Create creates (or truncates) the file at path and returns a Writer on
+// it. Close closes the file.
+func Create(path, application string) (*Writer, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create pcapng file: %w", err)
+	}
+	w, err := NewWriter(f, application)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create pcapng file %s: %w", path, err)
+	}
+	w.file = f
+	return w, nil
+}
+
+// AddInterface writes an interface description block and returns the
+// interface's ID, which WritePacket takes. IDs count from 0 in the order
+// interfaces are added. Timestamps of the interface have nanosecond
+// resolution (if_tsresol=9).
+func (w *Writer) AddInterface(ifc Interface) (int, error) {
+	if w.closed {
+		return 0, ErrClosed
+	}
+	body := make([]byte, 8, 64)
+	binary.LittleEndian.PutUint16(body[0:], ifc.LinkType)
+	binary.LittleEndian.PutUint32(body[4:], ifc.SnapLen)
+	if ifc.Name != "" {
+		body = appendOption(body, optIfName, []byte(ifc.Name))
+	}
+	body = appendOption(body, optTsResol, []byte{9})
+	body = appendOption(body, optEnd, nil)
+	if err := w.writeBlock(blockIDB, body); err != nil {
+		return 0, fmt.Errorf("write pcapng interface %q: %w", ifc.Name, err)
+	}
+	w.ifaces = append(w.ifaces, ifc)
+	return len(w.ifaces) - 1, nil
+}
+
+// WritePacket writes an enhanced packet block: data (the captured bytes)
+// seen on interface id at tsNs nanoseconds since the Unix epoch, with
+// origLen bytes on the wire. origLen smaller than len(data) is raised to
+// len(data).
+func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) error {
+	if w.closed {
+		return ErrClosed
+	}
+	if id < 0 || id >= len(w.ifaces) {
+		return fmt.Errorf("write pcapng packet: interface %d not added (have %d)", id, len(w.ifaces))
+	}
+	if len(data) > maxBlock-64 {
+		return fmt.Errorf("write pcapng packet: %d bytes is too large", len(data))
+	}
+	if origLen < len(data) {
+		origLen = len(data)
+	}
+	pad := (4 - len(data)%4) % 4
+	total := 28 + len(data) + pad + 4
+	h := &w.hdr
+	binary.LittleEndian.PutUint32(h[0:], blockEPB)
+	binary.LittleEndian.PutUint32(h[4:], uint32(total))
+	binary.LittleEndian.PutUint32(h[8:], uint32(id))
+	binary.LittleEndian.PutUint32(h[12:], uint32(tsNs>>32))
+	binary.LittleEndian.PutUint32(h[16:], uint32(tsNs))
+	binary.LittleEndian.PutUint32(h[20:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(h[24:], uint32(origLen))
+	w.bw.Write(h[:])
+	w.bw.Write(data)
+	w.tail = [8]byte{} // up to 3 pad bytes, then the repeated length
+	binary.LittleEndian.PutUint32(w.tail[pad:], uint32(total))
+	if _, err := w.bw.Write(w.tail[:pad+4]); err != nil {
+		return fmt.Errorf("write pcapng packet: %w", err)
+	}
+	return nil
+}
+
+// Flush writes any buffered data to the underlying writer.
+func (w *Writer) Flush() error {
+	if w.closed {
+		return ErrClosed
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fmt.Errorf("flush pcapng: %w", err)
+	}
+	return nil
+}
+
+// Close flushes the Writer and, if it was made by Create, closes the file.
+// Later calls return ErrClosed.
+func (w *Writer) Close() error {
+	if w.closed {
+		return ErrClosed
+	}
+	err := w.bw.Flush()
+	w.closed = true
+	if w.file != nil {
+		if cerr := w.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("close pcapng: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) writeBlock(typ uint32, body []byte) error {
+	var hdr [8]byte
+	total := uint32(12 + len(body))
+	binary.LittleEndian.PutUint32(hdr[0:], typ)
+	binary.LittleEndian.PutUint32(hdr[4:], total)
+	w.bw.Write(hdr[:])
+	w.bw.Write(body)
+	_, err := w.bw.Write(hdr[4:8])
+	return err
+}
+
+// appendOption appends a TLV option padded to 4 bytes.
+func appendOption(b []byte, code uint16, val []byte) []byte {
+	var h [4]byte
+	binary.LittleEndian.PutUint16(h[0:], code)
+	binary.LittleEndian.PutUint16(h[2:], uint16(len(val)))
+	b = append(b, h[:]...)
+	b = append(b, val...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
