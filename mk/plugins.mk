@@ -1,0 +1,18 @@
+# Plugins in C, Rust and Go (plugins/), built into bin/plugins/.
+
+PLUGIN_HDR := cabi/include/weir/plugin.h
+PLUGIN_CC  ?= cc
+PLUGIN_CFLAGS := -O2 -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -I cabi/include
+
+# C plugins: each library is one plugin source plus the shared config parser.
+C_PLUGIN_COMMON := plugins/c/config.c plugins/c/config.h
+
+$(PLUGDIR)/libweir_blackhole.so: plugins/c/blackhole.c $(C_PLUGIN_COMMON) $(PLUGIN_HDR)
+	@mkdir -p $(@D)
+	$(PLUGIN_CC) $(PLUGIN_CFLAGS) -o $@ plugins/c/blackhole.c plugins/c/config.c
+
+$(PLUGDIR)/libweir_generator.so: plugins/c/generator.c $(C_PLUGIN_COMMON) $(PLUGIN_HDR)
+	@mkdir -p $(@D)
+	$(PLUGIN_CC) $(PLUGIN_CFLAGS) -o $@ plugins/c/generator.c plugins/c/config.c
+
+PLUGINS += $(PLUGDIR)/libweir_blackhole.so $(PLUGDIR)/libweir_generator.so
