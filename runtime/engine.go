@@ -115,7 +115,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Finished is closed when every source has reached EOF (or failed for good)
 // and every batch it produced has reached its sinks.
-func (e *Engine) Finished() <-chan struct{} { return e.eng.finished }
+func (e *Engine) Finished() <-chan struct{} { return e.eng.finished() }
 
 // Shutdown drains the engine: sources stop taking input and are polled
 // dry, pipelines flush, sinks write what is queued; then every instance is

@@ -1,0 +1,404 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+)
+
+// Lifecycle states, as Stats reports them.
+const (
+	stCreating int32 = iota
+	stConnecting
+	stRunning
+	stPaused
+	stDraining
+	stStopped
+	stFailed
+)
+
+var stateNames = [...]string{"creating", "connecting", "running", "paused", "draining", "stopped", "failed"}
+
+// Breaker states.
+const (
+	brClosed int32 = iota
+	brHalfOpen
+	brOpen
+)
+
+var breakerNames = [...]string{"closed", "half_open", "open"}
+
+// errPermanent marks a failure that retrying cannot fix.
+var errPermanent = errors.New("permanent failure")
+
+// connNode is one connector instance with its supervision state. It
+// outlives a topology when Reload keeps the connector.
+type connNode struct {
+	def  ConnectorDef
+	typ  *Type
+	opts *Options
+	log  *slog.Logger
+
+	// mu serializes calls into the instance; held around Poll and Write
+	// only when both sides run (dual).
+	mu     sync.Mutex
+	inst   Connector
+	src    Source
+	snk    Sink
+	ackr   Acker
+	opened bool
+	closed bool
+
+	hasSource, hasSink, dual bool
+
+	state   atomic.Int32
+	srcC    counters
+	snkC    counters
+	circuit atomic.Int32
+
+	// pauseReq counts open breakers downstream; the source worker pauses
+	// while it is positive.
+	pauseReq atomic.Int32
+	paused   bool
+	wake     chan struct{}
+	acks     ackQueue
+	ackBuf   []*tracker
+	tracked  atomic.Int64 // trackers not yet acked or failed
+	nextID   uint64
+	pool     *pool
+}
+
+func newConnNode(def ConnectorDef, typ *Type, opts *Options, hasSource, hasSink bool) *connNode {
+	n := &connNode{
+		def: def, typ: typ, opts: opts,
+		log:       opts.Log.With("connector", def.Name, "type", def.Type),
+		hasSource: hasSource, hasSink: hasSink, dual: hasSource && hasSink,
+		wake: make(chan struct{}, 1),
+	}
+	n.acks.wake = n.wake
+	if hasSource {
+		n.pool = newPool(opts.BatchEvents, opts.BatchBytes, opts.PoolBatches)
+	}
+	return n
+}
+
+func (n *connNode) wakeup() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// recovered turns a recovered panic value into an error and counts it.
+func (n *connNode) recovered(op string, r any) error {
+	n.srcC.panics.Add(1)
+	err := fmt.Errorf("%s %s: panic: %v", op, n.def.Name, r)
+	n.log.Error("connector panicked", "op", op, "panic", r)
+	return err
+}
+
+// call runs one lifecycle method, containing panics.
+func (n *connNode) call(op string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = n.recovered(op, r)
+		}
+	}()
+	if err := f(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, n.def.Name, err)
+	}
+	return nil
+}
+
+// create makes a new instance and checks it implements the roles used.
+func (n *connNode) create() (Connector, error) {
+	var inst Connector
+	env := Env{Name: n.def.Name, Log: n.log, Wakeup: n.wakeup}
+	err := n.call("create", func() error {
+		var err error
+		inst, err = n.typ.New(n.def.Config, env)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if inst == nil {
+		return nil, fmt.Errorf("create %s: constructor of type %q returned no instance: %w", n.def.Name, n.def.Type, errPermanent)
+	}
+	if _, ok := inst.(Source); n.hasSource && !ok {
+		n.closeInst(inst)
+		return nil, fmt.Errorf("create %s: type %q used as a source does not implement Source: %w", n.def.Name, n.def.Type, errPermanent)
+	}
+	if _, ok := inst.(Sink); n.hasSink && !ok {
+		n.closeInst(inst)
+		return nil, fmt.Errorf("create %s: type %q used as a sink does not implement Sink: %w", n.def.Name, n.def.Type, errPermanent)
+	}
+	return inst, nil
+}
+
+// ensureOpen creates, connects and starts the instance unless it runs
+// already, retrying with backoff until ctx ends. It reports whether the
+// instance is running.
+func (n *connNode) ensureOpen(ctx context.Context) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.openLocked(ctx)
+}
+
+func (n *connNode) openLocked(ctx context.Context) bool {
+	if n.opened {
+		return true
+	}
+	if n.closed {
+		return false
+	}
+	for try := 1; ; try++ {
+		if try > 1 && !sleep(n.opts.ConnectBackoff.delay(try-1), ctx.Done()) {
+			return false
+		}
+		n.state.Store(stCreating)
+		inst, err := n.create()
+		if err != nil {
+			n.srcC.errors.Add(1)
+			n.log.Error("connector create failed", "err", err)
+			if errors.Is(err, errPermanent) {
+				n.state.Store(stFailed)
+				return false
+			}
+			continue
+		}
+		if !n.connect(ctx, inst) {
+			n.closeInst(inst)
+			return false
+		}
+		if err := n.call("start", inst.Start); err != nil {
+			n.srcC.errors.Add(1)
+			n.log.Error("connector start failed", "err", err)
+			n.closeInst(inst)
+			continue
+		}
+		n.inst = inst
+		n.src, _ = inst.(Source)
+		n.snk, _ = inst.(Sink)
+		n.ackr, _ = inst.(Acker)
+		n.opened = true
+		n.paused = false
+		n.state.Store(stRunning)
+		return true
+	}
+}
+
+// connect calls Connect with attempts 1, 2, ... and backoff until it
+// succeeds or ctx ends.
+func (n *connNode) connect(ctx context.Context, inst Connector) bool {
+	n.state.Store(stConnecting)
+	for attempt := 1; ; attempt++ {
+		n.srcC.connects.Add(1)
+		err := n.call("connect", func() error { return inst.Connect(ctx, attempt) })
+		if err == nil {
+			return true
+		}
+		n.srcC.errors.Add(1)
+		n.log.Warn("connector connect failed", "attempt", attempt, "err", err)
+		if !sleep(n.opts.ConnectBackoff.delay(attempt), ctx.Done()) {
+			return false
+		}
+	}
+}
+
+func (n *connNode) closeInst(inst Connector) {
+	if err := n.call("close", inst.Close); err != nil {
+		n.log.Error("connector close failed", "err", err)
+	}
+}
+
+// restart stops and closes a dead instance and opens a new one.
+func (n *connNode) restart(ctx context.Context, why error) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.srcC.restarts.Add(1)
+	n.log.Error("connector died; restarting", "err", why)
+	if n.opened {
+		n.opened = false
+		inst := n.inst
+		if err := n.call("stop", inst.Stop); err != nil {
+			n.log.Error("connector stop failed", "err", err)
+		}
+		n.closeInst(inst)
+		n.inst, n.src, n.snk, n.ackr = nil, nil, nil, nil
+	}
+	n.state.Store(stFailed)
+	if !sleep(n.opts.ConnectBackoff.delay(int(min(n.srcC.restarts.Load(), 30))), ctx.Done()) {
+		return false
+	}
+	return n.openLocked(ctx)
+}
+
+// finish ends the instance for good: remaining acks, Drain (for sinks and
+// for sources not drained by their worker), Stop, Close.
+func (n *connNode) finish(drain bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.deliverAcksLocked()
+	n.closed = true
+	if !n.opened {
+		n.state.Store(stStopped)
+		return
+	}
+	inst := n.inst
+	if drain {
+		n.state.Store(stDraining)
+		if err := n.call("drain", inst.Drain); err != nil {
+			n.log.Error("connector drain failed", "err", err)
+		}
+	}
+	if err := n.call("stop", inst.Stop); err != nil {
+		n.log.Error("connector stop failed", "err", err)
+	}
+	n.closeInst(inst)
+	n.opened = false
+	n.inst, n.src, n.snk, n.ackr = nil, nil, nil, nil
+	n.state.Store(stStopped)
+	if n.pool != nil {
+		n.pool.close()
+	}
+}
+
+// deliverAcksLocked calls Ack or Fail for every finished batch. It runs in
+// the goroutine that owns the instance.
+func (n *connNode) deliverAcksLocked() {
+	if !n.acks.pending() {
+		return
+	}
+	n.ackBuf = n.acks.take(n.ackBuf)
+	for _, t := range n.ackBuf {
+		failed := t.failed.Load()
+		if n.ackr != nil {
+			n.ackOne(t.id, failed)
+		}
+		if failed {
+			n.srcC.fails.Add(1)
+		} else {
+			n.srcC.acks.Add(1)
+		}
+		n.tracked.Add(-1)
+	}
+	n.acks.recycle(n.ackBuf)
+}
+
+func (n *connNode) ackOne(id uint64, failed bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.recovered("ack", r)
+		}
+	}()
+	if failed {
+		n.ackr.Fail(id)
+	} else {
+		n.ackr.Ack(id)
+	}
+}
+
+func (n *connNode) lock() {
+	if n.dual {
+		n.mu.Lock()
+	}
+}
+
+func (n *connNode) unlock() {
+	if n.dual {
+		n.mu.Unlock()
+	}
+}
+
+// poll calls Poll, containing panics.
+func (n *connNode) poll(b *cabi.Batch, timeout time.Duration) (st cabi.Status, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err = cabi.Error, n.recovered("poll", r)
+		}
+	}()
+	n.lock()
+	defer n.unlock()
+	if n.src == nil {
+		return cabi.Error, fmt.Errorf("poll %s: instance not running", n.def.Name)
+	}
+	return n.src.Poll(b, timeout)
+}
+
+// write calls Write, containing panics; panicked reports a panic.
+func (n *connNode) write(b *cabi.Batch) (st cabi.Status, err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err, panicked = cabi.Error, n.recovered("write", r), true
+		}
+	}()
+	n.lock()
+	defer n.unlock()
+	if n.snk == nil {
+		return cabi.Error, fmt.Errorf("write %s: instance not running", n.def.Name), false
+	}
+	st, err = n.snk.Write(b)
+	return st, err, false
+}
+
+// setPaused calls Pause or Resume on the source when the wanted state
+// differs from the current one.
+func (n *connNode) setPaused(want bool) {
+	if want == n.paused {
+		return
+	}
+	n.lock()
+	inst := n.inst
+	n.unlock()
+	if inst == nil {
+		return
+	}
+	op, f := "resume", inst.Resume
+	if want {
+		op, f = "pause", inst.Pause
+	}
+	n.lock()
+	err := n.call(op, f)
+	n.unlock()
+	if err != nil {
+		n.srcC.errors.Add(1)
+		n.log.Error("connector "+op+" failed", "err", err)
+	}
+	n.paused = want
+	if want {
+		n.state.Store(stPaused)
+		n.log.Info("source paused by circuit breaker")
+	} else {
+		n.state.Store(stRunning)
+		n.log.Info("source resumed")
+	}
+}
+
+func (n *connNode) stats() []ComponentStats {
+	var out []ComponentStats
+	st := stateNames[n.state.Load()]
+	if n.hasSource {
+		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st}
+		n.srcC.component(&s)
+		out = append(out, s)
+	}
+	if n.hasSink {
+		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSink, State: st, Circuit: breakerNames[n.circuit.Load()]}
+		n.snkC.component(&s)
+		if !n.hasSource {
+			// Lifecycle counters live on srcC for every connector.
+			s.Restarts, s.ConnectAttempts = n.srcC.restarts.Load(), n.srcC.connects.Load()
+			s.Panics = n.srcC.panics.Load()
+			s.Errors += n.srcC.errors.Load()
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,314 @@
+package runtime
+
+import "sync"
+
+// edge is a bounded FIFO of leases between one producer and one consumer.
+type edge struct {
+	def        EdgeDef
+	to         *inbox
+	toPipeline bool
+	c          counters
+
+	mu      sync.Mutex
+	ring    []*lease
+	head, n int
+	events  int // events queued
+	closed  bool
+	// space is signalled when the consumer takes a lease, for a producer
+	// waiting under the block policy.
+	space chan struct{}
+}
+
+func newEdge(def EdgeDef, to *inbox, toPipeline bool) *edge {
+	e := &edge{def: def, to: to, toPipeline: toPipeline, ring: make([]*lease, def.Capacity), space: make(chan struct{}, 1)}
+	to.edges = append(to.edges, e)
+	return e
+}
+
+// offerResult says what offer did with a lease.
+type offerResult int
+
+const (
+	queued offerResult = iota
+	dropped
+	full // a block edge is full; the caller decides to wait or shed
+)
+
+// offer puts l in the queue. It counts l as offered; on a full queue it
+// applies drop_newest or drop_oldest itself, and returns full for block.
+func (e *edge) offer(l *lease) offerResult {
+	n := uint64(l.b.Len)
+	e.mu.Lock()
+	e.c.in(n, batchBytes(l.b))
+	var evicted *lease
+	if e.n == len(e.ring) {
+		switch e.def.Policy {
+		case DropNewest:
+			e.mu.Unlock()
+			e.c.drop(rFull, n)
+			l.release(false)
+			return dropped
+		case DropOldest:
+			evicted = e.ring[e.head]
+			e.ring[e.head] = nil
+			e.head = (e.head + 1) % len(e.ring)
+			e.n--
+			e.events -= int(evicted.b.Len)
+			e.c.drop(rOldest, uint64(evicted.b.Len))
+		default:
+			// Uncount: the caller offers again or sheds it.
+			e.c.evIn.Add(^(n - 1))
+			e.c.bytesIn.Add(^(batchBytes(l.b) - 1))
+			e.c.batIn.Add(^uint64(0))
+			e.mu.Unlock()
+			return full
+		}
+	}
+	e.ring[(e.head+e.n)%len(e.ring)] = l
+	e.n++
+	e.events += int(n)
+	e.mu.Unlock()
+	if evicted != nil {
+		evicted.release(false)
+	}
+	e.to.signal()
+	return queued
+}
+
+// shed drops l, counted as offered and dropped for r.
+func (e *edge) shed(l *lease, r reason) {
+	n := uint64(l.b.Len)
+	e.c.in(n, batchBytes(l.b))
+	e.c.drop(r, n)
+	l.release(false)
+}
+
+// take removes the oldest lease, or returns nil.
+func (e *edge) take() *lease {
+	e.mu.Lock()
+	if e.n == 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	l := e.ring[e.head]
+	e.ring[e.head] = nil
+	e.head = (e.head + 1) % len(e.ring)
+	e.n--
+	e.events -= int(l.b.Len)
+	e.mu.Unlock()
+	e.c.evOut.Add(uint64(l.b.Len))
+	e.c.batOut.Add(1)
+	select {
+	case e.space <- struct{}{}:
+	default:
+	}
+	return l
+}
+
+// finished reports whether the producer closed the edge and it is empty.
+func (e *edge) finished() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed && e.n == 0
+}
+
+// close marks that the producer will offer nothing more.
+func (e *edge) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.to.signal()
+}
+
+// purge drops everything queued with reason r.
+func (e *edge) purge(r reason) {
+	for {
+		e.mu.Lock()
+		if e.n == 0 {
+			e.mu.Unlock()
+			return
+		}
+		l := e.ring[e.head]
+		e.ring[e.head] = nil
+		e.head = (e.head + 1) % len(e.ring)
+		e.n--
+		e.events -= int(l.b.Len)
+		e.mu.Unlock()
+		e.c.drop(r, uint64(l.b.Len))
+		l.release(false)
+	}
+}
+
+func (e *edge) depth() (batches, events int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.n, e.events
+}
+
+func (e *edge) stats() EdgeStats {
+	s := EdgeStats{
+		From: e.def.From, FromPort: e.def.FromPort, To: e.def.To,
+		Policy: e.def.Policy, Couple: e.def.Couple, Capacity: e.def.Capacity,
+	}
+	s.EventsIn, s.EventsOut = e.c.evIn.Load(), e.c.evOut.Load()
+	s.BatchesIn, s.BatchesOut = e.c.batIn.Load(), e.c.batOut.Load()
+	s.BytesIn = e.c.bytesIn.Load()
+	s.Dropped, s.DroppedBatches = e.c.dropMaps()
+	s.QueuedBatches, s.QueuedEvents = e.depth()
+	return s
+}
+
+// inbox is the set of edges one consumer reads, taken round-robin.
+type inbox struct {
+	edges []*edge
+	next  int
+	wake  chan struct{}
+}
+
+func newInbox() *inbox { return &inbox{wake: make(chan struct{}, 1)} }
+
+func (in *inbox) signal() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop takes a lease from the next non-empty edge, or returns nil.
+func (in *inbox) pop() *lease {
+	n := len(in.edges)
+	for i := 0; i < n; i++ {
+		e := in.edges[(in.next+i)%n]
+		if l := e.take(); l != nil {
+			in.next = (in.next + i + 1) % n
+			return l
+		}
+	}
+	return nil
+}
+
+// done reports whether every input edge is closed and empty.
+func (in *inbox) done() bool {
+	for _, e := range in.edges {
+		if !e.finished() {
+			return false
+		}
+	}
+	return true
+}
+
+// port is one output of a producer: the edges fed from it.
+type port struct {
+	name  string
+	edges []*edge
+}
+
+// sender delivers leases to ports, applying copy-on-fanout and the edge
+// policies. Each producer goroutine owns one; its scratch space makes the
+// steady state allocation-free.
+type sender struct {
+	pool    *pool
+	kill    <-chan struct{}
+	scratch []*lease
+	wait    []*edge
+}
+
+// send hands l (one reference, owned by the caller) to edges. It returns
+// false, without consuming l, when there are no edges.
+//
+// Copy-on-fanout: edges into sinks share l (sinks only read); an edge into
+// a pipeline, which may rewrite bytes in place, gets its own deep copy
+// whenever l is shared with any other edge or borrows its bytes from
+// another batch.
+func (s *sender) send(edges []*edge, l *lease) bool {
+	n := len(edges)
+	if n == 0 {
+		return false
+	}
+	s.scratch = s.scratch[:0]
+	shared := 0
+	owner := -1 // a pipeline edge that may take l itself
+	if l.parent == nil {
+		sinks := 0
+		for _, e := range edges {
+			if !e.toPipeline {
+				sinks++
+			}
+		}
+		if sinks == 0 {
+			owner = n - 1
+		}
+	}
+	for i, e := range edges {
+		if e.toPipeline && n > 1 && i != owner || e.toPipeline && l.parent != nil {
+			if c := s.copyOf(l); c != nil {
+				s.scratch = append(s.scratch, c)
+				continue
+			}
+		}
+		s.scratch = append(s.scratch, l)
+		shared++
+	}
+	if shared == 0 {
+		l.release(true)
+	} else {
+		l.refs.Add(int32(shared - 1))
+	}
+	s.wait = s.wait[:0]
+	for i, e := range edges {
+		li := s.scratch[i]
+		if e.offer(li) != full {
+			continue
+		}
+		if e.def.Couple || n == 1 {
+			s.wait = append(s.wait, e)
+			continue
+		}
+		e.shed(li, rDecoupled)
+	}
+	if len(s.wait) > 0 {
+		s.waitAll(edges, l)
+	}
+	return true
+}
+
+// waitAll blocks until every edge in s.wait took its lease, or the engine
+// is killed (then the lease is shed with reason shutdown).
+func (s *sender) waitAll(edges []*edge, l *lease) {
+	for _, e := range s.wait {
+		li := s.scratch[indexOf(edges, e)]
+		for e.offer(li) == full {
+			select {
+			case <-e.space:
+			case <-s.kill:
+				e.shed(li, rShutdown)
+				goto next
+			}
+		}
+	next:
+	}
+}
+
+func indexOf(edges []*edge, e *edge) int {
+	for i, x := range edges {
+		if x == e {
+			return i
+		}
+	}
+	return -1
+}
+
+// copyOf returns a deep copy of l from the sender's pool, part of the same
+// source batch, or nil when none can be had (then l is shared).
+func (s *sender) copyOf(l *lease) *lease {
+	c, err := s.pool.get(s.kill)
+	if c == nil || err != nil {
+		return nil
+	}
+	if !copyBatch(c.b, l.b) {
+		c.release(true)
+		return nil
+	}
+	c.adopt(l.track)
+	return c
+}

@@ -1,0 +1,286 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirproject/weir/runtime/operator"
+)
+
+type engine struct {
+	opts Options
+	reg  *Registry
+
+	mu      sync.Mutex // serializes start, reload and shutdown
+	plan    *plan
+	nodesMu sync.RWMutex // guards the maps for stats during a reload
+	conns   map[string]*connNode
+	pipes   map[string]*pipeNode
+	started bool
+	stopped bool
+
+	cur atomic.Pointer[topo]
+
+	srv *http.Server
+	ln  net.Listener
+}
+
+func (o *Options) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.BatchEvents, 1024)
+	def(&o.BatchBytes, 1<<20)
+	def(&o.PoolBatches, 64)
+	def(&o.EdgeCapacity, 16)
+	def(&o.BreakerFailures, 5)
+	def(&o.MaxPollErrors, 10)
+	if o.PollTimeout <= 0 {
+		o.PollTimeout = 50 * time.Millisecond
+	}
+	if o.ConnectBackoff.Min <= 0 {
+		o.ConnectBackoff = Backoff{Min: 100 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2}
+	}
+	if o.ConnectBackoff.Max < o.ConnectBackoff.Min {
+		o.ConnectBackoff.Max = o.ConnectBackoff.Min
+	}
+	if o.RetryBackoff.Min <= 0 {
+		o.RetryBackoff = Backoff{Min: 5 * time.Millisecond, Max: 2 * time.Second, Jitter: 0.2}
+	}
+	if o.RetryBackoff.Max < o.RetryBackoff.Min {
+		o.RetryBackoff.Max = o.RetryBackoff.Min
+	}
+	if o.BreakerCooldown <= 0 {
+		o.BreakerCooldown = 2 * time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+}
+
+func newEngine(g Graph, reg *Registry, opts Options) (*engine, error) {
+	if reg == nil {
+		reg = Default
+	}
+	opts.setDefaults()
+	e := &engine{opts: opts, reg: reg, conns: map[string]*connNode{}, pipes: map[string]*pipeNode{}}
+	p, err := buildPlan(g, reg, &e.opts)
+	if err != nil {
+		return nil, err
+	}
+	e.plan = p
+	return e, nil
+}
+
+func (e *engine) newPipeNode(pp *pipePlan) *pipeNode {
+	pn := &pipeNode{def: pp.def, outputs: pp.outputs, pool: newPool(e.opts.BatchEvents, e.opts.BatchBytes, e.opts.PoolBatches), masks: make([]uint64, e.opts.BatchEvents)}
+	for i, sp := range pp.steps {
+		s := step{op: sp.op}
+		if sp.proc != nil {
+			def := ConnectorDef{Name: fmt.Sprintf("%s/%d", pp.def.Name, i+1), Type: sp.def.Type, Config: sp.def.Config, Pos: sp.def.Pos}
+			s.proc = newConnNode(def, sp.proc, &e.opts, false, false)
+		}
+		pn.steps = append(pn.steps, s)
+	}
+	if pp.router {
+		pn.router, _ = pn.steps[len(pn.steps)-1].op.(operator.Router)
+	}
+	return pn
+}
+
+func (e *engine) start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return ErrStopped
+	}
+	if e.started {
+		return errors.New("start engine: already started")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	if e.opts.MetricsAddr != "" {
+		if err := e.serveMetrics(e.opts.MetricsAddr); err != nil {
+			return err
+		}
+	}
+	e.nodesMu.Lock()
+	defer e.nodesMu.Unlock()
+	for _, cp := range e.plan.conns {
+		e.conns[cp.def.Name] = newConnNode(cp.def, cp.typ, &e.opts, cp.hasSource, cp.hasSink)
+	}
+	for _, pp := range e.plan.pipes {
+		e.pipes[pp.def.Name] = e.newPipeNode(pp)
+	}
+	e.cur.Store(e.buildTopo(e.plan))
+	e.started = true
+	return nil
+}
+
+func (e *engine) finished() <-chan struct{} {
+	if t := e.cur.Load(); t != nil {
+		return t.done
+	}
+	return nil
+}
+
+func (e *engine) shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return ErrStopped
+	}
+	e.stopped = true
+	var err error
+	if t := e.cur.Load(); t != nil {
+		for name := range e.conns {
+			t.drainSet[name] = true
+		}
+		if err = t.stop(ctx); err != nil {
+			err = fmt.Errorf("drain engine: %w", err)
+		}
+	}
+	for _, n := range e.conns {
+		n.finish(true)
+	}
+	for _, pn := range e.pipes {
+		e.closePipe(pn)
+	}
+	if e.srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		e.srv.Shutdown(sctx)
+		cancel()
+	}
+	return err
+}
+
+func (e *engine) closePipe(pn *pipeNode) {
+	for _, s := range pn.steps {
+		if s.proc != nil {
+			s.proc.finish(true)
+		}
+	}
+	pn.pool.close()
+}
+
+func (e *engine) reload(g Graph) error {
+	p, err := buildPlan(g, e.reg, &e.opts)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return ErrStopped
+	}
+	if !e.started {
+		e.plan = p
+		return nil
+	}
+	keepConn := map[string]bool{}
+	for _, cp := range p.conns {
+		if old, ok := e.plan.connByName[cp.def.Name]; ok && sameConnector(old, cp) {
+			keepConn[cp.def.Name] = true
+		}
+	}
+	keepPipe := map[string]bool{}
+	for _, pp := range p.pipes {
+		if old, ok := e.plan.pipeByName[pp.def.Name]; ok && samePipeline(old.def, pp.def) {
+			keepPipe[pp.def.Name] = true
+		}
+	}
+	old := e.cur.Load()
+	for name := range e.conns {
+		if !keepConn[name] {
+			old.drainSet[name] = true
+		}
+	}
+	for _, r := range old.pipes {
+		r.final.Store(!keepPipe[r.p.def.Name])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.DrainTimeout)
+	stopErr := old.stop(ctx)
+	cancel()
+	if stopErr != nil {
+		e.opts.Log.Warn("reload: drain timed out; in-flight batches dropped", "err", stopErr)
+	}
+	e.nodesMu.Lock()
+	defer e.nodesMu.Unlock()
+	for name, n := range e.conns {
+		if !keepConn[name] {
+			n.finish(true)
+			delete(e.conns, name)
+		}
+	}
+	for name, pn := range e.pipes {
+		if !keepPipe[name] {
+			e.closePipe(pn)
+			delete(e.pipes, name)
+		}
+	}
+	for _, cp := range p.conns {
+		if !keepConn[cp.def.Name] {
+			e.conns[cp.def.Name] = newConnNode(cp.def, cp.typ, &e.opts, cp.hasSource, cp.hasSink)
+		} else {
+			e.conns[cp.def.Name].def = cp.def
+		}
+	}
+	for _, pp := range p.pipes {
+		if !keepPipe[pp.def.Name] {
+			e.pipes[pp.def.Name] = e.newPipeNode(pp)
+		}
+	}
+	e.plan = p
+	e.cur.Store(e.buildTopo(p))
+	e.opts.Log.Info("reloaded", "kept_connectors", len(keepConn), "kept_pipelines", len(keepPipe))
+	return nil
+}
+
+func (e *engine) stats() Snapshot {
+	s := Snapshot{Taken: time.Now()}
+	e.nodesMu.RLock()
+	conns := make([]*connNode, 0, len(e.conns))
+	for _, n := range e.conns {
+		conns = append(conns, n)
+	}
+	pipes := make([]*pipeNode, 0, len(e.pipes))
+	for _, p := range e.pipes {
+		pipes = append(pipes, p)
+	}
+	e.nodesMu.RUnlock()
+	for _, n := range conns {
+		s.Components = append(s.Components, n.stats()...)
+	}
+	for _, p := range pipes {
+		c := ComponentStats{Name: p.def.Name, Type: "pipeline", Role: StatPipeline, State: "running"}
+		p.c.component(&c)
+		s.Components = append(s.Components, c)
+	}
+	sort.Slice(s.Components, func(i, j int) bool {
+		a, b := s.Components[i], s.Components[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Role < b.Role
+	})
+	if t := e.cur.Load(); t != nil {
+		for _, ed := range t.edges {
+			s.Edges = append(s.Edges, ed.stats())
+		}
+	}
+	return s
+}

@@ -1,0 +1,320 @@
+package runtime
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/weirproject/weir/cabi"
+)
+
+// A lease is a batch travelling through the graph: the off-heap cabi.Batch
+// plus the Go-side bookkeeping the engine needs. Leases come from a pool and
+// go back to it when the last holder releases them.
+type lease struct {
+	b    *cabi.Batch
+	pool *pool
+	// refs counts the holders: queues and workers. The holder that drops
+	// it to zero recycles the lease.
+	refs atomic.Int32
+	// parent is the lease whose arena holds this batch's bytes (a router
+	// output built from descriptors only); nil when the bytes are our own.
+	parent *lease
+	// track follows the source batch this one came from, for Acker
+	// sources; nil otherwise.
+	track *tracker
+	// free is true while the lease sits in its pool.
+	free bool
+}
+
+// release drops one reference. ok=false records that this holder did not
+// deliver the batch, so the source batch it came from will be failed.
+func (l *lease) release(ok bool) {
+	if !ok && l.track != nil {
+		l.track.failed.Store(true)
+	}
+	if l.refs.Add(-1) > 0 {
+		return
+	}
+	parent, track := l.parent, l.track
+	l.parent, l.track = nil, nil
+	l.pool.put(l)
+	if parent != nil {
+		parent.release(true)
+	}
+	if track != nil {
+		track.done()
+	}
+}
+
+// adopt makes l part of the source batch followed by t.
+func (l *lease) adopt(t *tracker) {
+	if t != nil {
+		t.pending.Add(1)
+		l.track = t
+	}
+}
+
+// pool hands out leases for one producer (a source or a pipeline). It makes
+// batches lazily up to max and then makes the producer wait, which is the
+// engine's memory bound. Only the owning producer waits in get; any
+// goroutine may put.
+type pool struct {
+	events, bytes int
+	max           int
+
+	mu     sync.Mutex
+	free   []*lease
+	made   int
+	closed bool
+	avail  chan struct{} // signalled on put
+}
+
+func newPool(events, bytes, max int) *pool {
+	return &pool{events: events, bytes: bytes, max: max, avail: make(chan struct{}, 1), free: make([]*lease, 0, max)}
+}
+
+// get returns an empty lease with one reference, waiting while all are in
+// use. It returns nil when stop is closed first or the pool cannot make a
+// batch (err set).
+func (p *pool) get(stop <-chan struct{}) (*lease, error) {
+	for {
+		l, err := p.tryGet()
+		if l != nil || err != nil {
+			return l, err
+		}
+		select {
+		case <-p.avail:
+		case <-stop:
+			return nil, nil
+		}
+	}
+}
+
+// tryGet is get without waiting; it returns nil, nil when none is free.
+func (p *pool) tryGet() (*lease, error) {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		l := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		l.free = false
+		l.b.Reset()
+		l.refs.Store(1)
+		return l, nil
+	}
+	if p.made >= p.max {
+		p.mu.Unlock()
+		return nil, nil
+	}
+	p.made++
+	p.mu.Unlock()
+	b, err := cabi.AllocBatch(p.events, p.bytes)
+	if err != nil {
+		p.mu.Lock()
+		p.made--
+		p.mu.Unlock()
+		return nil, err
+	}
+	l := &lease{b: b, pool: p}
+	l.refs.Store(1)
+	return l, nil
+}
+
+func (p *pool) put(l *lease) {
+	p.mu.Lock()
+	if p.closed {
+		p.made--
+		p.mu.Unlock()
+		cabi.FreeBatch(l.b)
+		return
+	}
+	l.free = true
+	p.free = append(p.free, l)
+	p.mu.Unlock()
+	select {
+	case p.avail <- struct{}{}:
+	default:
+	}
+}
+
+// isFree reports whether l is back in the pool.
+func (p *pool) isFree(l *lease) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return l.free
+}
+
+// inUse returns how many leases are out of the pool.
+func (p *pool) inUse() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.made - len(p.free)
+}
+
+// close frees the idle batches now and every other one when it comes back.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	free := p.free
+	p.free = nil
+	p.made -= len(free)
+	p.mu.Unlock()
+	for _, l := range free {
+		cabi.FreeBatch(l.b)
+	}
+}
+
+// tracker follows one batch of an Acker source through every lease made
+// from it (fan-out copies, router outputs). When the last one is recycled,
+// the source gets Ack, or Fail if any holder failed to deliver.
+type tracker struct {
+	id      uint64
+	src     *connNode
+	pending atomic.Int32
+	failed  atomic.Bool
+}
+
+func (t *tracker) done() {
+	if t.pending.Add(-1) > 0 {
+		return
+	}
+	t.src.acks.push(t)
+}
+
+// ackQueue hands finished trackers to the source's own goroutine, which
+// calls Ack/Fail (the engine never calls one instance from two goroutines).
+type ackQueue struct {
+	mu    sync.Mutex
+	ready []*tracker
+	spare []*tracker // finished trackers for reuse
+	wake  chan struct{}
+}
+
+func (q *ackQueue) push(t *tracker) {
+	q.mu.Lock()
+	q.ready = append(q.ready, t)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// newTracker returns a tracker for batch id with one pending lease.
+func (q *ackQueue) newTracker(src *connNode, id uint64) *tracker {
+	q.mu.Lock()
+	var t *tracker
+	if n := len(q.spare); n > 0 {
+		t = q.spare[n-1]
+		q.spare = q.spare[:n-1]
+	}
+	q.mu.Unlock()
+	if t == nil {
+		t = &tracker{}
+	}
+	t.id, t.src = id, src
+	t.failed.Store(false)
+	t.pending.Store(1)
+	return t
+}
+
+// take moves the finished trackers into buf (reusing its storage) and
+// returns it; the caller hands them back with recycle.
+func (q *ackQueue) take(buf []*tracker) []*tracker {
+	q.mu.Lock()
+	buf = append(buf[:0], q.ready...)
+	q.ready = q.ready[:0]
+	q.mu.Unlock()
+	return buf
+}
+
+func (q *ackQueue) recycle(ts []*tracker) {
+	q.mu.Lock()
+	q.spare = append(q.spare, ts...)
+	q.mu.Unlock()
+}
+
+// pending reports whether finished trackers wait for delivery.
+func (q *ackQueue) pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ready) > 0
+}
+
+// inArena reports whether every event of b points into b's own arena (or
+// has no bytes), so the batch stays valid after the source polls again.
+func inArena(b *cabi.Batch) bool {
+	lo := uintptr(b.Arena)
+	hi := lo + uintptr(b.ArenaLen)
+	for i := range b.EventSlice() {
+		e := &b.EventSlice()[i]
+		p := uintptr(e.Data)
+		if e.Len != 0 && (p < lo || p+uintptr(e.Len) > hi) {
+			return false
+		}
+	}
+	return true
+}
+
+// copyBatch deep-copies src's events and bytes into dst (empty), rebasing
+// every Data pointer into dst's arena. It returns false when dst lacks room.
+func copyBatch(dst, src *cabi.Batch) bool {
+	evs := src.EventSlice()
+	if len(evs) > int(dst.Capacity) {
+		return false
+	}
+	var need uint64
+	for i := range evs {
+		need += uint64(evs[i].Len)
+	}
+	if need > dst.ArenaCap {
+		return false
+	}
+	out := dst.Slots()
+	arena := dst.ArenaBytes()
+	var off uint64
+	for i := range evs {
+		e := evs[i]
+		if e.Len > 0 {
+			copy(arena[off:off+uint64(e.Len)], e.Bytes())
+			e.Data = unsafe.Pointer(&arena[off])
+			off += uint64(e.Len)
+		}
+		out[i] = e
+	}
+	dst.Len = uint32(len(evs))
+	dst.ArenaLen = off
+	dst.ID = src.ID
+	return true
+}
+
+// batchBytes sums the event lengths of b.
+func batchBytes(b *cabi.Batch) uint64 {
+	var n uint64
+	evs := b.EventSlice()
+	for i := range evs {
+		n += uint64(evs[i].Len)
+	}
+	return n
+}
+
+// compact removes events flagged cabi.FlagDrop, keeping order, and returns
+// how many it removed and their bytes.
+func compact(b *cabi.Batch) (n, bytes uint64) {
+	evs := b.EventSlice()
+	w := 0
+	for i := range evs {
+		if evs[i].Flags&cabi.FlagDrop != 0 {
+			n++
+			bytes += uint64(evs[i].Len)
+			continue
+		}
+		if w != i {
+			evs[w] = evs[i]
+		}
+		w++
+	}
+	b.Len = uint32(w)
+	return n, bytes
+}

@@ -1,0 +1,175 @@
+package runtime
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// serveMetrics listens on addr and serves the engine's handler.
+func (e *engine) serveMetrics(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	e.ln = ln
+	e.srv = &http.Server{Handler: e.handler()}
+	go func() {
+		if err := e.srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			e.opts.Log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (e *engine) metricsAddr() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ln == nil {
+		return ""
+	}
+	return e.ln.Addr().String()
+}
+
+func (e *engine) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		s := e.stats()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		code, body := http.StatusOK, "ok\n"
+		var failed []string
+		for _, c := range s.Components {
+			if c.State == "failed" {
+				failed = append(failed, c.Name)
+			}
+		}
+		if len(failed) > 0 {
+			code, body = http.StatusServiceUnavailable, "failed: "+strings.Join(failed, ", ")+"\n"
+		}
+		w.WriteHeader(code)
+		io.WriteString(w, body)
+	})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		bw := bufio.NewWriter(w)
+		WritePrometheus(bw, e.stats())
+		bw.Flush()
+	})
+	return mux
+}
+
+// metric is one Prometheus metric family being written.
+type metric struct {
+	name, help, typ string
+	samples         []sample
+}
+
+type sample struct {
+	labels string
+	value  float64
+}
+
+// WritePrometheus writes s in the Prometheus text exposition format
+// (version 0.0.4): one family per counter, labelled by component, role and
+// type, or by edge.
+func WritePrometheus(w io.Writer, s Snapshot) error {
+	fams := map[string]*metric{}
+	var order []string
+	add := func(name, typ, help, labels string, v float64) {
+		m, ok := fams[name]
+		if !ok {
+			m = &metric{name: name, help: help, typ: typ}
+			fams[name] = m
+			order = append(order, name)
+		}
+		m.samples = append(m.samples, sample{labels, v})
+	}
+	for _, c := range s.Components {
+		l := labels("component", c.Name, "role", c.Role, "type", c.Type)
+		add("weir_component_events_in_total", "counter", "Events that entered the component.", l, float64(c.EventsIn))
+		add("weir_component_events_out_total", "counter", "Events the component passed on or wrote.", l, float64(c.EventsOut))
+		add("weir_component_bytes_in_total", "counter", "Event bytes that entered the component.", l, float64(c.BytesIn))
+		add("weir_component_bytes_out_total", "counter", "Event bytes the component passed on or wrote.", l, float64(c.BytesOut))
+		add("weir_component_batches_in_total", "counter", "Batches that entered the component.", l, float64(c.BatchesIn))
+		add("weir_component_batches_out_total", "counter", "Batches the component passed on or wrote.", l, float64(c.BatchesOut))
+		add("weir_component_events_in_flight", "gauge", "Events inside the component now.", l, float64(c.InFlight))
+		add("weir_component_errors_total", "counter", "Failed connector calls.", l, float64(c.Errors))
+		add("weir_component_retries_total", "counter", "Sink writes retried.", l, float64(c.Retries))
+		add("weir_component_restarts_total", "counter", "Instances recreated after dying.", l, float64(c.Restarts))
+		add("weir_component_panics_total", "counter", "Panics recovered from connector calls.", l, float64(c.Panics))
+		add("weir_component_connect_attempts_total", "counter", "Connect calls.", l, float64(c.ConnectAttempts))
+		if c.Role == StatSource {
+			add("weir_component_acks_total", "counter", "Batches acknowledged to the source.", l, float64(c.Acks))
+			add("weir_component_fails_total", "counter", "Batches failed back to the source.", l, float64(c.Fails))
+		}
+		for _, st := range stateNames {
+			add("weir_component_state", "gauge", "1 for the component's lifecycle state.", l+","+labels("state", st), b2f(c.State == st))
+		}
+		if c.Circuit != "" {
+			add("weir_sink_circuit_state", "gauge", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", l, float64(indexString(breakerNames[:], c.Circuit)))
+		}
+		for _, r := range sortedKeys(c.Dropped) {
+			add("weir_component_dropped_events_total", "counter", "Events the component dropped, by reason.", l+","+labels("reason", r), float64(c.Dropped[r]))
+		}
+	}
+	for _, e := range s.Edges {
+		l := labels("from", e.From, "port", e.FromPort, "to", e.To, "policy", e.Policy)
+		add("weir_edge_events_in_total", "counter", "Events offered to the edge.", l, float64(e.EventsIn))
+		add("weir_edge_events_out_total", "counter", "Events the consumer took from the edge.", l, float64(e.EventsOut))
+		add("weir_edge_batches_in_total", "counter", "Batches offered to the edge.", l, float64(e.BatchesIn))
+		add("weir_edge_batches_out_total", "counter", "Batches the consumer took from the edge.", l, float64(e.BatchesOut))
+		add("weir_edge_bytes_in_total", "counter", "Event bytes offered to the edge.", l, float64(e.BytesIn))
+		add("weir_edge_queue_batches", "gauge", "Batches queued on the edge.", l, float64(e.QueuedBatches))
+		add("weir_edge_queue_events", "gauge", "Events queued on the edge.", l, float64(e.QueuedEvents))
+		add("weir_edge_queue_capacity_batches", "gauge", "Queue capacity of the edge in batches.", l, float64(e.Capacity))
+		for _, r := range sortedKeys(e.Dropped) {
+			add("weir_edge_dropped_events_total", "counter", "Events the edge dropped, by reason.", l+","+labels("reason", r), float64(e.Dropped[r]))
+		}
+	}
+	bw := bufio.NewWriter(w)
+	for _, name := range order {
+		m := fams[name]
+		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
+		for _, s := range m.samples {
+			fmt.Fprintf(bw, "%s{%s} %v\n", m.name, s.labels, s.value)
+		}
+	}
+	return bw.Flush()
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// labels formats name="value" pairs, escaping values as the format asks.
+func labels(kv ...string) string {
+	var sb strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(kv[i])
+		sb.WriteString(`="`)
+		sb.WriteString(labelEscaper.Replace(kv[i+1]))
+		sb.WriteByte('"')
+	}
+	return sb.String()
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+func sortedKeys(m map[string]uint64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

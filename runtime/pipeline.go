@@ -1,0 +1,318 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/runtime/operator"
+)
+
+// step is one pipeline step: a built-in operator or a processor instance.
+type step struct {
+	op   operator.Op
+	proc *connNode
+}
+
+// pipeNode is a pipeline. Like a connNode, it outlives a topology when
+// Reload keeps its definition.
+type pipeNode struct {
+	def    PipelineDef
+	steps  []step
+	router operator.Router // the last step, when it routes
+	// outputs names the ports: the router's outputs, or just "".
+	outputs []string
+	pool    *pool
+	c       counters
+	masks   []uint64
+	// nextFlush is when the emitters next want a flush (zero: none).
+	nextFlush time.Time
+	closed    bool
+}
+
+// emits reports whether any step is an Emitter.
+func (p *pipeNode) emits() bool {
+	for _, s := range p.steps {
+		if _, ok := s.op.(operator.Emitter); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// pipeRun is a pipeline's worker state for one topology.
+type pipeRun struct {
+	t     *topo
+	p     *pipeNode
+	in    *inbox
+	ports [][]*edge // per output, in p.outputs order
+	all   []*edge   // scratch: union of edges for a shared lease
+	snd   *sender
+	// final makes the emitters flush everything when the inputs end.
+	final atomic.Bool
+}
+
+// runPipeline processes batches from the pipeline's edges until they are
+// all closed and empty, or the engine is killed.
+func (t *topo) runPipeline(r *pipeRun) {
+	defer t.wg.Done()
+	defer func() {
+		for _, es := range r.ports {
+			for _, e := range es {
+				e.close()
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-t.kill:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	for _, s := range r.p.steps {
+		if s.proc != nil && !s.proc.ensureOpen(ctx) {
+			for _, e := range r.in.edges {
+				e.purge(rShutdown)
+			}
+			return
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	emits := r.p.emits()
+	if emits && r.p.nextFlush.IsZero() {
+		r.p.nextFlush = time.Now()
+	}
+	for {
+		l := r.in.pop()
+		if l != nil {
+			r.process(l)
+			if emits && !r.p.nextFlush.IsZero() && !time.Now().Before(r.p.nextFlush) {
+				r.flush(time.Now(), false)
+			}
+			continue
+		}
+		if r.in.done() {
+			if emits && r.final.Load() {
+				r.flush(farFuture, true)
+			}
+			return
+		}
+		var tc <-chan time.Time
+		if emits && !r.p.nextFlush.IsZero() {
+			timer.Reset(time.Until(r.p.nextFlush))
+			tc = timer.C
+		}
+		select {
+		case <-r.in.wake:
+		case <-tc:
+			r.flush(time.Now(), false)
+		case <-t.kill:
+			for _, e := range r.in.edges {
+				e.purge(rShutdown)
+			}
+			return
+		}
+		if tc != nil && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// farFuture is the flush time at a final drain: every window is due.
+var farFuture = time.Unix(1<<40, 0)
+
+// process runs every step on l, then routes it.
+func (r *pipeRun) process(l *lease) {
+	p := r.p
+	p.c.in(uint64(l.b.Len), batchBytes(l.b))
+	if !r.apply(l, 0, time.Now()) {
+		return
+	}
+	r.route(l)
+}
+
+// apply runs steps from index first on l. On a processor failure it drops
+// the batch and returns false.
+func (r *pipeRun) apply(l *lease, first int, now time.Time) bool {
+	for _, s := range r.p.steps[first:] {
+		if s.proc == nil {
+			s.op.Apply(l.b, now)
+			continue
+		}
+		if err := r.processOne(s.proc, l.b); err != nil {
+			s.proc.srcC.errors.Add(1)
+			r.p.c.errors.Add(1)
+			s.proc.log.Warn("processor failed; batch dropped", "err", err)
+			r.p.c.drop(rProcessor, uint64(l.b.Len))
+			l.release(false)
+			return false
+		}
+	}
+	return true
+}
+
+func (r *pipeRun) processOne(n *connNode, b *cabi.Batch) (err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			err = n.recovered("process", x)
+			n.restart(context.Background(), err)
+		}
+	}()
+	proc, ok := n.inst.(Processor)
+	if !ok {
+		return fmt.Errorf("process %s: instance not running", n.def.Name)
+	}
+	length := b.Len
+	if err := proc.Process(b); err != nil {
+		return fmt.Errorf("process %s: %w", n.def.Name, err)
+	}
+	if b.Len != length {
+		b.Len = length
+		return fmt.Errorf("process %s: processor changed the batch length", n.def.Name)
+	}
+	return nil
+}
+
+// route compacts dropped events away and sends l to its outputs.
+func (r *pipeRun) route(l *lease) {
+	p := r.p
+	if n, _ := compact(l.b); n > 0 {
+		p.c.drop(rOperator, n)
+	}
+	events := uint64(l.b.Len)
+	if events == 0 {
+		l.release(true)
+		return
+	}
+	bytes := batchBytes(l.b)
+	if p.router == nil {
+		if !r.snd.send(r.ports[0], l) {
+			p.c.drop(rUnconnected, events)
+			l.release(false)
+			return
+		}
+		p.c.out(events, bytes)
+		return
+	}
+	// Route each event; mask off outputs that have no edge.
+	var connected uint64
+	for i, es := range r.ports {
+		if len(es) > 0 {
+			connected |= 1 << i
+		}
+	}
+	evs := l.b.EventSlice()
+	masks := p.masks[:len(evs)]
+	var union uint64
+	same := true
+	for i := range evs {
+		m := p.router.Route(&evs[i]) & connected
+		if m == 0 {
+			evs[i].Flags |= cabi.FlagDrop
+		}
+		masks[i] = m
+		union |= m
+		same = same && m == masks[0]
+	}
+	if union == 0 {
+		p.c.drop(rUnrouted, events)
+		l.release(true)
+		return
+	}
+	if same {
+		// Every event goes to the same outputs: share the batch.
+		r.all = r.all[:0]
+		for m := union; m != 0; m &= m - 1 {
+			r.all = append(r.all, r.ports[bits.TrailingZeros64(m)]...)
+		}
+		r.snd.send(r.all, l)
+		p.c.out(events, bytes)
+		return
+	}
+	// Build one batch of descriptors per output; bytes stay in l's arena.
+	var routed, routedBytes uint64
+	for i := range evs {
+		if masks[i] != 0 {
+			routed++
+			routedBytes += uint64(evs[i].Len)
+		}
+	}
+	for m := union; m != 0; m &= m - 1 {
+		bit := bits.TrailingZeros64(m)
+		d, _ := r.snd.pool.get(r.t.kill)
+		if d == nil {
+			break
+		}
+		out := d.b.Slots()
+		k := 0
+		for i := range evs {
+			if masks[i]&(1<<bit) != 0 {
+				out[k] = evs[i]
+				k++
+			}
+		}
+		d.b.Len = uint32(k)
+		d.b.ID = l.b.ID
+		d.parent = l
+		l.refs.Add(1)
+		d.adopt(l.track)
+		r.snd.send(r.ports[bit], d)
+	}
+	if unrouted := events - routed; unrouted > 0 {
+		p.c.drop(rUnrouted, unrouted)
+	}
+	p.c.evOut.Add(routed)
+	p.c.bytesOut.Add(routedBytes)
+	p.c.batOut.Add(1)
+	l.release(true)
+}
+
+// flush asks each Emitter for the events due at now and runs them through
+// the steps after it. With all set it repeats until nothing is pending.
+func (r *pipeRun) flush(now time.Time, all bool) {
+	p := r.p
+	p.nextFlush = time.Time{}
+	for i, s := range p.steps {
+		em, ok := s.op.(operator.Emitter)
+		if !ok {
+			continue
+		}
+		for round := 0; round < 1<<16; round++ {
+			l, _ := r.snd.pool.get(r.t.kill)
+			if l == nil {
+				return
+			}
+			next := em.Flush(now, l.b)
+			n := uint64(l.b.Len)
+			if n > 0 {
+				p.c.emitted.Add(n)
+				p.c.in(n, batchBytes(l.b))
+				p.c.batIn.Add(^uint64(0)) // emitted batches are not inputs
+				if r.apply(l, i+1, now) {
+					r.route(l)
+				}
+			} else {
+				l.release(true)
+			}
+			if !next.IsZero() && (p.nextFlush.IsZero() || next.Before(p.nextFlush)) {
+				p.nextFlush = next
+			}
+			if !all || n == 0 {
+				break
+			}
+		}
+	}
+	if all {
+		p.nextFlush = time.Time{}
+	}
+}

@@ -1,0 +1,178 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+
+	"github.com/weirproject/weir/cabi"
+)
+
+// runSource is a source's worker for one topology: it polls batches and
+// hands them to the source's edges until EOF, a hold (reload or shutdown)
+// or a kill.
+func (t *topo) runSource(n *connNode, edges []*edge) {
+	defer t.wg.Done()
+	snd := &sender{pool: n.pool, kill: t.kill, scratch: make([]*lease, 0, len(edges)), wait: make([]*edge, 0, len(edges))}
+	t.pollLoop(n, edges, snd)
+	for _, e := range edges {
+		e.close()
+	}
+	// Stay to hand acks to the instance while its batches are delivered.
+	for n.tracked.Load() > 0 {
+		n.mu.Lock()
+		n.deliverAcksLocked()
+		n.mu.Unlock()
+		if n.tracked.Load() == 0 {
+			break
+		}
+		select {
+		case <-n.wake:
+		case <-t.kill:
+			return
+		}
+	}
+}
+
+func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-t.hold:
+		case <-t.kill:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	if !n.ensureOpen(ctx) {
+		return
+	}
+	drainIt := t.drainSet[n.def.Name]
+	timeout := t.opts.PollTimeout
+	if n.dual && timeout > dualPollTimeout {
+		timeout = dualPollTimeout
+	}
+	draining := false
+	errs := 0
+	for {
+		if n.acks.pending() {
+			n.lock()
+			n.deliverAcksLocked()
+			n.unlock()
+		}
+		select {
+		case <-t.kill:
+			return
+		default:
+		}
+		if !draining {
+			select {
+			case <-t.hold:
+				if !drainIt {
+					return
+				}
+				draining = true
+				n.setPaused(false)
+				n.state.Store(stDraining)
+				n.lock()
+				if err := n.call("drain", n.inst.Drain); err != nil {
+					n.srcC.errors.Add(1)
+					n.log.Error("source drain failed", "err", err)
+				}
+				n.unlock()
+			default:
+			}
+		}
+		if !draining && n.pauseReq.Load() > 0 {
+			n.setPaused(true)
+			select {
+			case <-n.wake:
+			case <-t.hold:
+			case <-t.kill:
+			}
+			continue
+		}
+		n.setPaused(false)
+		l, err := n.pool.get(t.kill)
+		if err != nil {
+			n.srcC.errors.Add(1)
+			n.log.Error("source batch allocation failed", "err", err)
+			if !sleep(t.opts.ConnectBackoff.delay(1), t.kill) {
+				return
+			}
+			continue
+		}
+		if l == nil {
+			return
+		}
+		n.nextID++
+		l.b.ID = n.nextID
+		st, perr := n.poll(l.b, timeout)
+		if l.b.Len > l.b.Capacity {
+			l.b.Len = l.b.Capacity
+		}
+		if l.b.Len > 0 {
+			t.deliverPolled(n, edges, snd, l)
+		} else {
+			l.release(true)
+		}
+		switch st {
+		case cabi.OK:
+			errs = 0
+		case cabi.Timeout:
+			errs = 0
+			if draining {
+				return
+			}
+		case cabi.EOF:
+			return
+		default:
+			errs++
+			n.srcC.errors.Add(1)
+			if perr == nil {
+				perr = errors.New("poll failed with " + st.String())
+			}
+			n.log.Warn("source poll failed", "err", perr, "consecutive", errs)
+			if errs >= t.opts.MaxPollErrors {
+				errs = 0
+				if !n.restart(ctx, perr) {
+					return
+				}
+				continue
+			}
+			if !sleep(t.opts.RetryBackoff.delay(errs), ctx.Done()) {
+				if draining {
+					return
+				}
+			}
+		}
+	}
+}
+
+// deliverPolled accounts a polled batch and sends it on.
+func (t *topo) deliverPolled(n *connNode, edges []*edge, snd *sender, l *lease) {
+	events, bytes := uint64(l.b.Len), batchBytes(l.b)
+	n.srcC.in(events, bytes)
+	if n.ackr != nil {
+		l.track = n.acks.newTracker(n, l.b.ID)
+		n.tracked.Add(1)
+	}
+	external := !inArena(l.b)
+	if !snd.send(edges, l) {
+		n.srcC.drop(rUnconnected, events)
+		l.release(false)
+		return
+	}
+	n.srcC.out(events, bytes)
+	if external {
+		// The bytes live in the source's memory until its next Poll:
+		// wait for every holder to be done with the batch.
+		for !n.pool.isFree(l) {
+			select {
+			case <-n.pool.avail:
+			case <-t.kill:
+				return
+			}
+		}
+	}
+}

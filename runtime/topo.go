@@ -1,0 +1,142 @@
+package runtime
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// dualPollTimeout caps Poll for a connector that is also a sink, because
+// its Write waits while Poll runs.
+const dualPollTimeout = 5 * time.Millisecond
+
+// killGrace is how long a stop waits for workers after killing them.
+const killGrace = 5 * time.Second
+
+// topo is one wiring of the engine: the edges and the worker goroutines
+// for a plan. Reload replaces it; nodes may carry over.
+type topo struct {
+	opts *Options
+	// hold asks sources to stop polling (draining first when in
+	// drainSet); pipelines and sinks then finish what is queued.
+	hold chan struct{}
+	// kill makes every worker drop what it holds and return.
+	kill     chan struct{}
+	drainSet map[string]bool
+	wg       sync.WaitGroup
+	done     chan struct{}
+
+	edges []*edge
+	conns []*connNode
+	pipes []*pipeRun
+}
+
+// buildTopo wires nodes for plan p and starts the workers.
+func (e *engine) buildTopo(p *plan) *topo {
+	t := &topo{opts: &e.opts, hold: make(chan struct{}), kill: make(chan struct{}), done: make(chan struct{}), drainSet: map[string]bool{}}
+	inboxes := map[string]*inbox{}
+	srcEdges := map[string][]*edge{}
+	pipeRuns := map[string]*pipeRun{}
+	for _, cp := range p.conns {
+		n := e.conns[cp.def.Name]
+		t.conns = append(t.conns, n)
+		if cp.hasSink {
+			inboxes[cp.def.Name] = newInbox()
+		}
+	}
+	for _, pp := range p.pipes {
+		pn := e.pipes[pp.def.Name]
+		r := &pipeRun{t: t, p: pn, in: newInbox(), ports: make([][]*edge, len(pn.outputs))}
+		r.final.Store(true)
+		inboxes[pp.def.Name] = r.in
+		pipeRuns[pp.def.Name] = r
+		t.pipes = append(t.pipes, r)
+	}
+	// producers of each consumer, for the breaker's upstream sources.
+	feeders := map[string][]string{}
+	for _, d := range p.edges {
+		_, toPipe := pipeRuns[d.To]
+		ed := newEdge(d, inboxes[d.To], toPipe)
+		t.edges = append(t.edges, ed)
+		feeders[d.To] = append(feeders[d.To], d.From)
+		if r, ok := pipeRuns[d.From]; ok {
+			i := indexString(r.p.outputs, d.FromPort)
+			r.ports[i] = append(r.ports[i], ed)
+		} else {
+			srcEdges[d.From] = append(srcEdges[d.From], ed)
+		}
+	}
+	for _, r := range t.pipes {
+		width := 0
+		for _, es := range r.ports {
+			width += len(es)
+		}
+		r.all = make([]*edge, 0, width)
+		r.snd = &sender{pool: r.p.pool, kill: t.kill, scratch: make([]*lease, 0, width), wait: make([]*edge, 0, width)}
+	}
+	for _, cp := range p.conns {
+		n := e.conns[cp.def.Name]
+		if cp.hasSource {
+			t.wg.Add(1)
+			go t.runSource(n, srcEdges[cp.def.Name])
+		}
+		if cp.hasSink {
+			t.wg.Add(1)
+			go t.runSink(n, inboxes[cp.def.Name], e.upstreamSources(feeders, cp.def.Name))
+		}
+	}
+	for _, r := range t.pipes {
+		t.wg.Add(1)
+		go t.runPipeline(r)
+	}
+	go func() {
+		t.wg.Wait()
+		close(t.done)
+	}()
+	return t
+}
+
+// upstreamSources lists the source connectors whose batches can reach name.
+func (e *engine) upstreamSources(feeders map[string][]string, name string) []*connNode {
+	seen := map[string]bool{}
+	var out []*connNode
+	var walk func(string)
+	walk = func(to string) {
+		for _, from := range feeders[to] {
+			if seen[from] {
+				continue
+			}
+			seen[from] = true
+			if n, ok := e.conns[from]; ok {
+				out = append(out, n)
+			} else {
+				walk(from)
+			}
+		}
+	}
+	walk(name)
+	return out
+}
+
+// stop holds the sources and waits for everything queued to be delivered;
+// when ctx ends first it kills the workers. Whatever is still queued is
+// then dropped with reason shutdown.
+func (t *topo) stop(ctx context.Context) error {
+	close(t.hold)
+	var err error
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		close(t.kill)
+		select {
+		case <-t.done:
+		case <-time.After(killGrace):
+			t.opts.Log.Error("workers did not stop after the drain timeout; a connector call is stuck")
+		}
+	}
+	for _, ed := range t.edges {
+		ed.purge(rShutdown)
+	}
+	return err
+}
