@@ -16,3 +16,15 @@ $(PLUGDIR)/libweir_generator.so: plugins/c/generator.c $(C_PLUGIN_COMMON) $(PLUG
 	$(PLUGIN_CC) $(PLUGIN_CFLAGS) -o $@ plugins/c/generator.c plugins/c/config.c
 
 PLUGINS += $(PLUGDIR)/libweir_blackhole.so $(PLUGDIR)/libweir_generator.so
+
+# The Rust blackhole: std only, so cargo builds it offline. Cargo.lock is not
+# kept (see plugins/rust/.gitignore), so old and new cargo both accept it.
+RUST_TARGET := plugins/rust/target
+RUST_BH_SRC := $(wildcard plugins/rust/blackhole/src/*.rs) plugins/rust/blackhole/Cargo.toml
+
+$(PLUGDIR)/libweir_rust_blackhole.so: $(RUST_BH_SRC) $(PLUGIN_HDR)
+	@mkdir -p $(@D)
+	CARGO_TARGET_DIR=$(RUST_TARGET) cargo build --release --offline --manifest-path plugins/rust/blackhole/Cargo.toml
+	cp $(RUST_TARGET)/release/libweir_rust_blackhole.so $@
+
+PLUGINS += $(PLUGDIR)/libweir_rust_blackhole.so
