@@ -1,6 +1,9 @@
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Pos is a position in a config file.
 type Pos struct {
@@ -26,7 +29,30 @@ const (
 	Strings              // a list of strings
 	Enum                 // one string from Field.Enum
 	Object               // a nested object, validated by Field.Fields
+	Objects              // a list of objects, each validated by Field.Fields
 )
+
+var kindNames = [...]string{
+	String:   "string",
+	Int:      "integer",
+	Uint:     "non-negative integer",
+	Float:    "number",
+	Bool:     "boolean",
+	Duration: "duration",
+	Size:     "size",
+	Strings:  "list of strings",
+	Enum:     "enum",
+	Object:   "object",
+	Objects:  "list of objects",
+}
+
+// String names the kind as messages and docs spell it.
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
 
 // Field describes one config field.
 type Field struct {
@@ -34,11 +60,17 @@ type Field struct {
 	Kind     Kind
 	Required bool
 	// Default is used when the field is absent; nil means no default.
+	// Numbers may be any Go integer or float type, durations a string or a
+	// time.Duration, sizes an integer or a string such as "1MiB".
 	Default any
 	// Enum lists the accepted values of an Enum field.
 	Enum []string
-	// Fields describes the members of an Object field.
+	// Fields describes the members of an Object field, or of each element
+	// of an Objects field.
 	Fields Spec
+	// Min and Max bound a number, duration or size, inclusive; nil is
+	// unbounded. They take the same Go types as Default.
+	Min, Max any
 	// Doc is one sentence for docs and errors.
 	Doc string
 }
@@ -46,3 +78,31 @@ type Field struct {
 // Spec is the list of fields a connector or operator accepts. Fields not
 // listed are an error.
 type Spec []Field
+
+// Field returns the field called name.
+func (s Spec) Field(name string) (*Field, bool) {
+	for i := range s {
+		if s[i].Name == name {
+			return &s[i], true
+		}
+	}
+	return nil, false
+}
+
+// Names returns the field names in spec order.
+func (s Spec) Names() []string {
+	out := make([]string, len(s))
+	for i := range s {
+		out[i] = s[i].Name
+	}
+	return out
+}
+
+// TypeString describes the accepted values of f for docs and messages, for
+// example "duration" or "one of text, jsonl".
+func (f *Field) TypeString() string {
+	if f.Kind == Enum {
+		return "one of " + strings.Join(f.Enum, ", ")
+	}
+	return f.Kind.String()
+}
