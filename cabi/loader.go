@@ -126,10 +126,7 @@ func Load(path string) (*Library, error) {
 	if !strings.Contains(open, "/") {
 		open = "./" + open
 	}
-	hasGo, err := embedsGoRuntime(open)
-	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrOpen, err))
-	}
+	hasGo := embedsGoRuntime(open)
 	if hasGo {
 		goRuntimeMu.Lock()
 		defer goRuntimeMu.Unlock()
@@ -351,20 +348,19 @@ func (l *Library) Close() error {
 
 // embedsGoRuntime reports whether the ELF file at path contains a Go
 // runtime. Go's linker always emits a .go.buildinfo section, even into
-// stripped c-shared libraries; symbols are checked as a fallback. A file that
-// is not ELF is not an error here: dlopen reports it better.
-func embedsGoRuntime(path string) (bool, error) {
+// stripped c-shared libraries; symbols are checked as a fallback. A file
+// debug/elf cannot read is reported as having none: dlopen then fails on it
+// with its own message.
+func embedsGoRuntime(path string) bool {
 	f, err := elf.Open(path)
 	if err != nil {
-		var fe *elf.FormatError
-		if errors.As(err, &fe) {
-			return false, nil
-		}
-		return false, err
+		// Missing, unreadable, short or not ELF: dlopen's message names
+		// the problem the way users know it.
+		return false
 	}
 	defer f.Close()
 	if f.Section(".go.buildinfo") != nil {
-		return true, nil
+		return true
 	}
 	syms, _ := f.DynamicSymbols()
 	if more, err := f.Symbols(); err == nil {
@@ -372,8 +368,8 @@ func embedsGoRuntime(path string) (bool, error) {
 	}
 	for _, s := range syms {
 		if s.Name == "x_cgo_init" || s.Name == "_cgo_init" || strings.HasPrefix(s.Name, "runtime.") {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }

@@ -1,0 +1,104 @@
+package cabi
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ebitengine/purego"
+)
+
+// cc is the system C compiler the plugin tests build with.
+func cc(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("CC"), "cc", "gcc"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no C compiler (cc) on PATH; the plugin tests build C sources")
+	return ""
+}
+
+var (
+	builtMu  sync.Mutex
+	built    = map[string]string{} // source+include -> .so, per test binary
+	buildDir string
+)
+
+// buildPlugin compiles testdata source src (relative to testdata/) into a
+// shared library with -Wall -Wextra -Werror, against the header in
+// include (relative to the package directory), and returns its path. Each
+// source is built once per test binary.
+func buildPlugin(t testing.TB, src, include string) string {
+	t.Helper()
+	compiler := cc(t)
+	key := src + "|" + include
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if p, ok := built[key]; ok {
+		return p
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "cabi-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, strings.NewReplacer("/", "_", ".c", "").Replace(src)+".so")
+	cmd := exec.Command(compiler, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-shared", "-fPIC",
+		"-I"+include, "-o", out, filepath.Join("testdata", src), "-lpthread")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", src, err, msg)
+	}
+	built[key] = out
+	return out
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// loadGood loads testdata/good.c, built against the current header.
+func loadGood(t testing.TB) *Library {
+	t.Helper()
+	l, err := Load(buildPlugin(t, "good.c", "include"))
+	if err != nil {
+		t.Fatalf("Load(good) = %v", err)
+	}
+	return l
+}
+
+func mustBatch(t testing.TB, capacity, arena int) *Batch {
+	t.Helper()
+	b, err := AllocBatch(capacity, arena)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { FreeBatch(b) })
+	return b
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// callInt calls the exported C function name(void) returning int in l.
+func callInt(t testing.TB, l *Library, name string) int32 {
+	t.Helper()
+	fn, err := purego.Dlsym(l.handle, name)
+	if err != nil {
+		t.Fatalf("dlsym %s: %v", name, err)
+	}
+	r, _, _ := purego.SyscallN(fn)
+	return int32(uint32(r))
+}

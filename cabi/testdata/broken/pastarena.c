@@ -1,0 +1,15 @@
+/* pastarena.c - a source whose event runs past arena_len. */
+#include "stub.h"
+static weir_status poll(weir_instance *in, weir_batch *b, int64_t t)
+{
+	(void)in;
+	(void)t;
+	stub_append(b);
+	stub_append(b);
+	stub_append(b)->len = 1000;
+	return WEIR_OK;
+}
+static const weir_source_ops src = {.struct_size = sizeof(weir_source_ops), .poll = poll};
+static const weir_connector_type t = {STUB_TYPE("x"), .sink = NULL, .source = &src};
+static const weir_connector_type *const types[] = {&t};
+STUB_PLUGIN(types, 1)
