@@ -21,6 +21,12 @@ type Instance struct {
 	handle uintptr // weir_host * given to the plugin
 	dead   bool
 
+	// args is the argument vector for hot-path calls. Passing a slice of
+	// it to purego.SyscallN, rather than separate arguments, keeps the
+	// variadic slice (which go:uintptrescapes moves to the heap) from being
+	// allocated on every call.
+	args [3]uintptr
+
 	// scratch holds each event's data and len before a process call, so
 	// the batch can be checked after it without allocating.
 	scratch []eventShape
@@ -103,12 +109,8 @@ func (in *Instance) call(op string, fn uintptr, arg uintptr, nargs int, also Sta
 	if fn == 0 {
 		return OK, nil
 	}
-	var r uintptr
-	if nargs == 1 {
-		r, _, _ = purego.SyscallN(fn, in.ptr)
-	} else {
-		r, _, _ = purego.SyscallN(fn, in.ptr, arg)
-	}
+	in.args = [3]uintptr{in.ptr, arg}
+	r, _, _ := purego.SyscallN(fn, in.args[:nargs]...)
 	st := Status(int32(uint32(r)))
 	if st == OK || (st == also && also != OK) {
 		return st, nil
@@ -187,7 +189,8 @@ func (in *Instance) Poll(b *Batch, timeout time.Duration) (Status, error) {
 		return Error, fmt.Errorf("poll %s/%s: %w", in.typ.lib.Name, in.typ.ID, ErrDestroyed)
 	}
 	before := *b
-	r, _, _ := purego.SyscallN(in.typ.poll, in.ptr, uintptr(unsafe.Pointer(b)), uintptr(timeout.Nanoseconds()))
+	in.args = [3]uintptr{in.ptr, uintptr(unsafe.Pointer(b)), uintptr(timeout.Nanoseconds())}
+	r, _, _ := purego.SyscallN(in.typ.poll, in.args[:3]...)
 	st := Status(int32(uint32(r)))
 	switch st {
 	case OK, Timeout, EOF:
@@ -209,7 +212,8 @@ func (in *Instance) Write(b *Batch) (Status, error) {
 	if in.dead {
 		return Error, fmt.Errorf("write %s/%s: %w", in.typ.lib.Name, in.typ.ID, ErrDestroyed)
 	}
-	r, _, _ := purego.SyscallN(in.typ.write, in.ptr, uintptr(unsafe.Pointer(b)))
+	in.args = [3]uintptr{in.ptr, uintptr(unsafe.Pointer(b))}
+	r, _, _ := purego.SyscallN(in.typ.write, in.args[:2]...)
 	st := Status(int32(uint32(r)))
 	if st == OK || st == Retry {
 		return st, nil
@@ -240,7 +244,8 @@ func (in *Instance) Process(b *Batch) error {
 		e := b.event(i)
 		shapes[i] = eventShape{data: uintptr(e.Data), len: e.Len}
 	}
-	r, _, _ := purego.SyscallN(in.typ.process, in.ptr, uintptr(unsafe.Pointer(b)))
+	in.args = [3]uintptr{in.ptr, uintptr(unsafe.Pointer(b))}
+	r, _, _ := purego.SyscallN(in.typ.process, in.args[:2]...)
 	st := Status(int32(uint32(r)))
 	if st != OK {
 		return in.opError("process", st)
