@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/weirproject/weir/runtime/spec"
 )
 
 // decodeConfig unmarshals a JSON object config into dst, which holds the
@@ -23,8 +23,8 @@ func decodeConfig(typ string, config []byte, dst any) error {
 	return nil
 }
 
-// duration is a config duration: a Go duration string such as "250ms", or a
-// number of nanoseconds.
+// duration is a config duration: a string that spec.ParseDuration accepts,
+// such as "250ms", or a number of nanoseconds.
 type duration time.Duration
 
 // UnmarshalJSON accepts "1.5s" or 1500000000.
@@ -34,9 +34,9 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		v, err := time.ParseDuration(s)
+		v, err := spec.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("parse duration %q: %w", s, err)
+			return err
 		}
 		*d = duration(v)
 		return nil
@@ -49,36 +49,9 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// size is a config byte size: an integer, or a string with an optional unit
-// suffix (B, KB, KiB, MB, MiB, GB, GiB).
+// size is a config byte size: an integer, or a string that spec.ParseSize
+// accepts, such as "4KiB".
 type size int64
-
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30},
-	{"B", 1},
-}
-
-// parseSize parses "64", "64B", "4KiB", "1MB".
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("parse size %q: want a non-negative integer with an optional unit such as KiB or MB", s)
-	}
-	return n * mult, nil
-}
 
 // UnmarshalJSON accepts 4096 or "4KiB".
 func (z *size) UnmarshalJSON(b []byte) error {
@@ -87,9 +60,12 @@ func (z *size) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		n, err := parseSize(s)
+		n, err := spec.ParseSize(s)
 		if err != nil {
 			return err
+		}
+		if n > 1<<62 {
+			return fmt.Errorf("parse size %q: larger than 2^62 bytes", s)
 		}
 		*z = size(n)
 		return nil

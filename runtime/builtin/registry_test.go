@@ -1,7 +1,6 @@
 package builtin
 
 import (
-	"encoding/json"
 	"reflect"
 	"sort"
 	"strings"
@@ -38,7 +37,6 @@ func TestSpecsDocumentConfig(t *testing.T) {
 		for i := 0; i < rt.NumField(); i++ {
 			tags = append(tags, strings.Split(rt.Field(i).Tag.Get("json"), ",")[0])
 		}
-		defaults := map[string]any{}
 		for _, f := range typ.Spec {
 			fields = append(fields, f.Name)
 			if f.Doc == "" || !strings.HasSuffix(f.Doc, ".") {
@@ -47,26 +45,24 @@ func TestSpecsDocumentConfig(t *testing.T) {
 			if f.Kind == spec.Enum && len(f.Enum) == 0 {
 				t.Errorf("%s field %q is an enum without values", id, f.Name)
 			}
-			if f.Default != nil {
-				defaults[f.Name] = f.Default
-			}
 		}
 		sort.Strings(tags)
 		sort.Strings(fields)
 		if !reflect.DeepEqual(tags, fields) {
 			t.Errorf("%s: spec fields %v; config struct fields %v", id, fields, tags)
 		}
-		// Decoding the spec's defaults must give what decoding {} gives,
-		// plus the required fields.
-		if id == "file" {
-			defaults["path"] = "x"
-		}
-		withDefaults, _ := json.Marshal(defaults)
-		a := construct(t, id, withDefaults)
+		// The config the runtime hands over, validated and completed by
+		// spec.ApplyJSON, must decode to the constructor's own defaults.
 		minimal := []byte(`{}`)
 		if id == "file" {
 			minimal = []byte(`{"path":"x"}`)
 		}
+		full, err := spec.ApplyJSON(typ.Spec, minimal)
+		if err != nil {
+			t.Errorf("%s: spec.ApplyJSON(spec, %s): %v", id, minimal, err)
+			continue
+		}
+		a := construct(t, id, full)
 		b := construct(t, id, minimal)
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("%s: config from spec defaults %+v differs from built-in defaults %+v", id, a, b)
@@ -115,33 +111,4 @@ func construct(t *testing.T, id string, config []byte) any {
 		t.Fatalf("New %s(%s): %v", id, config, err)
 	}
 	return cfg
-}
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"64", 64, true}, {"64B", 64, true}, {"4KiB", 4096, true}, {"1 MB", 1000000, true},
-		{"2G", 2 << 30, true}, {"-1", 0, false}, {"KiB", 0, false}, {"1.5KiB", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := parseSize(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"64", "4KiB", "1 MB", "-3", "9999999999999999999G"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := parseSize(s)
-		if err == nil && n < 0 {
-			t.Fatalf("parseSize(%q) = %d; want non-negative", s, n)
-		}
-	})
 }
