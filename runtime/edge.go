@@ -14,13 +14,14 @@ type edge struct {
 	head, n int
 	events  int // events queued
 	closed  bool
-	// space is signalled when the consumer takes a lease, for a producer
-	// waiting under the block policy.
-	space chan struct{}
+	// notify is the producer's wake-up channel, signalled whenever the
+	// consumer takes a lease, for a producer waiting under the block
+	// policy.
+	notify chan struct{}
 }
 
-func newEdge(def EdgeDef, to *inbox, toPipeline bool) *edge {
-	e := &edge{def: def, to: to, toPipeline: toPipeline, ring: make([]*lease, def.Capacity), space: make(chan struct{}, 1)}
+func newEdge(def EdgeDef, to *inbox, toPipeline bool, notify chan struct{}) *edge {
+	e := &edge{def: def, to: to, toPipeline: toPipeline, ring: make([]*lease, def.Capacity), notify: notify}
 	to.edges = append(to.edges, e)
 	return e
 }
@@ -99,7 +100,7 @@ func (e *edge) take() *lease {
 	e.c.evOut.Add(uint64(l.b.Len))
 	e.c.batOut.Add(1)
 	select {
-	case e.space <- struct{}{}:
+	case e.notify <- struct{}{}:
 	default:
 	}
 	return l
@@ -207,10 +208,19 @@ type port struct {
 // policies. Each producer goroutine owns one; its scratch space makes the
 // steady state allocation-free.
 type sender struct {
-	pool    *pool
-	kill    <-chan struct{}
+	pool   *pool
+	kill   <-chan struct{}
+	notify chan struct{} // signalled by the consumers of the producer's edges
+	// wake and onWake let a waiting source react to its circuit breakers
+	// (pause) while it waits; both nil for pipelines.
+	wake    <-chan struct{}
+	onWake  func()
 	scratch []*lease
-	wait    []*edge
+	wait    []int
+}
+
+func newSender(p *pool, kill <-chan struct{}, notify chan struct{}, width int) *sender {
+	return &sender{pool: p, kill: kill, notify: notify, scratch: make([]*lease, 0, width), wait: make([]int, 0, width)}
 }
 
 // send hands l (one reference, owned by the caller) to edges. It returns
@@ -220,6 +230,13 @@ type sender struct {
 // a pipeline, which may rewrite bytes in place, gets its own deep copy
 // whenever l is shared with any other edge or borrows its bytes from
 // another batch.
+//
+// A full edge with policy block makes the producer wait. In a fan-out, an
+// edge that is not coupled makes it wait only while every sibling still
+// has batches queued (so waiting costs the siblings nothing); once a
+// sibling runs dry, the batch is shed on the full edge with reason
+// decoupled, so one slow sink never stalls the others. A coupled edge
+// makes the producer wait regardless.
 func (s *sender) send(edges []*edge, l *lease) bool {
 	n := len(edges)
 	if n == 0 {
@@ -240,7 +257,7 @@ func (s *sender) send(edges []*edge, l *lease) bool {
 		}
 	}
 	for i, e := range edges {
-		if e.toPipeline && n > 1 && i != owner || e.toPipeline && l.parent != nil {
+		if e.toPipeline && (n > 1 && i != owner || l.parent != nil) {
 			if c := s.copyOf(l); c != nil {
 				s.scratch = append(s.scratch, c)
 				continue
@@ -256,46 +273,57 @@ func (s *sender) send(edges []*edge, l *lease) bool {
 	}
 	s.wait = s.wait[:0]
 	for i, e := range edges {
-		li := s.scratch[i]
-		if e.offer(li) != full {
-			continue
+		if e.offer(s.scratch[i]) == full {
+			s.wait = append(s.wait, i)
 		}
-		if e.def.Couple || n == 1 {
-			s.wait = append(s.wait, e)
-			continue
-		}
-		e.shed(li, rDecoupled)
 	}
-	if len(s.wait) > 0 {
-		s.waitAll(edges, l)
+	// Coupled edges first: the producer waits for them anyway, so an
+	// uncoupled edge is shed only if waiting would idle a sibling after
+	// that.
+	for _, i := range s.wait {
+		if edges[i].def.Couple {
+			s.waitFor(edges, i)
+		}
+	}
+	for _, i := range s.wait {
+		if !edges[i].def.Couple {
+			s.waitFor(edges, i)
+		}
 	}
 	return true
 }
 
-// waitAll blocks until every edge in s.wait took its lease, or the engine
-// is killed (then the lease is shed with reason shutdown).
-func (s *sender) waitAll(edges []*edge, l *lease) {
-	for _, e := range s.wait {
-		li := s.scratch[indexOf(edges, e)]
-		for e.offer(li) == full {
-			select {
-			case <-e.space:
-			case <-s.kill:
-				e.shed(li, rShutdown)
-				goto next
-			}
+// waitFor offers edges[i] its lease until it fits, the edge is shed in
+// favour of an idle sibling, or the engine is killed.
+func (s *sender) waitFor(edges []*edge, i int) {
+	e, li := edges[i], s.scratch[i]
+	for e.offer(li) == full {
+		if !e.def.Couple && siblingIdle(edges, i) {
+			e.shed(li, rDecoupled)
+			return
 		}
-	next:
+		select {
+		case <-s.notify:
+		case <-s.wake:
+			s.onWake()
+		case <-s.kill:
+			e.shed(li, rShutdown)
+			return
+		}
 	}
 }
 
-func indexOf(edges []*edge, e *edge) int {
-	for i, x := range edges {
-		if x == e {
-			return i
+// siblingIdle reports whether an edge other than edges[i] has nothing
+// queued.
+func siblingIdle(edges []*edge, i int) bool {
+	for j, e := range edges {
+		if j != i {
+			if b, _ := e.depth(); b == 0 {
+				return true
+			}
 		}
 	}
-	return -1
+	return false
 }
 
 // copyOf returns a deep copy of l from the sender's pool, part of the same

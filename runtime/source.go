@@ -10,9 +10,8 @@ import (
 // runSource is a source's worker for one topology: it polls batches and
 // hands them to the source's edges until EOF, a hold (reload or shutdown)
 // or a kill.
-func (t *topo) runSource(n *connNode, edges []*edge) {
+func (t *topo) runSource(n *connNode, edges []*edge, snd *sender) {
 	defer t.wg.Done()
-	snd := &sender{pool: n.pool, kill: t.kill, scratch: make([]*lease, 0, len(edges)), wait: make([]*edge, 0, len(edges))}
 	t.pollLoop(n, edges, snd)
 	for _, e := range edges {
 		e.close()

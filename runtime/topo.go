@@ -36,6 +36,7 @@ func (e *engine) buildTopo(p *plan) *topo {
 	t := &topo{opts: &e.opts, hold: make(chan struct{}), kill: make(chan struct{}), done: make(chan struct{}), drainSet: map[string]bool{}}
 	inboxes := map[string]*inbox{}
 	srcEdges := map[string][]*edge{}
+	notify := map[string]chan struct{}{}
 	pipeRuns := map[string]*pipeRun{}
 	for _, cp := range p.conns {
 		n := e.conns[cp.def.Name]
@@ -56,7 +57,12 @@ func (e *engine) buildTopo(p *plan) *topo {
 	feeders := map[string][]string{}
 	for _, d := range p.edges {
 		_, toPipe := pipeRuns[d.To]
-		ed := newEdge(d, inboxes[d.To], toPipe)
+		ch := notify[d.From]
+		if ch == nil {
+			ch = make(chan struct{}, 1)
+			notify[d.From] = ch
+		}
+		ed := newEdge(d, inboxes[d.To], toPipe, ch)
 		t.edges = append(t.edges, ed)
 		feeders[d.To] = append(feeders[d.To], d.From)
 		if r, ok := pipeRuns[d.From]; ok {
@@ -72,13 +78,17 @@ func (e *engine) buildTopo(p *plan) *topo {
 			width += len(es)
 		}
 		r.all = make([]*edge, 0, width)
-		r.snd = &sender{pool: r.p.pool, kill: t.kill, scratch: make([]*lease, 0, width), wait: make([]*edge, 0, width)}
+		r.snd = newSender(r.p.pool, t.kill, notifyOf(notify, r.p.def.Name), width)
 	}
 	for _, cp := range p.conns {
 		n := e.conns[cp.def.Name]
 		if cp.hasSource {
 			t.wg.Add(1)
-			go t.runSource(n, srcEdges[cp.def.Name])
+			es := srcEdges[cp.def.Name]
+			snd := newSender(n.pool, t.kill, notifyOf(notify, cp.def.Name), len(es))
+			snd.wake = n.wake
+			snd.onWake = func() { n.setPaused(n.pauseReq.Load() > 0) }
+			go t.runSource(n, es, snd)
 		}
 		if cp.hasSink {
 			t.wg.Add(1)
@@ -139,4 +149,13 @@ func (t *topo) stop(ctx context.Context) error {
 		ed.purge(rShutdown)
 	}
 	return err
+}
+
+// notifyOf returns the producer's wake-up channel, or a fresh one for a
+// producer without edges.
+func notifyOf(m map[string]chan struct{}, name string) chan struct{} {
+	if ch := m[name]; ch != nil {
+		return ch
+	}
+	return make(chan struct{}, 1)
 }

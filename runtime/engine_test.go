@@ -1,0 +1,413 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLifecycleOrderAndReconnect(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 16, limit: 3, failConn: 2} }
+	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, testOpts())
+	select {
+	case <-e.Finished():
+	case <-time.After(3 * time.Second):
+		t.Fatal("engine did not finish")
+	}
+	shutdown(t, e)
+	src, snk := f.src("in"), f.sink("out")
+	if got, want := src.attempts, []int{1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("connect attempts = %v; want %v", got, want)
+	}
+	if got, want := src.list(), []string{"connect", "connect", "connect", "start", "drain", "stop", "close"}; !slices.Equal(got, want) {
+		t.Errorf("source calls = %v; want %v", got, want)
+	}
+	if got, want := snk.list(), []string{"connect", "start", "drain", "stop", "close"}; !slices.Equal(got, want) {
+		t.Errorf("sink calls = %v; want %v", got, want)
+	}
+	s := e.Stats()
+	c, _ := s.Component("in", StatSource)
+	if c.ConnectAttempts != 3 || c.Errors != 2 {
+		t.Errorf("source connect attempts %d, errors %d; want 3, 2", c.ConnectAttempts, c.Errors)
+	}
+	if got := snk.events.Load(); got != 12 {
+		t.Errorf("sink got %d events; want 12", got)
+	}
+	checkAccounting(t, s)
+}
+
+func TestGracefulDrainLosesNothing(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 16, size: 64} } // endless
+	g := graph([]string{"in:src", "a:sink", "b:sink"}, nil,
+		EdgeDef{From: "in", To: "a", Couple: true}, EdgeDef{From: "in", To: "b", Capacity: 1, Couple: true})
+	e := startEngine(t, g, f, testOpts())
+	eventually(t, 3*time.Second, "some events delivered", func() bool { return f.sink("b") != nil && f.sink("b").events.Load() > 1000 })
+	shutdown(t, e)
+	s := e.Stats()
+	src, _ := s.Component("in", StatSource)
+	for _, name := range []string{"a", "b"} {
+		if got := f.sink(name).events.Load(); uint64(got) != src.EventsOut {
+			t.Errorf("sink %s got %d events; source produced %d", name, got, src.EventsOut)
+		}
+	}
+	for _, ed := range s.Edges {
+		if ed.DroppedTotal() != 0 {
+			t.Errorf("edge %s->%s dropped %v", ed.From, ed.To, ed.Dropped)
+		}
+	}
+	checkAccounting(t, s)
+}
+
+// TestOverflowPolicies stalls a sink on its first batch, lets the source
+// offer 10 batches into an edge of capacity 2, then releases the sink.
+func TestOverflowPolicies(t *testing.T) {
+	const batches, per = 10, 8
+	tests := []struct {
+		policy      string
+		wantSeqs    []uint64 // first sequence numbers the sink gets
+		wantDropped map[string]uint64
+	}{
+		{DropNewest, []uint64{1, 9, 17}, map[string]uint64{ReasonFull: 7 * per}},
+		{DropOldest, []uint64{1, 65, 73}, map[string]uint64{ReasonOldest: 7 * per}},
+		{Block, []uint64{1, 9, 17, 25, 33, 41, 49, 57, 65, 73}, map[string]uint64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy, func(t *testing.T) {
+			f := newFixture()
+			entered, block := make(chan struct{}), make(chan struct{})
+			f.newSrc = func(string) *testSource {
+				return &testSource{eventsPer: per, size: 8, limit: batches, gate: entered}
+			}
+			f.newSink = func(name string) *testSink { return &testSink{block: block, entered: entered} }
+			g := graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out", Capacity: 2, Policy: tt.policy})
+			e := startEngine(t, g, f, testOpts())
+			if tt.policy == Block {
+				eventually(t, 2*time.Second, "queue full", func() bool {
+					ed, _ := e.Stats().Edge("in", "out")
+					return ed.QueuedBatches == 2
+				})
+				// The source is blocked: it cannot have offered more.
+				time.Sleep(20 * time.Millisecond)
+				if n := f.src("in").produced.Load(); n != 4 {
+					t.Errorf("blocked source produced %d batches; want 4 (1 in sink, 2 queued, 1 waiting)", n)
+				}
+			} else {
+				eventually(t, 2*time.Second, "all batches offered", func() bool {
+					ed, _ := e.Stats().Edge("in", "out")
+					return ed.BatchesIn == batches
+				})
+			}
+			close(block)
+			select {
+			case <-e.Finished():
+			case <-time.After(3 * time.Second):
+				t.Fatal("engine did not finish")
+			}
+			s := e.Stats()
+			ed, _ := s.Edge("in", "out")
+			if ed.EventsIn != batches*per {
+				t.Errorf("edge in = %d; want %d", ed.EventsIn, batches*per)
+			}
+			if !mapsEqual(ed.Dropped, tt.wantDropped) {
+				t.Errorf("edge dropped = %v; want %v", ed.Dropped, tt.wantDropped)
+			}
+			if want := uint64(len(tt.wantSeqs) * per); ed.EventsOut != want {
+				t.Errorf("edge out = %d; want %d", ed.EventsOut, want)
+			}
+			snk := f.sink("out")
+			if !slices.Equal(snk.seqs, tt.wantSeqs) {
+				t.Errorf("sink got batches starting at %v; want %v", snk.seqs, tt.wantSeqs)
+			}
+			sc, _ := s.Component("out", StatSink)
+			if sc.EventsIn != ed.EventsOut || sc.EventsOut != ed.EventsOut {
+				t.Errorf("sink in %d out %d; want %d", sc.EventsIn, sc.EventsOut, ed.EventsOut)
+			}
+			checkAccounting(t, s)
+		})
+	}
+}
+
+func mapsEqual(a, b map[string]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFanoutSlowSinkDoesNotStallSiblings(t *testing.T) {
+	for _, couple := range []bool{false, true} {
+		t.Run(fmt.Sprintf("couple=%v", couple), func(t *testing.T) {
+			const batches = 40
+			f := newFixture()
+			block := make(chan struct{})
+			f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: batches} }
+			f.newSink = func(name string) *testSink {
+				if name == "slow" {
+					return &testSink{block: block}
+				}
+				return &testSink{}
+			}
+			g := graph([]string{"in:src", "slow:sink", "fast:sink"}, nil,
+				EdgeDef{From: "in", To: "slow", Capacity: 2, Couple: couple},
+				EdgeDef{From: "in", To: "fast", Capacity: batches})
+			e := startEngine(t, g, f, testOpts())
+			if !couple {
+				eventually(t, 3*time.Second, "fast sink gets everything", func() bool {
+					return f.sink("fast") != nil && f.sink("fast").batches.Load() == batches
+				})
+			} else {
+				eventually(t, 2*time.Second, "slow edge full", func() bool {
+					ed, _ := e.Stats().Edge("in", "slow")
+					return ed.QueuedBatches == 2
+				})
+				time.Sleep(30 * time.Millisecond)
+				if n := f.sink("fast").batches.Load(); n > 5 {
+					t.Errorf("coupled: fast sink got %d batches while its sibling was stalled; want at most 5", n)
+				}
+			}
+			close(block)
+			select {
+			case <-e.Finished():
+			case <-time.After(3 * time.Second):
+				t.Fatal("engine did not finish")
+			}
+			s := e.Stats()
+			slow, _ := s.Edge("in", "slow")
+			fast, _ := s.Edge("in", "fast")
+			if fast.EventsOut != batches*4 || fast.DroppedTotal() != 0 {
+				t.Errorf("fast edge out %d dropped %v; want %d, none", fast.EventsOut, fast.Dropped, batches*4)
+			}
+			if couple {
+				if slow.EventsOut != batches*4 || slow.DroppedTotal() != 0 {
+					t.Errorf("coupled slow edge out %d dropped %v; want %d, none", slow.EventsOut, slow.Dropped, batches*4)
+				}
+			} else {
+				// 1 batch in the sink, 2 queued; the rest shed.
+				if got, want := slow.Dropped[ReasonDecoupled], uint64((batches-3)*4); got != want {
+					t.Errorf("slow edge decoupled drops = %d; want %d", got, want)
+				}
+			}
+			checkAccounting(t, s)
+		})
+	}
+}
+
+func TestCircuitBreakerPausesAndResumesSources(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	f.newSink = func(string) *testSink {
+		s := &testSink{}
+		s.failing.Store(true)
+		return s
+	}
+	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, testOpts())
+	eventually(t, 2*time.Second, "source paused", func() bool { return f.src("in") != nil && f.src("in").paused.Load() })
+	c, _ := e.Stats().Component("out", StatSink)
+	if c.Circuit != "open" && c.Circuit != "half_open" {
+		t.Errorf("circuit = %q; want open or half_open", c.Circuit)
+	}
+	if sc, _ := e.Stats().Component("in", StatSource); sc.State != "paused" {
+		t.Errorf("source state = %q; want paused", sc.State)
+	}
+	f.sink("out").failing.Store(false)
+	eventually(t, 2*time.Second, "source resumed", func() bool { return !f.src("in").paused.Load() })
+	eventually(t, 2*time.Second, "circuit closed", func() bool {
+		c, _ := e.Stats().Component("out", StatSink)
+		return c.Circuit == "closed"
+	})
+	before := f.sink("out").batches.Load()
+	eventually(t, 2*time.Second, "writes flow again", func() bool { return f.sink("out").batches.Load() > before+10 })
+	shutdown(t, e)
+	s := e.Stats()
+	c, _ = s.Component("out", StatSink)
+	if c.Retries < 3 {
+		t.Errorf("retries = %d; want at least 3", c.Retries)
+	}
+	if c.DroppedTotal() != 0 {
+		t.Errorf("sink dropped %v; retried batches must not be lost", c.Dropped)
+	}
+	src := f.src("in")
+	if src.count("pause") < 1 || src.count("resume") < 1 {
+		t.Errorf("source calls %v; want pause and resume", src.list())
+	}
+	checkAccounting(t, s)
+}
+
+func TestAcksExactlyOncePerBatch(t *testing.T) {
+	const batches, per = 30, 4
+	f := newFixture()
+	f.ackers = true
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: per, size: 8, limit: batches} }
+	f.newSink = func(name string) *testSink {
+		if name == "picky" {
+			return &testSink{errEvery: 3, perBatch: per}
+		}
+		return &testSink{}
+	}
+	g := graph([]string{"in:src", "ok:sink", "picky:sink"}, nil,
+		EdgeDef{From: "in", To: "ok", Capacity: 64}, EdgeDef{From: "in", To: "picky", Capacity: 64})
+	e := startEngine(t, g, f, testOpts())
+	select {
+	case <-e.Finished():
+	case <-time.After(3 * time.Second):
+		t.Fatal("engine did not finish")
+	}
+	shutdown(t, e)
+	src := f.src("in")
+	for id := uint64(1); id <= batches; id++ {
+		wantFail := (id-1)%3 == 0
+		a, fl := src.acked[id], src.failed[id]
+		if a+fl != 1 {
+			t.Errorf("batch %d: %d acks, %d fails; want exactly one", id, a, fl)
+		} else if wantFail != (fl == 1) {
+			t.Errorf("batch %d: failed=%v; want %v", id, fl == 1, wantFail)
+		}
+	}
+	if n := len(src.acked) + len(src.failed); n != batches {
+		t.Errorf("acks/fails for %d batch IDs; want %d", n, batches)
+	}
+	s := e.Stats()
+	c, _ := s.Component("in", StatSource)
+	if c.Acks != 20 || c.Fails != 10 {
+		t.Errorf("stats acks %d fails %d; want 20, 10", c.Acks, c.Fails)
+	}
+	checkAccounting(t, s)
+}
+
+func TestReloadKeepsUnchangedConnectors(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	g1 := graph([]string{"in:src", "keep:sink", "change:sink", "gone:sink"}, nil,
+		EdgeDef{From: "in", To: "keep"}, EdgeDef{From: "in", To: "change"}, EdgeDef{From: "in", To: "gone"})
+	e := startEngine(t, g1, f, testOpts())
+	eventually(t, 2*time.Second, "flow", func() bool { return f.sink("gone") != nil && f.sink("gone").batches.Load() > 5 })
+	src1, keep1, change1, gone1 := f.src("in"), f.sink("keep"), f.sink("change"), f.sink("gone")
+
+	g2 := graph([]string{"in:src", "keep:sink", "change:sink", "new:sink"}, nil,
+		EdgeDef{From: "in", To: "keep"}, EdgeDef{From: "in", To: "change"}, EdgeDef{From: "in", To: "new"})
+	g2.Connectors[2].Config = []byte(`{"changed":true}`)
+	if err := e.Reload(g2); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if f.src("in") != src1 || f.sink("keep") != keep1 || f.createdCount("in") != 1 || f.createdCount("keep") != 1 {
+		t.Errorf("unchanged connectors were recreated")
+	}
+	for _, c := range []*calls{&src1.calls, &keep1.calls} {
+		if c.count("stop") != 0 || c.count("connect") != 1 {
+			t.Errorf("unchanged connector calls %v; want one connect and no stop", c.list())
+		}
+	}
+	for _, c := range []*calls{&change1.calls, &gone1.calls} {
+		if got := c.list(); !slices.Equal(got[len(got)-3:], []string{"drain", "stop", "close"}) {
+			t.Errorf("replaced connector calls %v; want to end with drain, stop, close", got)
+		}
+	}
+	eventually(t, 2*time.Second, "changed connector recreated", func() bool {
+		return f.sink("change") != change1 && f.createdCount("change") == 2
+	})
+	eventually(t, 2*time.Second, "new sink gets data", func() bool { return f.sink("new") != nil && f.sink("new").batches.Load() > 5 })
+	before := keep1.batches.Load()
+	eventually(t, 2*time.Second, "kept sink keeps getting data", func() bool { return keep1.batches.Load() > before+5 })
+	shutdown(t, e)
+	checkAccounting(t, e.Stats())
+	if err := e.Reload(g1); !errors.Is(err, ErrStopped) {
+		t.Errorf("Reload after Shutdown = %v; want ErrStopped", err)
+	}
+}
+
+func TestReloadRejectsBadGraph(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, testOpts())
+	err := e.Reload(graph([]string{"in:src", "out:nosuch"}, nil, EdgeDef{From: "in", To: "out"}))
+	if !errors.Is(err, ErrGraph) {
+		t.Fatalf("Reload(bad) = %v; want ErrGraph", err)
+	}
+	eventually(t, 2*time.Second, "flow", func() bool { return f.sinkBatches("out") > 0 })
+	before := f.sinkBatches("out")
+	eventually(t, 2*time.Second, "old graph still runs", func() bool { return f.sinkBatches("out") > before+5 })
+}
+
+func TestPanickingConnectorsContained(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 20, panicAt: 3} }
+	f.newSink = func(string) *testSink {
+		if f.created["out"] == 0 {
+			return &testSink{panicAt: 2}
+		}
+		return &testSink{}
+	}
+	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, testOpts())
+	eventually(t, 3*time.Second, "sink recovers", func() bool {
+		s := f.sink("out")
+		return s != nil && f.createdCount("out") == 2 && s.batches.Load() > 3
+	})
+	shutdown(t, e)
+	s := e.Stats()
+	snk, _ := s.Component("out", StatSink)
+	if snk.Panics != 1 || snk.Restarts != 1 || snk.Dropped[ReasonSinkError] != 4 {
+		t.Errorf("sink panics %d restarts %d dropped %v; want 1, 1, sink_error:4", snk.Panics, snk.Restarts, snk.Dropped)
+	}
+	src, _ := s.Component("in", StatSource)
+	if src.Panics != 1 {
+		t.Errorf("source panics = %d; want 1", src.Panics)
+	}
+	checkAccounting(t, s)
+}
+
+func TestNewRejectsBadGraphs(t *testing.T) {
+	f := newFixture()
+	tests := []struct {
+		name string
+		g    Graph
+		want string
+	}{
+		{"unknown type", graph([]string{"a:nope"}, nil), `connector "a": unknown type "nope"`},
+		{"duplicate name", graph([]string{"a:src", "a:sink"}, nil), `name "a" already used`},
+		{"dangling edge", graph([]string{"a:src"}, nil, EdgeDef{From: "a", To: "b"}), `edge to "b": no such connector or pipeline`},
+		{"sink as source", graph([]string{"a:sink", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}), `type "sink" is not a source`},
+		{"bad policy", graph([]string{"a:src", "b:sink"}, nil, EdgeDef{From: "a", To: "b", Policy: "maybe"}), `unknown policy "maybe"`},
+		{"unknown op", graph([]string{"a:src"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "frob"}}}}), `unknown operator or processor type "frob"`},
+		{"cycle", graph(nil, []PipelineDef{{Name: "p"}, {Name: "q"}}, EdgeDef{From: "p", To: "q"}, EdgeDef{From: "q", To: "p"}), `is part of a cycle`},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.g, f.reg, testOpts())
+		if err == nil || !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: New() = %v; want ErrGraph containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	e, err := New(graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f.reg, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	eventually(t, 2*time.Second, "flow", func() bool { return f.sink("out") != nil && f.sink("out").batches.Load() > 3 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v; want nil", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	checkAccounting(t, e.Stats())
+}

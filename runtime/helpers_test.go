@@ -1,0 +1,352 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+)
+
+// testOpts are engine options with every wait made small.
+func testOpts() Options {
+	return Options{
+		BatchEvents:     64,
+		BatchBytes:      64 * 128,
+		PoolBatches:     32,
+		EdgeCapacity:    4,
+		PollTimeout:     5 * time.Millisecond,
+		ConnectBackoff:  Backoff{Min: time.Millisecond, Max: 4 * time.Millisecond},
+		RetryBackoff:    Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond},
+		BreakerFailures: 3,
+		BreakerCooldown: 20 * time.Millisecond,
+		MaxPollErrors:   3,
+		DrainTimeout:    3 * time.Second,
+		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// calls records lifecycle calls in order. Safe for concurrent use.
+type calls struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (c *calls) add(s string) {
+	c.mu.Lock()
+	c.log = append(c.log, s)
+	c.mu.Unlock()
+}
+
+func (c *calls) list() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.log...)
+}
+
+func (c *calls) count(s string) int {
+	n := 0
+	for _, x := range c.list() {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// testSource emits batches of events whose first 8 bytes hold a running
+// sequence number. It stops with EOF after limit batches (0: never).
+type testSource struct {
+	calls
+	eventsPer  int
+	size       int
+	limit      int
+	failConn   int // fail this many Connect calls
+	attempts   []int
+	gate       chan struct{} // if set, batch 2 onwards waits for it to close
+	panicAt    int           // panic in this Poll call (1-based), once
+	produced   atomic.Int64  // batches
+	polls      int
+	paused     atomic.Bool
+	ackMu      sync.Mutex
+	acked      map[uint64]int
+	failed     map[uint64]int
+	wantsAcks  bool
+	seq        uint64
+	fixedBytes []byte
+}
+
+func (s *testSource) Connect(ctx context.Context, attempt int) error {
+	s.add("connect")
+	s.mu.Lock()
+	s.attempts = append(s.attempts, attempt)
+	s.mu.Unlock()
+	if attempt <= s.failConn {
+		return errors.New("refused")
+	}
+	return nil
+}
+func (s *testSource) Start() error { s.add("start"); return nil }
+func (s *testSource) Pause() error { s.add("pause"); s.paused.Store(true); return nil }
+func (s *testSource) Resume() error {
+	s.add("resume")
+	s.paused.Store(false)
+	return nil
+}
+func (s *testSource) Drain() error { s.add("drain"); return nil }
+func (s *testSource) Stop() error  { s.add("stop"); return nil }
+func (s *testSource) Close() error { s.add("close"); return nil }
+
+func (s *testSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	s.polls++
+	if s.polls == s.panicAt {
+		panic("test source exploded")
+	}
+	n := s.produced.Load()
+	if s.limit > 0 && n >= int64(s.limit) {
+		return cabi.EOF, nil
+	}
+	if n >= 1 && s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-time.After(timeout):
+			return cabi.Timeout, nil
+		}
+	}
+	if s.fixedBytes == nil {
+		s.fixedBytes = make([]byte, s.size)
+	}
+	for i := 0; i < s.eventsPer; i++ {
+		s.seq++
+		binary.LittleEndian.PutUint64(s.fixedBytes, s.seq)
+		if !b.Append(s.seq, 0, cabi.KindRaw, 0, s.fixedBytes) {
+			panic("test source: batch too small")
+		}
+	}
+	s.produced.Add(1)
+	return cabi.OK, nil
+}
+
+// ackSource is a testSource that wants acknowledgements.
+type ackSource struct{ *testSource }
+
+func (s ackSource) Ack(id uint64) {
+	s.ackMu.Lock()
+	s.acked[id]++
+	s.ackMu.Unlock()
+}
+
+func (s ackSource) Fail(id uint64) {
+	s.ackMu.Lock()
+	s.failed[id]++
+	s.ackMu.Unlock()
+}
+
+// testSink counts what it is given. Its behaviour is steered by the hooks.
+type testSink struct {
+	calls
+	name     string
+	events   atomic.Int64
+	batches  atomic.Int64
+	seqs     []uint64 // first sequence number of each batch
+	block    chan struct{}
+	entered  chan struct{} // closed on the first Write
+	once     sync.Once
+	failing  atomic.Bool // answer Retry
+	errEvery int         // answer Error for batches whose first seq/eventsPer % errEvery == 0
+	perBatch int
+	panicAt  int // panic on this Write call (1-based)
+	writes   int
+	seen     chan struct{} // signalled (non-blocking) per accepted batch
+}
+
+func (s *testSink) Connect(ctx context.Context, attempt int) error {
+	s.add("connect")
+	return nil
+}
+func (s *testSink) Start() error  { s.add("start"); return nil }
+func (s *testSink) Pause() error  { return nil }
+func (s *testSink) Resume() error { return nil }
+func (s *testSink) Drain() error  { s.add("drain"); return nil }
+func (s *testSink) Stop() error   { s.add("stop"); return nil }
+func (s *testSink) Close() error  { s.add("close"); return nil }
+
+func (s *testSink) Write(b *cabi.Batch) (cabi.Status, error) {
+	s.writes++
+	if s.entered != nil {
+		s.once.Do(func() { close(s.entered) })
+	}
+	if s.block != nil {
+		<-s.block
+	}
+	if s.writes == s.panicAt {
+		panic("test sink exploded")
+	}
+	if s.failing.Load() {
+		return cabi.Retry, nil
+	}
+	first := binary.LittleEndian.Uint64(b.EventSlice()[0].Bytes())
+	if s.errEvery > 0 && (first-1)/uint64(s.perBatch)%uint64(s.errEvery) == 0 {
+		return cabi.Error, errors.New("refused by test")
+	}
+	s.mu.Lock()
+	s.seqs = append(s.seqs, first)
+	s.mu.Unlock()
+	s.events.Add(int64(b.Len))
+	s.batches.Add(1)
+	if s.seen != nil {
+		select {
+		case s.seen <- struct{}{}:
+		default:
+		}
+	}
+	return cabi.OK, nil
+}
+
+// fixture registers one instance per name in a fresh registry: the types
+// "src" and "sink" hand out the instances in the maps by connector name.
+type fixture struct {
+	reg     *Registry
+	mu      sync.Mutex
+	sources map[string]*testSource
+	sinks   map[string]*testSink
+	created map[string]int
+	newSrc  func(name string) *testSource
+	newSink func(name string) *testSink
+	ackers  bool
+}
+
+func newFixture() *fixture {
+	f := &fixture{reg: NewRegistry(), sources: map[string]*testSource{}, sinks: map[string]*testSink{}, created: map[string]int{}}
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 16, size: 64} }
+	f.newSink = func(name string) *testSink { return &testSink{name: name} }
+	f.reg.MustRegister(Type{ID: "src", Roles: RoleSource, New: func(config []byte, env Env) (Connector, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		s := f.newSrc(env.Name)
+		f.sources[env.Name] = s
+		f.created[env.Name]++
+		if f.ackers {
+			s.wantsAcks = true
+			s.acked, s.failed = map[uint64]int{}, map[uint64]int{}
+			return ackSource{s}, nil
+		}
+		return s, nil
+	}})
+	f.reg.MustRegister(Type{ID: "sink", Roles: RoleSink, New: func(config []byte, env Env) (Connector, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		s := f.newSink(env.Name)
+		f.sinks[env.Name] = s
+		f.created[env.Name]++
+		return s, nil
+	}})
+	return f
+}
+
+func (f *fixture) src(name string) *testSource {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sources[name]
+}
+
+func (f *fixture) sink(name string) *testSink {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sinks[name]
+}
+
+func (f *fixture) createdCount(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.created[name]
+}
+
+// eventually polls cond every millisecond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// checkAccounting asserts in = out + dropped + in flight for every
+// component and edge of an idle engine, with nothing in flight.
+func checkAccounting(t *testing.T, s Snapshot) {
+	t.Helper()
+	for _, c := range s.Components {
+		if c.InFlight != 0 {
+			t.Errorf("%s %s: in %d != out %d + dropped %d (in flight %d)", c.Role, c.Name, c.EventsIn, c.EventsOut, c.DroppedTotal(), c.InFlight)
+		}
+	}
+	for _, e := range s.Edges {
+		if e.EventsIn != e.EventsOut+e.DroppedTotal()+uint64(e.QueuedEvents) {
+			t.Errorf("edge %s->%s: in %d != out %d + dropped %d + queued %d", e.From, e.To, e.EventsIn, e.EventsOut, e.DroppedTotal(), e.QueuedEvents)
+		}
+	}
+}
+
+// graph builds a Graph from connector "name:type" pairs, pipelines and
+// edges.
+func graph(conns []string, pipes []PipelineDef, edges ...EdgeDef) Graph {
+	g := Graph{Pipelines: pipes, Connections: edges}
+	for _, c := range conns {
+		name, typ, _ := cut(c, ':')
+		g.Connectors = append(g.Connectors, ConnectorDef{Name: name, Type: typ, Config: []byte("{}")})
+	}
+	return g
+}
+
+func cut(s string, sep byte) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func startEngine(t *testing.T, g Graph, f *fixture, opts Options) *Engine {
+	t.Helper()
+	e, err := New(g, f.reg, opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	})
+	return e
+}
+
+func shutdown(t *testing.T, e *Engine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// sinkBatches returns how many batches the named sink took (0 before it
+// exists).
+func (f *fixture) sinkBatches(name string) int64 {
+	if s := f.sink(name); s != nil {
+		return s.batches.Load()
+	}
+	return 0
+}
