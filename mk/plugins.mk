@@ -28,3 +28,13 @@ $(PLUGDIR)/libweir_rust_blackhole.so: $(RUST_BH_SRC) $(PLUGIN_HDR)
 	cp $(RUST_TARGET)/release/libweir_rust_blackhole.so $@
 
 PLUGINS += $(PLUGDIR)/libweir_rust_blackhole.so
+
+# Go plugins: c-shared libraries built with the SDK (the only cgo in weir).
+GO_SDK_SRC := $(wildcard plugins/go/sdk/*.go plugins/go/sdk/*.c plugins/go/sdk/*.h)
+
+$(PLUGDIR)/libweir_go_%.so: plugins/go/%/main.go $(GO_SDK_SRC) $(PLUGIN_HDR) go.mod
+	@mkdir -p $(@D)
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $@ ./plugins/go/$*
+	@rm -f $(@:.so=.h)
+
+PLUGINS += $(PLUGDIR)/libweir_go_blackhole.so $(PLUGDIR)/libweir_go_counter.so
