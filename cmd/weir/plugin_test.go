@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildC compiles a C plugin from cabi/testdata into dir.
+func buildC(t *testing.T, dir, src string) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler (cc) on PATH")
+	}
+	out := filepath.Join(dir, strings.ReplaceAll(strings.TrimSuffix(src, ".c"), "/", "_")+".so")
+	cmd := exec.Command(cc, "-shared", "-fPIC", "-I../../cabi/include", "-o", out, filepath.Join("../../cabi/testdata", src), "-lpthread")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", src, err, msg)
+	}
+	return out
+}
+
+func TestPluginInspect(t *testing.T) {
+	dir := t.TempDir()
+	good := buildC(t, dir, "good.c")
+
+	var stdout, stderr bytes.Buffer
+	if code := runPlugin([]string{"inspect", good}, &stdout, &stderr); code != 0 {
+		t.Fatalf("inspect good = exit %d, stderr %q", code, stderr.String())
+	}
+	for _, want := range []string{"plugin     good 1.2.3", "abi        1.0 (host 1.0)", "go runtime no", "types      3",
+		"  counter\n    description  counts to config.count\n    roles        source\n    flags        wants-acks\n    schema       yes",
+		"  filter\n    roles        processor\n    flags        none\n    schema       none"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	stdout.Reset()
+	if code := runPlugin([]string{"inspect", "--json", good}, &stdout, &stderr); code != 0 {
+		t.Fatalf("inspect --json = exit %d", code)
+	}
+	var rep inspectReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("inspect --json output is not JSON: %v\n%s", err, stdout.String())
+	}
+	if rep.Name != "good" || len(rep.Types) != 3 || rep.Types[0].ID != "counter" || !rep.Types[0].WantsAcks ||
+		rep.Types[0].Roles[0] != "source" || !strings.Contains(string(rep.Types[0].ConfigSchema), `"count"`) {
+		t.Errorf("inspect --json = %+v", rep)
+	}
+}
+
+func TestPluginInspectErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"inspect", buildC(t, dir, "broken/major.c")}, 1, "incompatible plugin ABI version: plugin built for ABI 2.0, host implements 1.0"},
+		{[]string{"inspect", buildC(t, dir, "broken/noentry.c")}, 1, "no weir_plugin_describe entry point"},
+		{[]string{"inspect", buildC(t, dir, "broken/nolasterror.c")}, 1, "required op last_error is NULL"},
+		{[]string{"inspect", filepath.Join(dir, "missing.so")}, 1, "No such file or directory"},
+		{[]string{"inspect"}, 2, "want exactly one PATH"},
+		{[]string{"inspect", "--bogus", "x"}, 2, "unknown flag: --bogus"},
+		{[]string{"frobnicate"}, 2, `unknown subcommand "frobnicate"`},
+	}
+	for _, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		code := runPlugin(tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.msg) || stdout.Len() != 0 {
+			t.Errorf("weir plugin %q = exit %d, stderr %q, stdout %q; want exit %d and %q on stderr only",
+				tc.args, code, stderr.String(), stdout.String(), tc.code, tc.msg)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runPlugin([]string{"inspect", "--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "--json") {
+		t.Errorf("inspect --help = exit %d, %q", code, stderr.String())
+	}
+}
