@@ -121,6 +121,7 @@ func TestHotPathAllocs(t *testing.T) {
 
 func benchEngine(b *testing.B, pipeline bool, size, per int) {
 	batches := int64(b.N/per + 1)
+	per64 := int64(per)
 	src := &fastSource{per: per, size: size, limit: batches}
 	snk := &countSink{}
 	opts := hotOpts()
@@ -141,8 +142,8 @@ func benchEngine(b *testing.B, pipeline bool, size, per int) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	e.Shutdown(context.Background())
-	if snk.events != uint64(batches*per) {
-		b.Fatalf("sink got %d events; want %d", snk.events, batches*per)
+	if snk.events != uint64(batches*per64) {
+		b.Fatalf("sink got %d events; want %d", snk.events, batches*per64)
 	}
 	b.ReportMetric(float64(snk.events)/elapsed.Seconds(), "events/s")
 }
