@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -326,8 +328,15 @@ loop:
 		if n == 0 {
 			continue
 		}
-		for i := range b.EventSlice() {
-			ev := &b.EventSlice()[i]
+		evs := b.EventSlice()
+		if s.text != nil {
+			// Records of one batch come from several per-CPU rings; put
+			// them in time order for people. Releasing does not depend
+			// on the order of the descriptors.
+			slices.SortStableFunc(evs, func(a, b cabi.Event) int { return cmp.Compare(a.TsNs, b.TsNs) })
+		}
+		for i := range evs {
+			ev := &evs[i]
 			if err := s.write(ev); err != nil {
 				if errors.Is(err, packet.ErrShortRecord) {
 					st.rejected++

@@ -187,6 +187,10 @@ func icmpName(proto, typ uint8) string {
 			return "echo request"
 		case 129:
 			return "echo reply"
+		case 130:
+			return "multicast listener query"
+		case 131:
+			return "multicast listener report"
 		case 133:
 			return "router solicitation"
 		case 134:
@@ -195,6 +199,8 @@ func icmpName(proto, typ uint8) string {
 			return "neighbor solicitation"
 		case 136:
 			return "neighbor advertisement"
+		case 143:
+			return "multicast listener report v2"
 		}
 	}
 	return "type " + strconv.Itoa(int(typ))
