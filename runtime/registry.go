@@ -25,6 +25,11 @@ type Type struct {
 	Description string
 	// Roles is a mask of RoleSource, RoleSink and RoleProcessor.
 	Roles int
+	// Unpausable marks a source that cannot hold back what feeds it, such
+	// as a kernel ring buffer: when its output blocks, events are dropped
+	// (and counted) before they reach weir. Config validation warns when
+	// such a source's edges promise the block policy.
+	Unpausable bool
 	// Spec lists the config fields. A nil Spec accepts any JSON object
 	// (plugins without a schema).
 	Spec spec.Spec

@@ -23,6 +23,17 @@ func (e *ExprError) Error() string {
 	return fmt.Sprintf("field %s, offset %d: %s", e.Field, e.Offset, e.Msg)
 }
 
+// FieldError is a problem with the value of one config field that the spec
+// alone cannot catch, such as two route outputs with the same name. Field
+// is the path of the field, as in "outputs[0].name".
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+// Error formats e as "field FIELD: message".
+func (e *FieldError) Error() string { return "field " + e.Field + ": " + e.Msg }
+
 // Event fields a predicate can test.
 const (
 	fieldKind = iota

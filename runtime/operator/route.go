@@ -52,21 +52,21 @@ func newRoute(config []byte) (Op, error) {
 		n++
 	}
 	if len(c.Outputs) == 0 {
-		return nil, fmt.Errorf("field outputs: want at least one output")
+		return nil, &FieldError{Field: "outputs", Msg: "want at least one output"}
 	}
 	if n > MaxOutputs {
-		return nil, fmt.Errorf("field outputs: %d outputs, at most %d allowed (with default)", n, MaxOutputs)
+		return nil, &FieldError{Field: "outputs", Msg: fmt.Sprintf("%d outputs, at most %d allowed (with default)", n, MaxOutputs)}
 	}
 	r := &Route{}
 	seen := map[string]bool{}
 	for i, o := range c.Outputs {
 		switch {
 		case !outputName.MatchString(o.Name):
-			return nil, fmt.Errorf("field outputs[%d].name: %q is not a valid name (letters, digits, _ and -, not starting with a digit)", i, o.Name)
+			return nil, &FieldError{Field: fmt.Sprintf("outputs[%d].name", i), Msg: fmt.Sprintf("%q is not a valid output name; want letters, digits, _ and -, not starting with a digit", o.Name)}
 		case o.Name == DefaultOutput:
-			return nil, fmt.Errorf("field outputs[%d].name: %q is reserved for unmatched events; set default: true instead", i, o.Name)
+			return nil, &FieldError{Field: fmt.Sprintf("outputs[%d].name", i), Msg: fmt.Sprintf("%q is reserved for unmatched events; set default: true instead", o.Name)}
 		case seen[o.Name]:
-			return nil, fmt.Errorf("field outputs[%d].name: output %q is named twice", i, o.Name)
+			return nil, &FieldError{Field: fmt.Sprintf("outputs[%d].name", i), Msg: fmt.Sprintf("output %q is named twice", o.Name)}
 		}
 		seen[o.Name] = true
 		p, err := parsePred(fmt.Sprintf("outputs[%d].when", i), o.When)

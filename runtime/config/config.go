@@ -1,0 +1,713 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/runtime/operator"
+	"github.com/weirproject/weir/runtime/plugin"
+	"github.com/weirproject/weir/runtime/spec"
+)
+
+// Options tune Load and Parse. The zero value uses runtime.Default,
+// os.LookupEnv and plugin.Load.
+type Options struct {
+	// Registry resolves connector types; plugins listed in the config are
+	// registered into it. Nil means runtime.Default; pass a Clone to keep
+	// the original untouched.
+	Registry *runtime.Registry
+	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// LoadPlugins loads plugin libraries (files or directories) and
+	// registers their types into reg; nil means plugin.Load.
+	LoadPlugins func(reg *runtime.Registry, paths ...string) error
+}
+
+// Result is what a config describes.
+type Result struct {
+	// Graph is the validated graph, nil when there were errors.
+	Graph *runtime.Graph
+	// Plugins are the plugin paths the config listed, resolved against
+	// the config file's directory, in order.
+	Plugins []string
+	// Warnings are settings that are valid but cannot be fully honoured,
+	// or parts of the graph that do nothing.
+	Warnings spec.List
+}
+
+// Default edge settings, used when a connection does not give them. A
+// capacity of 0 leaves the queue length to the engine's
+// Options.EdgeCapacity.
+const (
+	DefaultCapacity = 0
+	DefaultPolicy   = runtime.Block
+)
+
+// connectionSpec describes one entry of connections.
+var connectionSpec = spec.Spec{
+	{Name: "from", Kind: spec.String, Required: true, Doc: "Where events come from: a source connector, a pipeline, or PIPELINE.OUTPUT for a route output."},
+	{Name: "to", Kind: spec.String, Required: true, Doc: "Where events go: a pipeline or a sink connector."},
+	{Name: "capacity", Kind: spec.Uint, Default: DefaultCapacity, Max: 1 << 20, Doc: "Queue length in batches; 0 uses the engine's default (16)."},
+	{Name: "policy", Kind: spec.Enum, Enum: []string{runtime.Block, runtime.DropNewest, runtime.DropOldest}, Default: DefaultPolicy,
+		Doc: "What a full queue does: block waits (backpressure), drop_newest discards the batch offered, drop_oldest discards the oldest queued batch."},
+	{Name: "couple", Kind: spec.Bool, Default: false, Doc: "Let a full queue on this edge stall its sibling edges from the same output; by default siblings proceed independently."},
+}
+
+// ConnectionSpec returns the fields of a connections entry, for docs.
+func ConnectionSpec() spec.Spec { return connectionSpec }
+
+// Sections returns the top-level keys of a config file with one line on
+// each, in the order the docs describe them.
+func Sections() [][2]string {
+	return [][2]string{
+		{"plugins", "List of plugin libraries, or directories of *.so files, whose connector types to register; relative paths are relative to the config file."},
+		{"connectors", "Mapping of instance name to {type: TYPE, config: {...}}."},
+		{"pipelines", "Mapping of pipeline name to a list of steps: built-in operators or processor connector types."},
+		{"connections", "List of edges {from, to, capacity, policy, couple}."},
+	}
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// Load reads and validates the config file at path. On errors it returns a
+// Result with the warnings found so far and a spec.List holding every
+// error, sorted by position.
+func Load(path string, opts Options) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data, opts)
+}
+
+// Parse is Load for config text; file names it in messages and anchors
+// relative plugin paths.
+func Parse(file string, data []byte, opts Options) (*Result, error) {
+	l := &loader{
+		file:  file,
+		lines: strings.Split(string(data), "\n"),
+		reg:   opts.Registry, lookup: opts.LookupEnv, loadPlugins: opts.LoadPlugins,
+		names: map[string]*entity{},
+		res:   &Result{},
+	}
+	if l.reg == nil {
+		l.reg = runtime.Default
+	}
+	if l.lookup == nil {
+		l.lookup = os.LookupEnv
+	}
+	if l.loadPlugins == nil {
+		l.loadPlugins = func(reg *runtime.Registry, paths ...string) error {
+			_, err := plugin.Load(reg, paths...)
+			return err
+		}
+	}
+	l.parse(data)
+	sortList(l.errs)
+	sortList(l.warns)
+	l.res.Warnings = l.warns
+	if len(l.errs) > 0 {
+		return l.res, l.errs
+	}
+	l.res.Graph = &l.graph
+	return l.res, nil
+}
+
+func sortList(l spec.List) {
+	sort.SliceStable(l, func(i, j int) bool {
+		a, b := l[i].Pos, l[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+// entity is a named connector or pipeline.
+type entity struct {
+	name     string
+	pipeline bool
+	typ      *runtime.Type // connectors
+	pos      spec.Pos
+	ports    []string // route outputs of a pipeline ending in route
+	routePos spec.Pos
+	in, out  int
+	portUsed map[string]bool
+	// unpausable: a kernel-ring source, or a pipeline fed by one.
+	unpausable bool
+	via        string // the unpausable source behind it
+}
+
+type edge struct {
+	def      runtime.EdgeDef
+	from, to *entity
+	policy   *yaml.Node
+}
+
+type loader struct {
+	file        string
+	lines       []string
+	reg         *runtime.Registry
+	lookup      func(string) (string, bool)
+	loadPlugins func(reg *runtime.Registry, paths ...string) error
+
+	errs, warns spec.List
+	names       map[string]*entity
+	order       []*entity
+	edges       []*edge
+	// pendingConns are the connections entries, resolved after every
+	// connector and pipeline is declared.
+	pendingConns []*yaml.Node
+	graph        runtime.Graph
+	res          *Result
+}
+
+func (l *loader) pos(n *yaml.Node) spec.Pos {
+	if n == nil {
+		return spec.Pos{File: l.file, Line: 1, Col: 1}
+	}
+	return spec.Pos{File: l.file, Line: n.Line, Col: n.Column}
+}
+
+func (l *loader) errAt(line, col int, format string, args ...any) *spec.Error {
+	return &spec.Error{Pos: spec.Pos{File: l.file, Line: line, Col: col}, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
+	l.errs = append(l.errs, &spec.Error{Pos: l.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) warnf(pos spec.Pos, format string, args ...any) {
+	l.warns = append(l.warns, &spec.Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// addErrs appends spec errors with prefix before each message.
+func (l *loader) addErrs(prefix string, errs spec.List) {
+	for _, e := range errs {
+		l.errs = append(l.errs, &spec.Error{Pos: e.Pos, Msg: prefix + e.Msg})
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (l *loader) parse(data []byte) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := err.Error()
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			l.errs = append(l.errs, l.errAt(line, 1, "bad YAML: %s", m[2]))
+		} else {
+			l.errs = append(l.errs, l.errAt(1, 1, "bad YAML: %s", strings.TrimPrefix(msg, "yaml: ")))
+		}
+		return
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		l.errs = append(l.errs, l.errAt(1, 1, "empty config; want a mapping with connectors, pipelines and connections"))
+		return
+	}
+	root := deref(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		l.errorf(root, "want a mapping with plugins, connectors, pipelines and connections at the top, found %s", describe(root))
+		return
+	}
+	l.interpolate(root)
+	sections := map[string]*yaml.Node{}
+	var known []string
+	for _, s := range Sections() {
+		known = append(known, s[0])
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch {
+		case !contains(known, k.Value):
+			l.errorf(k, "unknown section %q%s; want %s", k.Value, didYouMean(k.Value, known), strings.Join(known, ", "))
+		case sections[k.Value] != nil:
+			l.errorf(k, "section %q is given twice (first at line %d)", k.Value, sections[k.Value].Line)
+		default:
+			sections[k.Value] = k
+			l.section(k.Value, k, deref(v))
+		}
+	}
+	if sections["connectors"] == nil && sections["pipelines"] == nil {
+		l.errs = append(l.errs, l.errAt(root.Line, root.Column, "no connectors and no pipelines; want a connectors section at least"))
+	}
+	l.checkGraph()
+}
+
+func (l *loader) section(name string, key, v *yaml.Node) {
+	if isNull(v) {
+		return
+	}
+	switch name {
+	case "plugins":
+		l.plugins(v)
+	case "connectors":
+		if v.Kind != yaml.MappingNode {
+			l.errorf(v, "connectors: want a mapping of name to {type, config}, found %s", describe(v))
+			return
+		}
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			l.connector(v.Content[i], deref(v.Content[i+1]))
+		}
+	case "pipelines":
+		if v.Kind != yaml.MappingNode {
+			l.errorf(v, "pipelines: want a mapping of name to a list of steps, found %s", describe(v))
+			return
+		}
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			l.pipeline(v.Content[i], deref(v.Content[i+1]))
+		}
+	case "connections":
+		if v.Kind != yaml.SequenceNode {
+			l.errorf(v, "connections: want a list of {from, to}, found %s", describe(v))
+			return
+		}
+		// Connections refer to names that may be defined later in the
+		// file; resolve them once every section is read.
+		l.pendingConns = append(l.pendingConns, v.Content...)
+	}
+}
+
+func (l *loader) plugins(v *yaml.Node) {
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	dir := filepath.Dir(l.file)
+	for _, it := range items {
+		it = deref(it)
+		if it.Kind != yaml.ScalarNode || it.Value == "" {
+			l.errorf(it, "plugins: want a library path or a directory, found %s", describe(it))
+			continue
+		}
+		p := it.Value
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		l.res.Plugins = append(l.res.Plugins, p)
+		if err := l.loadPlugins(l.reg, p); err != nil {
+			l.errorf(it, "plugin %s: %v", it.Value, err)
+		}
+	}
+}
+
+// declare records a connector or pipeline name, reporting bad and
+// duplicate names.
+func (l *loader) declare(k *yaml.Node, e *entity) bool {
+	what := "connector"
+	if e.pipeline {
+		what = "pipeline"
+	}
+	if !validName.MatchString(k.Value) {
+		l.errorf(k, "%s name %q: want letters, digits, _ and -, not starting with a digit", what, k.Value)
+		return false
+	}
+	if prev, dup := l.names[k.Value]; dup {
+		prevWhat := "connector"
+		if prev.pipeline {
+			prevWhat = "pipeline"
+		}
+		l.errorf(k, "duplicate name %q: already used by the %s at line %d (connectors and pipelines share one namespace)", k.Value, prevWhat, prev.pos.Line)
+		return false
+	}
+	e.name, e.pos = k.Value, l.pos(k)
+	l.names[k.Value] = e
+	l.order = append(l.order, e)
+	return true
+}
+
+func (l *loader) connector(k, v *yaml.Node) {
+	e := &entity{}
+	declared := l.declare(k, e)
+	if v.Kind != yaml.MappingNode {
+		l.errorf(v, "connector %q: want a mapping {type: TYPE, config: {...}}, found %s", k.Value, describe(v))
+		return
+	}
+	var typeNode, cfgNode *yaml.Node
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		kk, vv := v.Content[i], deref(v.Content[i+1])
+		switch kk.Value {
+		case "type":
+			typeNode = vv
+		case "config":
+			cfgNode = vv
+		default:
+			l.errorf(kk, "connector %q: unknown key %q; want type and config (the type's fields go under config)", k.Value, kk.Value)
+		}
+	}
+	if typeNode == nil || isNull(typeNode) {
+		l.errorf(v, "connector %q: missing type; want one of %s", k.Value, strings.Join(l.reg.IDs(), ", "))
+		return
+	}
+	if typeNode.Kind != yaml.ScalarNode {
+		l.errorf(typeNode, "connector %q: type: want a type name, found %s", k.Value, describe(typeNode))
+		return
+	}
+	t, ok := l.reg.Lookup(typeNode.Value)
+	if !ok {
+		l.errorf(typeNode, "connector %q: unknown connector type %q%s; known types: %s%s", k.Value, typeNode.Value,
+			didYouMean(typeNode.Value, l.reg.IDs()), strings.Join(l.reg.IDs(), ", "), l.pluginHint())
+		return
+	}
+	if t.Roles&(runtime.RoleSource|runtime.RoleSink) == 0 {
+		l.errorf(typeNode, "connector %q: type %q is a processor; use it as a step in a pipeline", k.Value, t.ID)
+		return
+	}
+	e.typ = t
+	e.unpausable = t.Unpausable && t.Roles&runtime.RoleSource != 0
+	e.via = k.Value
+	cfg, errs := spec.Apply(t.Spec, l.file, cfgNode)
+	if len(errs) > 0 {
+		where := cfgNode
+		if where == nil {
+			where = v
+		}
+		for _, se := range errs {
+			if cfgNode == nil {
+				se.Pos = l.pos(where)
+			}
+		}
+		l.addErrs(fmt.Sprintf("connector %q (type %s): ", k.Value, t.ID), errs)
+		return
+	}
+	if declared {
+		l.graph.Connectors = append(l.graph.Connectors, runtime.ConnectorDef{Name: k.Value, Type: t.ID, Config: cfg, Pos: e.pos})
+	}
+}
+
+func (l *loader) pluginHint() string {
+	if len(l.res.Plugins) == 0 {
+		return " (types from plugins need a plugins section)"
+	}
+	return ""
+}
+
+func (l *loader) pipeline(k, v *yaml.Node) {
+	e := &entity{pipeline: true}
+	declared := l.declare(k, e)
+	var steps []*yaml.Node
+	switch {
+	case isNull(v):
+	case v.Kind == yaml.SequenceNode:
+		steps = v.Content
+	default:
+		l.errorf(v, "pipeline %q: want a list of steps such as - filter: {expr: \"len > 64\"}, found %s", k.Value, describe(v))
+		return
+	}
+	def := runtime.PipelineDef{Name: k.Value, Pos: e.pos}
+	ok := true
+	for i, st := range steps {
+		op, router, good := l.step(k.Value, i, deref(st))
+		if !good {
+			ok = false
+			continue
+		}
+		if router != nil {
+			if i != len(steps)-1 {
+				l.errorf(st, "pipeline %q: step %d (route) must be the last step; route sends events to the pipeline's outputs", k.Value, i+1)
+				ok = false
+			}
+			e.ports = router.Outputs()
+			e.routePos = l.pos(st)
+		}
+		def.Ops = append(def.Ops, op)
+	}
+	if declared && ok {
+		l.graph.Pipelines = append(l.graph.Pipelines, def)
+	}
+}
+
+// step resolves one pipeline step to an OpDef; router is set for a route.
+func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operator.Router, bool) {
+	where := fmt.Sprintf("pipeline %q step %d", pipe, i+1)
+	var typeNode, fields *yaml.Node
+	switch {
+	case st.Kind == yaml.ScalarNode && !isNull(st):
+		typeNode = st
+	case st.Kind == yaml.MappingNode && hasKey(st, "type"):
+		fields = &yaml.Node{Kind: yaml.MappingNode, Line: st.Line, Column: st.Column, Tag: "!!map"}
+		for j := 0; j+1 < len(st.Content); j += 2 {
+			if st.Content[j].Value == "type" {
+				typeNode = deref(st.Content[j+1])
+			} else {
+				fields.Content = append(fields.Content, st.Content[j], st.Content[j+1])
+			}
+		}
+	case st.Kind == yaml.MappingNode && len(st.Content) == 2:
+		typeNode, fields = st.Content[0], deref(st.Content[1])
+		if !isNull(fields) && fields.Kind != yaml.MappingNode {
+			l.errorf(fields, "%s (%s): want a mapping of fields, found %s", where, typeNode.Value, describe(fields))
+			return runtime.OpDef{}, nil, false
+		}
+	default:
+		l.errorf(st, "%s: want an operator as - NAME: {fields}, - {type: NAME, fields...} or - NAME, found %s", where, describe(st))
+		return runtime.OpDef{}, nil, false
+	}
+	if typeNode.Kind != yaml.ScalarNode {
+		l.errorf(typeNode, "%s: type: want an operator name, found %s", where, describe(typeNode))
+		return runtime.OpDef{}, nil, false
+	}
+	typ := typeNode.Value
+	def := runtime.OpDef{Type: typ, Pos: l.pos(st)}
+	if ot, ok := operator.Types[typ]; ok {
+		cfg, errs := spec.Apply(ot.Spec, l.file, fields)
+		if len(errs) > 0 {
+			l.fixPos(errs, fields, typeNode)
+			l.addErrs(fmt.Sprintf("%s (%s): ", where, typ), errs)
+			return def, nil, false
+		}
+		op, err := operator.New(typ, cfg)
+		if err != nil {
+			l.opError(where, typ, fields, typeNode, err)
+			return def, nil, false
+		}
+		def.Config = cfg
+		r, _ := op.(operator.Router)
+		return def, r, true
+	}
+	t, ok := l.reg.Lookup(typ)
+	if !ok {
+		all := append(operator.IDs(), l.processorIDs()...)
+		l.errorf(typeNode, "%s: unknown operator %q%s; want one of %s%s", where, typ, didYouMean(typ, all), strings.Join(all, ", "), l.pluginHint())
+		return def, nil, false
+	}
+	if t.Roles&runtime.RoleProcessor == 0 {
+		l.errorf(typeNode, "%s: connector type %q is not a processor; declare it under connectors and connect it instead", where, typ)
+		return def, nil, false
+	}
+	cfg, errs := spec.Apply(t.Spec, l.file, fields)
+	if len(errs) > 0 {
+		l.fixPos(errs, fields, typeNode)
+		l.addErrs(fmt.Sprintf("%s (%s): ", where, typ), errs)
+		return def, nil, false
+	}
+	def.Config = cfg
+	return def, nil, true
+}
+
+// fixPos points errors about an absent fields mapping at the type name.
+func (l *loader) fixPos(errs spec.List, fields, typeNode *yaml.Node) {
+	if fields != nil && !isNull(fields) {
+		return
+	}
+	for _, e := range errs {
+		e.Pos = l.pos(typeNode)
+	}
+}
+
+// opError reports an operator constructor error at the field it names.
+func (l *loader) opError(where, typ string, fields, typeNode *yaml.Node, err error) {
+	var ee *operator.ExprError
+	var fe *operator.FieldError
+	switch {
+	case errors.As(err, &ee):
+		if n := lookupPath(fields, ee.Field); n != nil {
+			line, col := l.offsetPos(n, ee.Offset)
+			l.errs = append(l.errs, l.errAt(line, col, "%s (%s): field %s: %s", where, typ, ee.Field, ee.Msg))
+			return
+		}
+	case errors.As(err, &fe):
+		if n := lookupPath(fields, fe.Field); n != nil {
+			l.errorf(n, "%s (%s): field %s: %s", where, typ, fe.Field, fe.Msg)
+			return
+		}
+	}
+	l.errorf(typeNode, "%s (%s): %v", where, typ, err)
+}
+
+func (l *loader) processorIDs() []string {
+	var ids []string
+	for _, id := range l.reg.IDs() {
+		if t, _ := l.reg.Lookup(id); t != nil && t.Roles&runtime.RoleProcessor != 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// lookupPath finds the node at a field path such as "outputs[1].when".
+func lookupPath(n *yaml.Node, path string) *yaml.Node {
+	for _, part := range strings.Split(path, ".") {
+		name, idx, hasIdx := strings.Cut(part, "[")
+		n = deref(n)
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == name {
+				next = deref(n.Content[i+1])
+			}
+		}
+		n = next
+		if hasIdx {
+			k, err := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+			if n == nil || n.Kind != yaml.SequenceNode || err != nil || k < 0 || k >= len(n.Content) {
+				return nil
+			}
+			n = deref(n.Content[k])
+		}
+	}
+	return n
+}
+
+func hasKey(m *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return deref(m.Content[i+1])
+		}
+	}
+	return nil
+}
+
+func (l *loader) connection(n *yaml.Node) {
+	n = deref(n)
+	cfg, errs := spec.Apply(connectionSpec, l.file, n)
+	if len(errs) > 0 {
+		l.addErrs("connection: ", errs)
+		return
+	}
+	var c struct {
+		From     string `json:"from"`
+		To       string `json:"to"`
+		Capacity int    `json:"capacity"`
+		Policy   string `json:"policy"`
+		Couple   bool   `json:"couple"`
+	}
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		l.errorf(n, "connection: %v", err)
+		return
+	}
+	fromNode, toNode := valueOf(n, "from"), valueOf(n, "to")
+	ed := &edge{def: runtime.EdgeDef{To: c.To, Capacity: c.Capacity, Policy: c.Policy, Couple: c.Couple, Pos: l.pos(n)}, policy: valueOf(n, "policy")}
+	name, port, _ := strings.Cut(c.From, ".")
+	ed.def.From, ed.def.FromPort = name, port
+	ok := true
+	label := fmt.Sprintf("connection %s -> %s", c.From, c.To)
+
+	from, found := l.names[name]
+	switch {
+	case !found:
+		l.errorf(fromNode, "%s: from: no connector or pipeline named %q%s", label, name, didYouMean(name, l.allNames()))
+		ok = false
+	case !from.pipeline && port != "":
+		l.errorf(fromNode, "%s: from: connector %q has no named outputs; write from: %s", label, name, name)
+		ok = false
+	case !from.pipeline && from.typ != nil && from.typ.Roles&runtime.RoleSource == 0:
+		l.errorf(fromNode, "%s: from: connector %q (type %s) is a sink only; it produces no events to connect from", label, name, from.typ.ID)
+		ok = false
+	case from.pipeline && len(from.ports) > 0 && port == "":
+		l.errorf(fromNode, "%s: from: pipeline %q ends in route, so connect one of its outputs: %s", label, name, prefixed(name, from.ports))
+		ok = false
+	case from.pipeline && port != "" && !contains(from.ports, port):
+		if len(from.ports) == 0 {
+			l.errorf(fromNode, "%s: from: pipeline %q has no output %q; only pipelines ending in route have named outputs", label, name, port)
+		} else {
+			l.errorf(fromNode, "%s: from: pipeline %q has no output %q%s; its outputs are %s", label, name, port, didYouMean(port, from.ports), prefixed(name, from.ports))
+		}
+		ok = false
+	}
+	to, found := l.names[c.To]
+	switch {
+	case strings.Contains(c.To, "."):
+		l.errorf(toNode, "%s: to: %q names an output; to takes a pipeline or sink connector name", label, c.To)
+		ok = false
+	case !found:
+		l.errorf(toNode, "%s: to: no connector or pipeline named %q%s", label, c.To, didYouMean(c.To, l.allNames()))
+		ok = false
+	case !to.pipeline && to.typ != nil && to.typ.Roles&runtime.RoleSink == 0:
+		l.errorf(toNode, "%s: to: connector %q (type %s) is a source only; it cannot receive events", label, c.To, to.typ.ID)
+		ok = false
+	}
+	if !ok {
+		return
+	}
+	for _, o := range l.edges {
+		if o.def.From == ed.def.From && o.def.FromPort == ed.def.FromPort && o.def.To == ed.def.To {
+			l.errorf(n, "%s: duplicate connection (first at line %d); one edge per output and destination", label, o.def.Pos.Line)
+			return
+		}
+	}
+	ed.from, ed.to = from, to
+	l.edges = append(l.edges, ed)
+}
+
+func prefixed(name string, ports []string) string {
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = name + "." + p
+	}
+	return strings.Join(out, ", ")
+}
+
+func (l *loader) allNames() []string {
+	out := make([]string, 0, len(l.order))
+	for _, e := range l.order {
+		out = append(out, e.name)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func didYouMean(s string, candidates []string) string {
+	if near := spec.Suggest(s, candidates); len(near) > 0 && near[0] != s {
+		return fmt.Sprintf(" (did you mean %q?)", near[0])
+	}
+	return ""
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+func describe(n *yaml.Node) string {
+	switch {
+	case n == nil:
+		return "nothing"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case isNull(n):
+		return "null"
+	}
+	return strconv.Quote(n.Value)
+}
