@@ -153,6 +153,15 @@ func (b *Blaster) load() error {
 // concurrent use.
 func (b *Blaster) Emitted() uint64 { return b.stat.Load() }
 
+// Events returns how many events one loop emits: the events in the file,
+// or count for synthetic events (0 when unbounded).
+func (b *Blaster) Events() uint64 {
+	if b.cfg.File == "" {
+		return b.cfg.Count
+	}
+	return uint64(len(b.tmpl))
+}
+
 // Start begins the rate clock.
 func (b *Blaster) Start() error {
 	b.restartPacing()
