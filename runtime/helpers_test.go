@@ -164,6 +164,7 @@ type testSink struct {
 	panicAt  int // panic on this Write call (1-based)
 	writes   int
 	seen     chan struct{} // signalled (non-blocking) per accepted batch
+	inspect  func(b *cabi.Batch)
 }
 
 func (s *testSink) Connect(ctx context.Context, attempt int) error {
@@ -194,6 +195,9 @@ func (s *testSink) Write(b *cabi.Batch) (cabi.Status, error) {
 	first := binary.LittleEndian.Uint64(b.EventSlice()[0].Bytes())
 	if s.errEvery > 0 && (first-1)/uint64(s.perBatch)%uint64(s.errEvery) == 0 {
 		return cabi.Error, errors.New("refused by test")
+	}
+	if s.inspect != nil {
+		s.inspect(b)
 	}
 	s.mu.Lock()
 	s.seqs = append(s.seqs, first)
@@ -349,4 +353,27 @@ func (f *fixture) sinkBatches(name string) int64 {
 		return s.batches.Load()
 	}
 	return 0
+}
+
+// testProcessor drops events whose sequence number is a multiple of 4.
+type testProcessor struct {
+	calls
+}
+
+func (p *testProcessor) Connect(context.Context, int) error { p.add("connect"); return nil }
+func (p *testProcessor) Start() error                       { p.add("start"); return nil }
+func (p *testProcessor) Pause() error                       { return nil }
+func (p *testProcessor) Resume() error                      { return nil }
+func (p *testProcessor) Drain() error                       { p.add("drain"); return nil }
+func (p *testProcessor) Stop() error                        { p.add("stop"); return nil }
+func (p *testProcessor) Close() error                       { p.add("close"); return nil }
+
+func (p *testProcessor) Process(b *cabi.Batch) error {
+	evs := b.EventSlice()
+	for i := range evs {
+		if binary.LittleEndian.Uint64(evs[i].Bytes())%4 == 0 {
+			evs[i].Flags |= cabi.FlagDrop
+		}
+	}
+	return nil
 }

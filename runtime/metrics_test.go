@@ -1,0 +1,100 @@
+package runtime
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetricsEndpoint(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 5} }
+	opts := testOpts()
+	opts.MetricsAddr = "127.0.0.1:0"
+	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, opts)
+	<-e.Finished()
+	addr := e.MetricsAddr()
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("MetricsAddr() = %q; want a loopback address", addr)
+	}
+	get := func(path string) (int, string) {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q; want 200 \"ok\\n\"", code, body)
+	}
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics status %d", code)
+	}
+	for _, want := range []string{
+		`weir_component_events_in_total{component="in",role="source",type="src"} 20`,
+		`weir_component_events_out_total{component="out",role="sink",type="sink"} 20`,
+		`weir_edge_events_in_total{from="in",port="",to="out",policy="block"} 20`,
+		`weir_edge_queue_batches{from="in",port="",to="out",policy="block"} 0`,
+		`weir_sink_circuit_state{component="out",role="sink",type="sink"} 0`,
+		`weir_component_state{component="out",role="sink",type="sink",state="running"} 1`,
+		"# TYPE weir_edge_events_in_total counter",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	line := regexp.MustCompile(`^[a-z_]+\{([a-z_]+="[^"\\]*(\\.[^"\\]*)*",?)*\} -?[0-9.e+]+$`)
+	for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
+		if !strings.HasPrefix(l, "# ") && !line.MatchString(l) {
+			t.Errorf("malformed exposition line %q", l)
+		}
+	}
+}
+
+func TestWritePrometheusEscapesAndDrops(t *testing.T) {
+	s := Snapshot{
+		Components: []ComponentStats{{Name: "we\"ird\\name", Type: "x", Role: StatSink, State: "running", Circuit: "open",
+			EventsIn: 10, EventsOut: 4, Dropped: map[string]uint64{ReasonSinkError: 6}}},
+		Edges: []EdgeStats{{From: "a", To: "b", Policy: DropOldest, Dropped: map[string]uint64{ReasonOldest: 3}}},
+	}
+	var buf bytes.Buffer
+	if err := WritePrometheus(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		`component="we\"ird\\name"`,
+		`weir_component_dropped_events_total{component="we\"ird\\name",role="sink",type="x",reason="sink_error"} 6`,
+		`weir_sink_circuit_state{component="we\"ird\\name",role="sink",type="x"} 2`,
+		`weir_edge_dropped_events_total{from="a",port="",to="b",policy="drop_oldest",reason="oldest"} 3`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHandlerWithoutServer(t *testing.T) {
+	f := newFixture()
+	e, err := New(graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f.reg, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Errorf("/metrics before Start: status %d", rec.Code)
+	}
+	if e.MetricsAddr() != "" {
+		t.Errorf("MetricsAddr() = %q without a server; want empty", e.MetricsAddr())
+	}
+}
