@@ -97,8 +97,8 @@ func Parse(file string, data []byte, opts Options) (*Result, error) {
 		file:  file,
 		lines: strings.Split(string(data), "\n"),
 		reg:   opts.Registry, lookup: opts.LookupEnv, loadPlugins: opts.LoadPlugins,
-		names: map[string]*entity{},
-		res:   &Result{},
+		names: map[string]*entity{}, badNodes: map[spec.Pos]bool{},
+		res: &Result{},
 	}
 	if l.reg == nil {
 		l.reg = runtime.Default
@@ -146,6 +146,9 @@ type entity struct {
 	// unpausable: a kernel-ring source, or a pipeline fed by one.
 	unpausable bool
 	via        string // the unpausable source behind it
+	// bad is set when the definition had errors; warnings about its
+	// connections would be noise.
+	bad bool
 }
 
 type edge struct {
@@ -162,9 +165,15 @@ type loader struct {
 	loadPlugins func(reg *runtime.Registry, paths ...string) error
 
 	errs, warns spec.List
-	names       map[string]*entity
-	order       []*entity
-	edges       []*edge
+	// badNodes are the positions of scalars whose interpolation failed;
+	// further errors there would only repeat the first.
+	badNodes map[spec.Pos]bool
+	// connFailed is set when a connection could not be resolved, which
+	// makes "not connected" warnings unreliable.
+	connFailed bool
+	names      map[string]*entity
+	order      []*entity
+	edges      []*edge
 	// pendingConns are the connections entries, resolved after every
 	// connector and pipeline is declared.
 	pendingConns []*yaml.Node
@@ -184,6 +193,9 @@ func (l *loader) errAt(line, col int, format string, args ...any) *spec.Error {
 }
 
 func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
+	if l.badNodes[l.pos(n)] {
+		return
+	}
 	l.errs = append(l.errs, &spec.Error{Pos: l.pos(n), Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -194,6 +206,9 @@ func (l *loader) warnf(pos spec.Pos, format string, args ...any) {
 // addErrs appends spec errors with prefix before each message.
 func (l *loader) addErrs(prefix string, errs spec.List) {
 	for _, e := range errs {
+		if l.badNodes[e.Pos] {
+			continue
+		}
 		l.errs = append(l.errs, &spec.Error{Pos: e.Pos, Msg: prefix + e.Msg})
 	}
 }
@@ -410,7 +425,7 @@ func (l *loader) pipeline(k, v *yaml.Node) {
 	for i, st := range steps {
 		op, router, good := l.step(k.Value, i, deref(st))
 		if !good {
-			ok = false
+			ok, e.bad = false, true
 			continue
 		}
 		if router != nil {
@@ -588,6 +603,7 @@ func (l *loader) connection(n *yaml.Node) {
 	cfg, errs := spec.Apply(connectionSpec, l.file, n)
 	if len(errs) > 0 {
 		l.addErrs("connection: ", errs)
+		l.connFailed = true
 		return
 	}
 	var c struct {
@@ -643,6 +659,7 @@ func (l *loader) connection(n *yaml.Node) {
 		ok = false
 	}
 	if !ok {
+		l.connFailed = true
 		return
 	}
 	for _, o := range l.edges {

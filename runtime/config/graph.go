@@ -44,6 +44,7 @@ func (l *loader) checkGraph() {
 	}
 	for _, e := range l.order {
 		switch {
+		case e.bad, l.connFailed:
 		case e.pipeline:
 			if e.in == 0 {
 				l.warnf(e.pos, "pipeline %q has no input: no connection has to: %s", e.name, e.name)

@@ -92,6 +92,7 @@ func (l *loader) interpolate(n *yaml.Node) {
 		if err != nil {
 			line, col := l.offsetPos(n, err.off)
 			l.errs = append(l.errs, l.errAt(line, col, "%s", err.msg))
+			l.badNodes[l.pos(n)] = true
 			return
 		}
 		if v != n.Value {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/weirproject/weir/runtime"
+	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
+	"github.com/weirproject/weir/runtime/config"
+	"github.com/weirproject/weir/runtime/plugin"
+	"github.com/weirproject/weir/runtime/spec"
+)
+
+func init() {
+	register(command{name: "validate", summary: "check a config file without running it", run: func(args []string) int {
+		return runValidate(args, os.Stdout, os.Stderr)
+	}})
+}
+
+const validateUsage = `weir validate checks a config file without starting anything: the YAML,
+${VAR} interpolation, connector types and their fields, pipeline operators and
+their predicates, connections (dangling names, sources and sinks used the wrong
+way round, route outputs) and cycles between pipelines. Plugins the config
+lists are loaded so their connector types can be checked.
+
+Every error is printed as FILE:LINE:COL: message, and every warning (valid but
+doubtful settings, such as block on a kernel ring source, or a source that
+feeds nothing) as FILE:LINE:COL: warning: message, in file order.
+
+Usage:
+  weir validate -c FILE [flags]
+
+Exit status: 0 when the config is valid (warnings allowed; a summary line
+such as "ok: 3 connectors, 1 pipeline, 4 connections" goes to stdout),
+1 when it has errors, 2 for bad flags or an unreadable file.
+
+Flags:
+`
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.StringP("config", "c", "", "config `FILE` to check (required)")
+	plugins := fs.StringArrayP("plugins", "P", nil, "load plugin `PATH` (a library or a directory of *.so) before the config's own; repeatable")
+	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
+	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, validateUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *file == "" || fs.NArg() > 0 {
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "weir validate: unexpected argument %q; give the file with -c\n", fs.Arg(0))
+		} else {
+			fmt.Fprintln(stderr, "weir validate: missing -c FILE")
+		}
+		fs.Usage()
+		return 2
+	}
+	reg := runtime.Default.Clone()
+	if len(*plugins) > 0 {
+		if _, err := plugin.Load(reg, *plugins...); err != nil {
+			fmt.Fprintf(stderr, "weir validate: %v\n", err)
+			return 2
+		}
+	}
+	res, err := config.Load(*file, config.Options{Registry: reg})
+	var errs spec.List
+	if err != nil && !errors.As(err, &errs) {
+		fmt.Fprintf(stderr, "weir validate: %v\n", err)
+		return 2
+	}
+	type line struct {
+		pos  spec.Pos
+		text string
+	}
+	var out []line
+	for _, e := range errs {
+		out = append(out, line{e.Pos, e.Error()})
+	}
+	if res != nil && !*noWarn {
+		for _, w := range res.Warnings {
+			out = append(out, line{w.Pos, w.Pos.String() + ": warning: " + w.Msg})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].pos, out[j].pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	for _, l := range out {
+		fmt.Fprintln(stderr, l.text)
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(stderr, "%s: %s\n", *file, nounCount(len(errs), "error"))
+		return 1
+	}
+	if !*quiet {
+		g := res.Graph
+		msg := fmt.Sprintf("ok: %s, %s, %s", nounCount(len(g.Connectors), "connector"), nounCount(len(g.Pipelines), "pipeline"), nounCount(len(g.Connections), "connection"))
+		if n := len(res.Warnings); n > 0 {
+			msg += fmt.Sprintf(" (%s)", nounCount(n, "warning"))
+		}
+		fmt.Fprintln(stdout, msg)
+	}
+	return 0
+}
+
+func nounCount(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
