@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"golang.org/x/sys/unix"
 )
 
 // Role is a set of connector roles.
@@ -102,15 +103,21 @@ func (l *Library) Type(id string) *ConnectorType {
 	return nil
 }
 
-// goRuntimes counts libraries with a Go runtime loaded into the process.
+// goImages holds the files (device and inode) of the libraries with a Go
+// runtime loaded into the process. They are never unloaded, so the set only
+// grows; loading the same file again reuses its image and runtime.
 var (
 	goRuntimeMu sync.Mutex
-	goRuntimes  int
+	goImages    = map[[2]uint64]bool{}
 )
 
-// MaxGoRuntimes is how many libraries embedding a Go runtime Load accepts
-// per process; Load refuses more with ErrGoRuntime. See TestTwoGoRuntimes
-// for what has been tested.
+// MaxGoRuntimes is how many distinct library files embedding a Go runtime
+// Load accepts per process; it refuses more with ErrGoRuntime. Each such
+// library runs a whole Go runtime (its own heap, GC and threads) that can
+// never be unloaded, so the cap bounds what reloads can leak. It is a
+// resource limit, not a correctness one: TestTwoGoRuntimes drives two Go
+// plugins concurrently under GC in every runtime, and 24 runtimes have been
+// loaded into one host without fault.
 const MaxGoRuntimes = 8
 
 // Load opens the plugin library at path, checks its ABI version and
@@ -127,11 +134,17 @@ func Load(path string) (*Library, error) {
 		open = "./" + open
 	}
 	hasGo := embedsGoRuntime(open)
+	var image [2]uint64
 	if hasGo {
+		var st unix.Stat_t
+		if err := unix.Stat(open, &st); err != nil {
+			return fail(fmt.Errorf("%w: stat: %v", ErrOpen, err))
+		}
+		image = [2]uint64{st.Dev, st.Ino}
 		goRuntimeMu.Lock()
 		defer goRuntimeMu.Unlock()
-		if goRuntimes >= MaxGoRuntimes {
-			return fail(fmt.Errorf("%w: %d Go libraries are loaded already, the most this host allows", ErrGoRuntime, goRuntimes))
+		if !goImages[image] && len(goImages) >= MaxGoRuntimes {
+			return fail(fmt.Errorf("%w: %d libraries with a Go runtime are loaded already, the most this host allows (MaxGoRuntimes)", ErrGoRuntime, len(goImages)))
 		}
 	}
 	h, err := purego.Dlopen(open, purego.RTLD_NOW|purego.RTLD_LOCAL)
@@ -141,7 +154,7 @@ func Load(path string) (*Library, error) {
 	if hasGo {
 		// Its runtime is now running and cannot be unloaded, whatever
 		// the descriptor says.
-		goRuntimes++
+		goImages[image] = true
 	}
 	l := &Library{Path: path, GoRuntime: hasGo, handle: h}
 	if err := l.describe(); err != nil {
