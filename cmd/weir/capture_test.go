@@ -1,0 +1,442 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/link"
+
+	"github.com/weirproject/weir/ingest/pcapng"
+	"github.com/weirproject/weir/internal/netns"
+	"github.com/weirproject/weir/tools/trafgen"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a poller.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestCaptureUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-i", "lo", "tcp", "port", "80"}, `filter expressions are not supported yet (got "tcp port 80")`},
+		{[]string{}, "no interface given"},
+		{[]string{"-i", "lo", "--mode", "bpf"}, `parse mode "bpf"`},
+		{[]string{"-i", "lo", "--mode", "xdp", "--direction", "out"}, "--mode xdp captures ingress only"},
+		{[]string{"-i", "lo", "--direction", "sideways"}, `parse direction "sideways"`},
+		{[]string{"-i", "lo", "--sample", "0"}, "--sample 0"},
+		{[]string{"-i", "lo", "-s", "-5"}, "-s -5"},
+		{[]string{"-i", "lo", "-w", "-", "-j"}, "no room for -j"},
+		{[]string{"-i", "lo", "--bogus"}, "unknown flag: --bogus"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := runCapture(context.Background(), tc.args, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+			t.Errorf("weir capture %q = %d, stderr %q; want 2 and a message containing %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := runCapture(context.Background(), []string{"--help"}, io.Discard, &stderr); code != 0 || !strings.Contains(stderr.String(), "Examples:") {
+		t.Errorf("weir capture --help = %d, %q; want 0 and the usage text", code, stderr.String())
+	}
+}
+
+// counters are the exit counters weir capture prints to stderr.
+type counters struct {
+	captured, seen, filtered, sampledOut, ringFull, unread uint64
+}
+
+var counterLine = regexp.MustCompile(`(?m)^(\d+) packets (captured|seen by the kernel programs|filtered out|sampled out|dropped by ring|in the rings not read)`)
+
+func parseCounters(t *testing.T, stderr string) counters {
+	t.Helper()
+	var c counters
+	found := 0
+	for _, m := range counterLine.FindAllStringSubmatch(stderr, -1) {
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		found++
+		switch m[2] {
+		case "captured":
+			c.captured = n
+		case "seen by the kernel programs":
+			c.seen = n
+		case "filtered out":
+			c.filtered = n
+		case "sampled out":
+			c.sampledOut = n
+		case "dropped by ring":
+			c.ringFull = n
+		case "in the rings not read":
+			c.unread = n
+		}
+	}
+	if found < 5 {
+		t.Fatalf("weir capture printed no exit counters:\n%s", stderr)
+	}
+	if c.seen != c.filtered+c.sampledOut+c.ringFull+c.captured+c.unread {
+		t.Errorf("counters do not add up: %+v\n%s", c, stderr)
+	}
+	return c
+}
+
+// blackhole is an address B does not own: B's stack drops frames sent to
+// it without a reply (forwarding is off), so B sees only generated frames.
+var blackhole = netip.MustParseAddr("10.255.255.1")
+
+// target selects where a rig's generator sends.
+type target int
+
+const (
+	toBlackhole target = iota // an address nobody owns: B drops silently
+	toB                       // B's own address: B's stack answers
+)
+
+// rig is a veth pair with a generator sending from A to B.
+type rig struct {
+	p  *netns.Pair
+	tg *trafgen.Generator
+}
+
+func newRig(t *testing.T, cfg trafgen.Config, receiver bool, dst target) *rig {
+	t.Helper()
+	p, err := netns.NewPair("cap")
+	if errors.Is(err, netns.ErrNotSupported) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	cfg.SrcMAC, cfg.DstMAC, cfg.SrcIP, cfg.Ifindex = p.A.MAC, p.B.MAC, p.A.Addr.Addr(), p.A.Index
+	cfg.DstIP = blackhole
+	if dst == toB {
+		cfg.DstIP = p.B.Addr.Addr()
+		// Make B answer every datagram, not one a second.
+		if out, err := netns.Exec(p.B.NS, "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0").CombinedOutput(); err != nil {
+			t.Fatalf("sysctl in %s: %v: %s", p.B.NS, err, out)
+		}
+	}
+	if cfg.SrcPort == 0 {
+		cfg.SrcPort = 40000
+	}
+	if cfg.DstPort == 0 {
+		cfg.DstPort = 9
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	g, err := trafgen.New(cfg)
+	if errors.Is(err, trafgen.ErrNotSupported) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	if receiver {
+		var l link.Link
+		if err := netns.Do(p.B.NS, func() (err error) { l, err = g.AttachReceiver(p.B.Index); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+	}
+	return &rig{p: p, tg: g}
+}
+
+func (r *rig) send(t *testing.T) trafgen.Result {
+	t.Helper()
+	var res trafgen.Result
+	if err := netns.Do(r.p.A.NS, func() (err error) { res, err = r.tg.Run(context.Background()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// capture runs weir capture with args in B's namespace until it exits.
+type capture struct {
+	stdout, stderr syncBuffer
+	code           int
+	done           chan struct{}
+	cancel         context.CancelFunc
+}
+
+func (r *rig) startCapture(t *testing.T, args ...string) *capture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	c := &capture{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(c.done)
+		err := netns.Do(r.p.B.NS, func() error {
+			c.code = runCapture(ctx, args, &c.stdout, &c.stderr)
+			return nil
+		})
+		if err != nil {
+			c.code = -1
+			fmt.Fprintf(&c.stderr, "enter namespace: %v\n", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-c.done })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-c.done:
+			t.Fatalf("weir capture %q exited early with %d:\n%s", args, c.code, c.stderr.String())
+		default:
+		}
+		if strings.Contains(c.stderr.String(), "listening on") {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("weir capture %q did not start:\n%s", args, c.stderr.String())
+		}
+	}
+}
+
+// wait waits for the capture to exit by itself (after -c packets), or
+// stops it after grace.
+func (c *capture) wait(t *testing.T, grace time.Duration) {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(grace):
+		c.cancel()
+		<-c.done
+	}
+	if c.code != 0 {
+		t.Fatalf("weir capture exited with %d:\n%s", c.code, c.stderr.String())
+	}
+}
+
+func lines(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// TestCaptureText sends K UDP datagrams over several flows and checks that
+// weir capture (TCX, the default mode) prints exactly those, as text.
+func TestCaptureText(t *testing.T) {
+	const k, flows = 50, 5
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 80}, Count: k, Rate: 5000, Flows: flows}, true, toBlackhole)
+	c := r.startCapture(t, "-i", r.p.B.Name, "-c", strconv.Itoa(k))
+	if res := r.send(t); res.Sent != k {
+		t.Fatalf("generator sent %d; want %d", res.Sent, k)
+	}
+	c.wait(t, 5*time.Second)
+	got := lines(c.stdout.String())
+	if len(got) != k {
+		t.Fatalf("captured %d lines; want %d:\n%s", len(got), k, c.stdout.String())
+	}
+	re := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{9} ` + regexp.QuoteMeta(r.p.B.Name) + ` in IP ` +
+		regexp.QuoteMeta(r.p.A.Addr.Addr().String()) + `\.(4000[0-4]) > 10\.255\.255\.1\.9: UDP, length 38$`)
+	ports := map[string]int{}
+	for _, l := range got {
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("line %q does not match %v", l, re)
+		}
+		ports[m[1]]++
+	}
+	for p, n := range ports {
+		if n != k/flows {
+			t.Errorf("port %s: %d packets; want %d", p, n, k/flows)
+		}
+	}
+	cnt := parseCounters(t, c.stderr.String())
+	if cnt.captured != k || cnt.seen != k || cnt.ringFull != 0 {
+		t.Errorf("counters %+v; want %d captured and seen, none dropped", cnt, k)
+	}
+}
+
+// TestCapturePcapng captures K frames at XDP with snaplen 96 into a pcapng
+// file and checks it with the pcapng reader (bytes) and tshark (count,
+// lengths, nanosecond timestamps, interface name).
+func TestCapturePcapng(t *testing.T) {
+	const k, size, snap = 100, 200, 96
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.TCP, Size: size}, Count: k, Rate: 20000}, false, toBlackhole)
+	path := filepath.Join(t.TempDir(), "cap.pcapng")
+	c := r.startCapture(t, "-i", r.p.B.Name, "--mode", "xdp", "-s", strconv.Itoa(snap), "-w", path, "-c", strconv.Itoa(k))
+	before := uint64(time.Now().UnixNano())
+	if res := r.send(t); res.Sent != k {
+		t.Fatalf("generator sent %d; want %d", res.Sent, k)
+	}
+	c.wait(t, 5*time.Second)
+	after := uint64(time.Now().UnixNano())
+	if c.stdout.String() != "" {
+		t.Errorf("-w printed to stdout: %q", c.stdout.String())
+	}
+
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr := pcapng.NewReader(f)
+	want := r.tg.Frame()[:snap]
+	n := 0
+	for ; ; n++ {
+		p, err := pr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		if p.OrigLen != size || !bytes.Equal(p.Data, want) {
+			t.Fatalf("packet %d: %d of %d bytes, differs from the generator's frame", n, len(p.Data), p.OrigLen)
+		}
+		if p.TsNs < before || p.TsNs > after {
+			t.Errorf("packet %d: timestamp %d outside the run [%d, %d]", n, p.TsNs, before, after)
+		}
+	}
+	if n != k {
+		t.Fatalf("%s holds %d packets; want %d", path, n, k)
+	}
+	if ifs := pr.Interfaces(); len(ifs) != 1 || ifs[0].Name != r.p.B.Name || ifs[0].SnapLen != snap || ifs[0].TsResolution != 1e9 {
+		t.Errorf("interfaces %+v; want one, %s, snaplen %d, ns resolution", ifs, r.p.B.Name, snap)
+	}
+
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("skipping the tshark check: tshark not installed (tools/deps.sh installs it)")
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(tshark, "-r", path, "-T", "fields", "-E", "separator=,",
+		"-e", "frame.interface_name", "-e", "frame.len", "-e", "frame.cap_len", "-e", "frame.time_epoch", "-e", "tcp.srcport")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s: %v\n%s", path, err, stderr.Bytes())
+	}
+	tl := lines(string(out))
+	if len(tl) != k {
+		t.Fatalf("tshark read %d packets; want %d", len(tl), k)
+	}
+	nsTime := regexp.MustCompile(`^` + regexp.QuoteMeta(r.p.B.Name) + `,200,96,(\d+)\.(\d{9}),40000$`)
+	for _, l := range tl {
+		m := nsTime.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("tshark line %q does not match %v", l, nsTime)
+		}
+		sec, _ := strconv.ParseUint(m[1], 10, 64)
+		nsec, _ := strconv.ParseUint(m[2], 10, 64)
+		if ts := sec*1e9 + nsec; ts < before || ts > after {
+			t.Errorf("tshark timestamp %s.%s outside the run", m[1], m[2])
+		}
+	}
+	cnt := parseCounters(t, c.stderr.String())
+	if cnt.captured != k || cnt.seen != k {
+		t.Errorf("counters %+v; want %d captured and seen", cnt, k)
+	}
+}
+
+// TestCaptureSampling sends N frames with --sample 10 and checks that about
+// one in ten are captured as JSON lines that carry the rate, and that the
+// kernel counts the rest as sampled out.
+func TestCaptureSampling(t *testing.T) {
+	const k, rate = 1000, 10
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 60}, Count: k, Rate: 20000}, true, toBlackhole)
+	c := r.startCapture(t, "-i", r.p.B.Name, "--sample", strconv.Itoa(rate), "-j")
+	if res := r.send(t); res.Sent != k {
+		t.Fatalf("generator sent %d; want %d", res.Sent, k)
+	}
+	time.Sleep(300 * time.Millisecond) // past the reader's 100ms deadline
+	c.cancel()
+	c.wait(t, 0)
+	got := lines(c.stdout.String())
+	// The sampler keeps the first packet and every rate-th after it, per
+	// CPU, so each CPU the packets were seen on may add one.
+	lo, hi := k/rate, k/rate+runtime.NumCPU()
+	if len(got) < lo || len(got) > hi {
+		t.Fatalf("captured %d packets with --sample %d of %d; want %d to %d", len(got), rate, k, lo, hi)
+	}
+	for _, l := range got {
+		var rec struct {
+			SampleRate int    `json:"sample_rate"`
+			Direction  string `json:"direction"`
+			UDP        *struct {
+				DstPort int `json:"dport"`
+			} `json:"udp"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("line %q is not JSON: %v", l, err)
+		}
+		if rec.SampleRate != rate || rec.Direction != "in" || rec.UDP == nil || rec.UDP.DstPort != 9 {
+			t.Fatalf("record %q: want sample_rate %d, direction in, UDP to port 9", l, rate)
+		}
+	}
+	cnt := parseCounters(t, c.stderr.String())
+	if cnt.seen != k || cnt.captured != uint64(len(got)) || cnt.sampledOut != k-uint64(len(got)) {
+		t.Errorf("counters %+v; want %d seen, %d captured, %d sampled out", cnt, k, len(got), k-len(got))
+	}
+}
+
+// TestCaptureDirection sends UDP to B's own address, which B answers with
+// ICMP port unreachable (after an ARP exchange), and checks what each
+// --direction captures.
+func TestCaptureDirection(t *testing.T) {
+	const k = 10
+	for _, tc := range []struct {
+		dir   string
+		count int
+		kinds map[string]int // substring of the line -> lines
+	}{
+		{"in", k + 1, map[string]int{" in IP ": k, " in ARP, Reply": 1}},
+		{"out", k + 1, map[string]int{" out IP ": k, " out ARP, Request": 1}},
+		{"both", 2*k + 2, map[string]int{" in IP ": k, " out IP ": k, " in ARP": 1, " out ARP": 1}},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 60}, Count: k, Rate: 1000}, true, toB)
+			c := r.startCapture(t, "-i", r.p.B.Name, "--direction", tc.dir, "-c", strconv.Itoa(tc.count))
+			r.send(t)
+			c.wait(t, 3*time.Second)
+			got := lines(c.stdout.String())
+			if len(got) != tc.count {
+				t.Fatalf("--direction %s captured %d packets; want %d:\n%s", tc.dir, len(got), tc.count, c.stdout.String())
+			}
+			for sub, want := range tc.kinds {
+				n := 0
+				for _, l := range got {
+					if strings.Contains(l, sub) {
+						n++
+					}
+				}
+				if n != want {
+					t.Errorf("--direction %s: %d lines contain %q; want %d:\n%s", tc.dir, n, sub, want, c.stdout.String())
+				}
+			}
+			parseCounters(t, c.stderr.String())
+		})
+	}
+}
