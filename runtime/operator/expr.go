@@ -270,7 +270,7 @@ func (p *parser) next() error {
 		}
 		p.tok = token{kind: tokIdent, text: s[start:p.pos], off: start}
 	case c >= '0' && c <= '9':
-		for p.pos < len(s) && (isIdentByte(s[p.pos], false)) {
+		for p.pos < len(s) && (isIdentByte(s[p.pos], false) || s[p.pos] == '.') {
 			p.pos++
 		}
 		p.tok = token{kind: tokNum, text: s[start:p.pos], off: start}
