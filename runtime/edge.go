@@ -7,7 +7,8 @@ type edge struct {
 	def        EdgeDef
 	to         *inbox
 	toPipeline bool
-	c          counters
+	// c survives a reload that keeps an edge with the same ends.
+	c *counters
 
 	mu      sync.Mutex
 	ring    []*lease
@@ -20,8 +21,8 @@ type edge struct {
 	notify chan struct{}
 }
 
-func newEdge(def EdgeDef, to *inbox, toPipeline bool, notify chan struct{}) *edge {
-	e := &edge{def: def, to: to, toPipeline: toPipeline, ring: make([]*lease, def.Capacity), notify: notify}
+func newEdge(def EdgeDef, to *inbox, toPipeline bool, notify chan struct{}, c *counters) *edge {
+	e := &edge{def: def, to: to, toPipeline: toPipeline, ring: make([]*lease, def.Capacity), notify: notify, c: c}
 	to.edges = append(to.edges, e)
 	return e
 }

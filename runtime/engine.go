@@ -58,8 +58,9 @@ type Options struct {
 	// MetricsAddr is where Start serves /healthz and /metrics; "" serves
 	// nothing. Use "127.0.0.1:9464" for the conventional loopback port.
 	MetricsAddr string
-	// NewOp builds the built-in operators named in pipelines. When nil,
-	// only processor connector types from the registry can be used.
+	// NewOp builds the built-in operators named in pipelines
+	// (operator.New). Processor connector types from the registry take
+	// precedence over operators of the same name.
 	NewOp OpFactory
 	// Log receives lifecycle and failure reports (slog.Default()).
 	Log *slog.Logger

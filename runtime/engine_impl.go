@@ -28,6 +28,9 @@ type engine struct {
 	stopped bool
 
 	cur atomic.Pointer[topo]
+	// edgeCounters carries edge counters across reloads, keyed by the
+	// edge's ends; only buildTopo touches it, under mu.
+	edgeCounters map[string]*counters
 
 	srv *http.Server
 	ln  net.Listener
@@ -68,6 +71,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.NewOp == nil {
+		o.NewOp = operator.New
 	}
 }
 
@@ -169,6 +175,7 @@ func (e *engine) shutdown(ctx context.Context) error {
 }
 
 func (e *engine) closePipe(pn *pipeNode) {
+	pn.state.Store(stStopped)
 	for _, s := range pn.steps {
 		if s.proc != nil {
 			s.proc.finish(true)
@@ -266,7 +273,7 @@ func (e *engine) stats() Snapshot {
 		s.Components = append(s.Components, n.stats()...)
 	}
 	for _, p := range pipes {
-		c := ComponentStats{Name: p.def.Name, Type: "pipeline", Role: StatPipeline, State: "running"}
+		c := ComponentStats{Name: p.def.Name, Type: "pipeline", Role: StatPipeline, State: stateNames[p.state.Load()]}
 		p.c.component(&c)
 		s.Components = append(s.Components, c)
 	}

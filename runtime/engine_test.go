@@ -378,7 +378,7 @@ func TestNewRejectsBadGraphs(t *testing.T) {
 		{"dangling edge", graph([]string{"a:src"}, nil, EdgeDef{From: "a", To: "b"}), `edge to "b": no such connector or pipeline`},
 		{"sink as source", graph([]string{"a:sink", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}), `type "sink" is not a source`},
 		{"bad policy", graph([]string{"a:src", "b:sink"}, nil, EdgeDef{From: "a", To: "b", Policy: "maybe"}), `unknown policy "maybe"`},
-		{"unknown op", graph([]string{"a:src"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "frob"}}}}), `unknown operator or processor type "frob"`},
+		{"unknown op", graph([]string{"a:src"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "frob"}}}}), `unknown type "frob"`},
 		{"cycle", graph(nil, []PipelineDef{{Name: "p"}, {Name: "q"}}, EdgeDef{From: "p", To: "q"}, EdgeDef{From: "q", To: "p"}), `is part of a cycle`},
 	}
 	for _, tt := range tests {

@@ -30,7 +30,7 @@ type pipeNode struct {
 	masks   []uint64
 	// nextFlush is when the emitters next want a flush (zero: none).
 	nextFlush time.Time
-	closed    bool
+	state     atomic.Int32
 }
 
 // emits reports whether any step is an Emitter.
@@ -83,6 +83,7 @@ func (t *topo) runPipeline(r *pipeRun) {
 			return
 		}
 	}
+	r.p.state.Store(stRunning)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	emits := r.p.emits()

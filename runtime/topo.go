@@ -55,6 +55,7 @@ func (e *engine) buildTopo(p *plan) *topo {
 	}
 	// producers of each consumer, for the breaker's upstream sources.
 	feeders := map[string][]string{}
+	edgeCounters := map[string]*counters{}
 	for _, d := range p.edges {
 		_, toPipe := pipeRuns[d.To]
 		ch := notify[d.From]
@@ -62,7 +63,13 @@ func (e *engine) buildTopo(p *plan) *topo {
 			ch = make(chan struct{}, 1)
 			notify[d.From] = ch
 		}
-		ed := newEdge(d, inboxes[d.To], toPipe, ch)
+		key := d.From + "." + d.FromPort + "->" + d.To
+		c := e.edgeCounters[key]
+		if c == nil {
+			c = new(counters)
+		}
+		edgeCounters[key] = c
+		ed := newEdge(d, inboxes[d.To], toPipe, ch, c)
 		t.edges = append(t.edges, ed)
 		feeders[d.To] = append(feeders[d.To], d.From)
 		if r, ok := pipeRuns[d.From]; ok {
@@ -72,6 +79,7 @@ func (e *engine) buildTopo(p *plan) *topo {
 			srcEdges[d.From] = append(srcEdges[d.From], ed)
 		}
 	}
+	e.edgeCounters = edgeCounters
 	for _, r := range t.pipes {
 		width := 0
 		for _, es := range r.ports {

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/weirproject/weir/runtime"
+	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
+	"github.com/weirproject/weir/runtime/config"
+	"github.com/weirproject/weir/runtime/plugin"
+	"github.com/weirproject/weir/runtime/spec"
+)
+
+func init() {
+	register(command{name: "run", summary: "run a config until interrupted; SIGHUP reloads it", run: func(args []string) int {
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+		return runRun(args, os.Stdout, os.Stderr, sigs)
+	}})
+}
+
+const runUsage = `weir run starts the connectors, pipelines and connections of a config file
+and moves events until SIGINT or SIGTERM, or until every source has ended.
+It then drains: sources stop taking input, in-flight batches are delivered
+within --drain-timeout, every connector is stopped, and an accounting summary
+(in = out + dropped + in flight, per component and edge) goes to stdout.
+A second SIGINT or SIGTERM during the drain gives up on it.
+
+SIGHUP reloads the config: connectors whose type and config did not change
+keep running, changed and removed ones are drained and stopped, new ones
+start. A config with errors is reported and the running one kept.
+
+Metrics in the Prometheus text format are served on /metrics, and health on
+/healthz, at --metrics (loopback by default; "off" disables).
+
+Usage:
+  weir run -c FILE [flags]
+
+Exit status: 0 after a complete drain, 1 when the config is invalid, the
+drain timed out, or the engine failed, 2 for bad flags.
+
+Flags:
+`
+
+func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.StringP("config", "c", "", "config `FILE` to run (required)")
+	plugins := fs.StringArrayP("plugin", "P", nil, "load plugin library `PATH` before the config's own; repeatable")
+	pluginDirs := fs.StringArray("plugin-dir", nil, "load every *.so in `DIR`; repeatable")
+	metrics := fs.String("metrics", "127.0.0.1:9464", "serve /metrics and /healthz on `ADDR`; \"off\" disables")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "how long to wait for in-flight batches at stop and reload")
+	batchEvents := fs.Int("batch-events", 1024, "events per batch")
+	batchBytes := fs.Int("batch-bytes", 1<<20, "arena bytes per batch")
+	pool := fs.Int("pool", 64, "batches each source and pipeline may have in flight")
+	capacity := fs.Int("edge-capacity", 16, "queue length in batches of edges that do not set capacity")
+	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, runUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *file == "" || fs.NArg() > 0 {
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "weir run: unexpected argument %q; give the file with -c\n", fs.Arg(0))
+		} else {
+			fmt.Fprintln(stderr, "weir run: missing -c FILE")
+		}
+		fs.Usage()
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "weir run: --log-level %q: want debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	// One registry for the life of the process: plugins load into it once,
+	// and a reload that names a new plugin adds its types.
+	reg := runtime.Default.Clone()
+	pl := &pluginSet{loaded: map[string]bool{}}
+	if err := pl.load(reg, append(append([]string(nil), *plugins...), *pluginDirs...)...); err != nil {
+		fmt.Fprintf(stderr, "weir run: %v\n", err)
+		return 2
+	}
+	load := func() (*runtime.Graph, bool) {
+		res, err := config.Load(*file, config.Options{Registry: reg, LoadPlugins: pl.load})
+		if res != nil {
+			for _, w := range res.Warnings {
+				fmt.Fprintf(stderr, "%s: warning: %s\n", w.Pos, w.Msg)
+			}
+		}
+		if err != nil {
+			var errs spec.List
+			if errors.As(err, &errs) {
+				for _, e := range errs {
+					fmt.Fprintf(stderr, "%s: %s\n", e.Pos, e.Msg)
+				}
+			} else {
+				fmt.Fprintf(stderr, "weir run: %v\n", err)
+			}
+			return nil, false
+		}
+		return res.Graph, true
+	}
+	g, ok := load()
+	if !ok {
+		return 1
+	}
+	opts := runtime.Options{
+		BatchEvents: *batchEvents, BatchBytes: *batchBytes, PoolBatches: *pool,
+		EdgeCapacity: *capacity, DrainTimeout: *drain, Log: log,
+	}
+	if *metrics != "off" && *metrics != "" {
+		opts.MetricsAddr = *metrics
+	}
+	eng, err := runtime.New(*g, reg, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir run: %v\n", err)
+		return 1
+	}
+	if err := eng.Start(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "weir run: %v\n", err)
+		return 1
+	}
+	attrs := []any{"config", *file, "connectors", len(g.Connectors), "pipelines", len(g.Pipelines), "connections", len(g.Connections)}
+	if a := eng.MetricsAddr(); a != "" {
+		attrs = append(attrs, "metrics", "http://"+a+"/metrics")
+	}
+	log.Info("running", attrs...)
+
+	why := ""
+	for why == "" {
+		select {
+		case <-eng.Finished():
+			why = "every source ended"
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				why = "got " + sig.String()
+				break
+			}
+			g, ok := load()
+			if !ok {
+				log.Error("reload: config has errors; keeping the running one", "config", *file)
+				continue
+			}
+			if err := eng.Reload(*g); err != nil {
+				log.Error("reload failed; keeping the running config", "err", err)
+				continue
+			}
+		}
+	}
+	log.Info("draining", "reason", why, "timeout", *drain)
+	ctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			log.Warn("second signal: giving up on the drain")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	code := 0
+	if err := eng.Shutdown(ctx); err != nil {
+		log.Error("drain incomplete; in-flight batches were dropped", "err", err)
+		code = 1
+	}
+	s := eng.Stats()
+	fmt.Fprintln(stdout, "accounting summary:")
+	s.WriteSummary(stdout)
+	if !s.Balanced() {
+		fmt.Fprintln(stdout, "accounting: NOT balanced")
+		code = 1
+	} else {
+		fmt.Fprintln(stdout, "accounting: balanced (in = out + dropped for every component and edge)")
+	}
+	return code
+}
+
+// pluginSet loads each plugin path into the registry once, so a reload of
+// a config that lists plugins does not register their types twice.
+type pluginSet struct {
+	loaded map[string]bool
+}
+
+func (p *pluginSet) load(reg *runtime.Registry, paths ...string) error {
+	var fresh []string
+	for _, path := range paths {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return fmt.Errorf("load plugin %s: %w", path, err)
+		}
+		if !p.loaded[abs] {
+			fresh = append(fresh, abs)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if _, err := plugin.Load(reg, fresh...); err != nil {
+		return err
+	}
+	for _, f := range fresh {
+		p.loaded[f] = true
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteSummary writes s as two aligned tables, components then edges, with
+// the accounting identity checked on each line ("ok", or the gap). It is
+// what `weir run` prints when it stops.
+func (s Snapshot) WriteSummary(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "component\trole\tstate\tevents in\tout\tdropped\tin flight\tbytes out\terrors\tretries\trestarts\t")
+	for _, c := range s.Components {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t\n", c.Name, c.Role, c.State,
+			c.EventsIn, c.EventsOut, dropText(c.Dropped), c.InFlight, c.BytesOut, c.Errors, c.Retries, c.Restarts)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "edge\tpolicy\tcapacity\tevents in\tout\tdropped\tqueued\taccounting\t")
+	for _, e := range s.Edges {
+		name := e.From
+		if e.FromPort != "" {
+			name += "." + e.FromPort
+		}
+		check := "ok"
+		if gap := int64(e.EventsIn) - int64(e.EventsOut) - int64(e.DroppedTotal()) - int64(e.QueuedEvents); gap != 0 {
+			check = fmt.Sprintf("off by %d", gap)
+		}
+		fmt.Fprintf(tw, "%s -> %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t\n", name, e.To, e.Policy, e.Capacity,
+			e.EventsIn, e.EventsOut, dropText(e.Dropped), e.QueuedEvents, check)
+	}
+	return tw.Flush()
+}
+
+// Balanced reports whether every component and edge satisfies in = out +
+// dropped + in flight with nothing left in flight or queued, as after a
+// complete drain.
+func (s Snapshot) Balanced() bool {
+	for _, c := range s.Components {
+		if c.InFlight != 0 {
+			return false
+		}
+	}
+	for _, e := range s.Edges {
+		if e.QueuedEvents != 0 || e.EventsIn != e.EventsOut+e.DroppedTotal() {
+			return false
+		}
+	}
+	return true
+}
+
+func dropText(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", m[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
