@@ -8,6 +8,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"runtime/metrics"
+	"sort"
 	"sync"
 	"time"
 
@@ -118,8 +119,12 @@ type Result struct {
 	Emitted uint64 `json:"emitted"`
 	// Elapsed runs from the engine's start until everything emitted was
 	// delivered.
-	Elapsed      time.Duration `json:"elapsed_ns"`
-	EventsPerSec float64       `json:"events_per_sec"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	// EventsPerSec is what the sink accepted per second, EmittedPerSec
+	// what the blaster produced per second; they differ when the
+	// pipeline drops events.
+	EventsPerSec  float64 `json:"events_per_sec"`
+	EmittedPerSec float64 `json:"emitted_per_sec"`
 	// MBPerSec is sink bytes per second, in 10^6 bytes.
 	MBPerSec float64 `json:"mb_per_sec"`
 	// Latency is nil when the sink is a plugin.
@@ -290,7 +295,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Memory.HeapPeak = max(res.Memory.HeapPeak, after.heap)
 	res.Memory.RSSPeak = max(res.Memory.RSSPeak, after.rss)
 
-	for _, c := range st.Components {
+	// Source, pipeline, sink: the order events flow in.
+	order := map[string]int{runtime.StatSource: 0, runtime.StatPipeline: 1, runtime.StatSink: 2}
+	comps := append([]runtime.ComponentStats(nil), st.Components...)
+	sort.SliceStable(comps, func(i, j int) bool { return order[comps[i].Role] < order[comps[j].Role] })
+	for _, c := range comps {
 		res.Accounting = append(res.Accounting, Count{Name: c.Name, Role: c.Role, In: c.EventsIn, Out: c.EventsOut,
 			Dropped: c.Dropped, InFlight: c.InFlight, Errors: c.Errors})
 		if c.Name == sinkName && c.Role == runtime.StatSink {
@@ -311,6 +320,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	mu.Unlock()
 	if s := res.Elapsed.Seconds(); s > 0 {
 		res.EventsPerSec = float64(res.Events) / s
+		res.EmittedPerSec = float64(res.Emitted) / s
 		res.MBPerSec = float64(res.Bytes) / s / 1e6
 	}
 	return res, runErr
