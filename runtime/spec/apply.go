@@ -424,8 +424,11 @@ func rangeString(f *Field) string {
 }
 
 func fmtNum(k Kind, v float64) string {
-	if k == Duration {
+	switch {
+	case k == Duration:
 		return time.Duration(v).String()
+	case v == math.Trunc(v) && math.Abs(v) < 1e18:
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
