@@ -31,25 +31,33 @@ var (
 // returns the library's path.
 func cPlugin(t *testing.T, name string) string {
 	t.Helper()
+	return cBuild(t, "libweir_"+name+".so",
+		filepath.Join(repoRoot, "plugins/c", name+".c"), filepath.Join(repoRoot, "plugins/c/config.c"))
+}
+
+// cBuild compiles sources into the shared library out (a file name) with
+// the system compiler, once per test binary, and returns its path.
+func cBuild(t *testing.T, out string, sources ...string) string {
+	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "weir-plugin-test-")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	out := filepath.Join(buildDir, "libweir_"+name+".so")
+	out = filepath.Join(buildDir, out)
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
 	cc, err := exec.LookPath("cc")
 	if err != nil {
-		t.Skipf("no C compiler to build the %s plugin: %v", name, err)
+		t.Skipf("no C compiler to build %s: %v", out, err)
 	}
-	cmd := exec.Command(cc, "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-fvisibility=hidden",
-		"-I", filepath.Join(repoRoot, "cabi/include"), "-o", out,
-		filepath.Join(repoRoot, "plugins/c", name+".c"), filepath.Join(repoRoot, "plugins/c/config.c"))
+	args := []string{"-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-pthread", "-fvisibility=hidden",
+		"-I", filepath.Join(repoRoot, "cabi/include"), "-o", out}
+	cmd := exec.Command(cc, append(args, sources...)...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s plugin: %v\n%s", name, err, msg)
+		t.Fatalf("build %s: %v\n%s", out, err, msg)
 	}
 	return out
 }
