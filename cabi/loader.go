@@ -176,7 +176,11 @@ func (l *Library) describe() error {
 	if r == 0 {
 		return fmt.Errorf("%w: it returned NULL", ErrNoEntry)
 	}
-	p := ptrFrom(r)
+	return l.parse(ptrFrom(r))
+}
+
+// parse checks the weir_plugin at p and fills l from it.
+func (l *Library) parse(p unsafe.Pointer) error {
 	// The version comes first, before any other field is trusted.
 	major := *(*uint16)(p)
 	minor := *(*uint16)(unsafe.Add(p, 2))
