@@ -279,6 +279,7 @@ func printResult(w io.Writer, f *benchFlags, cfg *bench.Config, r *bench.Result)
 	fmt.Fprintf(w, "  sink        %s\n", r.Sink)
 	fmt.Fprintf(w, "  events      %d emitted, %d delivered (%d bytes) in %v\n", r.Emitted, r.Events, r.Bytes, r.Elapsed.Round(time.Microsecond))
 	fmt.Fprintf(w, "  throughput  %s events/s emitted; %s events/s, %.1f MB/s delivered\n", human(r.EmittedPerSec), human(r.EventsPerSec), r.MBPerSec)
+	fmt.Fprintf(w, "  cpu         %v of CPU time, %s events emitted per CPU second\n", r.CPU.Round(time.Microsecond), human(r.EmittedPerCPUSec))
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(w, "  latency     p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  (%d samples)\n",
 			time.Duration(l.P50), time.Duration(l.P90), time.Duration(l.P99), time.Duration(l.P999), time.Duration(l.Max), l.Sample)

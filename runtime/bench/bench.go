@@ -125,6 +125,12 @@ type Result struct {
 	// pipeline drops events.
 	EventsPerSec  float64 `json:"events_per_sec"`
 	EmittedPerSec float64 `json:"emitted_per_sec"`
+	// CPU is the user and system CPU time the whole process used over
+	// Elapsed, and EmittedPerCPUSec the events emitted per CPU second: on
+	// a machine shared with other work, it measures the cost per event
+	// better than wall-clock rates do.
+	CPU              time.Duration `json:"cpu_ns"`
+	EmittedPerCPUSec float64       `json:"emitted_per_cpu_sec"`
 	// MBPerSec is sink bytes per second, in 10^6 bytes.
 	MBPerSec float64 `json:"mb_per_sec"`
 	// Latency is nil when the sink is a plugin.
@@ -265,6 +271,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}()
 
+	cpu0 := cpuTime()
 	start := time.Now()
 	if err := eng.Start(ctx); err != nil {
 		close(stopSampler)
@@ -278,6 +285,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		runErr = fmt.Errorf("bench: run did not finish: %w", ctx.Err())
 	}
 	res.Elapsed = time.Since(start)
+	res.CPU = cpuTime() - cpu0
 	st := eng.Stats()
 	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer dcancel()
@@ -322,6 +330,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.EventsPerSec = float64(res.Events) / s
 		res.EmittedPerSec = float64(res.Emitted) / s
 		res.MBPerSec = float64(res.Bytes) / s / 1e6
+	}
+	if s := res.CPU.Seconds(); s > 0 {
+		res.EmittedPerCPUSec = float64(res.Emitted) / s
 	}
 	return res, runErr
 }
@@ -503,4 +514,13 @@ func (r *memReader) rss() uint64 {
 		pages = pages*10 + uint64(fields[i]-'0')
 	}
 	return pages * r.page
+}
+
+// cpuTime returns the user plus system CPU time of the process so far.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

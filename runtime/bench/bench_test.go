@@ -195,6 +195,7 @@ func BenchmarkBlasterToBlackhole(b *testing.B) {
 					}
 					checkDelivered(b, res, uint64(b.N))
 					b.ReportMetric(res.EventsPerSec, "events/s")
+					b.ReportMetric(res.EmittedPerCPUSec, "events/cpu-s")
 					m := res.Memory
 					b.ReportMetric(float64(int64(m.HeapRunLast)-int64(m.HeapRunFirst)), "run-heap-growth-B")
 					b.ReportMetric(float64(int64(m.RSSRunLast)-int64(m.RSSRunFirst)), "run-rss-growth-B")
