@@ -411,3 +411,44 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}
 	checkAccounting(t, e.Stats())
 }
+
+// TestDrainTimeoutDropsAndAccounts shuts down while a sink refuses every
+// batch: the drain times out, what was in flight is dropped with reason
+// shutdown and failed back to the source, and the books still balance.
+func TestDrainTimeoutDropsAndAccounts(t *testing.T) {
+	f := newFixture()
+	f.ackers = true
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	f.newSink = func(string) *testSink {
+		s := &testSink{}
+		s.failing.Store(true)
+		return s
+	}
+	opts := testOpts()
+	opts.BreakerCooldown = time.Hour
+	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, opts)
+	eventually(t, 2*time.Second, "breaker open", func() bool {
+		c, _ := e.Stats().Component("out", StatSink)
+		return c.Circuit == "open"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v; want a deadline error", err)
+	}
+	s := e.Stats()
+	checkAccounting(t, s)
+	snk, _ := s.Component("out", StatSink)
+	ed, _ := s.Edge("in", "out")
+	lost := snk.Dropped[ReasonShutdown] + ed.Dropped[ReasonShutdown]
+	src, _ := s.Component("in", StatSource)
+	if lost == 0 || lost != src.EventsOut {
+		t.Errorf("dropped at shutdown %d events; want all %d the source produced", lost, src.EventsOut)
+	}
+	if src.Fails != src.BatchesOut || src.Acks != 0 {
+		t.Errorf("source acks %d fails %d; want 0, %d", src.Acks, src.Fails, src.BatchesOut)
+	}
+	if err := e.Shutdown(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Errorf("second Shutdown = %v; want ErrStopped", err)
+	}
+}
