@@ -1,6 +1,7 @@
 package cabi
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,12 +63,36 @@ func buildPlugin(t testing.TB, src, include string) string {
 	return out
 }
 
+// TestMain fails the run if a plugin file is left open: Load reads each
+// file's ELF headers and must close it. (Other descriptors are not counted:
+// every Go runtime a Go plugin brings keeps its own cgroup and netpoll
+// descriptors, for the life of the process.)
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if open := openPluginFiles(); code == 0 && len(open) > 0 {
+		fmt.Fprintf(os.Stderr, "cabi tests left plugin files open: %v\n", open)
+		code = 1
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
 	os.Exit(code)
+}
+
+// openPluginFiles lists the .so files the process has open descriptors on.
+func openPluginFiles() []string {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var open []string
+	for _, e := range ents {
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err == nil && strings.HasSuffix(target, ".so") {
+			open = append(open, target)
+		}
+	}
+	return open
 }
 
 // loadGood loads testdata/good.c, built against the current header.

@@ -222,8 +222,8 @@ func (in *Instance) Write(b *Batch) (Status, error) {
 }
 
 // Process runs a processor over b. It returns an *OpError when the plugin
-// fails and a *BatchError when it changed b.Len, grew an event or moved its
-// data. Process does not allocate once the instance has seen a batch of b's
+// fails and a *BatchError when it changed b.Len or another header field,
+// grew an event or moved its data. Process does not allocate once the instance has seen a batch of b's
 // size.
 func (in *Instance) Process(b *Batch) error {
 	if in.typ.process == 0 {
@@ -244,11 +244,15 @@ func (in *Instance) Process(b *Batch) error {
 		e := b.event(i)
 		shapes[i] = eventShape{data: uintptr(e.Data), len: e.Len}
 	}
+	before := *b
 	in.args = [3]uintptr{in.ptr, uintptr(unsafe.Pointer(b))}
 	r, _, _ := purego.SyscallN(in.typ.process, in.args[:2]...)
 	st := Status(int32(uint32(r)))
 	if st != OK {
 		return in.opError("process", st)
+	}
+	if headerChanged(&before, b) || b.ArenaLen != before.ArenaLen {
+		return &BatchError{Plugin: in.typ.lib.Name, Connector: in.typ.ID, Op: "process", Index: -1, Reason: fixedFieldsMsg + " or arena_len"}
 	}
 	if b.Len != n {
 		return &BatchError{Plugin: in.typ.lib.Name, Connector: in.typ.ID, Op: "process", Index: -1,

@@ -48,9 +48,8 @@ func (b *Batch) AdoptForeign(from int) bool {
 // what is wrong and the event index (-1 for the header). It allocates only
 // when it finds a fault.
 func checkPolled(before, b *Batch) (string, int) {
-	if b.StructSize != before.StructSize || b.EventSize != before.EventSize || b.Capacity != before.Capacity ||
-		b.Events != before.Events || b.Arena != before.Arena || b.ArenaCap != before.ArenaCap || b.ID != before.ID {
-		return "the plugin changed a field it may not write (struct_size, event_size, capacity, events, arena, arena_cap or id)", -1
+	if headerChanged(before, b) {
+		return fixedFieldsMsg, -1
 	}
 	if b.Len > b.Capacity {
 		return fmt.Sprintf("len %d exceeds capacity %d", b.Len, b.Capacity), -1
@@ -80,4 +79,13 @@ func checkPolled(before, b *Batch) (string, int) {
 		}
 	}
 	return "", 0
+}
+
+const fixedFieldsMsg = "the plugin changed a field it may not write (struct_size, event_size, capacity, events, arena, arena_cap or id)"
+
+// headerChanged reports whether a plugin changed a batch field that only
+// the host may write.
+func headerChanged(before, b *Batch) bool {
+	return b.StructSize != before.StructSize || b.EventSize != before.EventSize || b.Capacity != before.Capacity ||
+		b.Events != before.Events || b.Arena != before.Arena || b.ArenaCap != before.ArenaCap || b.ID != before.ID
 }
