@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/weirproject/weir/cabi"
 )
@@ -422,10 +421,4 @@ func TestTwoGoRuntimes(t *testing.T) {
 			t.Errorf("worker %d: dropped = %d (host counter), %d (flags seen); want %d", w, got, r.dropped, events/dropEvery)
 		}
 	}
-}
-
-// eventAt returns event i of b with the batch's stride; a helper for tests
-// that must not assume the host's stride.
-func eventAt(b *cabi.Batch, i int) *cabi.Event {
-	return (*cabi.Event)(unsafe.Add(b.Events, uintptr(i)*uintptr(b.EventSize)))
 }

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"unsafe"
 
 	weirsdk "github.com/weirproject/weir/plugins/go/sdk"
 )
@@ -202,18 +203,15 @@ func (bh *blackhole) Write(b *weirsdk.Batch) error {
 	if b.Length > 0 && b.Events == nil {
 		return fmt.Errorf("batch has %d events but events is NULL", b.Length)
 	}
+	// The loop only finds the first bad event; describing it is left to
+	// reject, off the hot path.
 	var total uint64
 	n := b.Len()
+	base, stride := b.Events, uintptr(b.EventSize)
 	for i := 0; i < n; i++ {
-		e := b.Event(i)
-		if e.Len > 0 && e.Data == nil {
-			return fmt.Errorf("event %d has len %d but data is NULL", i, e.Len)
-		}
-		if e.Kind > weirsdk.KindTick && e.Kind < 0x8000 {
-			return fmt.Errorf("event %d has reserved kind %d", i, e.Kind)
-		}
-		if e.Flags&reservedFlags != 0 {
-			return fmt.Errorf("event %d has reserved flag bits %#04x", i, e.Flags&reservedFlags)
+		e := (*weirsdk.Event)(unsafe.Add(base, uintptr(i)*stride))
+		if e.Len > 0 && e.Data == nil || e.Kind > weirsdk.KindTick && e.Kind < 0x8000 || e.Flags&reservedFlags != 0 {
+			return reject(i, e)
 		}
 		total += uint64(e.Len)
 	}
@@ -238,6 +236,18 @@ func (bh *blackhole) Write(b *weirsdk.Batch) error {
 		bh.publish()
 	}
 	return nil
+}
+
+// reject describes why event i is invalid.
+func reject(i int, e *weirsdk.Event) error {
+	switch {
+	case e.Len > 0 && e.Data == nil:
+		return fmt.Errorf("event %d has len %d but data is NULL", i, e.Len)
+	case e.Kind > weirsdk.KindTick && e.Kind < 0x8000:
+		return fmt.Errorf("event %d has reserved kind %d", i, e.Kind)
+	default:
+		return fmt.Errorf("event %d has reserved flag bits %#04x", i, e.Flags&reservedFlags)
+	}
 }
 
 func init() {

@@ -250,32 +250,18 @@ impl Instance {
                 format!("write rust blackhole: batch has {} events but events is NULL", b.len),
             ));
         }
+        // The loop only finds the first bad event; describing it is left
+        // to reject, off the hot path.
         let base = b.events as *const u8;
         let mut bytes: u64 = 0;
         for i in 0..b.len as usize {
             // SAFETY: the host guarantees len slots of event_size bytes.
             let e = &*(base.add(i * stride) as *const Event);
-            if e.len > 0 && e.data.is_null() {
-                return Err((
-                    WEIR_ERROR,
-                    format!("write rust blackhole: event {} has len {} but data is NULL", i, e.len),
-                ));
-            }
-            if e.kind > WEIR_KIND_TICK && e.kind < WEIR_KIND_PLUGIN_MIN {
-                return Err((
-                    WEIR_ERROR,
-                    format!("write rust blackhole: event {} has reserved kind {}", i, e.kind),
-                ));
-            }
-            if e.flags & RESERVED_FLAGS != 0 {
-                return Err((
-                    WEIR_ERROR,
-                    format!(
-                        "write rust blackhole: event {} has reserved flag bits 0x{:04x}",
-                        i,
-                        e.flags & RESERVED_FLAGS
-                    ),
-                ));
+            if (e.len > 0 && e.data.is_null())
+                || (e.kind > WEIR_KIND_TICK && e.kind < WEIR_KIND_PLUGIN_MIN)
+                || e.flags & RESERVED_FLAGS != 0
+            {
+                return Err((WEIR_ERROR, reject(i, e)));
             }
             bytes += u64::from(e.len);
         }
@@ -290,6 +276,22 @@ impl Instance {
             self.publish();
         }
         Ok(WEIR_OK)
+    }
+}
+
+/// Describes why event i is invalid.
+#[cold]
+fn reject(i: usize, e: &Event) -> String {
+    if e.len > 0 && e.data.is_null() {
+        format!("write rust blackhole: event {} has len {} but data is NULL", i, e.len)
+    } else if e.kind > WEIR_KIND_TICK && e.kind < WEIR_KIND_PLUGIN_MIN {
+        format!("write rust blackhole: event {} has reserved kind {}", i, e.kind)
+    } else {
+        format!(
+            "write rust blackhole: event {} has reserved flag bits 0x{:04x}",
+            i,
+            e.flags & RESERVED_FLAGS
+        )
     }
 }
 
