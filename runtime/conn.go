@@ -56,6 +56,8 @@ type connNode struct {
 	closed bool
 
 	hasSource, hasSink, dual bool
+	// proc marks a processor step of a pipeline.
+	proc bool
 
 	state   atomic.Int32
 	srcC    counters
@@ -134,6 +136,10 @@ func (n *connNode) create() (Connector, error) {
 	if _, ok := inst.(Source); n.hasSource && !ok {
 		n.closeInst(inst)
 		return nil, fmt.Errorf("create %s: type %q used as a source does not implement Source: %w", n.def.Name, n.def.Type, errPermanent)
+	}
+	if _, ok := inst.(Processor); n.proc && !ok {
+		n.closeInst(inst)
+		return nil, fmt.Errorf("create %s: type %q used as a processor does not implement Processor: %w", n.def.Name, n.def.Type, errPermanent)
 	}
 	if _, ok := inst.(Sink); n.hasSink && !ok {
 		n.closeInst(inst)
@@ -384,6 +390,11 @@ func (n *connNode) setPaused(want bool) {
 func (n *connNode) stats() []ComponentStats {
 	var out []ComponentStats
 	st := stateNames[n.state.Load()]
+	if n.proc {
+		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatProcessor, State: st}
+		n.srcC.component(&s)
+		return append(out, s)
+	}
 	if n.hasSource {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st}
 		n.srcC.component(&s)

@@ -98,6 +98,7 @@ func (e *engine) newPipeNode(pp *pipePlan) *pipeNode {
 		if sp.proc != nil {
 			def := ConnectorDef{Name: fmt.Sprintf("%s/%d", pp.def.Name, i+1), Type: sp.def.Type, Config: sp.def.Config, Pos: sp.def.Pos}
 			s.proc = newConnNode(def, sp.proc, &e.opts, false, false)
+			s.proc.proc = true
 		}
 		pn.steps = append(pn.steps, s)
 	}
@@ -273,6 +274,11 @@ func (e *engine) stats() Snapshot {
 		s.Components = append(s.Components, n.stats()...)
 	}
 	for _, p := range pipes {
+		for _, st := range p.steps {
+			if st.proc != nil {
+				s.Components = append(s.Components, st.proc.stats()...)
+			}
+		}
 		c := ComponentStats{Name: p.def.Name, Type: "pipeline", Role: StatPipeline, State: stateNames[p.state.Load()]}
 		p.c.component(&c)
 		s.Components = append(s.Components, c)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weirproject/weir/cabi"
 )
 
 func TestLifecycleOrderAndReconnect(t *testing.T) {
@@ -451,4 +453,46 @@ func TestDrainTimeoutDropsAndAccounts(t *testing.T) {
 	if err := e.Shutdown(context.Background()); !errors.Is(err, ErrStopped) {
 		t.Errorf("second Shutdown = %v; want ErrStopped", err)
 	}
+}
+
+// echo is both a sink and a source: every event written to it comes out of
+// its source side again.
+type echo struct {
+	Base
+	pending int
+}
+
+func (e *echo) Write(b *cabi.Batch) (cabi.Status, error) {
+	e.pending += int(b.Len)
+	return cabi.OK, nil
+}
+
+func (e *echo) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	if e.pending == 0 {
+		time.Sleep(timeout / 4)
+		return cabi.Timeout, nil
+	}
+	var buf [8]byte
+	for e.pending > 0 && b.Append(0, 0, cabi.KindRaw, 0, buf[:]) {
+		e.pending--
+	}
+	return cabi.OK, nil
+}
+
+func TestConnectorBothSourceAndSink(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 20} }
+	f.reg.MustRegister(Type{ID: "echo", Roles: RoleSource | RoleSink, New: func([]byte, Env) (Connector, error) { return &echo{}, nil }})
+	g := graph([]string{"in:src", "mid:echo", "out:sink"}, nil, EdgeDef{From: "in", To: "mid"}, EdgeDef{From: "mid", To: "out"})
+	e := startEngine(t, g, f, testOpts())
+	eventually(t, 3*time.Second, "events echoed", func() bool { return f.sink("out") != nil && f.sink("out").events.Load() == 80 })
+	shutdown(t, e)
+	s := e.Stats()
+	if c, _ := s.Component("mid", StatSink); c.EventsOut != 80 {
+		t.Errorf("echo sink side wrote %d events; want 80", c.EventsOut)
+	}
+	if c, _ := s.Component("mid", StatSource); c.EventsOut != 80 {
+		t.Errorf("echo source side produced %d events; want 80", c.EventsOut)
+	}
+	checkAccounting(t, s)
 }

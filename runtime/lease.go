@@ -247,8 +247,9 @@ func (q *ackQueue) pending() bool {
 func inArena(b *cabi.Batch) bool {
 	lo := uintptr(b.Arena)
 	hi := lo + uintptr(b.ArenaLen)
-	for i := range b.EventSlice() {
-		e := &b.EventSlice()[i]
+	evs := b.EventSlice()
+	for i := range evs {
+		e := &evs[i]
 		p := uintptr(e.Data)
 		if e.Len != 0 && (p < lo || p+uintptr(e.Len) > hi) {
 			return false

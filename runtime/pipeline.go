@@ -53,6 +53,8 @@ type pipeRun struct {
 	snd   *sender
 	// final makes the emitters flush everything when the inputs end.
 	final atomic.Bool
+	// ctx ends when the engine is killed; it bounds processor restarts.
+	ctx context.Context
 }
 
 // runPipeline processes batches from the pipeline's edges until they are
@@ -75,6 +77,7 @@ func (t *topo) runPipeline(r *pipeRun) {
 		}
 		cancel()
 	}()
+	r.ctx = ctx
 	for _, s := range r.p.steps {
 		if s.proc != nil && !s.proc.ensureOpen(ctx) {
 			for _, e := range r.in.edges {
@@ -166,7 +169,7 @@ func (r *pipeRun) processOne(n *connNode, b *cabi.Batch) (err error) {
 	defer func() {
 		if x := recover(); x != nil {
 			err = n.recovered("process", x)
-			n.restart(context.Background(), err)
+			n.restart(r.ctx, err)
 		}
 	}()
 	proc, ok := n.inst.(Processor)

@@ -92,8 +92,8 @@ func (s *sinkWorker) deliver(l *lease) {
 			n.snkC.drop(rSinkError, events)
 			l.release(false)
 			s.failure()
-			if panicked && !n.restart(s.ctx, err) {
-				return
+			if panicked {
+				n.restart(s.ctx, err)
 			}
 			return
 		}

@@ -10,6 +10,10 @@ const (
 	StatSink = "sink"
 	// StatPipeline is a pipeline.
 	StatPipeline = "pipeline"
+	// StatProcessor is a processor connector inside a pipeline, named
+	// PIPELINE/STEP; it reports lifecycle and failure counters only (the
+	// pipeline counts its events).
+	StatProcessor = "processor"
 )
 
 // Drop reasons, as they appear in Snapshot.Dropped maps and in the
@@ -66,7 +70,7 @@ type ComponentStats struct {
 	Name string
 	// Type is the connector type ID, or "pipeline".
 	Type string
-	// Role is StatSource, StatSink or StatPipeline.
+	// Role is StatSource, StatSink, StatPipeline or StatProcessor.
 	Role string
 	// State is the lifecycle state: "creating", "connecting", "running",
 	// "paused", "draining", "stopped" or "failed".
