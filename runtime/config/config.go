@@ -143,9 +143,8 @@ type entity struct {
 	routePos spec.Pos
 	in, out  int
 	portUsed map[string]bool
-	// unpausable: a kernel-ring source, or a pipeline fed by one.
+	// unpausable marks a kernel-ring source.
 	unpausable bool
-	via        string // the unpausable source behind it
 	// bad is set when the definition had errors; warnings about its
 	// connections would be noise.
 	bad bool
@@ -171,9 +170,11 @@ type loader struct {
 	// connFailed is set when a connection could not be resolved, which
 	// makes "not connected" warnings unreliable.
 	connFailed bool
-	names      map[string]*entity
-	order      []*entity
-	edges      []*edge
+	// pluginFailed is set when a listed plugin did not load.
+	pluginFailed bool
+	names        map[string]*entity
+	order        []*entity
+	edges        []*edge
 	// pendingConns are the connections entries, resolved after every
 	// connector and pipeline is declared.
 	pendingConns []*yaml.Node
@@ -218,13 +219,12 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func (l *loader) parse(data []byte) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			l.errs = append(l.errs, l.errAt(line, 1, "bad YAML: %s", m[2]))
-		} else {
-			l.errs = append(l.errs, l.errAt(1, 1, "bad YAML: %s", strings.TrimPrefix(msg, "yaml: ")))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			msg = m[2]
 		}
+		line := problemLine(data, msg)
+		l.errs = append(l.errs, l.errAt(line, 1, "bad YAML: %s", msg))
 		return
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -258,6 +258,31 @@ func (l *loader) parse(data []byte) {
 		l.errs = append(l.errs, l.errAt(root.Line, root.Column, "no connectors and no pipelines; want a connectors section at least"))
 	}
 	l.checkGraph()
+}
+
+// problemLine finds the line of a YAML syntax error. yaml.v3 names the
+// line where the enclosing block starts, or no line at all, so this looks
+// for the shortest prefix of whole lines that fails with the same message.
+func problemLine(data []byte, msg string) int {
+	lines := strings.SplitAfter(string(data), "\n")
+	fails := func(k int) bool {
+		var n yaml.Node
+		err := yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n)
+		return err != nil && strings.HasSuffix(err.Error(), msg)
+	}
+	lo, hi := 1, len(lines)
+	if !fails(hi) {
+		return 1
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 func (l *loader) section(name string, key, v *yaml.Node) {
@@ -313,6 +338,7 @@ func (l *loader) plugins(v *yaml.Node) {
 		l.res.Plugins = append(l.res.Plugins, p)
 		if err := l.loadPlugins(l.reg, p); err != nil {
 			l.errorf(it, "plugin %s: %v", it.Value, err)
+			l.pluginFailed = true
 		}
 	}
 }
@@ -346,7 +372,11 @@ func (l *loader) connector(k, v *yaml.Node) {
 	e := &entity{}
 	declared := l.declare(k, e)
 	if v.Kind != yaml.MappingNode {
-		l.errorf(v, "connector %q: want a mapping {type: TYPE, config: {...}}, found %s", k.Value, describe(v))
+		hint := ""
+		if v.Kind == yaml.ScalarNode && !isNull(v) {
+			hint = fmt.Sprintf("; write %s: {type: %s}", k.Value, v.Value)
+		}
+		l.errorf(v, "connector %q: want a mapping {type: TYPE, config: {...}}, found %s%s", k.Value, describe(v), hint)
 		return
 	}
 	var typeNode, cfgNode *yaml.Node
@@ -381,7 +411,6 @@ func (l *loader) connector(k, v *yaml.Node) {
 	}
 	e.typ = t
 	e.unpausable = t.Unpausable && t.Roles&runtime.RoleSource != 0
-	e.via = k.Value
 	cfg, errs := spec.Apply(t.Spec, l.file, cfgNode)
 	if len(errs) > 0 {
 		where := cfgNode
@@ -402,6 +431,9 @@ func (l *loader) connector(k, v *yaml.Node) {
 }
 
 func (l *loader) pluginHint() string {
+	if l.pluginFailed {
+		return " (a listed plugin failed to load)"
+	}
 	if len(l.res.Plugins) == 0 {
 		return " (types from plugins need a plugins section)"
 	}
@@ -521,24 +553,45 @@ func (l *loader) fixPos(errs spec.List, fields, typeNode *yaml.Node) {
 	}
 }
 
-// opError reports an operator constructor error at the field it names.
+// opError reports an operator constructor error at the field it names;
+// a joined error is reported part by part.
 func (l *loader) opError(where, typ string, fields, typeNode *yaml.Node, err error) {
-	var ee *operator.ExprError
-	var fe *operator.FieldError
-	switch {
-	case errors.As(err, &ee):
-		if n := lookupPath(fields, ee.Field); n != nil {
-			line, col := l.offsetPos(n, ee.Offset)
-			l.errs = append(l.errs, l.errAt(line, col, "%s (%s): field %s: %s", where, typ, ee.Field, ee.Msg))
-			return
+	for _, e := range leaves(err) {
+		var ee *operator.ExprError
+		var fe *operator.FieldError
+		switch {
+		case errors.As(e, &ee):
+			if n := lookupPath(fields, ee.Field); n != nil {
+				line, col := l.offsetPos(n, ee.Offset)
+				l.errs = append(l.errs, l.errAt(line, col, "%s (%s): field %s: %s", where, typ, ee.Field, ee.Msg))
+				continue
+			}
+		case errors.As(e, &fe):
+			if n := lookupPath(fields, fe.Field); n != nil {
+				l.errorf(n, "%s (%s): field %s: %s", where, typ, fe.Field, fe.Msg)
+				continue
+			}
 		}
-	case errors.As(err, &fe):
-		if n := lookupPath(fields, fe.Field); n != nil {
-			l.errorf(n, "%s (%s): field %s: %s", where, typ, fe.Field, fe.Msg)
-			return
+		l.errorf(typeNode, "%s (%s): %v", where, typ, e)
+	}
+}
+
+// leaves flattens the errors joined anywhere in err's chain; an error
+// without a join inside is its own only leaf.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	if u := errors.Unwrap(err); u != nil {
+		if inner := leaves(u); len(inner) > 1 {
+			return inner
 		}
 	}
-	l.errorf(typeNode, "%s (%s): %v", where, typ, err)
+	return []error{err}
 }
 
 func (l *loader) processorIDs() []string {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/weirproject/weir/runtime"
@@ -26,20 +25,14 @@ func (l *loader) checkGraph() {
 		l.graph.Connections = append(l.graph.Connections, ed.def)
 	}
 	l.cycles()
-	l.spreadUnpausable()
 	for _, ed := range l.edges {
 		if ed.from.unpausable && ed.def.Policy == runtime.Block {
 			pos := ed.def.Pos
 			if ed.policy != nil {
 				pos = l.pos(ed.policy)
 			}
-			src := l.names[ed.from.via]
-			what := fmt.Sprintf("connector %q (type %s)", src.name, src.typ.ID)
-			if ed.from.pipeline {
-				what = fmt.Sprintf("pipeline %q, fed by connector %q (type %s),", ed.from.name, src.name, src.typ.ID)
-			}
-			l.warnf(pos, "connection %s -> %s: policy block cannot hold back %s: it reads a kernel ring that cannot be paused, so when this queue is full the kernel drops events (counted there, not on this edge); use drop_newest or drop_oldest to drop and count in weir, or raise capacity",
-				edgeFrom(ed.def), ed.def.To, what)
+			l.warnf(pos, "connection %s -> %s: policy block cannot hold back connector %q (type %s): it reads a kernel ring that cannot be paused, so when this queue (or a block queue after it) is full the kernel drops events, counted there and not on this edge; use drop_newest or drop_oldest to drop and count in weir, or raise capacity",
+				edgeFrom(ed.def), ed.def.To, ed.from.name, ed.from.typ.ID)
 		}
 	}
 	for _, e := range l.order {
@@ -127,19 +120,6 @@ func (l *loader) cycles() {
 	for _, e := range l.order {
 		if e.pipeline && color[e] == white {
 			visit(e)
-		}
-	}
-}
-
-// spreadUnpausable marks the pipelines downstream of a kernel-ring source.
-func (l *loader) spreadUnpausable() {
-	for changed := true; changed; {
-		changed = false
-		for _, ed := range l.edges {
-			if ed.from.unpausable && ed.to.pipeline && !ed.to.unpausable {
-				ed.to.unpausable, ed.to.via = true, ed.from.via
-				changed = true
-			}
 		}
 	}
 }

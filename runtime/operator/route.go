@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -57,24 +58,30 @@ func newRoute(config []byte) (Op, error) {
 	if n > MaxOutputs {
 		return nil, &FieldError{Field: "outputs", Msg: fmt.Sprintf("%d outputs, at most %d allowed (with default)", n, MaxOutputs)}
 	}
+	// Report every bad output, not just the first.
 	r := &Route{}
+	var errs []error
 	seen := map[string]bool{}
 	for i, o := range c.Outputs {
+		field := fmt.Sprintf("outputs[%d].name", i)
 		switch {
 		case !outputName.MatchString(o.Name):
-			return nil, &FieldError{Field: fmt.Sprintf("outputs[%d].name", i), Msg: fmt.Sprintf("%q is not a valid output name; want letters, digits, _ and -, not starting with a digit", o.Name)}
+			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("%q is not a valid output name; want letters, digits, _ and -, not starting with a digit", o.Name)})
 		case o.Name == DefaultOutput:
-			return nil, &FieldError{Field: fmt.Sprintf("outputs[%d].name", i), Msg: fmt.Sprintf("%q is reserved for unmatched events; set default: true instead", o.Name)}
+			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("%q is reserved for unmatched events; set default: true instead", o.Name)})
 		case seen[o.Name]:
-			return nil, &FieldError{Field: fmt.Sprintf("outputs[%d].name", i), Msg: fmt.Sprintf("output %q is named twice", o.Name)}
+			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("output %q is named twice", o.Name)})
 		}
 		seen[o.Name] = true
 		p, err := parsePred(fmt.Sprintf("outputs[%d].when", i), o.When)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
 		r.names = append(r.names, o.Name)
 		r.preds = append(r.preds, p)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if c.Default {
 		r.defMask = 1 << len(r.names)

@@ -617,7 +617,10 @@ func (a *applier) generic(n *yaml.Node, buf *bytes.Buffer) {
 	}
 }
 
+// writeString writes s as a JSON string, without escaping <, > and &.
 func writeString(buf *bytes.Buffer, s string) {
-	b, _ := json.Marshal(s)
-	buf.Write(b)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	buf.Truncate(buf.Len() - 1) // Encode's newline
 }

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/runtime/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func notRunnable([]byte, runtime.Env) (runtime.Connector, error) {
+	return nil, errors.New("test type cannot run")
+}
+
+// testRegistry holds fake connector types of every role, so the golden
+// files do not change when built-in connectors do.
+func testRegistry(t testing.TB) *runtime.Registry {
+	r := runtime.NewRegistry()
+	for _, ty := range []runtime.Type{
+		{ID: "gen", Roles: runtime.RoleSource, Spec: spec.Spec{
+			{Name: "rate", Kind: spec.Float, Default: 0, Doc: "Events per second."},
+			{Name: "size", Kind: spec.Size, Default: 64, Doc: "Bytes per event."},
+		}},
+		{ID: "ring", Roles: runtime.RoleSource, Unpausable: true, Spec: spec.Spec{
+			{Name: "iface", Kind: spec.String, Required: true, Doc: "Interface."},
+		}},
+		{ID: "sink", Roles: runtime.RoleSink, Spec: spec.Spec{
+			{Name: "path", Kind: spec.String, Default: "", Doc: "Where to write."},
+		}},
+		{ID: "echo", Roles: runtime.RoleSource | runtime.RoleSink},
+		{ID: "upper", Roles: runtime.RoleProcessor, Spec: spec.Spec{
+			{Name: "mode", Kind: spec.Enum, Enum: []string{"upper", "lower"}, Default: "upper", Doc: "Case."},
+		}},
+	} {
+		ty.New = notRunnable
+		if err := r.Register(ty); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// fakeLoader stands in for plugin.Load: a path ending in fake.so
+// registers the sink type "plug"; anything else fails.
+func fakeLoader(reg *runtime.Registry, paths ...string) error {
+	for _, p := range paths {
+		if filepath.Base(p) != "fake.so" {
+			return fmt.Errorf("load plugins: open %s: no such file or directory", p)
+		}
+		if err := reg.Register(runtime.Type{ID: "plug", Roles: runtime.RoleSink, New: notRunnable}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var testEnv = map[string]string{"RATE": "500", "EMPTY": "", "HOME_DIR": "h1"}
+
+func testOptions(t testing.TB) Options {
+	return Options{
+		Registry:    testRegistry(t),
+		LookupEnv:   func(k string) (string, bool) { v, ok := testEnv[k]; return v, ok },
+		LoadPlugins: fakeLoader,
+	}
+}
+
+// render prints what Load returned in a stable text form.
+func render(res *Result, err error) string {
+	var b strings.Builder
+	var errs spec.List
+	if err != nil && !errors.As(err, &errs) {
+		fmt.Fprintf(&b, "fatal: %v\n", err)
+	}
+	for _, e := range errs {
+		fmt.Fprintf(&b, "%s\n", e)
+	}
+	if res == nil {
+		return b.String()
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(&b, "%s: warning: %s\n", w.Pos, w.Msg)
+	}
+	for _, p := range res.Plugins {
+		fmt.Fprintf(&b, "plugin %s\n", p)
+	}
+	if g := res.Graph; g != nil {
+		for _, c := range g.Connectors {
+			fmt.Fprintf(&b, "connector %s type %s at %s: %s\n", c.Name, c.Type, c.Pos, c.Config)
+		}
+		for _, p := range g.Pipelines {
+			fmt.Fprintf(&b, "pipeline %s at %s\n", p.Name, p.Pos)
+			for _, op := range p.Ops {
+				fmt.Fprintf(&b, "  %s at %s: %s\n", op.Type, op.Pos, op.Config)
+			}
+		}
+		for _, e := range g.Connections {
+			fmt.Fprintf(&b, "edge %s port %q -> %s capacity %d policy %s couple %v at %s\n",
+				e.From, e.FromPort, e.To, e.Capacity, e.Policy, e.Couple, e.Pos)
+		}
+	}
+	return b.String()
+}
+
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			res, err := Load(f, testOptions(t))
+			got := render(res, err)
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, rerr := os.ReadFile(golden)
+			if rerr != nil {
+				t.Fatalf("%v (run with -update to create it)", rerr)
+			}
+			if got != string(want) {
+				t.Errorf("Load(%s) differs from %s (run with -update to accept)\n--- want\n%s--- got\n%s", f, golden, want, got)
+			}
+			// Files named err_* must fail and ok_*/warn_* must pass.
+			if isErr := strings.HasPrefix(filepath.Base(f), "err_"); isErr != (err != nil) {
+				t.Errorf("Load(%s) error = %v; want an error: %v", f, err, isErr)
+			}
+			if err == nil && res.Graph == nil {
+				t.Errorf("Load(%s) succeeded without a graph", f)
+			}
+			if err != nil && res != nil && res.Graph != nil {
+				t.Errorf("Load(%s) failed but returned a graph", f)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.yaml", testOptions(t))
+	var errs spec.List
+	if err == nil || errors.As(err, &errs) || !strings.Contains(err.Error(), "does-not-exist.yaml") {
+		t.Errorf("Load(missing) = %v; want a plain error naming the file", err)
+	}
+}
+
+func TestDefaultsFromSpec(t *testing.T) {
+	res, err := Parse("inline.yaml", []byte("connectors:\n  g: {type: gen}\n  s: {type: sink}\nconnections:\n  - {from: g, to: s}\n"), testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := res.Graph.Connections[0]
+	if e.Capacity != DefaultCapacity || e.Policy != DefaultPolicy || e.Couple {
+		t.Errorf("edge defaults = capacity %d policy %s couple %v; want %d %s false", e.Capacity, e.Policy, e.Couple, DefaultCapacity, DefaultPolicy)
+	}
+	if got := string(res.Graph.Connectors[0].Config); got != `{"rate":0,"size":64}` {
+		t.Errorf("connector config = %s; want defaults filled in", got)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings %v; want none", res.Warnings)
+	}
+}
+
+func TestRegistryUntouchedByDefault(t *testing.T) {
+	opts := testOptions(t)
+	reg := opts.Registry
+	if _, err := Parse("x.yaml", []byte("plugins: [fake.so]\nconnectors:\n  p: {type: plug}\n"), opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Lookup("plug"); !ok {
+		t.Error("plugin type not registered into Options.Registry")
+	}
+}
