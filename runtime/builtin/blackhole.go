@@ -111,18 +111,28 @@ func (h *Blackhole) Write(b *cabi.Batch) (cabi.Status, error) {
 	now := time.Now().UnixNano()
 	h.mu.Lock()
 	if h.cfg.Latency == latencyBatch {
-		h.record(now, evs[0].TsNs)
+		h.record(now, evs[0].TsNs, 1)
 	} else {
-		for i := range evs {
-			h.record(now, evs[i].TsNs)
+		// Runs of equal timestamps (a source that stamps a batch at
+		// once) are recorded with one call.
+		ts, n := evs[0].TsNs, int64(1)
+		for i := 1; i < len(evs); i++ {
+			if evs[i].TsNs == ts {
+				n++
+				continue
+			}
+			h.record(now, ts, n)
+			ts, n = evs[i].TsNs, 1
 		}
+		h.record(now, ts, n)
 	}
 	h.mu.Unlock()
 	return cabi.OK, nil
 }
 
-// record adds one latency sample; h.mu is held.
-func (h *Blackhole) record(now int64, ts uint64) {
+// record adds n samples of the latency of an event stamped ts; h.mu is
+// held.
+func (h *Blackhole) record(now int64, ts uint64, n int64) {
 	if ts == 0 {
 		return
 	}
@@ -131,10 +141,10 @@ func (h *Blackhole) record(now int64, ts uint64) {
 		d = 0
 	} else if d > h.maxNs {
 		d = h.maxNs
-		h.clamped.Add(1)
+		h.clamped.Add(uint64(n))
 	}
 	// d is within [0, maxNs], the histogram's range, so this cannot fail.
-	_ = h.hist.RecordValue(d)
+	_ = h.hist.RecordValues(d, n)
 }
 
 // Stats returns the counters.

@@ -295,3 +295,29 @@ func TestMetronomeSkipsMissedTicks(t *testing.T) {
 		t.Errorf("Poll right after a tick = %v; want Timeout (missed ticks are skipped, not bunched)", st)
 	}
 }
+
+// TestBlackholeAllMixedStamps checks latency "all" mode on a batch whose
+// timestamps change within it, including unstamped events.
+func TestBlackholeAllMixedStamps(t *testing.T) {
+	h, err := NewBlackhole([]byte(`{"latency":"all","print":false}`), testEnv("bh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatch(t, 8, 64)
+	now := time.Now()
+	old, older := uint64(now.Add(-2*time.Millisecond).UnixNano()), uint64(now.Add(-20*time.Millisecond).UnixNano())
+	for _, ts := range []uint64{old, old, older, 0, older, old} {
+		b.Append(ts, 0, cabi.KindRaw, 0, []byte("x"))
+	}
+	h.Write(b)
+	lat := h.Latency()
+	if lat.TotalCount() != 5 {
+		t.Fatalf("recorded %d samples; want 5 (the unstamped event is skipped)", lat.TotalCount())
+	}
+	if p50 := time.Duration(lat.ValueAtPercentile(50)); p50 < 2*time.Millisecond || p50 > 15*time.Millisecond {
+		t.Errorf("p50 = %v; want about 2ms (3 of 5 samples)", p50)
+	}
+	if max := time.Duration(lat.Max()); max < 20*time.Millisecond {
+		t.Errorf("max = %v; want at least 20ms", max)
+	}
+}
