@@ -2,12 +2,15 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/weirproject/weir/cabi"
 )
@@ -495,4 +498,60 @@ func TestConnectorBothSourceAndSink(t *testing.T) {
 		t.Errorf("echo source side produced %d events; want 80", c.EventsOut)
 	}
 	checkAccounting(t, s)
+}
+
+// borrowSource points its events at its own buffer, which it overwrites on
+// every Poll, as a kernel ring reader does: the engine must not poll again
+// until every holder of the previous batch is done.
+type borrowSource struct {
+	Base
+	buf   []byte
+	n     uint64
+	limit uint64
+}
+
+func (s *borrowSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	if s.n == s.limit {
+		return cabi.EOF, nil
+	}
+	s.n++
+	for i := 0; i < len(s.buf); i += 8 {
+		binary.LittleEndian.PutUint64(s.buf[i:], s.n)
+	}
+	slots := b.Slots()
+	for i := 0; i < len(s.buf)/8; i++ {
+		slots[i] = cabi.Event{Data: unsafe.Pointer(&s.buf[i*8]), Len: 8}
+	}
+	b.Len = uint32(len(s.buf) / 8)
+	return cabi.OK, nil
+}
+
+func TestBorrowedBytesStayValidUntilDelivered(t *testing.T) {
+	f := newFixture()
+	src := &borrowSource{buf: make([]byte, 8*16), limit: 50}
+	f.reg.MustRegister(Type{ID: "borrow", Roles: RoleSource, New: func([]byte, Env) (Connector, error) { return src, nil }})
+	var bad atomic.Int64
+	f.newSink = func(name string) *testSink {
+		var last uint64
+		return &testSink{inspect: func(b *cabi.Batch) {
+			time.Sleep(200 * time.Microsecond) // give a racing Poll time to overwrite
+			// Batch k must still hold k in every event.
+			last++
+			evs := b.EventSlice()
+			for i := range evs {
+				if seqOf(&evs[i]) != last {
+					bad.Add(1)
+				}
+			}
+		}}
+	}
+	g := graph([]string{"in:borrow", "a:sink", "b:sink"}, []PipelineDef{{Name: "p"}},
+		EdgeDef{From: "in", To: "a", Couple: true}, EdgeDef{From: "in", To: "p", Couple: true}, EdgeDef{From: "p", To: "b"})
+	runToEnd(t, g, f, testOpts())
+	if n := bad.Load(); n != 0 {
+		t.Errorf("%d events were overwritten before their batch was delivered", n)
+	}
+	if f.sink("a").events.Load() != 800 || f.sink("b").events.Load() != 800 {
+		t.Errorf("sinks got %d and %d events; want 800 each", f.sink("a").events.Load(), f.sink("b").events.Load())
+	}
 }
