@@ -46,7 +46,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.StringP("config", "c", "", "config `FILE` to check (required)")
-	plugins := fs.StringArrayP("plugins", "P", nil, "load plugin `PATH` (a library or a directory of *.so) before the config's own; repeatable")
+	plugins := fs.StringArrayP("plugin", "P", nil, "load plugin `PATH` (a library or a directory of *.so) before the config's own; repeatable")
 	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
 	fs.Usage = func() {
@@ -57,6 +57,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "weir validate: %v\nRun 'weir validate --help' for usage.\n", err)
 		return 2
 	}
 	if *file == "" || fs.NArg() > 0 {

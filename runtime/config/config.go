@@ -653,12 +653,6 @@ func valueOf(m *yaml.Node, key string) *yaml.Node {
 
 func (l *loader) connection(n *yaml.Node) {
 	n = deref(n)
-	cfg, errs := spec.Apply(connectionSpec, l.file, n)
-	if len(errs) > 0 {
-		l.addErrs("connection: ", errs)
-		l.connFailed = true
-		return
-	}
 	var c struct {
 		From     string `json:"from"`
 		To       string `json:"to"`
@@ -666,11 +660,21 @@ func (l *loader) connection(n *yaml.Node) {
 		Policy   string `json:"policy"`
 		Couple   bool   `json:"couple"`
 	}
-	if err := json.Unmarshal(cfg, &c); err != nil {
+	fromNode, toNode := valueOf(n, "from"), valueOf(n, "to")
+	cfg, errs := spec.Apply(connectionSpec, l.file, n)
+	if len(errs) > 0 {
+		l.addErrs("connection: ", errs)
+		l.connFailed = true
+		// Still check the names, when both are there, so that one run
+		// reports those mistakes too.
+		if !isScalar(fromNode) || !isScalar(toNode) {
+			return
+		}
+		c.From, c.To = fromNode.Value, toNode.Value
+	} else if err := json.Unmarshal(cfg, &c); err != nil {
 		l.errorf(n, "connection: %v", err)
 		return
 	}
-	fromNode, toNode := valueOf(n, "from"), valueOf(n, "to")
 	ed := &edge{def: runtime.EdgeDef{To: c.To, Capacity: c.Capacity, Policy: c.Policy, Couple: c.Couple, Pos: l.pos(n)}, policy: valueOf(n, "policy")}
 	name, port, _ := strings.Cut(c.From, ".")
 	ed.def.From, ed.def.FromPort = name, port
@@ -711,7 +715,7 @@ func (l *loader) connection(n *yaml.Node) {
 		l.errorf(toNode, "%s: to: connector %q (type %s) is a source only; it cannot receive events", label, c.To, to.typ.ID)
 		ok = false
 	}
-	if !ok {
+	if !ok || len(errs) > 0 {
 		l.connFailed = true
 		return
 	}
@@ -762,6 +766,10 @@ func deref(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
+}
+
+func isScalar(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.ScalarNode && !isNull(n)
 }
 
 func isNull(n *yaml.Node) bool {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func validate(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runValidate(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidateOK(t *testing.T) {
+	t.Setenv("SIZE", "128")
+	code, out, errs := validate(t, "-c", "testdata/validate/ok.yaml")
+	if code != 0 || out != "ok: 2 connectors, 1 pipeline, 2 connections\n" || errs != "" {
+		t.Errorf("validate ok.yaml = %d, stdout %q, stderr %q; want 0 and the summary alone", code, out, errs)
+	}
+	if code, out, _ := validate(t, "-q", "-c", "testdata/validate/ok.yaml"); code != 0 || out != "" {
+		t.Errorf("validate -q = %d, %q; want 0 and no output", code, out)
+	}
+}
+
+func TestValidateWarnings(t *testing.T) {
+	code, out, errs := validate(t, "--config", "testdata/validate/warn.yaml")
+	if code != 0 || out != "ok: 3 connectors, 0 pipelines, 1 connection (1 warning)\n" {
+		t.Errorf("validate warn.yaml = %d, %q; want 0 and a summary with 1 warning", code, out)
+	}
+	want := `testdata/validate/warn.yaml:4:3: warning: sink "spare" (type stdout) receives nothing: no connection has to: spare` + "\n"
+	if errs != want {
+		t.Errorf("stderr = %q; want %q", errs, want)
+	}
+	if _, _, errs := validate(t, "--no-warnings", "-c", "testdata/validate/warn.yaml"); errs != "" {
+		t.Errorf("--no-warnings printed %q", errs)
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	code, out, errs := validate(t, "-c", "testdata/validate/bad.yaml")
+	if code != 1 || out != "" {
+		t.Errorf("validate bad.yaml = %d, stdout %q; want 1 and no stdout", code, out)
+	}
+	lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+	want := []string{
+		`testdata/validate/bad.yaml:4:20: connector "gen" (type blaster): field rate: want a finite number, found "lots"`,
+		`testdata/validate/bad.yaml:4:26: connector "gen" (type blaster): unknown field "sise" (did you mean "size"?)`,
+		`testdata/validate/bad.yaml:6:11: connector "out": unknown connector type "blackhol" (did you mean "blackhole"?)`,
+		`testdata/validate/bad.yaml:9:28: pipeline "main" step 1 (filter): field expr: want a value to compare with len, found ">"`,
+		`testdata/validate/bad.yaml:12:22: connection main -> gen: to: connector "gen" (type blaster) is a source only; it cannot receive events`,
+		`testdata/validate/bad.yaml:13:22: connection main -> nowhere: to: no connector or pipeline named "nowhere"`,
+		`testdata/validate/bad.yaml:13:39: connection: field policy: "sometimes" is not one of block, drop_newest, drop_oldest`,
+		`testdata/validate/bad.yaml: 7 errors`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("stderr has %d lines; want %d:\n%s", len(lines), len(want), errs)
+	}
+	pos := regexp.MustCompile(`^testdata/validate/bad\.yaml:\d+:\d+: `)
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q; want it to start with %q", i+1, lines[i], w)
+		}
+		if i < len(want)-1 && !pos.MatchString(lines[i]) {
+			t.Errorf("line %d = %q; want FILE:LINE:COL: message", i+1, lines[i])
+		}
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "missing -c FILE"},
+		{[]string{"ok.yaml"}, 2, `unexpected argument "ok.yaml"`},
+		{[]string{"-c", "testdata/validate/nope.yaml"}, 2, "nope.yaml"},
+		{[]string{"--bogus"}, 2, "unknown flag"},
+		{[]string{"--help"}, 0, "FILE:LINE:COL: message"},
+		{[]string{"-c", "testdata/validate/ok.yaml", "-P", "testdata/validate/none.so"}, 2, "none.so"},
+	}
+	for _, tt := range tests {
+		code, _, errs := validate(t, tt.args...)
+		if code != tt.code || !strings.Contains(errs, tt.want) {
+			t.Errorf("validate %q = %d, %q; want %d and %q", tt.args, code, errs, tt.code, tt.want)
+		}
+	}
+}
