@@ -6,4 +6,53 @@
 // are indistinguishable to the engine. Every edge between components is a
 // bounded queue with its own overflow policy, and every event is accounted
 // for: for each component and edge, in = out + dropped + in flight.
+//
+// # Engine
+//
+// New checks a Graph against a Registry; Start creates the connector
+// instances and runs one goroutine per source, pipeline and sink; Shutdown
+// drains; Reload switches to a new Graph keeping unchanged connectors;
+// Stats returns a Snapshot of every counter, and Handler serves it as
+// Prometheus text with a /healthz. Run does Start, waits, and Shutdown.
+//
+// Batches come from per-producer pools of off-heap cabi batches (a memory
+// bound: a producer whose batches are all in flight waits). The engine
+// works per batch only — a reference count, queue operations and counters —
+// and allocates nothing in steady state.
+//
+// # Supervision
+//
+// Each instance is created, then Connect is retried with exponential
+// backoff and jitter (attempt from 1), then Start. Panics in any connector
+// call are recovered and counted. A source whose Poll fails MaxPollErrors
+// times in a row, and a sink or processor that panics, is stopped, closed
+// and recreated with backoff. A sink's circuit breaker opens after
+// BreakerFailures consecutive failed writes (cabi.Retry or cabi.Error),
+// pauses every source whose batches can reach the sink (Pause is called and
+// polling stops, so a kernel ring drops in the kernel), lets one write
+// through after BreakerCooldown, and on success closes and resumes them. A
+// batch answered with cabi.Retry is retried, never dropped; one answered
+// with cabi.Error is dropped (reason sink_error).
+//
+// # Fan-out and copies
+//
+// A batch sent to several edges is shared by reference count. Sinks only
+// read, so edges into sinks share the batch; an edge into a pipeline, which
+// may rewrite bytes in place, receives a deep copy whenever the batch is
+// shared or borrows its bytes (copy-on-fanout). A router's outputs are
+// built as descriptor-only batches whose bytes stay in the routed batch.
+// A source whose events point outside the batch arena (into a ring or its
+// own memory) is not polled again until that batch is fully delivered.
+//
+// A full edge with policy block makes its producer wait. In a fan-out, an
+// edge that is not coupled makes it wait only while every sibling edge
+// still has batches queued; when a sibling runs dry the batch is shed on
+// the full edge (reason decoupled), so one slow sink never stalls the
+// others. A coupled edge always waits, stalling its siblings.
+//
+// # Acknowledgements
+//
+// A source that implements Acker gets exactly one Ack or Fail per batch,
+// in its own goroutine, once every copy and routed part of the batch has
+// been written or dropped; any drop on the way makes it a Fail.
 package runtime
