@@ -3,7 +3,9 @@ package plugins
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/weirproject/weir/cabi"
@@ -130,5 +132,67 @@ func BenchmarkBlackhole(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkBlackholeInterleaved measures the same four sinks as
+// BenchmarkBlackhole, but interleaved: each benchmark iteration is one round
+// that times a chunk of writes (about 16K events) into every sink in turn.
+// On a shared, noisy machine this exposes all four to the same conditions,
+// so their ratios mean something. It reports, per sink, the median and the
+// best (minimum) round in ns/event, and the median ratio to native.
+func BenchmarkBlackholeInterleaved(b *testing.B) {
+	type target struct {
+		name string
+		s    sink
+	}
+	for _, size := range benchBatchSizes {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			targets := []target{{"native", newNativeBlackhole(cabi.NewBasicHost("", nil))}}
+			for _, bh := range blackholes {
+				in, _ := create(b, loadType(b, bh.lib, bh.id), "{}")
+				mustOK(b, "start", in.Start())
+				targets = append(targets, target{bh.lang, in})
+			}
+			batch := allocBatch(b, size, size*64)
+			payload := make([]byte, 64)
+			for i := 0; i < size; i++ {
+				batch.Append(uint64(i), 1, cabi.KindRaw, 0, payload)
+			}
+			chunk := 16384 / size
+			rounds := make([][]float64, len(targets))
+			for k, tg := range targets {
+				for j := 0; j < 2*chunk; j++ { // warm up
+					if st, err := tg.s.Write(batch); err != nil || st != cabi.OK {
+						b.Fatalf("%s: write = %v, %v", tg.name, st, err)
+					}
+				}
+				rounds[k] = make([]float64, 0, b.N)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for k, tg := range targets {
+					t0 := time.Now()
+					for j := 0; j < chunk; j++ {
+						if st, err := tg.s.Write(batch); err != nil || st != cabi.OK {
+							b.Fatalf("%s: write = %v, %v", tg.name, st, err)
+						}
+					}
+					rounds[k] = append(rounds[k], float64(time.Since(t0).Nanoseconds())/float64(chunk*size))
+				}
+			}
+			b.StopTimer()
+			med := make([]float64, len(targets))
+			for k, tg := range targets {
+				sort.Float64s(rounds[k])
+				med[k] = rounds[k][len(rounds[k])/2]
+				b.ReportMetric(med[k], "ns/event-"+tg.name)
+				b.ReportMetric(rounds[k][0], "best-ns/event-"+tg.name)
+			}
+			for k := 1; k < len(targets); k++ {
+				b.ReportMetric(med[k]/med[0], "x-native-"+targets[k].name)
+			}
+		})
 	}
 }
