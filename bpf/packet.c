@@ -257,15 +257,21 @@ static __always_inline void parse(void *data, void *data_end, struct weir_parsed
  * is what a replacement must match. A loader replaces it in one of two
  * ways:
  *
+ *  - before load (what ingest/packet does with Config.Filter): in each of
+ *    the three capture ProgramSpecs, replace the instructions of the
+ *    "weir_filter" function with the compiled filter's, keeping the
+ *    function's symbol, BTF func metadata and first line info, so that the
+ *    calls resolve to it and the verifier checks it against this prototype.
  *  - freplace: load a BPF_PROG_TYPE_EXT program whose attach target is the
  *    loaded capture program and attach name "weir_filter", then attach it
  *    (cilium/ebpf: ProgramSpec{Type: Extension, AttachTarget: prog,
  *    AttachTo: "weir_filter"}, then link.AttachFreplace). Each of the three
- *    capture programs has its own copy of the function, so each needs its
- *    own extension program.
- *  - before load: in each capture ProgramSpec, replace the instructions of
- *    the "weir_filter" symbol with the compiled filter's (same prototype),
- *    keeping the symbol so calls resolve to it.
+ *    programs has its own copy of the function, so each needs its own
+ *    extension. This needs no reload, but the kernel must allow tracing
+ *    program types; the project's standard machine refuses them (EPERM).
+ *
+ * The verifier treats args as nullable in a global function, so a
+ * replacement must test it before loading through it.
  *
  * args is read-only stack memory of the caller, valid for the call.
  */

@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
@@ -120,6 +122,19 @@ type Config struct {
 	// wakes the reader; below it the reader's deadline picks records up.
 	// 0 means RingSize / 8.
 	WakeupBytes uint64
+	// Filter, when not nil, replaces the body of the filter hook
+	// weir_filter in every program before load (see FilterArgs). It is the
+	// body of a BPF function with the prototype
+	//
+	//	int weir_filter(const struct weir_filter_args *args)
+	//
+	// On entry R1 points at the FilterArgs, read-only, or is NULL (the
+	// verifier checks global functions on their own and treats pointer
+	// arguments as nullable, so the body must test R1 before loading
+	// through it). R0 returns non-zero to keep the packet, zero to count
+	// it as filtered out. The verifier checks the body when Open loads
+	// the programs.
+	Filter asm.Instructions
 }
 
 // Interface is an interface a Capture is attached to.
@@ -262,6 +277,13 @@ func load(cfg Config) (*Capture, error) {
 	if err := spec.Variables[packetVarWeirWakeupBytes].Set(cfg.WakeupBytes); err != nil {
 		return nil, fmt.Errorf("load capture programs: set wakeup threshold: %w", err)
 	}
+	if cfg.Filter != nil {
+		for _, name := range []string{packetProgWeirXdpIngress, packetProgWeirTcIngress, packetProgWeirTcEgress} {
+			if err := replaceFilter(spec.Programs[name], cfg.Filter); err != nil {
+				return nil, fmt.Errorf("load capture programs: %w", err)
+			}
+		}
+	}
 	c := &Capture{cfg: cfg}
 	if err := spec.LoadAndAssign(&c.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
@@ -292,6 +314,56 @@ func load(cfg Config) (*Capture, error) {
 		return nil, fmt.Errorf("load capture programs: %w", err)
 	}
 	return c, nil
+}
+
+// FilterHook is the name of the filter hook function in the capture
+// programs.
+const FilterHook = "weir_filter"
+
+// replaceFilter replaces the instructions of the filter hook in ps with
+// body, keeping the function's symbol and BTF prototype so that calls still
+// resolve to it and the verifier checks it against the same prototype.
+//
+// This is one of the two ways to install a filter. The other is freplace: a
+// BPF_PROG_TYPE_EXT program attached to each loaded program's weir_filter
+// (link.AttachFreplace). It needs no reload, but the kernel must allow
+// tracing program types, which this project's standard machine does not.
+func replaceFilter(ps *ebpf.ProgramSpec, body asm.Instructions) error {
+	if len(body) == 0 {
+		return fmt.Errorf("replace %s in %s: empty filter", FilterHook, ps.Name)
+	}
+	insns := ps.Instructions
+	start := -1
+	for i := range insns {
+		if insns[i].Symbol() == FilterHook {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return fmt.Errorf("replace %s in %s: function not found", FilterHook, ps.Name)
+	}
+	end := len(insns)
+	for j := start + 1; j < len(insns); j++ {
+		if insns[j].Symbol() != "" {
+			end = j
+			break
+		}
+	}
+	fn := btf.FuncMetadata(&insns[start])
+	if fn == nil {
+		return fmt.Errorf("replace %s in %s: function has no BTF", FilterHook, ps.Name)
+	}
+	out := make(asm.Instructions, 0, len(insns)-(end-start)+len(body))
+	out = append(out, insns[:start]...)
+	// The kernel wants line info at the start of every function when a
+	// program has any: reuse the placeholder's.
+	first := body[0].WithSymbol(FilterHook).WithSource(insns[start].Source())
+	out = append(out, btf.WithFuncMetadata(first, fn))
+	out = append(out, body[1:]...)
+	out = append(out, insns[end:]...)
+	ps.Instructions = out
+	return nil
 }
 
 // attach attaches the programs cfg asks for to one interface.

@@ -28,10 +28,16 @@ const loIfindex = 1
 // small rings, and configures loopback.
 func newTestCapture(t *testing.T, ringSize int, rate, snaplen uint32) *Capture {
 	t.Helper()
+	return newTestCaptureConfig(t, Config{Interfaces: []string{"lo"}, RingSize: ringSize}, rate, snaplen)
+}
+
+// newTestCaptureConfig is newTestCapture with more of the Config.
+func newTestCaptureConfig(t *testing.T, cfg Config, rate, snaplen uint32) *Capture {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("loading BPF programs needs root (CAP_BPF and CAP_NET_ADMIN)")
 	}
-	cfg, err := Config{Interfaces: []string{"lo"}, RingSize: ringSize}.normalize()
+	cfg, err := cfg.normalize()
 	if err != nil {
 		t.Fatal(err)
 	}

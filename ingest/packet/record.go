@@ -100,3 +100,23 @@ func Decode(rec []byte) (Header, []byte, error) {
 
 // Truncated reports whether fewer bytes were captured than were on the wire.
 func (h *Header) Truncated() bool { return h.CapLen < h.OrigLen }
+
+// FilterHead is how many leading packet bytes the filter hook sees
+// (WEIR_FILTER_HEAD).
+const FilterHead = 128
+
+// FilterArgs mirrors struct weir_filter_args, what the filter hook
+// weir_filter receives: parsed metadata and a copy of the packet's first
+// HeadLen bytes. Filter bodies (Config.Filter) load its fields at the
+// offsets of this struct.
+type FilterArgs struct {
+	Head      [FilterHead]byte // the packet's first HeadLen bytes
+	HeadLen   uint32           // valid bytes in Head
+	WireLen   uint32           // length on the wire
+	Ifindex   uint32           // interface index
+	L3Proto   uint16           // EtherType of the network layer, 0 if none
+	L3Off     uint16           // offset of the network header, OffNone if none
+	L4Off     uint16           // offset of the transport header, OffNone if none
+	L4Proto   uint8            // IP protocol, 0 if none
+	Direction uint8            // RecordIngress or RecordEgress
+}
