@@ -555,3 +555,22 @@ func TestBorrowedBytesStayValidUntilDelivered(t *testing.T) {
 		t.Errorf("sinks got %d and %d events; want 800 each", f.sink("a").events.Load(), f.sink("b").events.Load())
 	}
 }
+
+// TestSinkThatCannotBeCreated keeps the graph flowing when a sink's type
+// refuses to build an instance for good: its batches are dropped and
+// counted, the source is not stuck, and the sink is reported failed.
+func TestSinkThatCannotBeCreated(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 40} }
+	f.reg.MustRegister(Type{ID: "mute", Roles: RoleSink, New: func([]byte, Env) (Connector, error) { return &testSource{}, nil }})
+	g := graph([]string{"in:src", "bad:mute", "good:sink"}, nil,
+		EdgeDef{From: "in", To: "bad", Capacity: 1, Couple: true}, EdgeDef{From: "in", To: "good", Couple: true})
+	s := runToEnd(t, g, f, testOpts())
+	bad, _ := s.Component("bad", StatSink)
+	if bad.State != "failed" && bad.State != "stopped" || bad.Dropped[ReasonSinkError] != 160 {
+		t.Errorf("bad sink state %q dropped %v; want failed, sink_error:160", bad.State, bad.Dropped)
+	}
+	if got := f.sink("good").events.Load(); got != 160 {
+		t.Errorf("good sink got %d events; want 160", got)
+	}
+}

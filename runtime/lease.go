@@ -97,8 +97,8 @@ func (p *pool) tryGet() (*lease, error) {
 	if n := len(p.free); n > 0 {
 		l := p.free[n-1]
 		p.free = p.free[:n-1]
-		p.mu.Unlock()
 		l.free = false
+		p.mu.Unlock()
 		l.b.Reset()
 		l.refs.Store(1)
 		return l, nil

@@ -80,9 +80,7 @@ func (t *topo) runPipeline(r *pipeRun) {
 	r.ctx = ctx
 	for _, s := range r.p.steps {
 		if s.proc != nil && !s.proc.ensureOpen(ctx) {
-			for _, e := range r.in.edges {
-				e.purge(rShutdown)
-			}
+			t.discard(r.in, &r.p.c, rProcessor)
 			return
 		}
 	}
@@ -118,9 +116,7 @@ func (t *topo) runPipeline(r *pipeRun) {
 		case <-tc:
 			r.flush(time.Now(), false)
 		case <-t.kill:
-			for _, e := range r.in.edges {
-				e.purge(rShutdown)
-			}
+			t.discard(r.in, &r.p.c, rShutdown)
 			return
 		}
 		if tc != nil && !timer.Stop() {

@@ -24,7 +24,9 @@ func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode) {
 	sk := &sinkWorker{t: t, n: n, ctx: ctx, upstream: upstream}
 	defer sk.closeBreaker()
 	if !n.ensureOpen(ctx) {
-		t.dropInbox(n, in)
+		// Killed while connecting, or the instance cannot be made at all:
+		// keep taking batches so producers never wait on a dead edge.
+		t.discard(in, &n.snkC, rSinkError)
 		return
 	}
 	for {
@@ -36,7 +38,7 @@ func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode) {
 			select {
 			case <-in.wake:
 			case <-t.kill:
-				t.dropInbox(n, in)
+				t.discard(in, &n.snkC, rShutdown)
 				return
 			}
 			continue
@@ -46,10 +48,32 @@ func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode) {
 	}
 }
 
-// dropInbox drops everything queued for a sink that cannot write.
-func (t *topo) dropInbox(n *connNode, in *inbox) {
-	for _, e := range in.edges {
-		e.purge(rShutdown)
+// discard takes and drops every batch from in, counted on c with reason r
+// (shutdown once the engine is killed), until the producers are done or
+// the engine is killed.
+func (t *topo) discard(in *inbox, c *counters, r reason) {
+	for {
+		select {
+		case <-t.kill:
+			r = rShutdown
+		default:
+		}
+		for l := in.pop(); l != nil; l = in.pop() {
+			c.in(uint64(l.b.Len), batchBytes(l.b))
+			c.drop(r, uint64(l.b.Len))
+			l.release(false)
+		}
+		if in.done() {
+			return
+		}
+		select {
+		case <-in.wake:
+		case <-t.kill:
+			for _, e := range in.edges {
+				e.purge(rShutdown)
+			}
+			return
+		}
 	}
 }
 
