@@ -67,7 +67,7 @@ type benchFlags struct {
 	sinkConfig             string
 	latency, hdrLog        string
 	timeout                time.Duration
-	asJSON                 bool
+	asJSON, copyBytes      bool
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
@@ -80,6 +80,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&f.rate, "rate", 0, "events per second; 0 is flat out")
 	fs.StringVar(&f.file, "file", "", "replay this event file instead of synthesising events (rounded up to whole passes)")
 	fs.StringVar(&f.format, "format", "jsonl", "format of --file: jsonl or raw")
+	fs.BoolVar(&f.copyBytes, "copy", false, "copy each event's bytes into the batch arena instead of pointing into the blaster's preloaded buffer")
 	fs.IntVar(&f.batch, "batch", 1024, "events per batch")
 	fs.IntVar(&f.queue, "queue", 16, "capacity of each edge, in batches")
 	fs.StringVar(&f.filter, "filter", "", "add a filter operator keeping events that match EXPR, such as 'len >= 64'")
@@ -166,7 +167,7 @@ func (f *benchFlags) config() (bench.Config, error) {
 	}
 	cfg = bench.Config{
 		Events: n, Size: int(size), Rate: f.rate, File: f.file, Format: f.format,
-		Batch: f.batch, Queue: f.queue, Sink: f.sink, SinkType: f.sinkType, SinkConfig: []byte(f.sinkConfig),
+		Batch: f.batch, Queue: f.queue, Copy: f.copyBytes, Sink: f.sink, SinkType: f.sinkType, SinkConfig: []byte(f.sinkConfig),
 		Latency: f.latency, HdrLog: f.hdrLog, Timeout: f.timeout, MemEvery: 10 * time.Millisecond,
 	}
 	if size == 0 {

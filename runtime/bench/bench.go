@@ -34,9 +34,11 @@ type Config struct {
 	// events; Format is its format, jsonl or raw (jsonl).
 	File, Format string
 	// Batch is the events per batch (1024); BatchBytes the arena of each
-	// batch (64 KiB, enough for operators that copy; the blaster's events
-	// point into its preloaded buffer and use none).
+	// batch (64 KiB, or Batch × Size with Copy; the blaster's events
+	// point into its preloaded buffer and use none unless Copy is set).
 	Batch, BatchBytes int
+	// Copy makes the blaster copy each event's bytes into the batch arena.
+	Copy bool
 	// Queue is the capacity of each edge in batches (16).
 	Queue int
 	// Ops is the pipeline, in order; empty is an empty pipeline.
@@ -154,6 +156,9 @@ func (c *Config) defaults() {
 	}
 	def(&c.Size, 64)
 	def(&c.Batch, 1024)
+	if c.Copy {
+		def(&c.BatchBytes, c.Batch*c.Size)
+	}
 	def(&c.BatchBytes, 64<<10)
 	def(&c.Queue, 16)
 	if c.Format == "" {
@@ -396,7 +401,7 @@ func pluginTypes(path string) (*runtime.Registry, error) {
 
 // graph builds blaster -> pipeline -> sink.
 func graph(cfg *Config, sinkType string) (runtime.Graph, error) {
-	bl := map[string]any{"size": cfg.Size, "rate": cfg.Rate}
+	bl := map[string]any{"size": cfg.Size, "rate": cfg.Rate, "copy": cfg.Copy}
 	if cfg.File != "" {
 		n, err := fileEvents(cfg.File, cfg.Format)
 		if err != nil {

@@ -22,6 +22,7 @@ var BlasterSpec = spec.Spec{
 	{Name: "size", Kind: spec.Size, Default: 64, Doc: "Bytes per synthetic event."},
 	{Name: "kind", Kind: spec.Enum, Enum: kindNames[:], Default: "raw", Doc: "Kind of synthetic events and of raw-format records."},
 	{Name: "stream_id", Kind: spec.Uint, Default: 0, Doc: "Stream ID of synthetic events and of raw-format records."},
+	{Name: "copy", Kind: spec.Bool, Default: false, Doc: "Copy each event's bytes into the batch arena instead of pointing into the preloaded buffer; needed when a processor rewrites bytes in place, which would otherwise change what later loops replay."},
 }
 
 // BlasterConfig is the blaster's decoded config.
@@ -34,6 +35,7 @@ type BlasterConfig struct {
 	Size     size    `json:"size"`
 	Kind     string  `json:"kind"`
 	StreamID uint64  `json:"stream_id"`
+	Copy     bool    `json:"copy"`
 }
 
 // synthPattern is how many distinct synthetic events the blaster cycles
@@ -43,8 +45,9 @@ const synthPattern = 256
 // Blaster is a source that replays preloaded events, or synthesises them,
 // at a set rate or flat out. It loads its file once, outside the Go heap,
 // and the events it emits point into that buffer, so no event bytes are
-// copied per event. Every event of one Poll carries the same TsNs: the
-// time of that Poll, read once.
+// copied per event (unless configured to copy them into the batch arena).
+// Every event of one Poll carries the same TsNs: the time of that Poll,
+// read once.
 type Blaster struct {
 	runtime.Base
 	cfg  BlasterConfig
@@ -239,15 +242,23 @@ func (b *Blaster) Poll(batch *cabi.Batch, timeout time.Duration) (cabi.Status, e
 	ts := uint64(now.UnixNano())
 	slots := unsafe.Slice((*cabi.Event)(unsafe.Add(batch.Events, uintptr(batch.Len)*uintptr(cabi.EventSize))), want)
 	tmpl, pos := b.tmpl, b.pos
-	for i := range slots {
-		e := tmpl[pos]
-		e.TsNs = ts
-		slots[i] = e
-		if pos++; pos == len(tmpl) {
-			pos = 0
+	if b.cfg.Copy {
+		n, err := b.copyInto(batch, slots, ts)
+		if err != nil {
+			return cabi.Error, err
 		}
+		want = n
+	} else {
+		for i := range slots {
+			e := tmpl[pos]
+			e.TsNs = ts
+			slots[i] = e
+			if pos++; pos == len(tmpl) {
+				pos = 0
+			}
+		}
+		b.pos = pos
 	}
-	b.pos = pos
 	batch.Len += uint32(want)
 	b.emitted += want
 	b.paced += want
@@ -256,6 +267,40 @@ func (b *Blaster) Poll(batch *cabi.Batch, timeout time.Duration) (cabi.Status, e
 		return cabi.EOF, nil
 	}
 	return cabi.OK, nil
+}
+
+// copyInto fills slots with the next events, their bytes copied into the
+// batch arena, until the slots or the arena run out. It returns how many it
+// appended, and an error if the next event cannot fit even an empty arena.
+func (b *Blaster) copyInto(batch *cabi.Batch, slots []cabi.Event, ts uint64) (uint64, error) {
+	arena := batch.ArenaBytes()
+	used := batch.ArenaLen
+	pos := b.pos
+	var n int
+	for n < len(slots) {
+		e := b.tmpl[pos]
+		if uint64(e.Len) > uint64(len(arena))-used {
+			if n == 0 && used == 0 {
+				return 0, fmt.Errorf("blaster %s: event of %d bytes does not fit the batch arena of %d bytes", b.name, e.Len, len(arena))
+			}
+			break
+		}
+		if e.Len > 0 {
+			dst := arena[used : used+uint64(e.Len)]
+			copy(dst, e.Bytes())
+			e.Data = unsafe.Pointer(&dst[0])
+			used += uint64(e.Len)
+		}
+		e.TsNs = ts
+		slots[n] = e
+		n++
+		if pos++; pos == len(b.tmpl) {
+			pos = 0
+		}
+	}
+	batch.ArenaLen = used
+	b.pos = pos
+	return uint64(n), nil
 }
 
 // allowed returns how many events the rate lets out at now.

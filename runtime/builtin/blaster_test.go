@@ -199,17 +199,61 @@ func TestBlasterAppendsAfterExisting(t *testing.T) {
 }
 
 func TestBlasterPollAllocs(t *testing.T) {
-	b, err := NewBlaster(nil, testEnv("b"))
+	for _, config := range []string{`{}`, `{"copy":true}`} {
+		b, err := NewBlaster([]byte(config), testEnv("b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		batch := newBatch(t, 1024, 64<<10)
+		allocs := testing.AllocsPerRun(100, func() {
+			batch.Reset()
+			b.Poll(batch, 0)
+		})
+		if allocs != 0 {
+			t.Errorf("Poll with config %s allocates %v times per call; want 0", config, allocs)
+		}
+	}
+}
+
+func TestBlasterCopy(t *testing.T) {
+	b, err := NewBlaster([]byte(`{"file":"testdata/events.jsonl","copy":true,"loops":0}`), testEnv("b"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	batch := newBatch(t, 1024, 0)
-	allocs := testing.AllocsPerRun(100, func() {
-		batch.Reset()
-		b.Poll(batch, 0)
-	})
-	if allocs != 0 {
-		t.Errorf("Poll allocates %v times per call; want 0", allocs)
+	// The file's bytes: 5+4+20+2+0 = 31 per loop; a 38-byte arena holds
+	// one loop and the first event of the next, then runs out.
+	batch := newBatch(t, 64, 38)
+	if st, err := b.Poll(batch, 0); st != cabi.OK || err != nil {
+		t.Fatalf("Poll = %v, %v", st, err)
+	}
+	evs := batch.EventSlice()
+	var got []string
+	for _, e := range evs {
+		got = append(got, string(e.Bytes()))
+		if e.Len > 0 && (uintptr(e.Data) < uintptr(batch.Arena) || uintptr(e.Data)+uintptr(e.Len) > uintptr(batch.Arena)+uintptr(batch.ArenaLen)) {
+			t.Errorf("event %q points outside the batch arena", e.Bytes())
+		}
+	}
+	want := `["hello" "\x00\x01\x02\x03" "tab\there \"quoted\" é" "{}" "" "hello"]`
+	if fmt.Sprintf("%q", got) != want {
+		t.Errorf("copied events = %q; want %s", got, want)
+	}
+	// Rewriting the copies does not change what the next loop replays.
+	evs[0].Bytes()[0] = 'J'
+	batch.Reset()
+	b.Poll(batch, 0)
+	if s := string(batch.EventSlice()[4].Bytes()); s != "hello" {
+		t.Errorf("after rewriting a copy the replay gives %q; want hello", s)
+	}
+
+	big, err := NewBlaster([]byte(`{"size":100,"count":1,"copy":true}`), testEnv("big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	if st, err := big.Poll(newBatch(t, 4, 64), 0); st != cabi.Error || err == nil || !strings.Contains(err.Error(), "does not fit the batch arena of 64 bytes") {
+		t.Errorf("Poll of a 100-byte event into a 64-byte arena = %v, %v; want an error", st, err)
 	}
 }
