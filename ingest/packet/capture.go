@@ -499,7 +499,7 @@ func Describe(rec []byte, ev *cabi.Event) bool {
 		return false
 	}
 	h := (*Header)(unsafe.Pointer(unsafe.SliceData(rec)))
-	if h.Type != RecordTypePacket || h.Version != RecordVersion || uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
+	if h.Type != RecordTypePacket || h.Version != RecordVersion || h.CapLen > h.OrigLen || uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
 		return false
 	}
 	ev.Kind = cabi.KindPacket
