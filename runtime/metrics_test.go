@@ -98,3 +98,49 @@ func TestHandlerWithoutServer(t *testing.T) {
 		t.Errorf("MetricsAddr() = %q without a server; want empty", e.MetricsAddr())
 	}
 }
+
+// FuzzLabels checks that any label value survives escaping: the written
+// pair stays on one line and unescapes to the original.
+func FuzzLabels(f *testing.F) {
+	for _, v := range []string{"", "plain", `quo"te`, `back\slash`, "new\nline", `\"\n`, "ünï"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		out := labels("k", v)
+		if strings.ContainsRune(out, '\n') {
+			t.Fatalf("labels(%q) = %q spans lines", v, out)
+		}
+		if !strings.HasPrefix(out, `k="`) || !strings.HasSuffix(out, `"`) {
+			t.Fatalf("labels(%q) = %q; want k=\"...\"", v, out)
+		}
+		body := out[3 : len(out)-1]
+		var got strings.Builder
+		for i := 0; i < len(body); i++ {
+			c := body[i]
+			if c == '"' {
+				t.Fatalf("labels(%q) = %q has an unescaped quote", v, out)
+			}
+			if c != '\\' {
+				got.WriteByte(c)
+				continue
+			}
+			i++
+			if i == len(body) {
+				t.Fatalf("labels(%q) = %q ends in a lone backslash", v, out)
+			}
+			switch body[i] {
+			case '\\':
+				got.WriteByte('\\')
+			case '"':
+				got.WriteByte('"')
+			case 'n':
+				got.WriteByte('\n')
+			default:
+				t.Fatalf("labels(%q) = %q has unknown escape \\%c", v, out, body[i])
+			}
+		}
+		if got.String() != v {
+			t.Fatalf("labels(%q) unescapes to %q", v, got.String())
+		}
+	})
+}
