@@ -404,6 +404,24 @@ func inRange(f *Field, num float64) error {
 	return nil
 }
 
+// DefaultJSON returns the field's default as the JSON a component
+// receives, or nil when the field has no default.
+func (f *Field) DefaultJSON() ([]byte, error) {
+	if f.Default == nil {
+		return nil, nil
+	}
+	return defaultJSON(f)
+}
+
+// RangeString describes the field's bounds, such as "[1, 100]" or
+// ">= 1ms", or returns "" when it has none.
+func (f *Field) RangeString() string {
+	if f.Min == nil && f.Max == nil {
+		return ""
+	}
+	return rangeString(f)
+}
+
 func rangeString(f *Field) string {
 	lo, hi := "", ""
 	if f.Min != nil {
