@@ -38,3 +38,13 @@ $(PLUGDIR)/libweir_go_%.so: plugins/go/%/main.go $(GO_SDK_SRC) $(PLUGIN_HDR) go.
 	@rm -f $(@:.so=.h)
 
 PLUGINS += $(PLUGDIR)/libweir_go_blackhole.so $(PLUGDIR)/libweir_go_counter.so
+
+# The SDK's own tests need cgo, which the host's `go test ./...` runs
+# without; they run here instead.
+.PHONY: plugins-sdk-test
+
+plugins-sdk-test: ## vet and test the cgo Go plugin SDK and Go plugins
+	CGO_ENABLED=1 $(GO) vet ./plugins/go/...
+	CGO_ENABLED=1 $(GO) test -count=1 -timeout 5m ./plugins/go/...
+
+CHECKS += plugins-sdk-test
