@@ -325,3 +325,32 @@ func TestAccountingUnderOverload(t *testing.T) {
 		t.Errorf("source edges were offered %d events; want 2 x %d", outOf["in"], src.EventsOut)
 	}
 }
+
+func TestReloadKeepsUnchangedPipelineState(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	opts := testOpts()
+	opts.NewOp = testNewOp
+	mk := func(filterN string) Graph {
+		return graph([]string{"in:src", "out:sink"}, []PipelineDef{
+			{Name: "agg", Ops: []OpDef{{Type: "counter"}}},
+			{Name: "f", Ops: []OpDef{{Type: "drop_every", Config: []byte(`{"N":` + filterN + `}`)}}},
+		}, EdgeDef{From: "in", To: "f"}, EdgeDef{From: "f", To: "agg"}, EdgeDef{From: "agg", To: "out"})
+	}
+	e := startEngine(t, mk("3"), f, opts)
+	eventually(t, 2*time.Second, "flow", func() bool { return f.sinkBatches("out") > 2 })
+	agg, filt := e.eng.pipes["agg"].steps[0].op, e.eng.pipes["f"].steps[0].op
+	if err := e.Reload(mk("5")); err != nil {
+		t.Fatal(err)
+	}
+	if e.eng.pipes["agg"].steps[0].op != agg {
+		t.Errorf("unchanged pipeline agg got new operators")
+	}
+	if e.eng.pipes["f"].steps[0].op == filt {
+		t.Errorf("changed pipeline f kept its old operators")
+	}
+	before := f.sinkBatches("out")
+	eventually(t, 2*time.Second, "flow after reload", func() bool { return f.sinkBatches("out") > before+2 })
+	shutdown(t, e)
+	checkAccounting(t, e.Stats())
+}
