@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 
 	flag "github.com/spf13/pflag"
@@ -70,13 +71,34 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	reg := runtime.Default.Clone()
+	// Load each library once, so a plugin named by -P and by the config is
+	// not a duplicate registration.
+	loaded := map[string]bool{}
+	load := func(reg *runtime.Registry, paths ...string) error {
+		var fresh []string
+		for _, p := range paths {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return fmt.Errorf("load plugin %s: %w", p, err)
+			}
+			if !loaded[abs] {
+				loaded[abs] = true
+				fresh = append(fresh, abs)
+			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		_, err := plugin.Load(reg, fresh...)
+		return err
+	}
 	if len(*plugins) > 0 {
-		if _, err := plugin.Load(reg, *plugins...); err != nil {
+		if err := load(reg, *plugins...); err != nil {
 			fmt.Fprintf(stderr, "weir validate: %v\n", err)
 			return 2
 		}
 	}
-	res, err := config.Load(*file, config.Options{Registry: reg})
+	res, err := config.Load(*file, config.Options{Registry: reg, LoadPlugins: load})
 	var errs spec.List
 	if err != nil && !errors.As(err, &errs) {
 		fmt.Fprintf(stderr, "weir validate: %v\n", err)

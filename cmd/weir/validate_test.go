@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -87,5 +90,45 @@ func TestValidateUsage(t *testing.T) {
 		if code != tt.code || !strings.Contains(errs, tt.want) {
 			t.Errorf("validate %q = %d, %q; want %d and %q", tt.args, code, errs, tt.code, tt.want)
 		}
+	}
+}
+
+// TestValidatePluginTypes builds the C generator plugin into a temporary
+// directory and checks that a config listing it is validated against the
+// plugin's own config schema.
+func TestValidatePluginTypes(t *testing.T) {
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("no C compiler (cc) to build the test plugin")
+	}
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "libgen.so")
+	cmd := exec.Command("cc", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-I", "../../cabi/include",
+		"-o", lib, "../../plugins/c/generator.c", "../../plugins/c/config.c")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugin: %v\n%s", err, out)
+	}
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "plugins: [libgen.so]\nconnectors:\n  g: {type: generator, config: {rate: 10}}\n  out: {type: blackhole}\nconnections:\n  - {from: g, to: out}\n")
+	if code, out, errs := validate(t, "-c", good); code != 0 || out != "ok: 2 connectors, 0 pipelines, 1 connection\n" {
+		t.Errorf("validate with plugin = %d, %q, %q; want 0 and the summary", code, out, errs)
+	}
+	// The same library also named with -P is loaded once.
+	if code, _, errs := validate(t, "-P", lib, "-c", good); code != 0 {
+		t.Errorf("validate -P LIB with LIB in the config = %d, %q; want 0", code, errs)
+	}
+	bad := write("bad.yaml", "plugins: [libgen.so]\nconnectors:\n  g: {type: generator, config: {rate: fast}}\n  out: {type: blackhole}\nconnections:\n  - {from: g, to: out}\n")
+	want := bad + `:3:39: connector "g" (type generator): field rate: want a non-negative integer, found "fast"`
+	if code, _, errs := validate(t, "-c", bad); code != 1 || !strings.HasPrefix(errs, want) {
+		t.Errorf("validate bad plugin config = %d, %q; want 1 and %q", code, errs, want)
+	}
+	missing := write("missing.yaml", "plugins: [nope.so]\nconnectors:\n  g: {type: generator}\n")
+	if code, _, errs := validate(t, "-c", missing); code != 1 || !strings.Contains(errs, missing+":1:11: plugin nope.so: ") {
+		t.Errorf("validate with a missing plugin = %d, %q; want 1 and an error at the path", code, errs)
 	}
 }
