@@ -68,22 +68,33 @@ func TestGeneratorConfig(t *testing.T) {
 	}
 }
 
-// FuzzGeneratorConfig feeds arbitrary bytes to the C config parser through
-// create: it must answer OK, or WEIR_ERROR with a message, and never crash.
-func FuzzGeneratorConfig(f *testing.F) {
-	for _, s := range []string{`{}`, `{"size":64,"rate":10,"count":5}`, `{"size":`, `{"a":1}`, "{\"\\\"\":1}", `{"size":18446744073709551615}`} {
+// FuzzConfig feeds arbitrary bytes to every plugin's config parser (the C
+// one shared by the generator and blackhole, the Rust one, and the Go
+// plugins' encoding/json) through create: each must answer OK, or
+// WEIR_ERROR with a message, and never crash.
+func FuzzConfig(f *testing.F) {
+	for _, s := range []string{`{}`, `{"size":64,"rate":10,"count":5}`, `{"size":`, `{"a":1}`, "{\"\\\"\":1}",
+		`{"size":18446744073709551615}`, `{"publish_every":0}`, `{"panic":"create"}`, `{"panic":"x\u0000"}`} {
 		f.Add([]byte(s))
 	}
-	typ := loadType(f, "c_generator", "generator")
+	types := []*cabi.ConnectorType{
+		loadType(f, "c_generator", "generator"),
+		loadType(f, "c_blackhole", "blackhole"),
+		loadType(f, "rust_blackhole", "rust_blackhole"),
+		loadType(f, "go_blackhole", "go_blackhole"),
+		loadType(f, "go_counter", "go_counter"),
+	}
 	f.Fuzz(func(t *testing.T, cfg []byte) {
-		in, err := typ.Create(cfg, cabi.NewBasicHost("", nil))
-		if err == nil {
-			in.Destroy()
-			return
-		}
-		var oe *cabi.OpError
-		if !errors.As(err, &oe) || oe.Message == "" {
-			t.Fatalf("Create(%q) = %v; want OK or an *cabi.OpError with a message", cfg, err)
+		for _, typ := range types {
+			in, err := typ.Create(cfg, cabi.NewBasicHost("", nil))
+			if err == nil {
+				in.Destroy()
+				continue
+			}
+			var oe *cabi.OpError
+			if !errors.As(err, &oe) || oe.Message == "" {
+				t.Fatalf("%s: Create(%q) = %v; want OK or an *cabi.OpError with a message", typ.ID, cfg, err)
+			}
 		}
 	})
 }

@@ -341,6 +341,35 @@ func TestTwoGoRuntimes(t *testing.T) {
 	results := make([]result, workers)
 	start := time.Now()
 	var wg sync.WaitGroup
+	// Churn: instances of both plugins are created, started and destroyed
+	// while the workers run, so both runtimes' handle tables change under
+	// concurrent calls.
+	churnErr := make(chan error, 1)
+	churned := 0
+	go func() {
+		defer close(churnErr)
+		for i := 0; ; i++ {
+			churned = i
+			select {
+			case <-stopGC:
+				return
+			default:
+			}
+			for _, typ := range []*cabi.ConnectorType{bhType, ctType} {
+				in, err := typ.Create([]byte(`{"gc_every":1}`), cabi.NewBasicHost("", nil))
+				if err != nil {
+					churnErr <- fmt.Errorf("churn %d: %w", i, err)
+					return
+				}
+				err = in.Start()
+				in.Destroy()
+				if err != nil {
+					churnErr <- fmt.Errorf("churn %d: %w", i, err)
+					return
+				}
+			}
+		}
+	}()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -401,7 +430,10 @@ func TestTwoGoRuntimes(t *testing.T) {
 	wg.Wait()
 	close(stopGC)
 	gcWG.Wait()
-	t.Logf("%d workers x %d rounds in %v, %d host GCs", workers, rounds, time.Since(start).Round(time.Millisecond), hostGCs)
+	if err := <-churnErr; err != nil {
+		t.Errorf("create/destroy churn: %v", err)
+	}
+	t.Logf("%d workers x %d rounds in %v, %d host GCs, %d create/destroy churns", workers, rounds, time.Since(start).Round(time.Millisecond), hostGCs, churned)
 	const events = rounds * perBatch
 	for w, r := range results {
 		if r.err != nil {
