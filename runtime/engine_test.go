@@ -574,3 +574,46 @@ func TestSinkThatCannotBeCreated(t *testing.T) {
 		t.Errorf("good sink got %d events; want 160", got)
 	}
 }
+
+// lazySource never blocks in Poll: it has an event only after the test
+// calls its wakeup, and otherwise returns cabi.Timeout at once.
+type lazySource struct {
+	Base
+	polls  atomic.Int64
+	ready  atomic.Int64
+	wakeup func()
+}
+
+func (s *lazySource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	s.polls.Add(1)
+	if s.ready.Load() == 0 {
+		return cabi.Timeout, nil
+	}
+	s.ready.Add(-1)
+	b.Append(uint64(time.Now().UnixNano()), 0, cabi.KindRaw, 0, make([]byte, 8))
+	return cabi.OK, nil
+}
+
+func TestIdleSourceDoesNotSpinAndWakes(t *testing.T) {
+	f := newFixture()
+	src := &lazySource{}
+	f.reg.MustRegister(Type{ID: "lazy", Roles: RoleSource, New: func(_ []byte, env Env) (Connector, error) {
+		src.wakeup = env.Wakeup
+		return src, nil
+	}})
+	opts := testOpts()
+	opts.PollTimeout = 200 * time.Millisecond
+	e := startEngine(t, graph([]string{"in:lazy", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, opts)
+	time.Sleep(100 * time.Millisecond)
+	if n := src.polls.Load(); n > 3 {
+		t.Errorf("idle source polled %d times in 100ms with a 200ms poll timeout; want at most 3", n)
+	}
+	start := time.Now()
+	src.ready.Add(1)
+	src.wakeup()
+	eventually(t, time.Second, "event after wakeup", func() bool { return f.sinkBatches("out") == 1 })
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("event took %v after Wakeup; want well under the 200ms poll timeout", d)
+	}
+	shutdown(t, e)
+}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/weirproject/weir/cabi"
 )
@@ -53,6 +54,8 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 	}
 	draining := false
 	errs := 0
+	idle := time.NewTimer(time.Hour)
+	defer idle.Stop()
 	for {
 		if n.acks.pending() {
 			n.lock()
@@ -106,11 +109,13 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 		}
 		n.nextID++
 		l.b.ID = n.nextID
+		began := time.Now()
 		st, perr := n.poll(l.b, timeout)
 		if l.b.Len > l.b.Capacity {
 			l.b.Len = l.b.Capacity
 		}
-		if l.b.Len > 0 {
+		got := l.b.Len > 0
+		if got {
 			t.deliverPolled(n, edges, snd, l)
 		} else {
 			l.release(true)
@@ -122,6 +127,26 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 			errs = 0
 			if draining {
 				return
+			}
+			if !got {
+				// A source that returned at once with nothing is not
+				// waiting for input itself: wait here, until Env.Wakeup
+				// or the rest of the timeout, rather than spin.
+				if rest := timeout - time.Since(began); rest > timeout/2 {
+					idle.Reset(rest)
+					select {
+					case <-n.wake:
+					case <-idle.C:
+					case <-t.hold:
+					case <-t.kill:
+					}
+					if !idle.Stop() {
+						select {
+						case <-idle.C:
+						default:
+						}
+					}
+				}
 			}
 		case cabi.EOF:
 			return
