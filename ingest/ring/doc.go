@@ -18,7 +18,7 @@
 //     next Read;
 //   - records the producer discarded are skipped and counted in Stats;
 //   - batches are released in the order they were read, and a released
-//     batch's descriptors must not be used again (Release empties the batch);
+//     batch's descriptors must not be used again;
 //   - Close never unmaps memory that a batch in flight still points into:
 //     the unmapping waits for the last Release.
 //

@@ -203,8 +203,9 @@ func monotonicToRealtime() int64 {
 
 // Read fills b with descriptors of the records available in the rings, up to
 // b.Capacity, and returns how many it added. It empties b first (b.Len and
-// b.ArenaLen are reset; the arena is not used). Each event's Data points at
-// the record in ring memory and stays valid until Release(b).
+// b.ArenaLen are reset; the arena is not used); Append is Read without
+// that. Each event's Data points at the record in ring memory and stays
+// valid until Release(b).
 //
 // When no record is available Read waits until one is, or until timeout has
 // passed, and then returns whatever is available; (0, nil) means the
@@ -216,6 +217,18 @@ func monotonicToRealtime() int64 {
 // batch that is in flight returns ErrBatchState. Read returns ErrClosed once
 // the reader is closed.
 func (r *Reader) Read(b *cabi.Batch, timeout time.Duration) (int, error) {
+	return r.read(b, timeout, true)
+}
+
+// Append is Read without emptying b first: it adds descriptors after the
+// b.Len events already there, and Release(b) later gives back only the ring
+// memory of the events Append added. It suits callers, such as runtime
+// sources, that share a batch with other producers.
+func (r *Reader) Append(b *cabi.Batch, timeout time.Duration) (int, error) {
+	return r.read(b, timeout, false)
+}
+
+func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, error) {
 	deadline := time.Now().Add(timeout)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -227,8 +240,10 @@ func (r *Reader) Read(b *cabi.Batch, timeout time.Duration) (int, error) {
 			return 0, fmt.Errorf("read ring batch %d: %w: still in flight", b.ID, ErrBatchState)
 		}
 	}
-	b.Len = 0
-	b.ArenaLen = 0
+	if reset {
+		b.Len = 0
+		b.ArenaLen = 0
+	}
 	for {
 		if n := r.collect(b); n > 0 {
 			return n, nil
@@ -268,7 +283,8 @@ func (r *Reader) wait(d time.Duration) error {
 // got any. Called with r.mu held.
 func (r *Reader) collect(b *cabi.Batch) int {
 	slots := unsafe.Slice((*cabi.Event)(b.Events), b.Capacity)
-	n := uint32(0)
+	first := b.Len
+	n := first
 	nr := len(r.rings)
 	start := r.next
 	r.next = (r.next + 1) % nr
@@ -312,15 +328,15 @@ func (r *Reader) collect(b *cabi.Batch) int {
 	}
 	r.stats.Discarded += discarded
 	r.stats.Rejected += rejected
-	r.stats.Records += uint64(n)
-	if n > 0 {
+	r.stats.Records += uint64(n - first)
+	if n > first {
 		b.Len = n
 		f := flight{b: b, pos: make([]uint64, nr)}
 		for i, rg := range r.rings {
 			f.pos[i] = rg.readPos
 		}
 		r.inflight = append(r.inflight, f)
-		return int(n)
+		return int(n - first)
 	}
 	// Nothing handed out, but skipped records may have moved the read
 	// positions. Let them go with the newest batch in flight, or now.
@@ -351,7 +367,8 @@ func (r *Reader) advance(pos []uint64) {
 }
 
 // Release gives the ring memory behind b back to the producers: it advances
-// each ring's consumer position past b's records and empties b. Batches must
+// each ring's consumer position past b's records. It does not change b, whose
+// descriptors must not be used afterwards. Batches must
 // be released in the order Read returned them; releasing another one
 // returns ErrReleaseOrder and changes nothing. After Close, Release still
 // must be called for batches in flight; the last one unmaps the rings.
@@ -371,7 +388,6 @@ func (r *Reader) Release(b *cabi.Batch) error {
 	if !r.unmapped {
 		r.advance(f.pos)
 	}
-	b.Len = 0
 	r.stats.Batches++
 	if r.closed && len(r.inflight) == 0 {
 		r.unmap()
