@@ -21,6 +21,7 @@ type schema struct {
 	Description          string             `json:"description"`
 	Title                string             `json:"title"`
 	Minimum              *float64           `json:"minimum"`
+	Maximum              *float64           `json:"maximum"`
 	Items                *schema            `json:"items"`
 	Format               string             `json:"format"`
 }
@@ -28,10 +29,10 @@ type schema struct {
 // SpecFromSchema converts a plugin's config_schema, a JSON Schema for an
 // object, into a spec.Spec. It understands an object with "properties"
 // whose members have a single "type" of string, integer, number, boolean,
-// array of strings, or object (recursively), with optional "enum",
-// "default", "description" and "required". Integers with "minimum" >= 0
-// become spec.Uint; strings with "format": "duration" become
-// spec.Duration. The property list is taken as closed, as weir specs are,
+// object (recursively), or array of strings or of objects, with optional
+// "enum", "default", "description" (or "title"), "minimum", "maximum" and
+// "required". Integers with "minimum" >= 0 become spec.Uint; strings with
+// "format": "duration" become spec.Duration. The property list is taken as closed, as weir specs are,
 // unless "additionalProperties" is true or a schema.
 //
 // It returns a nil Spec, which accepts any JSON object, for an empty
@@ -130,10 +131,18 @@ func fieldSpec(path, name string, p *schema) (spec.Field, error) {
 	case "boolean":
 		f.Kind = spec.Bool
 	case "array":
-		if it, _ := typeOf(p.itemsOrEmpty()); it != "string" {
-			return f, fmt.Errorf("config schema%s: only arrays of strings are supported", at(path))
+		switch it, _ := typeOf(p.itemsOrEmpty()); it {
+		case "string":
+			f.Kind = spec.Strings
+		case "object":
+			sub, err := objectSpec(path+"[]", p.Items)
+			if err != nil {
+				return f, err
+			}
+			f.Kind, f.Fields = spec.Objects, sub
+		default:
+			return f, fmt.Errorf("config schema%s: only arrays of strings or of objects are supported", at(path))
 		}
-		f.Kind = spec.Strings
 	case "object":
 		sub, err := objectSpec(path, p)
 		if err != nil {
@@ -142,6 +151,14 @@ func fieldSpec(path, name string, p *schema) (spec.Field, error) {
 		f.Kind, f.Fields = spec.Object, sub
 	default:
 		return f, fmt.Errorf("config schema%s: property needs one type of string, integer, number, boolean, array or object", at(path))
+	}
+	if f.Kind == spec.Int || f.Kind == spec.Uint || f.Kind == spec.Float {
+		if p.Minimum != nil {
+			f.Min = bound(f.Kind, *p.Minimum)
+		}
+		if p.Maximum != nil {
+			f.Max = bound(f.Kind, *p.Maximum)
+		}
 	}
 	if len(p.Enum) > 0 && f.Kind != spec.Enum {
 		return f, fmt.Errorf("config schema%s: enum is supported only for strings", at(path))
@@ -185,6 +202,18 @@ func defaultValue(kind spec.Kind, v any) any {
 	}
 	f, _ := n.Float64()
 	return f
+}
+
+// bound converts a schema minimum or maximum to the Go type weir's specs
+// use for kind. Integer bounds that are not whole keep their float value.
+func bound(kind spec.Kind, v float64) any {
+	switch {
+	case kind == spec.Uint && v >= 0 && v == float64(uint64(v)):
+		return uint64(v)
+	case kind == spec.Int && v == float64(int64(v)):
+		return int64(v)
+	}
+	return v
 }
 
 func (s *schema) itemsOrEmpty() *schema {

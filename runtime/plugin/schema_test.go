@@ -22,8 +22,9 @@ func TestSpecFromSchemaFull(t *testing.T) {
 		{Name: "host", Kind: spec.String, Required: true, Doc: "Host to connect to."},
 		{Name: "mode", Kind: spec.Enum, Enum: []string{"fast", "safe"}, Default: "safe"},
 		{Name: "offset", Kind: spec.Int, Default: int64(-3)},
-		{Name: "port", Kind: spec.Uint, Default: uint64(9000), Doc: "TCP port."},
-		{Name: "ratio", Kind: spec.Float, Default: 0.5},
+		{Name: "port", Kind: spec.Uint, Default: uint64(9000), Min: uint64(1), Max: uint64(65535), Doc: "TCP port."},
+		{Name: "ratio", Kind: spec.Float, Default: 0.5, Max: 1.0},
+		{Name: "routes", Kind: spec.Objects, Fields: spec.Spec{{Name: "to", Kind: spec.String, Required: true}}},
 		{Name: "tags", Kind: spec.Strings, Default: []string{"a"}},
 		{Name: "timeout", Kind: spec.Duration, Default: "1s"},
 		{Name: "tls", Kind: spec.Object, Doc: "TLS settings.", Fields: spec.Spec{{Name: "ca", Kind: spec.String}}},
@@ -54,7 +55,8 @@ func TestSpecFromSchemaUnsupported(t *testing.T) {
 		{`{"type":"array"}`, `type "array" is not object`},
 		{`{"properties":{"a":{"type":["string","null"]}}}`, "at a: type"},
 		{`{"properties":{"a":{"oneOf":[]}}}`, "at a: property needs one type"},
-		{`{"properties":{"a":{"type":"array","items":{"type":"integer"}}}}`, "only arrays of strings"},
+		{`{"properties":{"a":{"type":"array","items":{"type":"integer"}}}}`, "only arrays of strings or of objects"},
+		{`{"properties":{"a":{"type":"array","items":{"type":"object"}}}}`, "at a[]: no properties"},
 		{`{"properties":{"a":{"type":"integer","enum":[1,2]}}}`, "enum is supported only for strings"},
 		{`{"properties":{"a":{"type":"string"}},"required":["b"]}`, `required field "b" is not a property`},
 		{`{"properties":{"o":{"type":"object","properties":{"x":{"type":"null"}}}}}`, "at o.x:"},
@@ -90,12 +92,17 @@ func FuzzSpecFromSchema(f *testing.F) {
 				if fld.Kind == spec.Enum && len(fld.Enum) == 0 {
 					t.Fatalf("enum field %q without values from %q", fld.Name, s)
 				}
-				if fld.Kind == spec.Object && len(fld.Fields) == 0 {
+				if (fld.Kind == spec.Object || fld.Kind == spec.Objects) && len(fld.Fields) == 0 {
 					t.Fatalf("object field %q without fields from %q", fld.Name, s)
 				}
 				check(fld.Fields)
 			}
 		}
 		check(sp)
+		if sp != nil {
+			// The spec must be usable by the validator; an error about
+			// the config (say, a required field) is fine, a panic is not.
+			spec.ApplyJSON(sp, []byte("{}"))
+		}
 	})
 }
