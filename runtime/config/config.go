@@ -380,8 +380,9 @@ func (l *loader) connector(k, v *yaml.Node) {
 		return
 	}
 	var typeNode, cfgNode *yaml.Node
-	for i := 0; i+1 < len(v.Content); i += 2 {
-		kk, vv := v.Content[i], deref(v.Content[i+1])
+	pairs := spec.MappingPairs(v)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		kk, vv := pairs[i], deref(pairs[i+1])
 		switch kk.Value {
 		case "type":
 			typeNode = vv
@@ -455,7 +456,7 @@ func (l *loader) pipeline(k, v *yaml.Node) {
 	def := runtime.PipelineDef{Name: k.Value, Pos: e.pos}
 	ok := true
 	for i, st := range steps {
-		op, router, good := l.step(k.Value, i, deref(st))
+		op, router, good := l.step(k.Value, i, st)
 		if !good {
 			ok, e.bad = false, true
 			continue
@@ -478,17 +479,20 @@ func (l *loader) pipeline(k, v *yaml.Node) {
 // step resolves one pipeline step to an OpDef; router is set for a route.
 func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operator.Router, bool) {
 	where := fmt.Sprintf("pipeline %q step %d", pipe, i+1)
+	pos := l.pos(st) // an alias's own position, not its anchor's
+	st = deref(st)
 	var typeNode, fields *yaml.Node
 	switch {
 	case st.Kind == yaml.ScalarNode && !isNull(st):
 		typeNode = st
 	case st.Kind == yaml.MappingNode && hasKey(st, "type"):
 		fields = &yaml.Node{Kind: yaml.MappingNode, Line: st.Line, Column: st.Column, Tag: "!!map"}
-		for j := 0; j+1 < len(st.Content); j += 2 {
-			if st.Content[j].Value == "type" {
-				typeNode = deref(st.Content[j+1])
+		pairs := spec.MappingPairs(st)
+		for j := 0; j+1 < len(pairs); j += 2 {
+			if pairs[j].Value == "type" {
+				typeNode = deref(pairs[j+1])
 			} else {
-				fields.Content = append(fields.Content, st.Content[j], st.Content[j+1])
+				fields.Content = append(fields.Content, pairs[j], pairs[j+1])
 			}
 		}
 	case st.Kind == yaml.MappingNode && len(st.Content) == 2:
@@ -506,7 +510,7 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 		return runtime.OpDef{}, nil, false
 	}
 	typ := typeNode.Value
-	def := runtime.OpDef{Type: typ, Pos: l.pos(st)}
+	def := runtime.OpDef{Type: typ, Pos: pos}
 	if ot, ok := operator.Types[typ]; ok {
 		cfg, errs := spec.Apply(ot.Spec, l.file, fields)
 		if len(errs) > 0 {
@@ -613,9 +617,10 @@ func lookupPath(n *yaml.Node, path string) *yaml.Node {
 			return nil
 		}
 		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == name {
-				next = deref(n.Content[i+1])
+		pairs := spec.MappingPairs(n)
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if pairs[i].Value == name {
+				next = deref(pairs[i+1])
 			}
 		}
 		n = next
@@ -631,8 +636,9 @@ func lookupPath(n *yaml.Node, path string) *yaml.Node {
 }
 
 func hasKey(m *yaml.Node, key string) bool {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
+	pairs := spec.MappingPairs(m)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i].Value == key {
 			return true
 		}
 	}
@@ -643,9 +649,10 @@ func valueOf(m *yaml.Node, key string) *yaml.Node {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return deref(m.Content[i+1])
+	pairs := spec.MappingPairs(m)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i].Value == key {
+			return deref(pairs[i+1])
 		}
 	}
 	return nil

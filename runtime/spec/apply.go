@@ -123,7 +123,14 @@ func (s Spec) check(prefix string, errs *[]string) {
 type applier struct {
 	file string
 	errs List
+	// nodes counts the nodes generic has converted, to stop alias
+	// expansion from blowing up.
+	nodes int
 }
+
+// maxNodes bounds the nodes a schemaless config may expand to through
+// aliases.
+const maxNodes = 1 << 20
 
 func (a *applier) pos(n *yaml.Node) Pos {
 	if n == nil {
@@ -175,7 +182,7 @@ func (a *applier) object(s Spec, path string, n *yaml.Node, buf *bytes.Buffer) {
 			a.errorf(n, "%swant a mapping of fields (%s), found %s", at(path), strings.Join(s.Names(), ", "), describe(n))
 			return
 		}
-		pairs = n.Content
+		pairs = MappingPairs(n)
 	}
 	given := make(map[string]*yaml.Node, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -574,14 +581,22 @@ func defaultJSON(f *Field) ([]byte, error) {
 // generic converts any YAML node to JSON as it is, for nil specs.
 func (a *applier) generic(n *yaml.Node, buf *bytes.Buffer) {
 	n = deref(n)
+	if a.nodes++; a.nodes > maxNodes {
+		if a.nodes == maxNodes+1 {
+			a.errorf(n, "config expands to more than %d values through aliases", maxNodes)
+		}
+		buf.WriteString("null")
+		return
+	}
 	switch {
 	case n == nil:
 		buf.WriteString("null")
 	case n.Kind == yaml.MappingNode:
 		buf.WriteByte('{')
 		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
+		pairs := MappingPairs(n)
+		for i := 0; i+1 < len(pairs); i += 2 {
+			k := pairs[i]
 			if seen[k.Value] {
 				a.errorf(k, "field %q is given twice", k.Value)
 			}
@@ -591,7 +606,7 @@ func (a *applier) generic(n *yaml.Node, buf *bytes.Buffer) {
 			}
 			writeString(buf, k.Value)
 			buf.WriteByte(':')
-			a.generic(n.Content[i+1], buf)
+			a.generic(pairs[i+1], buf)
 		}
 		buf.WriteByte('}')
 	case n.Kind == yaml.SequenceNode:

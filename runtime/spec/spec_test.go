@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -206,4 +207,33 @@ func FuzzApplyJSON(f *testing.F) {
 			t.Fatalf("re-apply changed %s to %s", out, again)
 		}
 	})
+}
+
+func TestApplyMergeKeys(t *testing.T) {
+	text := "base: &base {name: a, count: 2, mode: slow}\nmore: &more {n: 9, count: 3}\nuse: {<<: [*base, *more], count: 4}\n"
+	root := parse(t, text)
+	use := root.Content[5]
+	got, errs := Apply(testSpec, "f", use)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if want := `{"name":"a","count":4,"n":9,"ratio":0.5,"on":true,"every":"2s","buf":4096,"mode":"slow"}`; string(got) != want {
+		t.Errorf("Apply with merge keys = %s; want %s", got, want)
+	}
+	got, _ = Apply(nil, "f", use)
+	if want := `{"count":4,"name":"a","mode":"slow","n":9}`; string(got) != want {
+		t.Errorf("Apply(nil spec) with merge keys = %s; want %s", got, want)
+	}
+}
+
+func TestApplyAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	_, errs := Apply(nil, "f", parse(t, b.String()))
+	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "through aliases") {
+		t.Errorf("Apply(alias bomb) = %v; want one expansion error", errs)
+	}
 }
