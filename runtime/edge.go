@@ -41,7 +41,7 @@ const (
 func (e *edge) offer(l *lease) offerResult {
 	n := uint64(l.b.Len)
 	e.mu.Lock()
-	e.c.in(n, batchBytes(l.b))
+	e.c.in(n, l.bytes)
 	var evicted *lease
 	if e.n == len(e.ring) {
 		switch e.def.Policy {
@@ -60,7 +60,7 @@ func (e *edge) offer(l *lease) offerResult {
 		default:
 			// Uncount: the caller offers again or sheds it.
 			e.c.evIn.Add(^(n - 1))
-			e.c.bytesIn.Add(^(batchBytes(l.b) - 1))
+			e.c.bytesIn.Add(-l.bytes)
 			e.c.batIn.Add(^uint64(0))
 			e.mu.Unlock()
 			return full
@@ -80,7 +80,7 @@ func (e *edge) offer(l *lease) offerResult {
 // shed drops l, counted as offered and dropped for r.
 func (e *edge) shed(l *lease, r reason) {
 	n := uint64(l.b.Len)
-	e.c.in(n, batchBytes(l.b))
+	e.c.in(n, l.bytes)
 	e.c.drop(r, n)
 	l.release(false)
 }
@@ -338,6 +338,7 @@ func (s *sender) copyOf(l *lease) *lease {
 		c.release(true)
 		return nil
 	}
+	c.bytes = l.bytes
 	c.adopt(l.track)
 	return c
 }

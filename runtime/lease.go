@@ -25,6 +25,9 @@ type lease struct {
 	track *tracker
 	// free is true while the lease sits in its pool.
 	free bool
+	// bytes is the sum of the event lengths, measured once by whoever
+	// filled or last changed the batch.
+	bytes uint64
 }
 
 // release drops one reference. ok=false records that this holder did not
@@ -242,20 +245,23 @@ func (q *ackQueue) pending() bool {
 	return len(q.ready) > 0
 }
 
-// inArena reports whether every event of b points into b's own arena (or
-// has no bytes), so the batch stays valid after the source polls again.
-func inArena(b *cabi.Batch) bool {
+// scan returns the sum of b's event lengths and whether every event points
+// into b's own arena (or has no bytes), so the batch stays valid after the
+// source polls again.
+func scan(b *cabi.Batch) (bytes uint64, inArena bool) {
 	lo := uintptr(b.Arena)
 	hi := lo + uintptr(b.ArenaLen)
+	inArena = true
 	evs := b.EventSlice()
 	for i := range evs {
 		e := &evs[i]
+		bytes += uint64(e.Len)
 		p := uintptr(e.Data)
 		if e.Len != 0 && (p < lo || p+uintptr(e.Len) > hi) {
-			return false
+			inArena = false
 		}
 	}
-	return true
+	return bytes, inArena
 }
 
 // copyBatch deep-copies src's events and bytes into dst (empty), rebasing
@@ -301,21 +307,21 @@ func batchBytes(b *cabi.Batch) uint64 {
 }
 
 // compact removes events flagged cabi.FlagDrop, keeping order, and returns
-// how many it removed and their bytes.
-func compact(b *cabi.Batch) (n, bytes uint64) {
+// how many it removed and the bytes of those it kept.
+func compact(b *cabi.Batch) (dropped, kept uint64) {
 	evs := b.EventSlice()
 	w := 0
 	for i := range evs {
 		if evs[i].Flags&cabi.FlagDrop != 0 {
-			n++
-			bytes += uint64(evs[i].Len)
+			dropped++
 			continue
 		}
+		kept += uint64(evs[i].Len)
 		if w != i {
 			evs[w] = evs[i]
 		}
 		w++
 	}
 	b.Len = uint32(w)
-	return n, bytes
+	return dropped, kept
 }

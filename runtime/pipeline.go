@@ -134,7 +134,7 @@ var farFuture = time.Unix(1<<40, 0)
 // process runs every step on l, then routes it.
 func (r *pipeRun) process(l *lease) {
 	p := r.p
-	p.c.in(uint64(l.b.Len), batchBytes(l.b))
+	p.c.in(uint64(l.b.Len), l.bytes)
 	if !r.apply(l, 0, time.Now()) {
 		return
 	}
@@ -186,15 +186,16 @@ func (r *pipeRun) processOne(n *connNode, b *cabi.Batch) (err error) {
 // route compacts dropped events away and sends l to its outputs.
 func (r *pipeRun) route(l *lease) {
 	p := r.p
-	if n, _ := compact(l.b); n > 0 {
+	n, bytes := compact(l.b)
+	if n > 0 {
 		p.c.drop(rOperator, n)
 	}
+	l.bytes = bytes
 	events := uint64(l.b.Len)
 	if events == 0 {
 		l.release(true)
 		return
 	}
-	bytes := batchBytes(l.b)
 	if p.router == nil {
 		if !r.snd.send(r.ports[0], l) {
 			p.c.drop(rUnconnected, events)
@@ -255,9 +256,11 @@ func (r *pipeRun) route(l *lease) {
 		}
 		out := d.b.Slots()
 		k := 0
+		d.bytes = 0
 		for i := range evs {
 			if masks[i]&(1<<bit) != 0 {
 				out[k] = evs[i]
+				d.bytes += uint64(evs[i].Len)
 				k++
 			}
 		}
@@ -296,7 +299,8 @@ func (r *pipeRun) flush(now time.Time, all bool) {
 			n := uint64(l.b.Len)
 			if n > 0 {
 				p.c.emitted.Add(n)
-				p.c.in(n, batchBytes(l.b))
+				l.bytes = batchBytes(l.b)
+				p.c.in(n, l.bytes)
 				p.c.batIn.Add(^uint64(0)) // emitted batches are not inputs
 				if r.apply(l, i+1, now) {
 					r.route(l)

@@ -43,7 +43,7 @@ func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode) {
 			}
 			continue
 		}
-		n.snkC.in(uint64(l.b.Len), batchBytes(l.b))
+		n.snkC.in(uint64(l.b.Len), l.bytes)
 		sk.deliver(l)
 	}
 }
@@ -59,7 +59,7 @@ func (t *topo) discard(in *inbox, c *counters, r reason) {
 		default:
 		}
 		for l := in.pop(); l != nil; l = in.pop() {
-			c.in(uint64(l.b.Len), batchBytes(l.b))
+			c.in(uint64(l.b.Len), l.bytes)
 			c.drop(r, uint64(l.b.Len))
 			l.release(false)
 		}
@@ -90,7 +90,7 @@ type sinkWorker struct {
 // is killed.
 func (s *sinkWorker) deliver(l *lease) {
 	n := s.n
-	events, bytes := uint64(l.b.Len), batchBytes(l.b)
+	events, bytes := uint64(l.b.Len), l.bytes
 	for attempt := 1; ; attempt++ {
 		if !s.admit() {
 			n.snkC.drop(rShutdown, events)

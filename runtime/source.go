@@ -175,13 +175,15 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 
 // deliverPolled accounts a polled batch and sends it on.
 func (t *topo) deliverPolled(n *connNode, edges []*edge, snd *sender, l *lease) {
-	events, bytes := uint64(l.b.Len), batchBytes(l.b)
+	bytes, inArena := scan(l.b)
+	l.bytes = bytes
+	events := uint64(l.b.Len)
 	n.srcC.in(events, bytes)
 	if n.ackr != nil {
 		l.track = n.acks.newTracker(n, l.b.ID)
 		n.tracked.Add(1)
 	}
-	external := !inArena(l.b)
+	external := !inArena
 	if !snd.send(edges, l) {
 		n.srcC.drop(rUnconnected, events)
 		l.release(false)
