@@ -3,6 +3,8 @@ package plugins
 import (
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -451,6 +453,84 @@ func TestTwoGoRuntimes(t *testing.T) {
 		}
 		if got := counter(t, r.ctHost, "counter_dropped_total"); got != events/dropEvery || r.dropped != events/dropEvery {
 			t.Errorf("worker %d: dropped = %d (host counter), %d (flags seen); want %d", w, got, r.dropped, events/dropEvery)
+		}
+	}
+}
+
+// TestGoTicker drives the go_ticker source, the second type in the
+// go_counter library: its goroutine calls the host's wakeup, and its ticks
+// arrive in order until the count is reached.
+func TestGoTicker(t *testing.T) {
+	typ := loadType(t, "go_counter", "go_ticker")
+	if typ.Roles != cabi.RoleSource {
+		t.Fatalf("go_ticker roles = %v; want source", typ.Roles)
+	}
+	host := cabi.NewBasicHost("", nil)
+	in, err := typ.Create([]byte(`{"interval_us":500,"count":40}`), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy()
+	b := allocBatch(t, 16, 16*8)
+	if _, err := in.Poll(b, 0); err == nil || !strings.Contains(err.Error(), "poll before start") {
+		t.Fatalf("poll before start = %v; want an error", err)
+	}
+	mustOK(t, "start", in.Start())
+	var next uint64
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b.Reset()
+		st, err := in.Poll(b, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range b.EventSlice() {
+			if e.Kind != cabi.KindTick || e.Len != 8 {
+				t.Fatalf("tick %d: kind %d len %d; want a tick of 8 bytes", next, e.Kind, e.Len)
+			}
+			if got := *(*uint64)(e.Data); got != next {
+				t.Fatalf("tick carries %d; want %d", got, next)
+			}
+			next++
+		}
+		if st == cabi.EOF {
+			break
+		}
+	}
+	if next != 40 {
+		t.Fatalf("got %d ticks; want 40", next)
+	}
+	select {
+	case <-host.WakeupC():
+	default:
+		t.Error("the ticker goroutine never woke the host")
+	}
+	if host.Wakeups() < 40 {
+		t.Errorf("host saw %d wakeups; want at least one per tick (40)", host.Wakeups())
+	}
+	mustOK(t, "stop", in.Stop())
+}
+
+// TestCHarness builds plugins/c/testdata/harness.c, a host written in C
+// with dlopen, and runs the C generator into every blackhole with it: the
+// plugins work without the Go loader too.
+func TestCHarness(t *testing.T) {
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skipf("cc not found: %v", err)
+	}
+	harness := filepath.Join(t.TempDir(), "harness")
+	if err := run(exec.Command("cc", "-O2", "-Wall", "-Wextra", "-Werror", "-I", "../cabi/include",
+		"-o", harness, "c/testdata/harness.c", "-ldl")); err != nil {
+		t.Fatal(err)
+	}
+	gen := pluginPath(t, "c_generator")
+	for _, bh := range blackholes {
+		out, err := exec.Command(harness, gen, pluginPath(t, bh.lib)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("harness with %s: %v\n%s", bh.lib, err, out)
+		}
+		if !strings.Contains(string(out), "ok: 100000 events, 6400000 bytes") {
+			t.Errorf("harness with %s printed:\n%s", bh.lib, out)
 		}
 	}
 }

@@ -10,6 +10,8 @@
 // WEIR_EVENT_DROP, and publishes counter_events_total and
 // counter_dropped_total as host counters on every process call. It exists
 // to load a second Go runtime next to go_blackhole in the two-runtime test.
+// The same library offers a second type, the go_ticker source (ticker.go),
+// whose own goroutine wakes the host.
 //
 // Config keys, all optional:
 //
