@@ -30,14 +30,18 @@ $(PLUGDIR)/libweir_rust_blackhole.so: $(RUST_BH_SRC) $(PLUGIN_HDR)
 PLUGINS += $(PLUGDIR)/libweir_rust_blackhole.so
 
 # Go plugins: c-shared libraries built with the SDK (the only cgo in weir).
-GO_SDK_SRC := $(wildcard plugins/go/sdk/*.go plugins/go/sdk/*.c plugins/go/sdk/*.h)
+GO_SDK_SRC := $(filter-out %_test.go,$(wildcard plugins/go/sdk/*.go)) $(wildcard plugins/go/sdk/*.c plugins/go/sdk/*.h)
 
-$(PLUGDIR)/libweir_go_%.so: plugins/go/%/main.go $(GO_SDK_SRC) $(PLUGIN_HDR) go.mod
-	@mkdir -p $(@D)
-	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $@ ./plugins/go/$*
-	@rm -f $(@:.so=.h)
+define go_plugin
+$(PLUGDIR)/libweir_go_$(1).so: $(filter-out %_test.go,$(wildcard plugins/go/$(1)/*.go)) $(GO_SDK_SRC) $(PLUGIN_HDR) go.mod
+	@mkdir -p $$(@D)
+	CGO_ENABLED=1 $$(GO) build -buildmode=c-shared -o $$@ ./plugins/go/$(1)
+	@rm -f $$(@:.so=.h)
 
-PLUGINS += $(PLUGDIR)/libweir_go_blackhole.so $(PLUGDIR)/libweir_go_counter.so
+PLUGINS += $(PLUGDIR)/libweir_go_$(1).so
+endef
+
+$(foreach p,blackhole counter,$(eval $(call go_plugin,$(p))))
 
 # The SDK's own tests need cgo, which the host's `go test ./...` runs
 # without; they run here instead.
