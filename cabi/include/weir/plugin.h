@@ -89,7 +89,9 @@ extern "C" {
 #define WEIR_EXPORT
 #endif
 
-/* Status codes returned by operations. Values are fixed forever. */
+/* Status codes returned by operations. Values are fixed forever. The Go
+ * host reads a returned weir_status as a 32-bit int, which is the size of an
+ * enum on every supported ABI; do not build plugins with -fshort-enums. */
 typedef enum weir_status {
 	/* The call succeeded. */
 	WEIR_OK = 0,
@@ -238,7 +240,9 @@ typedef struct weir_source_ops {
 
 	/* Required. Appends up to batch->capacity - batch->len events to batch,
 	 * waiting at most timeout_ns nanoseconds for the first one (0: do not
-	 * wait). Each event's data points into batch->arena (advance
+	 * wait). The host never passes a negative timeout; a plugin treats one
+	 * as 0. A source that cannot wait returns WEIR_TIMEOUT at once and calls
+	 * wakeup when events are ready. Each event's data points into batch->arena (advance
 	 * batch->arena_len past the bytes written) or into plugin memory valid
 	 * until the next call on this instance; the host copies the latter.
 	 * Returns WEIR_OK when it appended at least one event, WEIR_TIMEOUT when
