@@ -135,7 +135,11 @@ var farFuture = time.Unix(1<<40, 0)
 func (r *pipeRun) process(l *lease) {
 	p := r.p
 	p.c.in(uint64(l.b.Len), l.bytes)
-	if !r.apply(l, 0, time.Now()) {
+	var now time.Time
+	if len(p.steps) > 0 {
+		now = time.Now()
+	}
+	if !r.apply(l, 0, now) {
 		return
 	}
 	r.route(l)

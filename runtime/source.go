@@ -56,6 +56,7 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 	errs := 0
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
+	lastEmpty := false
 	for {
 		if n.acks.pending() {
 			n.lock()
@@ -109,12 +110,19 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 		}
 		n.nextID++
 		l.b.ID = n.nextID
-		began := time.Now()
+		// Time the poll only when the last one came back empty: that is
+		// when a source might be returning at once instead of waiting.
+		var began time.Time
+		measured := lastEmpty
+		if measured {
+			began = time.Now()
+		}
 		st, perr := n.poll(l.b, timeout)
 		if l.b.Len > l.b.Capacity {
 			l.b.Len = l.b.Capacity
 		}
 		got := l.b.Len > 0
+		lastEmpty = !got
 		if got {
 			t.deliverPolled(n, edges, snd, l)
 		} else {
@@ -128,7 +136,7 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 			if draining {
 				return
 			}
-			if !got {
+			if !got && measured {
 				// A source that returned at once with nothing is not
 				// waiting for input itself: wait here, until Env.Wakeup
 				// or the rest of the timeout, rather than spin.
