@@ -384,6 +384,7 @@ func TestNewRejectsBadGraphs(t *testing.T) {
 		{"sink as source", graph([]string{"a:sink", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}), `type "sink" is not a source`},
 		{"bad policy", graph([]string{"a:src", "b:sink"}, nil, EdgeDef{From: "a", To: "b", Policy: "maybe"}), `unknown policy "maybe"`},
 		{"unknown op", graph([]string{"a:src"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "frob"}}}}), `unknown type "frob"`},
+		{"duplicate edge", graph([]string{"a:src", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}, EdgeDef{From: "a", To: "b"}), `edge a -> b given twice`},
 		{"cycle", graph(nil, []PipelineDef{{Name: "p"}, {Name: "q"}}, EdgeDef{From: "p", To: "q"}, EdgeDef{From: "q", To: "p"}), `is part of a cycle`},
 	}
 	for _, tt := range tests {

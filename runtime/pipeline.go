@@ -245,18 +245,12 @@ func (r *pipeRun) route(l *lease) {
 		return
 	}
 	// Build one batch of descriptors per output; bytes stay in l's arena.
-	var routed, routedBytes uint64
-	for i := range evs {
-		if masks[i] != 0 {
-			routed++
-			routedBytes += uint64(evs[i].Len)
-		}
-	}
+	var sent uint64
 	for m := union; m != 0; m &= m - 1 {
 		bit := bits.TrailingZeros64(m)
 		d, _ := r.snd.pool.get(r.t.kill)
 		if d == nil {
-			break
+			break // killed: what was not sent is counted below
 		}
 		out := d.b.Slots()
 		k := 0
@@ -274,13 +268,32 @@ func (r *pipeRun) route(l *lease) {
 		l.refs.Add(1)
 		d.adopt(l.track)
 		r.snd.send(r.ports[bit], d)
+		sent |= 1 << bit
 	}
-	if unrouted := events - routed; unrouted > 0 {
+	var routed, routedBytes, unrouted, lost uint64
+	for i := range evs {
+		switch {
+		case masks[i] == 0:
+			unrouted++
+		case masks[i]&sent != 0:
+			routed++
+			routedBytes += uint64(evs[i].Len)
+		default:
+			lost++
+		}
+	}
+	if unrouted > 0 {
 		p.c.drop(rUnrouted, unrouted)
+	}
+	if lost > 0 {
+		p.c.drop(rShutdown, lost)
 	}
 	p.c.evOut.Add(routed)
 	p.c.bytesOut.Add(routedBytes)
 	p.c.batOut.Add(1)
+	if lost > 0 && l.track != nil {
+		l.track.failed.Store(true)
+	}
 	l.release(true)
 }
 

@@ -97,7 +97,14 @@ func buildPlan(g Graph, reg *Registry, opts *Options) (*plan, error) {
 	}
 	outgoing := map[string]bool{}
 	incoming := map[string]bool{}
+	seenEdge := map[string]spec.Pos{}
 	for _, e := range g.Connections {
+		key := e.From + "." + e.FromPort + "->" + e.To
+		if prev, dup := seenEdge[key]; dup {
+			fail(graphErr(e.Pos, "edge %s -> %s given twice (first at %s)", e.From, e.To, prev))
+			continue
+		}
+		seenEdge[key] = e.Pos
 		if e.Capacity == 0 {
 			e.Capacity = opts.EdgeCapacity
 		}
