@@ -32,8 +32,9 @@ type engine struct {
 	// edge's ends; only buildTopo touches it, under mu.
 	edgeCounters map[string]*counters
 
-	srv *http.Server
-	ln  net.Listener
+	srv  *http.Server
+	ln   net.Listener
+	addr atomic.Pointer[string] // the metrics listener's address
 }
 
 func (o *Options) setDefaults() {

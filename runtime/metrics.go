@@ -17,6 +17,8 @@ func (e *engine) serveMetrics(addr string) error {
 		return fmt.Errorf("listen for metrics on %s: %w", addr, err)
 	}
 	e.ln = ln
+	addr = ln.Addr().String()
+	e.addr.Store(&addr)
 	e.srv = &http.Server{Handler: e.handler()}
 	go func() {
 		if err := e.srv.Serve(ln); err != nil && err != http.ErrServerClosed {
@@ -27,12 +29,10 @@ func (e *engine) serveMetrics(addr string) error {
 }
 
 func (e *engine) metricsAddr() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.ln == nil {
-		return ""
+	if a := e.addr.Load(); a != nil {
+		return *a
 	}
-	return e.ln.Addr().String()
+	return ""
 }
 
 func (e *engine) handler() http.Handler {
