@@ -217,6 +217,7 @@ func (l *loader) addErrs(prefix string, errs spec.List) {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (l *loader) parse(data []byte) {
+	data, protected := protect(data)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -235,6 +236,9 @@ func (l *loader) parse(data []byte) {
 	if root.Kind != yaml.MappingNode {
 		l.errorf(root, "want a mapping with plugins, connectors, pipelines and connections at the top, found %s", describe(root))
 		return
+	}
+	if protected {
+		restore(root)
 	}
 	l.interpolate(root)
 	sections := map[string]*yaml.Node{}

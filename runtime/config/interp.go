@@ -74,6 +74,55 @@ func validVar(name string) bool {
 	return true
 }
 
+// Marks that stand in for the braces of ${...} while YAML is parsed. In
+// flow style ({...} and [...]) YAML reads a brace as structure, so
+// {path: ${DIR}/x} would not parse. Each mark is one rune, as a brace is,
+// so the columns yaml.v3 reports (which count runes) do not move.
+const (
+	openMark  = "\u00a7" // §
+	closeMark = "\u00a4" // ¤
+)
+
+// protect replaces the braces of every ${...} that closes on its line with
+// the marks. It leaves data alone, and reports false, when data already
+// holds a mark, so that restore is an exact inverse.
+func protect(data []byte) ([]byte, bool) {
+	s := string(data)
+	if !strings.Contains(s, "${") || strings.Contains(s, openMark) || strings.Contains(s, closeMark) {
+		return data, false
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		end := strings.IndexAny(s[i+2:], "}\n")
+		if end < 0 || s[i+2+end] != '}' {
+			b.WriteString(s[:i+2])
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i+1])
+		b.WriteString(openMark)
+		b.WriteString(s[i+2 : i+2+end])
+		b.WriteString(closeMark)
+		s = s[i+2+end+1:]
+	}
+	return []byte(b.String()), true
+}
+
+// restore puts the braces back in every scalar under n.
+func restore(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, openMark) {
+		n.Value = strings.ReplaceAll(strings.ReplaceAll(n.Value, "$"+openMark, "${"), closeMark, "}")
+	}
+	for _, c := range n.Content {
+		restore(c)
+	}
+}
+
 // interpolate expands every scalar value under n in place (mapping keys
 // are left alone). A plain scalar's tag is reset so that, for example,
 // "${N:-16}" becomes the integer 16. Errors go to l.
