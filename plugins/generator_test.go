@@ -145,7 +145,7 @@ func TestGeneratorRate(t *testing.T) {
 	if st, err := slow.Poll(b, 20*time.Millisecond); err != nil || st != cabi.Timeout {
 		t.Fatalf("poll without a token = %v, %v; want WEIR_TIMEOUT", st, err)
 	}
-	if d := time.Since(start); d < 15*time.Millisecond || d > 500*time.Millisecond {
+	if d := time.Since(start); d < 15*time.Millisecond || d > 2*time.Second {
 		t.Errorf("poll with a 20ms timeout returned after %v", d)
 	}
 	mustOK(t, "pause", slow.Pause())
