@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
@@ -96,30 +97,31 @@ func (b *Blaster) load() error {
 	if !ok {
 		return fmt.Errorf("unknown kind %q", c.Kind)
 	}
-	var data []byte
 	var recs []record
 	if c.File == "" {
 		if c.Size > maxEventLen {
 			return fmt.Errorf("size %d is larger than the limit of %d", c.Size, maxEventLen)
 		}
 		n := int(c.Size)
-		data = make([]byte, n+synthPattern-1)
-		for i := range data {
-			data[i] = 'a' + byte(i%26)
+		// The pattern is written straight into the off-heap buffer.
+		var err error
+		if b.buf, err = allocOffHeap(n + synthPattern - 1); err != nil {
+			return err
+		}
+		for i := range b.buf.mem {
+			b.buf.mem[i] = 'a' + byte(i%26)
 		}
 		recs = make([]record, synthPattern)
 		for i := range recs {
 			recs[i] = record{off: i, n: n, kind: kind, stream: c.StreamID}
 		}
-		b.limit = c.Count * c.Loops
-		if c.Count == 0 || c.Loops == 0 {
-			b.limit = 0
-		}
+		b.limit = limit(c.Count, c.Loops)
 	} else {
 		src, err := os.ReadFile(c.File)
 		if err != nil {
 			return fmt.Errorf("read events: %w", err)
 		}
+		var data []byte
 		switch c.Format {
 		case formatJSONL:
 			data, recs, err = parseJSONL(c.File, src)
@@ -135,11 +137,10 @@ func (b *Blaster) load() error {
 		if len(recs) == 0 {
 			return fmt.Errorf("parse events: %s holds no events", c.File)
 		}
-		b.limit = uint64(len(recs)) * c.Loops
-	}
-	var err error
-	if b.buf, err = newOffHeap(data); err != nil {
-		return err
+		b.limit = limit(uint64(len(recs)), c.Loops)
+		if b.buf, err = newOffHeap(data); err != nil {
+			return err
+		}
 	}
 	b.tmpl = make([]cabi.Event, len(recs))
 	for i, r := range recs {
@@ -150,6 +151,18 @@ func (b *Blaster) load() error {
 		b.tmpl[i] = e
 	}
 	return nil
+}
+
+// limit is the number of events to emit in all, 0 for unbounded: perLoop
+// times loops, saturating instead of overflowing.
+func limit(perLoop, loops uint64) uint64 {
+	switch {
+	case perLoop == 0 || loops == 0:
+		return 0
+	case loops > math.MaxUint64/perLoop:
+		return math.MaxUint64
+	}
+	return perLoop * loops
 }
 
 // Emitted returns how many events the blaster has emitted. Safe for

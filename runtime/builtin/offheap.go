@@ -15,14 +15,22 @@ type offHeap struct {
 
 // newOffHeap copies src into a new mapping.
 func newOffHeap(src []byte) (offHeap, error) {
-	if len(src) == 0 {
+	o, err := allocOffHeap(len(src))
+	if err == nil {
+		copy(o.mem, src)
+	}
+	return o, err
+}
+
+// allocOffHeap maps n zeroed bytes.
+func allocOffHeap(n int) (offHeap, error) {
+	if n == 0 {
 		return offHeap{}, nil
 	}
-	mem, err := unix.Mmap(-1, 0, len(src), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	mem, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
-		return offHeap{}, fmt.Errorf("map %d bytes for events: %w", len(src), err)
+		return offHeap{}, fmt.Errorf("map %d bytes for events: %w", n, err)
 	}
-	copy(mem, src)
 	return offHeap{mem: mem}, nil
 }
 
