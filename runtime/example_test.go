@@ -1,0 +1,78 @@
+package runtime_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/runtime"
+)
+
+// numbers is a source of count 8-byte events, 100 per batch.
+type numbers struct {
+	runtime.Base
+	count, next int
+}
+
+func (n *numbers) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	var buf [8]byte
+	for i := 0; i < 100 && n.next < n.count; i++ {
+		n.next++
+		b.Append(uint64(n.next), 0, cabi.KindRaw, 0, buf[:])
+	}
+	if n.next == n.count {
+		return cabi.EOF, nil
+	}
+	return cabi.OK, nil
+}
+
+// tally is a sink that counts events.
+type tally struct {
+	runtime.Base
+	events int
+}
+
+func (t *tally) Write(b *cabi.Batch) (cabi.Status, error) {
+	t.events += int(b.Len)
+	return cabi.OK, nil
+}
+
+// Example runs a graph built in Go: a source, a pipeline with the built-in
+// sample operator keeping 1 event in 10, and a sink.
+func Example() {
+	sink := &tally{}
+	reg := runtime.NewRegistry()
+	reg.MustRegister(runtime.Type{ID: "numbers", Roles: runtime.RoleSource,
+		New: func(config []byte, env runtime.Env) (runtime.Connector, error) { return &numbers{count: 10000}, nil }})
+	reg.MustRegister(runtime.Type{ID: "tally", Roles: runtime.RoleSink,
+		New: func(config []byte, env runtime.Env) (runtime.Connector, error) { return sink, nil }})
+
+	g := runtime.Graph{
+		Connectors: []runtime.ConnectorDef{{Name: "in", Type: "numbers"}, {Name: "out", Type: "tally"}},
+		Pipelines:  []runtime.PipelineDef{{Name: "thin", Ops: []runtime.OpDef{{Type: "sample", Config: []byte(`{"n": 10}`)}}}},
+		Connections: []runtime.EdgeDef{
+			{From: "in", To: "thin"},
+			{From: "thin", To: "out"},
+		},
+	}
+	eng, err := runtime.New(g, reg, runtime.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Run returns once the source has ended and everything is delivered.
+	if err := eng.Run(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	s := eng.Stats()
+	p, _ := s.Component("thin", runtime.StatPipeline)
+	fmt.Println("delivered:", sink.events)
+	fmt.Println("sampled out:", p.Dropped[runtime.ReasonOperator])
+	fmt.Println("balanced:", s.Balanced())
+	// Output:
+	// delivered: 1000
+	// sampled out: 9000
+	// balanced: true
+}
