@@ -30,6 +30,35 @@
 // calls one instance from two threads at once; different instances may
 // run concurrently, so state shared between instances needs locking.
 //
+// A minimal sink plugin:
+//
+//	package main
+//
+//	import weirsdk "github.com/weirproject/weir/plugins/go/sdk"
+//
+//	type counter struct{ events int }
+//
+//	func (c *counter) Write(b *weirsdk.Batch) error {
+//		for i := 0; i < b.Len(); i++ {
+//			_ = b.Event(i).Bytes() // zero-copy view, valid during the call
+//			c.events++
+//		}
+//		return nil
+//	}
+//
+//	func init() {
+//		weirsdk.SetPlugin("my-plugin", "1.0.0")
+//		weirsdk.MustRegister(weirsdk.Type{
+//			ID:    "my_counter",
+//			Roles: weirsdk.RoleSink,
+//			New:   func([]byte, *weirsdk.Host) (any, error) { return &counter{}, nil },
+//		})
+//	}
+//
+//	func main() {}
+//
+// plugins/go/blackhole and plugins/go/counter are complete examples.
+//
 // This is the only package in weir that uses cgo; the host does not.
 package weirsdk
 
