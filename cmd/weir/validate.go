@@ -36,6 +36,18 @@ feeds nothing) as FILE:LINE:COL: warning: message, in file order.
 Usage:
   weir validate -c FILE [flags]
 
+Examples:
+  # check a config; prints "ok: ..." or every error with its position
+  weir validate -c weir.yaml
+
+  # check it with the environment it will run with
+  RATE=50000 SINK_DIR=/var/log/weir weir validate -c weir.yaml
+
+  # know the connector types of the plugins in bin/plugins as well
+  weir validate -c weir.yaml -P bin/plugins
+
+The format is described in docs/config.md.
+
 Exit status: 0 when the config is valid (warnings allowed; a summary line
 such as "ok: 3 connectors, 1 pipeline, 4 connections" goes to stdout),
 1 when it has errors, 2 for bad flags or an unreadable file.
