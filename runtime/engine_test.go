@@ -155,11 +155,14 @@ func TestFanoutSlowSinkDoesNotStallSiblings(t *testing.T) {
 		t.Run(fmt.Sprintf("couple=%v", couple), func(t *testing.T) {
 			const batches = 40
 			f := newFixture()
-			block := make(chan struct{})
-			f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: batches} }
+			block, entered := make(chan struct{}), make(chan struct{})
+			// The source waits after batch 1 until the slow sink holds it.
+			f.newSrc = func(string) *testSource {
+				return &testSource{eventsPer: 4, size: 8, limit: batches, gate: entered}
+			}
 			f.newSink = func(name string) *testSink {
 				if name == "slow" {
-					return &testSink{block: block}
+					return &testSink{block: block, entered: entered}
 				}
 				return &testSink{}
 			}
