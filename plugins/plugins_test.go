@@ -133,8 +133,14 @@ func TestEveryLanguage(t *testing.T) {
 					if e.Len != 64 || e.StreamID != 7 || e.Kind != cabi.KindRaw {
 						t.Fatalf("event %d: len %d stream %d kind %d; want 64, 7, 0", seq, e.Len, e.StreamID, e.Kind)
 					}
+					data := e.Bytes()
 					if got := *(*uint64)(e.Data); got != seq {
 						t.Fatalf("event %d carries sequence %d", seq, got)
+					}
+					for i := 8; i < len(data); i++ {
+						if data[i] != byte(seq+uint64(i)) {
+							t.Fatalf("event %d byte %d = %#x; want %#x", seq, i, data[i], byte(seq+uint64(i)))
+						}
 					}
 					seq++
 				}
