@@ -68,6 +68,7 @@ type benchFlags struct {
 	latency, hdrLog        string
 	timeout                time.Duration
 	asJSON, copyBytes      bool
+	touch                  bool
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
@@ -91,6 +92,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.sinkType, "sink-type", "", "the plugin's sink type `ID`, when it offers several")
 	fs.StringVar(&f.sinkConfig, "sink-config", "{}", "`JSON` config of the plugin sink")
 	fs.StringVar(&f.latency, "latency", "batch", "built-in blackhole latency recording `MODE`: batch (first event of each batch), all, or off")
+	fs.BoolVar(&f.touch, "touch", false, "make the built-in blackhole read every payload byte, so MB/s includes reading the data")
 	fs.StringVar(&f.hdrLog, "hdr-log", "", "write the latency histogram to `PATH` in the HdrHistogram log format")
 	fs.IntVar(&f.procs, "procs", 0, "set GOMAXPROCS to `N` for the run; 0 leaves it as it is")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up if the run takes longer")
@@ -168,7 +170,7 @@ func (f *benchFlags) config() (bench.Config, error) {
 	cfg = bench.Config{
 		Events: n, Size: int(size), Rate: f.rate, File: f.file, Format: f.format,
 		Batch: f.batch, Queue: f.queue, Copy: f.copyBytes, Sink: f.sink, SinkType: f.sinkType, SinkConfig: []byte(f.sinkConfig),
-		Latency: f.latency, HdrLog: f.hdrLog, Timeout: f.timeout, MemEvery: 10 * time.Millisecond,
+		Latency: f.latency, HdrLog: f.hdrLog, Touch: f.touch, Timeout: f.timeout, MemEvery: 10 * time.Millisecond,
 	}
 	if size == 0 {
 		// Zero-byte events: the blaster's default would take over.

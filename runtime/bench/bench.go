@@ -53,6 +53,8 @@ type Config struct {
 	// Latency is the built-in blackhole's latency mode: batch, all or off
 	// (batch).
 	Latency string
+	// Touch makes the built-in blackhole read every payload byte.
+	Touch bool
 	// HdrLog, if set, is where the built-in blackhole writes its latency
 	// histogram in the HdrHistogram log format.
 	HdrLog string
@@ -418,7 +420,7 @@ func graph(cfg *Config, sinkType string) (runtime.Graph, error) {
 	}
 	sinkCfg := cfg.SinkConfig
 	if sinkType == "bench.blackhole" {
-		m := map[string]any{"latency": cfg.Latency, "print": false}
+		m := map[string]any{"latency": cfg.Latency, "print": false, "touch": cfg.Touch}
 		if cfg.HdrLog != "" {
 			m["hdr_log"] = cfg.HdrLog
 		}

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +29,7 @@ var BlackholeSpec = spec.Spec{
 		Doc: "Latency recording: batch records now - ts_ns of the first event of each batch, all records every event (one clock read per batch either way), off records none."},
 	{Name: "max_latency", Kind: spec.Duration, Default: "1m", Doc: "Largest latency the histogram resolves; larger values are recorded as this and counted as clamped."},
 	{Name: "print", Kind: spec.Bool, Default: true, Doc: "Print counts and latency percentiles (p50 p90 p99 p99.9 max) to stderr at stop."},
+	{Name: "touch", Kind: spec.Bool, Default: false, Doc: "Read every byte of every event (into a checksum), so that throughput figures include reading the payloads."},
 	{Name: "hdr_log", Kind: spec.String, Default: "", Doc: "File to write the latency histogram to at stop, in the HdrHistogram log format (values in nanoseconds); empty writes none."},
 }
 
@@ -37,6 +39,7 @@ type BlackholeConfig struct {
 	MaxLatency duration `json:"max_latency"`
 	Print      bool     `json:"print"`
 	HdrLog     string   `json:"hdr_log"`
+	Touch      bool     `json:"touch"`
 }
 
 // BlackholeStats are a blackhole's counters.
@@ -44,6 +47,9 @@ type BlackholeStats struct {
 	Events, Bytes, Batches uint64
 	// Clamped counts latency samples above max_latency.
 	Clamped uint64
+	// Checksum is the wrapping sum of the payloads' 64-bit little-endian
+	// words (and trailing bytes) with touch set; 0 otherwise.
+	Checksum uint64
 }
 
 // Blackhole is a sink that discards events, counting them and keeping an HDR
@@ -58,7 +64,7 @@ type Blackhole struct {
 	out   io.Writer
 	start time.Time
 
-	events, bytes, batches, clamped atomic.Uint64
+	events, bytes, batches, clamped, checksum atomic.Uint64
 
 	mu      sync.Mutex
 	hist    *hdrhistogram.Histogram
@@ -101,6 +107,13 @@ func (h *Blackhole) Write(b *cabi.Batch) (cabi.Status, error) {
 	var n uint64
 	for i := range evs {
 		n += uint64(evs[i].Len)
+	}
+	if h.cfg.Touch {
+		var sum uint64
+		for i := range evs {
+			sum += checksum(evs[i].Bytes())
+		}
+		h.checksum.Add(sum)
 	}
 	h.events.Add(uint64(len(evs)))
 	h.bytes.Add(n)
@@ -149,7 +162,29 @@ func (h *Blackhole) record(now int64, ts uint64, n int64) {
 
 // Stats returns the counters.
 func (h *Blackhole) Stats() BlackholeStats {
-	return BlackholeStats{Events: h.events.Load(), Bytes: h.bytes.Load(), Batches: h.batches.Load(), Clamped: h.clamped.Load()}
+	return BlackholeStats{Events: h.events.Load(), Bytes: h.bytes.Load(), Batches: h.batches.Load(), Clamped: h.clamped.Load(),
+		Checksum: h.checksum.Load()}
+}
+
+// checksum sums b as little-endian 64-bit words, then its trailing bytes.
+func checksum(b []byte) uint64 {
+	var s0, s1, s2, s3 uint64
+	for len(b) >= 32 {
+		w := b[:32]
+		s0 += binary.LittleEndian.Uint64(w[0:8])
+		s1 += binary.LittleEndian.Uint64(w[8:16])
+		s2 += binary.LittleEndian.Uint64(w[16:24])
+		s3 += binary.LittleEndian.Uint64(w[24:32])
+		b = b[32:]
+	}
+	for len(b) >= 8 {
+		s0 += binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		s1 += uint64(c)
+	}
+	return s0 + s1 + s2 + s3
 }
 
 // Latency returns a copy of the latency histogram, in nanoseconds.

@@ -321,3 +321,40 @@ func TestBlackholeAllMixedStamps(t *testing.T) {
 		t.Errorf("max = %v; want at least 20ms", max)
 	}
 }
+
+func TestBlackholeTouch(t *testing.T) {
+	h, err := NewBlackhole([]byte(`{"touch":true,"latency":"off","print":false}`), testEnv("bh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatch(t, 4, 64)
+	// 17 bytes: two words and one trailing byte; and one short event.
+	long := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3}
+	b.Append(1, 0, cabi.KindRaw, 0, long)
+	b.Append(1, 0, cabi.KindRaw, 0, []byte{4, 5})
+	h.Write(b)
+	if got := h.Stats().Checksum; got != 1+2+3+4+5 {
+		t.Errorf("Checksum = %d; want 15", got)
+	}
+	if got := checksum(make([]byte, 1000)); got != 0 {
+		t.Errorf("checksum(zeros) = %d; want 0", got)
+	}
+	// Every length from 0 to 80 against a byte-at-a-time reference.
+	buf := make([]byte, 80)
+	for i := range buf {
+		buf[i] = byte(i*7 + 1)
+	}
+	for n := 0; n <= len(buf); n++ {
+		var want uint64
+		words := n / 8 * 8
+		for i := 0; i < words; i++ {
+			want += uint64(buf[i]) << (8 * (i % 8))
+		}
+		for i := words; i < n; i++ {
+			want += uint64(buf[i])
+		}
+		if got := checksum(buf[:n]); got != want {
+			t.Errorf("checksum of %d bytes = %d; want %d", n, got, want)
+		}
+	}
+}
