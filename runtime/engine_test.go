@@ -621,3 +621,33 @@ func TestIdleSourceDoesNotSpinAndWakes(t *testing.T) {
 	}
 	shutdown(t, e)
 }
+
+// TestReloadResumesSourcePausedByBreaker replaces a failing sink while its
+// breaker holds the source paused: the source is kept, and resumes.
+func TestReloadResumesSourcePausedByBreaker(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	f.newSink = func(string) *testSink {
+		s := &testSink{}
+		s.failing.Store(f.created["out"] == 0) // only the first instance fails
+		return s
+	}
+	opts := testOpts()
+	opts.BreakerCooldown = time.Hour
+	opts.DrainTimeout = 100 * time.Millisecond
+	g := graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"})
+	e := startEngine(t, g, f, opts)
+	eventually(t, 2*time.Second, "source paused", func() bool { return f.src("in") != nil && f.src("in").paused.Load() })
+	src := f.src("in")
+	g.Connectors[1].Config = []byte(`{"fixed":true}`)
+	if err := e.Reload(g); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	eventually(t, 2*time.Second, "source resumed", func() bool { return !src.paused.Load() })
+	eventually(t, 2*time.Second, "new sink gets data", func() bool { return f.sinkBatches("out") > 5 })
+	if f.src("in") != src || src.count("connect") != 1 {
+		t.Errorf("source was recreated or reconnected: calls %v", src.list())
+	}
+	shutdown(t, e)
+	checkAccounting(t, e.Stats())
+}
