@@ -59,6 +59,8 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	file := fs.StringP("config", "c", "", "config `FILE` to run (required)")
 	plugins := fs.StringArrayP("plugin", "P", nil, "load plugin library `PATH` before the config's own; repeatable")
 	pluginDirs := fs.StringArray("plugin-dir", nil, "load every *.so in `DIR`; repeatable")
+	pluginsAlias := fs.StringArray("plugins", nil, "same as --plugin, as weir validate spells it")
+	fs.MarkHidden("plugins")
 	metrics := fs.String("metrics", "127.0.0.1:9464", "serve /metrics and /healthz on `ADDR`; \"off\" disables")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "how long to wait for in-flight batches at stop and reload")
 	batchEvents := fs.Int("batch-events", 1024, "events per batch")
@@ -96,7 +98,8 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	// and a reload that names a new plugin adds its types.
 	reg := runtime.Default.Clone()
 	pl := &pluginSet{loaded: map[string]bool{}}
-	if err := pl.load(reg, append(append([]string(nil), *plugins...), *pluginDirs...)...); err != nil {
+	cli := append(append(append([]string(nil), *plugins...), *pluginsAlias...), *pluginDirs...)
+	if err := pl.load(reg, cli...); err != nil {
 		fmt.Fprintf(stderr, "weir run: %v\n", err)
 		return 2
 	}
