@@ -84,9 +84,42 @@ type pred struct {
 	op    uint8
 	field uint8
 	cmp   uint8
+	neg   bool // opCmp: the test is "outside [lo, lo+span]"
 	val   uint64
+	lo    uint64 // opCmp: the test is v-lo <= span (unsigned), see setRange
+	span  uint64
 	set   []uint64
 	l, r  *pred
+}
+
+// setRange turns p's comparison into an unsigned range test, which is one
+// subtraction and one compare per event whatever the operator: v is
+// inside [lo, lo+span] exactly when v-lo <= span, with wrap-around.
+func (p *pred) setRange() {
+	const max = ^uint64(0)
+	v := p.val
+	switch p.cmp {
+	case cmpEq:
+		p.lo, p.span, p.neg = v, 0, false
+	case cmpNe:
+		p.lo, p.span, p.neg = v, 0, true
+	case cmpLt: // v < val: outside [val, max]
+		p.lo, p.span, p.neg = v, max-v, true
+	case cmpLe: // outside [val+1, max]; val == max matches all
+		if v == max {
+			p.lo, p.span, p.neg = 0, max, false
+		} else {
+			p.lo, p.span, p.neg = v+1, max-v-1, true
+		}
+	case cmpGt: // inside [val+1, max]; val == max matches none
+		if v == max {
+			p.lo, p.span, p.neg = 0, max, true
+		} else {
+			p.lo, p.span, p.neg = v+1, max-v-1, false
+		}
+	case cmpGe:
+		p.lo, p.span, p.neg = v, max-v, false
+	}
 }
 
 func (p *pred) eval(e *cabi.Event) bool {
@@ -114,19 +147,7 @@ func (p *pred) eval(e *cabi.Event) bool {
 		}
 		return false
 	}
-	switch p.cmp {
-	case cmpEq:
-		return v == p.val
-	case cmpNe:
-		return v != p.val
-	case cmpLt:
-		return v < p.val
-	case cmpLe:
-		return v <= p.val
-	case cmpGt:
-		return v > p.val
-	}
-	return v >= p.val
+	return (v-p.lo <= p.span) != p.neg
 }
 
 func fieldValue(e *cabi.Event, f uint8) uint64 {
@@ -426,6 +447,7 @@ func (p *parser) test() (*pred, error) {
 			return nil, err
 		}
 		node.val = v
+		node.setRange()
 		return node, nil
 	case p.isWord("has"):
 		if field != fieldFlags {

@@ -128,5 +128,56 @@ func FuzzParsePred(f *testing.F) {
 		if p.eval(&e) != q.eval(&e) {
 			t.Fatalf("%q and its reprint %q disagree", s, text)
 		}
+		checkBatchEval(t, p, sampleEvents)
 	})
+}
+
+// sampleEvents covers small values and the extremes of every field, over
+// more than two bitmap words.
+var sampleEvents = func() []cabi.Event {
+	var evs []cabi.Event
+	for i := 0; i < 150; i++ {
+		u := uint64(i)
+		e := cabi.Event{TsNs: u * 7, StreamID: u % 5, Len: uint32(i * 3 % 70), Kind: cabi.Kind(i % 7), Flags: uint16(i % 4)}
+		switch i % 37 {
+		case 0:
+			e.TsNs, e.StreamID, e.Len, e.Kind, e.Flags = ^uint64(0), ^uint64(0), ^uint32(0), 0xffff, 0xffff
+		case 1:
+			e.TsNs, e.StreamID, e.Len, e.Kind, e.Flags = 0, 0, 0, 0, 0
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}()
+
+// checkBatchEval checks that evaluating p over a batch agrees with
+// evaluating it event by event, for every prefix length class.
+func checkBatchEval(t *testing.T, p *pred, evs []cabi.Event) {
+	t.Helper()
+	v := newEvaluator(p)
+	for _, n := range []int{1, 63, 64, 65, len(evs)} {
+		got := v.run(evs[:n])
+		for i := 0; i < n; i++ {
+			want := p.eval(&evs[i])
+			if bit := got[i/64]>>(i%64)&1 == 1; bit != want {
+				t.Fatalf("%s on event %d of %d (%+v): batch %v, single %v", p, i, n, evs[i], bit, want)
+			}
+		}
+	}
+}
+
+func TestBatchEval(t *testing.T) {
+	exprs := []string{
+		"true", "false", "len == 3", "len != 3", "len < 30", "len <= 30", "len > 30", "len >= 30",
+		"len < 0", "len >= 0", "len > 4294967295", "len <= 4294967295", "ts > 18446744073709551615", "ts <= 18446744073709551615",
+		"kind in [0, 3, 6]", "kind not in [1]", "flags has 3", "flags has 0", "stream_id == 4 or len > 60 and not kind == 2",
+		"(len > 10 or kind == 1) and (stream_id != 0 or flags has truncated)", "not not (ts >= 700 and ts < 800)",
+	}
+	for _, x := range exprs {
+		p, err := parsePred("expr", x)
+		if err != nil {
+			t.Fatalf("parsePred(%q): %v", x, err)
+		}
+		checkBatchEval(t, p, sampleEvents)
+	}
 }

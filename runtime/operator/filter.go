@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/weirproject/weir/cabi"
@@ -16,6 +17,7 @@ var filterSpec = spec.Spec{
 // dropped; with Drop set it does the opposite.
 type Filter struct {
 	p    *pred
+	ev   *evaluator
 	drop bool
 }
 
@@ -33,19 +35,30 @@ func newFilter(config []byte) (Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{p: p, drop: c.Drop}, nil
+	return &Filter{p: p, ev: newEvaluator(p), drop: c.Drop}, nil
 }
 
-// Apply marks with cabi.FlagDrop the live events the filter rejects.
+// Apply marks with cabi.FlagDrop the live events the filter rejects. It
+// evaluates the predicate over the whole batch at once.
 func (f *Filter) Apply(b *cabi.Batch, _ time.Time) {
 	evs := b.EventSlice()
-	for i := range evs {
-		e := &evs[i]
-		if e.Flags&cabi.FlagDrop != 0 {
-			continue
+	if len(evs) == 0 {
+		return
+	}
+	match := f.ev.run(evs)
+	// An event is dropped when its match bit equals drop.
+	flip := uint64(0)
+	if !f.drop {
+		flip = ^uint64(0)
+	}
+	for w, m := range match {
+		d := m ^ flip
+		if rest := len(evs) - w*64; rest < 64 {
+			d &= 1<<rest - 1
 		}
-		if f.p.eval(e) == f.drop {
-			e.Flags |= cabi.FlagDrop
+		for d != 0 {
+			evs[w*64+bits.TrailingZeros64(d)].Flags |= cabi.FlagDrop
+			d &= d - 1
 		}
 	}
 }
