@@ -225,3 +225,21 @@ func BenchmarkBlasterToBlackhole(b *testing.B) {
 		})
 	}
 }
+
+func TestRunFileRoundsUpToPasses(t *testing.T) {
+	// events.jsonl holds 5 events: 12 asked for means 3 passes, 15 events.
+	res, err := Run(context.Background(), Config{Events: 12, File: filepath.Join(repoRoot, "runtime/builtin/testdata/events.jsonl"), Latency: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, res, 15)
+	if res.Bytes != 3*31 {
+		t.Errorf("bytes = %d; want %d", res.Bytes, 3*31)
+	}
+	if res.Latency != nil {
+		t.Errorf("latency = %+v with latency off; want none", res.Latency)
+	}
+	if _, err := Run(context.Background(), Config{Events: 1, File: "testdata/nonexistent.jsonl"}); err == nil {
+		t.Error("Run with a missing event file succeeded")
+	}
+}
