@@ -150,7 +150,7 @@ func inRange(col []uint64, lo, span uint64, neg bool, dst []uint64) {
 		chunk := col[w*64 : min(w*64+64, len(col))]
 		var bits uint64
 		for j, x := range chunk {
-			bits |= b2u(x-lo <= span) << j
+			bits |= b2u(x-lo <= span) << (uint(j) & 63)
 		}
 		dst[w] = bits ^ flip
 	}
@@ -162,7 +162,7 @@ func orEqual(col []uint64, x uint64, dst []uint64) {
 		chunk := col[w*64 : min(w*64+64, len(col))]
 		var bits uint64
 		for j, c := range chunk {
-			bits |= b2u(c == x) << j
+			bits |= b2u(c == x) << (uint(j) & 63)
 		}
 		dst[w] |= bits
 	}
@@ -174,7 +174,7 @@ func hasBits(col []uint64, m uint64, dst []uint64) {
 		chunk := col[w*64 : min(w*64+64, len(col))]
 		var bits uint64
 		for j, c := range chunk {
-			bits |= b2u(c&m == m) << j
+			bits |= b2u(c&m == m) << (uint(j) & 63)
 		}
 		dst[w] = bits
 	}
