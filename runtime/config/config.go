@@ -29,7 +29,10 @@ type Options struct {
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// LoadPlugins loads plugin libraries (files or directories) and
-	// registers their types into reg; nil means plugin.Load.
+	// registers their types into reg; nil means plugin.Load, for which a
+	// type already in Registry is an error. Callers that load a config
+	// more than once into one registry (a reload) should pass a loader
+	// that skips libraries it has already loaded.
 	LoadPlugins func(reg *runtime.Registry, paths ...string) error
 }
 

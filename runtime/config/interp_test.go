@@ -3,6 +3,9 @@ package config
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestExpand(t *testing.T) {
@@ -46,4 +49,44 @@ func TestExpand(t *testing.T) {
 			t.Errorf("expand(%q) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// FuzzExpand checks that expansion never panics, that errors point inside
+// the input, that text without ${ is left alone, and that protect and
+// restore are exact inverses.
+func FuzzExpand(f *testing.F) {
+	for _, s := range []string{"${A}", "x${B:-y}z", "$${A}", "${", "${A:-}", "a$b", "{k: ${A}}\n- ${B:-[1]}", "§ ${A}"} {
+		f.Add(s)
+	}
+	lookup := func(k string) (string, bool) {
+		if k == "A" {
+			return "alpha", true
+		}
+		return "", false
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := expand(s, lookup)
+		if err != nil {
+			if err.off < 0 || err.off >= len(s) {
+				t.Fatalf("expand(%q) error offset %d outside the input", s, err.off)
+			}
+		} else if !strings.Contains(s, "${") && out != s {
+			t.Fatalf("expand(%q) = %q; want it unchanged", s, out)
+		}
+		p, ok := protect([]byte(s))
+		if !ok {
+			if string(p) != s {
+				t.Fatalf("protect(%q) changed the text without reporting it", s)
+			}
+			return
+		}
+		n := &yaml.Node{Kind: yaml.ScalarNode, Value: string(p)}
+		restore(n)
+		if n.Value != s {
+			t.Fatalf("restore(protect(%q)) = %q", s, n.Value)
+		}
+		if utf8.RuneCountInString(string(p)) != utf8.RuneCountInString(s) {
+			t.Fatalf("protect(%q) = %q changes the rune count", s, p)
+		}
+	})
 }
