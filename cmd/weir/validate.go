@@ -19,7 +19,7 @@ import (
 
 func init() {
 	register(command{name: "validate", summary: "check a config file without running it", run: func(args []string) int {
-		return runValidate(args, os.Stdout, os.Stderr)
+		return runValidate(args, os.Stdin, os.Stdout, os.Stderr)
 	}})
 }
 
@@ -43,6 +43,9 @@ Examples:
   # check it with the environment it will run with
   RATE=50000 SINK_DIR=/var/log/weir weir validate -c weir.yaml
 
+  # check a generated config
+  ./gen-config | weir validate -c -
+
   # know the connector types of the plugins in bin/plugins as well
   weir validate -c weir.yaml -P bin/plugins
 
@@ -55,10 +58,10 @@ such as "ok: 3 connectors, 1 pipeline, 4 connections" goes to stdout),
 Flags:
 `
 
-func runValidate(args []string, stdout, stderr io.Writer) int {
+func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.StringP("config", "c", "", "config `FILE` to check (required)")
+	file := fs.StringP("config", "c", "", "config `FILE` to check (required; - reads standard input, with plugin paths relative to the current directory)")
 	plugins := fs.StringArrayP("plugin", "P", nil, "load plugin `PATH` (a library or a directory of *.so) before the config's own; repeatable")
 	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
@@ -110,7 +113,20 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	res, err := config.Load(*file, config.Options{Registry: reg, LoadPlugins: load})
+	opts := config.Options{Registry: reg, LoadPlugins: load}
+	var res *config.Result
+	var err error
+	if *file == "-" {
+		data, rerr := io.ReadAll(stdin)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "weir validate: read standard input: %v\n", rerr)
+			return 2
+		}
+		*file = "<stdin>"
+		res, err = config.Parse(*file, data, opts)
+	} else {
+		res, err = config.Load(*file, opts)
+	}
 	var errs spec.List
 	if err != nil && !errors.As(err, &errs) {
 		fmt.Fprintf(stderr, "weir validate: %v\n", err)

@@ -10,10 +10,13 @@ import (
 	"testing"
 )
 
+// stdinText is what validate's standard input holds.
+var stdinText = "connectors:\n  g: {type: blaster}\n  o: {type: blackhole}\nconnections: [{from: g, to: o}]\n"
+
 func validate(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runValidate(args, &out, &errb)
+	code := runValidate(args, strings.NewReader(stdinText), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -25,6 +28,18 @@ func TestValidateOK(t *testing.T) {
 	}
 	if code, out, _ := validate(t, "-q", "-c", "testdata/validate/ok.yaml"); code != 0 || out != "" {
 		t.Errorf("validate -q = %d, %q; want 0 and no output", code, out)
+	}
+}
+
+func TestValidateStdin(t *testing.T) {
+	if code, out, errs := validate(t, "-c", "-"); code != 0 || out != "ok: 2 connectors, 0 pipelines, 1 connection\n" {
+		t.Errorf("validate -c - = %d, %q, %q; want 0 and the summary", code, out, errs)
+	}
+	saved := stdinText
+	defer func() { stdinText = saved }()
+	stdinText = "connectors:\n  g: {type: blastr}\n"
+	if code, _, errs := validate(t, "-c", "-"); code != 1 || !strings.HasPrefix(errs, "<stdin>:2:13: ") {
+		t.Errorf("validate -c - with an error = %d, %q; want 1 and <stdin>:2:13", code, errs)
 	}
 }
 
