@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -222,7 +224,21 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func (l *loader) parse(data []byte) {
 	data, protected := protect(data)
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := dec.Decode(&doc)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if err == nil {
+		var next yaml.Node
+		switch err2 := dec.Decode(&next); {
+		case err2 == nil:
+			l.errorf(&next, "a second YAML document; a config is one document, so remove the --- or split the file")
+		case !errors.Is(err2, io.EOF):
+			l.errs = append(l.errs, l.errAt(1, 1, "a second YAML document, and it does not parse (%v); a config is one document", err2))
+		}
+	}
+	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			msg = m[2]
@@ -249,6 +265,7 @@ func (l *loader) parse(data []byte) {
 	for _, s := range Sections() {
 		known = append(known, s[0])
 	}
+	values := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch {
@@ -257,8 +274,14 @@ func (l *loader) parse(data []byte) {
 		case sections[k.Value] != nil:
 			l.errorf(k, "section %q is given twice (first at line %d)", k.Value, sections[k.Value].Line)
 		default:
-			sections[k.Value] = k
-			l.section(k.Value, k, deref(v))
+			sections[k.Value], values[k.Value] = k, deref(v)
+		}
+	}
+	// Plugins first, wherever they are in the file, so their types are
+	// known when the connectors are checked.
+	for _, name := range known {
+		if k := sections[name]; k != nil {
+			l.section(name, k, values[name])
 		}
 	}
 	if sections["connectors"] == nil && sections["pipelines"] == nil {
@@ -388,8 +411,14 @@ func (l *loader) connector(k, v *yaml.Node) {
 	}
 	var typeNode, cfgNode *yaml.Node
 	pairs := spec.MappingPairs(v)
+	seen := map[string]bool{}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		kk, vv := pairs[i], deref(pairs[i+1])
+		if seen[kk.Value] {
+			l.errorf(kk, "connector %q: key %q is given twice", k.Value, kk.Value)
+			continue
+		}
+		seen[kk.Value] = true
 		switch kk.Value {
 		case "type":
 			typeNode = vv
