@@ -79,7 +79,7 @@ func FuzzConfig(f *testing.F) {
 	}
 	types := []*cabi.ConnectorType{
 		loadType(f, "c_generator", "generator"),
-		loadType(f, "c_blackhole", "blackhole"),
+		loadType(f, "c_blackhole", "c_blackhole"),
 		loadType(f, "rust_blackhole", "rust_blackhole"),
 		loadType(f, "go_blackhole", "go_blackhole"),
 		loadType(f, "go_counter", "go_counter"),

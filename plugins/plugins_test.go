@@ -16,7 +16,7 @@ import (
 
 // The three blackholes: library and connector type ID.
 var blackholes = []struct{ lang, lib, id string }{
-	{"c", "c_blackhole", "blackhole"},
+	{"c", "c_blackhole", "c_blackhole"},
 	{"rust", "rust_blackhole", "rust_blackhole"},
 	{"go", "go_blackhole", "go_blackhole"},
 }

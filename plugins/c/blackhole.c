@@ -270,7 +270,7 @@ static const weir_sink_ops bh_sink = {
 
 static const weir_connector_type bh_type = {
 	.struct_size = sizeof(weir_connector_type),
-	.id = "blackhole",
+	.id = "c_blackhole",
 	.description = "Counts and checks every event, then discards it (C).",
 	.config_schema = "{\"type\":\"object\",\"additionalProperties\":false,"
 			 "\"properties\":{\"publish_every\":{\"type\":\"integer\",\"minimum\":0,"

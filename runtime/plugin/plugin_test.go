@@ -140,11 +140,11 @@ func TestLoadRegistersTypes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if len(loaded) != 2 || loaded[0].Library.Name != "weir-c-blackhole" || strings.Join(loaded[0].Types, ",") != "blackhole" ||
+	if len(loaded) != 2 || loaded[0].Library.Name != "weir-c-blackhole" || strings.Join(loaded[0].Types, ",") != "c_blackhole" ||
 		strings.Join(loaded[1].Types, ",") != "generator" {
 		t.Fatalf("Load = %+v; want the blackhole and generator libraries", loaded)
 	}
-	b, ok := reg.Lookup("blackhole")
+	b, ok := reg.Lookup("c_blackhole")
 	if !ok || b.Roles != runtime.RoleSink || !strings.Contains(b.Description, "(C)") {
 		t.Fatalf("blackhole type = %+v, %v; want a sink with the plugin's description", b, ok)
 	}
@@ -154,6 +154,19 @@ func TestLoadRegistersTypes(t *testing.T) {
 	}
 	if g, ok := reg.Lookup("generator"); !ok || g.Roles != runtime.RoleSource {
 		t.Errorf("generator type = %+v; want a source", g)
+	}
+}
+
+// The C plugins load next to every built-in type, as `weir run -P` does.
+func TestLoadBesideBuiltins(t *testing.T) {
+	reg := runtime.Default.Clone()
+	if _, err := Load(reg, cPlugin(t, "blackhole"), cPlugin(t, "generator")); err != nil {
+		t.Fatalf("Load into a registry with the built-ins: %v", err)
+	}
+	for _, id := range []string{"blackhole", "c_blackhole", "generator", "blaster"} {
+		if _, ok := reg.Lookup(id); !ok {
+			t.Errorf("type %q missing after Load", id)
+		}
 	}
 }
 
@@ -172,7 +185,7 @@ func TestLoadDirectoryAndDuplicates(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "README"), []byte("not a plugin"), 0o644)
 
-	// Both copies offer "blackhole": the error names both files and nothing
+	// Both copies offer "c_blackhole": the error names both files and nothing
 	// is registered.
 	reg := runtime.NewRegistry()
 	_, err = Load(reg, dir)
@@ -192,10 +205,13 @@ func TestLoadDirectoryAndDuplicates(t *testing.T) {
 		t.Errorf("second Load error = %v; want ErrDuplicate naming %s and %s", err, a, b)
 	}
 
-	// Against the built-in blackhole.
-	_, err = Load(registryWith(t, "blackhole"), a)
+	// Against a built-in type of the same ID.
+	native := runtime.NewRegistry()
+	native.MustRegister(runtime.Type{ID: "c_blackhole", Roles: runtime.RoleSink,
+		New: func([]byte, runtime.Env) (runtime.Connector, error) { return nil, errors.New("unused") }})
+	_, err = Load(native, a)
 	if err == nil || !strings.Contains(err.Error(), "built-in") {
-		t.Errorf("Load over the built-in blackhole error = %v; want one naming the built-in", err)
+		t.Errorf("Load over a built-in type error = %v; want one naming the built-in", err)
 	}
 
 	for _, p := range []string{filepath.Join(dir, "missing.so"), filepath.Join(dir, "README"), t.TempDir()} {
@@ -214,11 +230,11 @@ func TestEngineBlasterToCBlackhole(t *testing.T) {
 	if _, err := Load(reg, cPlugin(t, "blackhole")); err != nil {
 		t.Fatal(err)
 	}
-	reg, made := captured(t, reg, "blackhole")
+	reg, made := captured(t, reg, "c_blackhole")
 	g := runtime.Graph{
 		Connectors: []runtime.ConnectorDef{
 			{Name: "gen", Type: "blaster", Config: []byte(`{"count":200000,"size":64}`)},
-			{Name: "sink", Type: "blackhole", Config: []byte(`{"publish_every":1000}`)},
+			{Name: "sink", Type: "c_blackhole", Config: []byte(`{"publish_every":1000}`)},
 		},
 		Connections: []runtime.EdgeDef{{From: "gen", To: "sink", Capacity: 8, Policy: runtime.Block}},
 	}
@@ -263,7 +279,7 @@ func TestConnectorRoles(t *testing.T) {
 	if _, err := Load(reg, cPlugin(t, "blackhole"), cPlugin(t, "generator")); err != nil {
 		t.Fatal(err)
 	}
-	typ, _ := reg.Lookup("blackhole")
+	typ, _ := reg.Lookup("c_blackhole")
 	conn, err := typ.New([]byte(`{"publish_every":1}`), runtime.Env{Name: "bh"})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 
 // sinks are the blackholes the demo feeds: library file and type ID.
 var sinks = []struct{ lang, file, id string }{
-	{"C", "libweir_blackhole.so", "blackhole"},
+	{"C", "libweir_blackhole.so", "c_blackhole"},
 	{"Rust", "libweir_rust_blackhole.so", "rust_blackhole"},
 	{"Go", "libweir_go_blackhole.so", "go_blackhole"},
 }
