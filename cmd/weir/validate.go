@@ -10,6 +10,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	_ "github.com/weirproject/weir/ingest/packet" // the packet capture source
 	"github.com/weirproject/weir/runtime"
 	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
 	"github.com/weirproject/weir/runtime/config"

@@ -57,6 +57,19 @@ func TestValidateWarnings(t *testing.T) {
 	}
 }
 
+// TestValidateKernelRing checks the warning for the block policy on the
+// packet capture source, whose kernel rings cannot be paused.
+func TestValidateKernelRing(t *testing.T) {
+	code, out, errs := validate(t, "-c", "testdata/validate/ring.yaml")
+	if code != 0 || out != "ok: 2 connectors, 1 pipeline, 2 connections (1 warning)\n" {
+		t.Errorf("validate ring.yaml = %d, %q; want 0 and 1 warning", code, out)
+	}
+	want := `testdata/validate/ring.yaml:13:5: warning: connection cap -> keep: policy block cannot hold back connector "cap" (type packet): it reads a kernel ring that cannot be paused`
+	if !strings.HasPrefix(errs, want) {
+		t.Errorf("stderr = %q; want it to start with %q", errs, want)
+	}
+}
+
 func TestValidateErrors(t *testing.T) {
 	code, out, errs := validate(t, "-c", "testdata/validate/bad.yaml")
 	if code != 1 || out != "" {

@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 
+	_ "github.com/weirproject/weir/ingest/packet" // the packet capture source
 	"github.com/weirproject/weir/runtime"
 	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
 	"github.com/weirproject/weir/runtime/config"
