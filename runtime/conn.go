@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -33,9 +32,6 @@ const (
 )
 
 var breakerNames = [...]string{"closed", "half_open", "open"}
-
-// errPermanent marks a failure that retrying cannot fix.
-var errPermanent = errors.New("permanent failure")
 
 // connNode is one connector instance with its supervision state. It
 // outlives a topology when Reload keeps the connector.
@@ -131,19 +127,19 @@ func (n *connNode) create() (Connector, error) {
 		return nil, err
 	}
 	if inst == nil {
-		return nil, fmt.Errorf("create %s: constructor of type %q returned no instance: %w", n.def.Name, n.def.Type, errPermanent)
+		return nil, fmt.Errorf("create %s: constructor of type %q returned no instance", n.def.Name, n.def.Type)
 	}
 	if _, ok := inst.(Source); n.hasSource && !ok {
 		n.closeInst(inst)
-		return nil, fmt.Errorf("create %s: type %q used as a source does not implement Source: %w", n.def.Name, n.def.Type, errPermanent)
+		return nil, fmt.Errorf("create %s: type %q used as a source does not implement Source", n.def.Name, n.def.Type)
 	}
 	if _, ok := inst.(Processor); n.proc && !ok {
 		n.closeInst(inst)
-		return nil, fmt.Errorf("create %s: type %q used as a processor does not implement Processor: %w", n.def.Name, n.def.Type, errPermanent)
+		return nil, fmt.Errorf("create %s: type %q used as a processor does not implement Processor", n.def.Name, n.def.Type)
 	}
 	if _, ok := inst.(Sink); n.hasSink && !ok {
 		n.closeInst(inst)
-		return nil, fmt.Errorf("create %s: type %q used as a sink does not implement Sink: %w", n.def.Name, n.def.Type, errPermanent)
+		return nil, fmt.Errorf("create %s: type %q used as a sink does not implement Sink", n.def.Name, n.def.Type)
 	}
 	return inst, nil
 }
@@ -172,12 +168,12 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 		inst, err := n.create()
 		if err != nil {
 			n.srcC.errors.Add(1)
+			// New has no side effects and its config does not change, so
+			// a retry would fail the same way: the connector is failed
+			// until a reload gives it another config.
 			n.log.Error("connector create failed", "err", err)
-			if errors.Is(err, errPermanent) {
-				n.state.Store(stFailed)
-				return false
-			}
-			continue
+			n.state.Store(stFailed)
+			return false
 		}
 		if !n.connect(ctx, inst) {
 			n.closeInst(inst)

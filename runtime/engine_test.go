@@ -579,6 +579,28 @@ func TestSinkThatCannotBeCreated(t *testing.T) {
 	}
 }
 
+// TestCreateErrorIsFinal: a constructor error is reported once and the sink
+// is failed, not retried; the rest of the graph keeps flowing.
+func TestCreateErrorIsFinal(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 40} }
+	var calls atomic.Int64
+	f.reg.MustRegister(Type{ID: "broken", Roles: RoleSink, New: func([]byte, Env) (Connector, error) {
+		calls.Add(1)
+		return nil, errors.New("events.jsonl:3:7: bad event")
+	}})
+	g := graph([]string{"in:src", "bad:broken", "good:sink"}, nil,
+		EdgeDef{From: "in", To: "bad", Capacity: 1, Couple: true}, EdgeDef{From: "in", To: "good", Couple: true})
+	s := runToEnd(t, g, f, testOpts())
+	bad, _ := s.Component("bad", StatSink)
+	if calls.Load() != 1 || bad.State != "failed" && bad.State != "stopped" || bad.Dropped[ReasonSinkError] != 160 {
+		t.Errorf("New called %d times, bad sink state %q dropped %v; want 1 call, failed, sink_error:160", calls.Load(), bad.State, bad.Dropped)
+	}
+	if got := f.sink("good").events.Load(); got != 160 {
+		t.Errorf("good sink got %d events; want 160", got)
+	}
+}
+
 // lazySource never blocks in Poll: it has an event only after the test
 // calls its wakeup, and otherwise returns cabi.Timeout at once.
 type lazySource struct {

@@ -34,7 +34,9 @@ type Type struct {
 	// (plugins without a schema).
 	Spec spec.Spec
 	// New creates an instance from its JSON config. It must have no side
-	// effects beyond allocation; the runtime calls Connect next. The
+	// effects beyond allocation; the runtime calls Connect next, and
+	// retries Connect, never New: an error from New fails the connector
+	// until a reload changes its config. The
 	// returned value implements Source, Sink and/or Processor per Roles.
 	New func(config []byte, env Env) (Connector, error)
 }
