@@ -2,6 +2,7 @@ package operator
 
 import (
 	"encoding/binary"
+	"math"
 	"strconv"
 	"time"
 	"unsafe"
@@ -114,7 +115,7 @@ func newAggregate(config []byte) (Op, error) {
 // closing the previous window first if now is past it, and marks the event
 // dropped.
 func (a *Aggregate) Apply(b *cabi.Batch, now time.Time) {
-	t := uint64(now.UnixNano())
+	t := unixNano(now)
 	if a.end != 0 && t >= a.end {
 		a.close()
 	}
@@ -149,6 +150,19 @@ func (a *Aggregate) Apply(b *cabi.Batch, now time.Time) {
 		r.count++
 		r.sum += a.value(e)
 	}
+}
+
+// unixNano is now in Unix nanoseconds, clamped to [0, MaxInt64] so that a
+// far-future time (a final flush) closes every window instead of
+// overflowing.
+func unixNano(now time.Time) uint64 {
+	switch {
+	case now.Before(time.Unix(0, 0)):
+		return 0
+	case now.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return uint64(now.UnixNano())
 }
 
 // value is what an event adds to its group's sum.
@@ -191,12 +205,13 @@ func (a *Aggregate) close() {
 	a.end = 0
 }
 
-// Flush closes the current window if now is past its end, appends as many
+// Flush closes the current window if now is past its end (a time far in
+// the future, as at a final drain, closes it whatever its end), appends as many
 // pending rollups to out as fit, and returns when it wants to be called
 // again: now if rollups are still waiting for room, the current window's
 // end if one is open, or zero.
 func (a *Aggregate) Flush(now time.Time, out *cabi.Batch) time.Time {
-	t := uint64(now.UnixNano())
+	t := unixNano(now)
 	if a.end != 0 && t >= a.end {
 		a.close()
 	}

@@ -291,6 +291,17 @@ func TestAggregate(t *testing.T) {
 	}
 }
 
+// TestAggregateFinalFlush checks that a flush far in the future, which the
+// engine does at a final drain, emits the open window.
+func TestAggregateFinalFlush(t *testing.T) {
+	op := mustNew(t, "aggregate", `{"window": "1h"}`).(Emitter)
+	op.Apply(newBatch(t, sizes(3, 4)...), time.Now())
+	out := newBatch(t)
+	if next := op.Flush(time.Unix(1<<40, 0), out); !next.IsZero() || out.Len != 2 {
+		t.Errorf("final flush: %d rollups, next %v; want 2 and zero", out.Len, next)
+	}
+}
+
 func TestAggregateSumFieldAndJSON(t *testing.T) {
 	op := mustNew(t, "aggregate", `{"window": "10s", "group_by": "stream_id", "sum": "u16le", "sum_offset": 1, "format": "json"}`).(Emitter)
 	t0 := time.Unix(50, 0)

@@ -46,9 +46,9 @@ func (r *RateLimit) Apply(b *cabi.Batch, now time.Time) {
 			r.tokens = math.Min(r.burst, r.tokens+dt.Seconds()*r.rate)
 		}
 	}
-	if r.last.IsZero() || now.After(r.last) {
-		r.last = now
-	}
+	// Follow the clock even backwards, so that one far-off time (such as
+	// the engine's final flush) cannot stop refills for good.
+	r.last = now
 	evs := b.EventSlice()
 	for i := range evs {
 		e := &evs[i]
