@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -74,6 +75,11 @@ Notes:
 Flags:
 `
 
+// defaultCaptureRing is weir capture's ring size per CPU: a few
+// milliseconds of headroom at millions of packets per second, so that a
+// briefly descheduled reader does not lose packets.
+const defaultCaptureRing = 4 << 20
+
 // captureOpts are the parsed flags of weir capture.
 type captureOpts struct {
 	cfg      packet.Config
@@ -82,6 +88,8 @@ type captureOpts struct {
 	json     bool
 	quiet    bool
 	snapNote string
+	// cpuProfile, when set, names a file for a Go CPU profile of the run.
+	cpuProfile string
 }
 
 func parseCapture(args []string, stderr io.Writer) (captureOpts, int, bool) {
@@ -99,8 +107,10 @@ func parseCapture(args []string, stderr io.Writer) (captureOpts, int, bool) {
 		write     = fs.StringP("write", "w", "", "write packets to this pcapng file (- for stdout) instead of printing them")
 		jsonOut   = fs.BoolP("json", "j", false, "print one JSON object per packet instead of text")
 		quiet     = fs.BoolP("quiet", "q", false, "print nothing per packet; only the counters at exit")
-		ringSize  = fs.Int("ring-size", packet.DefaultRingSize, "bytes of ring buffer per CPU (a power of two)")
+		ringSize  = fs.Int("ring-size", defaultCaptureRing, "bytes of ring buffer per CPU (a power of two)")
+		cpuProf   = fs.String("cpuprofile", "", "write a Go CPU profile to this file (for developers)")
 	)
+	fs.MarkHidden("cpuprofile")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, captureUsage, packet.SnaplenMax)
 		fmt.Fprint(stderr, fs.FlagUsages())
@@ -162,7 +172,7 @@ func parseCapture(args []string, stderr io.Writer) (captureOpts, int, bool) {
 	o.cfg.Interfaces = *ifaces
 	o.cfg.SampleRate = *sample
 	o.cfg.RingSize = *ringSize
-	o.count, o.write, o.json, o.quiet = *count, *write, *jsonOut, *quiet
+	o.count, o.write, o.json, o.quiet, o.cpuProfile = *count, *write, *jsonOut, *quiet, *cpuProf
 	return o, 0, true
 }
 
@@ -187,6 +197,18 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintln(stderr, "weir capture: capturing needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON) and a kernel with BPF ring buffers, XDP and TCX")
 		}
 		return 1
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "weir capture: cpu profile: %v\n", err)
+		} else {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 	}
 	st, runErr := captureLoop(ctx, c, o, stdout, stderr)
 	code = 0

@@ -1,0 +1,369 @@
+// Command benchcapture measures `weir capture` against tcpdump on the same
+// load: a veth pair in two throw-away namespaces, trafgen sending from A,
+// the capturing tool on B's end with snaplen 96 writing a file.
+//
+// For each scenario (no capture, tcpdump, weir capture --mode xdp, weir
+// capture --mode tc) and each repetition it creates a fresh pair, starts the
+// capturing process, sends the load, stops the process with SIGINT, and
+// records: frames sent and the generator's rate, frames that reached B,
+// packets in the output file, the tool's own loss counters, and the user+sys
+// CPU time of the capturing process (from its rusage), from which it derives
+// CPU time per captured packet. It prints a Markdown table of the medians.
+//
+// Usage (as root, from the repository root, after make build trafgen):
+//
+//	go run ./tools/benchcapture -bin bin -count 4000000 -reps 3
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf/link"
+
+	"github.com/weirproject/weir/ingest/pcapng"
+	"github.com/weirproject/weir/internal/netns"
+	"github.com/weirproject/weir/tools/trafgen"
+)
+
+type result struct {
+	sent, arrived, inFile, toolCaptured, toolDropped uint64
+	pps                                              float64
+	cpu                                              time.Duration // capturing process user+sys
+	machineCPU                                       time.Duration // all CPUs busy time during the send
+}
+
+func main() {
+	bin := flag.String("bin", "bin", "directory holding weir")
+	count := flag.Uint64("count", 4_000_000, "frames per run")
+	rate := flag.Uint64("rate", 0, "offered rate in frames/s (0: as fast as the generator goes)")
+	size := flag.Int("size", 128, "frame size in bytes")
+	snap := flag.Int("snaplen", 96, "snap length for both tools")
+	reps := flag.Int("reps", 3, "repetitions per scenario (the median is reported)")
+	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc)")
+	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
+	ring := flag.Int("ring", 4<<20, "weir's ring size per CPU in bytes; tcpdump gets the same total with -B")
+	flag.Parse()
+	if err := netns.Available(); err != nil {
+		fmt.Fprintf(os.Stderr, "benchcapture: %v\n", err)
+		os.Exit(1)
+	}
+	scenarios := []string{"none", "tcpdump", "weir-xdp", "weir-tc"}
+	if *only != "" {
+		scenarios = strings.Split(*only, ",")
+	}
+	dir, err := os.MkdirTemp(*outDir, "benchcapture")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	b := bench{bin: *bin, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring}
+	fmt.Printf("frames %d of %d bytes, offered rate %s, snaplen %d, files in %s, weir ring %d KiB per CPU, tcpdump -B %d KiB, %d repetitions, median shown\n\n",
+		b.count, b.size, rateString(b.rate), b.snap, dir, b.ring>>10, b.tcpdumpBuf(), *reps)
+	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | machine CPU/pkt |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, sc := range scenarios {
+		var rs []result
+		for range *reps {
+			r, err := b.run(sc)
+			if err != nil {
+				fail(fmt.Errorf("%s: %w", sc, err))
+			}
+			rs = append(rs, r)
+		}
+		m := median(rs)
+		perPkt := "-"
+		if m.inFile > 0 {
+			perPkt = fmt.Sprintf("%.0f ns", float64(m.cpu.Nanoseconds())/float64(m.inFile))
+		}
+		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
+			m.toolDropped, m.cpu.Seconds(), perPkt, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
+	}
+}
+
+func rateString(r uint64) string {
+	if r == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%d/s", r)
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "benchcapture: %v\n", err)
+	os.Exit(1)
+}
+
+// median returns, field by field, the run with the median CPU per captured
+// packet (or generator rate when nothing was captured).
+func median(rs []result) result {
+	slices.SortFunc(rs, func(a, b result) int {
+		ka, kb := a.pps, b.pps
+		if a.inFile > 0 && b.inFile > 0 {
+			ka, kb = float64(a.cpu)/float64(a.inFile), float64(b.cpu)/float64(b.inFile)
+		}
+		switch {
+		case ka < kb:
+			return -1
+		case ka > kb:
+			return 1
+		}
+		return 0
+	})
+	return rs[len(rs)/2]
+}
+
+type bench struct {
+	bin         string
+	count, rate uint64
+	size, snap  int
+	dir         string
+	ring        int
+}
+
+// tcpdumpBuf is tcpdump's -B buffer in KiB: the total of weir's rings.
+func (b *bench) tcpdumpBuf() int {
+	return b.ring >> 10 * runtime.NumCPU()
+}
+
+func (b *bench) run(scenario string) (result, error) {
+	var res result
+	p, err := netns.NewPair("bench")
+	if err != nil {
+		return res, err
+	}
+	defer p.Close()
+	g, err := trafgen.New(trafgen.Config{
+		Template: trafgen.Template{SrcMAC: p.A.MAC, DstMAC: p.B.MAC, SrcIP: p.A.Addr.Addr(),
+			// An address B does not own: B's stack drops the frames
+			// without replying, so both tools see only the load.
+			DstIP:   netipBlackhole,
+			SrcPort: 40000, DstPort: 9, Proto: trafgen.UDP, Size: b.size},
+		Ifindex: p.A.Index, Count: b.count, Rate: b.rate, Flows: 16, Timeout: 60 * time.Second,
+	})
+	if err != nil {
+		return res, err
+	}
+	defer g.Close()
+	// weir in XDP mode brings its own XDP program on B; everything else
+	// needs the generator's receiver there.
+	if scenario != "weir-xdp" {
+		var l link.Link
+		if err := netns.Do(p.B.NS, func() (err error) { l, err = g.AttachReceiver(p.B.Index); return err }); err != nil {
+			return res, err
+		}
+		defer l.Close()
+	}
+
+	out := filepath.Join(b.dir, scenario+".out")
+	var tool *proc
+	switch scenario {
+	case "none":
+	case "tcpdump":
+		tool, err = start(p.B.NS, "listening on", "tcpdump", "-i", p.B.Name, "-n", "-B", strconv.Itoa(b.tcpdumpBuf()), "-s", strconv.Itoa(b.snap), "-w", out)
+	case "weir-xdp":
+		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), "capture", "-i", p.B.Name, "--mode", "xdp",
+			"-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out)
+	case "weir-tc":
+		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), "capture", "-i", p.B.Name, "--mode", "tc",
+			"--direction", "in", "-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out)
+	default:
+		return res, fmt.Errorf("unknown scenario %q", scenario)
+	}
+	if err != nil {
+		return res, err
+	}
+
+	busy0, err := machineBusy()
+	if err != nil {
+		return res, err
+	}
+	var tr trafgen.Result
+	err = netns.Do(p.A.NS, func() (err error) { tr, err = g.Run(context.Background()); return err })
+	busy1, _ := machineBusy()
+	if err != nil {
+		if tool != nil {
+			tool.stop()
+		}
+		return res, err
+	}
+	res.sent, res.pps, res.machineCPU = tr.Sent, tr.PPS(), busy1-busy0
+	time.Sleep(300 * time.Millisecond) // let the capture drain its buffers
+	if tool != nil {
+		if err := tool.stop(); err != nil {
+			return res, err
+		}
+		res.cpu = tool.cpu
+	}
+	switch scenario {
+	case "none", "weir-tc", "tcpdump":
+		res.arrived, _ = g.Received()
+	}
+	switch scenario {
+	case "tcpdump":
+		// "N packets captured", "N packets received by filter", "N packets dropped by kernel"
+		res.toolCaptured = grab(tool.stderr, `(\d+) packets captured`)
+		res.toolDropped = grab(tool.stderr, `(\d+) packets dropped by kernel`)
+		res.inFile, err = countPcap(out)
+	case "weir-xdp", "weir-tc":
+		res.toolCaptured = grab(tool.stderr, `(\d+) packets captured`)
+		res.toolDropped = grab(tool.stderr, `(\d+) packets dropped by ring`)
+		seen := grab(tool.stderr, `(\d+) packets seen by the kernel programs`)
+		if scenario == "weir-xdp" {
+			res.arrived = seen
+		}
+		res.inFile, err = countPcapng(out)
+	}
+	return res, err
+}
+
+var netipBlackhole = mustAddr("10.255.255.1")
+
+func grab(s, re string) uint64 {
+	m := regexp.MustCompile(re).FindStringSubmatch(s)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(m[1], 10, 64)
+	return n
+}
+
+// proc is a capturing process started in a namespace.
+type proc struct {
+	cmd    *exec.Cmd
+	errBuf *lockedBuf
+	stderr string
+	cpu    time.Duration
+}
+
+// start runs name in namespace ns (ip netns exec replaces itself with the
+// tool, so the rusage is the tool's) and waits for ready on its stderr.
+func start(ns, ready, name string, args ...string) (*proc, error) {
+	cmd := netns.Exec(ns, name, args...)
+	eb := &lockedBuf{}
+	cmd.Stderr = eb
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{cmd: cmd, errBuf: eb}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(eb.String(), ready); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("%s did not start: %s", name, eb.String())
+		}
+	}
+	return p, nil
+}
+
+func (p *proc) stop() error {
+	p.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		err = errors.Join(errors.New("did not exit within 30s of SIGINT"), <-done)
+	}
+	p.stderr = p.errBuf.String()
+	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		p.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", p.cmd.Args, err, p.stderr)
+	}
+	return nil
+}
+
+// machineBusy returns the CPU time all CPUs spent not idle, from /proc/stat.
+func machineBusy() (time.Duration, error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/stat: %w", err)
+	}
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy uint64
+	for i, f := range fields[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 8 { // guest time is already in user
+			break
+		}
+		n, _ := strconv.ParseUint(f, 10, 64)
+		busy += n
+	}
+	const hz = 100 // USER_HZ
+	return time.Duration(busy) * time.Second / hz, nil
+}
+
+// countPcap counts the records of a classic pcap file.
+func countPcap(path string) (uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var gh [24]byte
+	if _, err := io.ReadFull(r, gh[:]); err != nil {
+		return 0, fmt.Errorf("read pcap header of %s: %w", path, err)
+	}
+	order := binary.ByteOrder(binary.LittleEndian)
+	if binary.BigEndian.Uint32(gh[:]) == 0xa1b2c3d4 || binary.BigEndian.Uint32(gh[:]) == 0xa1b23c4d {
+		order = binary.BigEndian
+	}
+	var n uint64
+	var rh [16]byte
+	for {
+		if _, err := io.ReadFull(r, rh[:]); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, fmt.Errorf("read pcap record %d of %s: %w", n, path, err)
+		}
+		if _, err := r.Discard(int(order.Uint32(rh[8:]))); err != nil {
+			return n, fmt.Errorf("read pcap record %d of %s: %w", n, path, err)
+		}
+		n++
+	}
+}
+
+// countPcapng counts the packets of a pcapng file.
+func countPcapng(path string) (uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r := pcapng.NewReader(bufio.NewReaderSize(f, 1<<20))
+	var n uint64
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, fmt.Errorf("read %s: %w", path, err)
+		}
+		n++
+	}
+}
