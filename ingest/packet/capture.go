@@ -93,9 +93,8 @@ func ParseMode(s string) (Mode, error) {
 
 // Defaults used for zero Config fields.
 const (
-	DefaultSnaplen     = SnaplenMax
-	DefaultRingSize    = 1 << 20
-	DefaultWakeupBytes = 0 // means RingSize / 8
+	DefaultSnaplen  = SnaplenMax
+	DefaultRingSize = 1 << 20
 )
 
 // Config describes a capture. The zero value of every field but Interfaces

@@ -16,6 +16,11 @@
 // happened to every packet: seen = filtered + sampled out + emitted + ring
 // full, exactly.
 //
+// The filter hook is a placeholder that keeps every packet; Config.Filter
+// replaces its body before load (see weir_filter in bpf/packet.c for the
+// contract). Source wraps a Capture as the runtime's "packet" source
+// connector, registered from init.
+//
 // The programs never alter traffic. The BPF objects are generated with
 // bpf2go and committed (packet_bpfel.go, packet_bpfel.o); `make generate`
 // rebuilds them.
