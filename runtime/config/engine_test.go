@@ -50,7 +50,12 @@ connectors:
   rest:
     type: file
     config: {path: "${DIR}/rest.jsonl", flush_interval: 0s}
+  sums:
+    type: file
+    config: {path: "${DIR}/sums.jsonl", format: text, flush_interval: 0s}
 pipelines:
+  rollup:
+    - aggregate: {window: 1h, group_by: stream_id, format: json}
   main:
     - filter: {expr: "len >= 10 and stream_id != 2"}
     - sample: {n: 2}
@@ -62,6 +67,8 @@ connections:
   - {from: gen, to: main}
   - {from: main.big, to: big}
   - {from: main.default, to: rest}
+  - {from: gen, to: rollup}
+  - {from: rollup, to: sums}
 `
 	env := func(k string) (string, bool) {
 		if k == "DIR" {
@@ -137,4 +144,28 @@ connections:
 	}
 	check("big.jsonl", wantBig, true)
 	check("rest.jsonl", wantRest, false)
+
+	// The hour-long window is still open when the blaster ends; the
+	// engine's final flush must emit it: per stream, 20 events and the
+	// sum of their lengths.
+	data, err := os.ReadFile(filepath.Join(dir, "sums.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := map[uint64][2]uint64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r struct{ Key, Count, Sum uint64 }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("rollup %q: %v", line, err)
+		}
+		sums[r.Key] = [2]uint64{r.Count, r.Sum}
+	}
+	want := map[uint64][2]uint64{}
+	for i := 0; i < 60; i++ {
+		w := want[uint64(i%3)]
+		want[uint64(i%3)] = [2]uint64{w[0] + 1, w[1] + uint64(i)}
+	}
+	if fmt.Sprint(sums) != fmt.Sprint(want) {
+		t.Errorf("rollups (stream: [count sum]) = %v; want %v", sums, want)
+	}
 }
