@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,9 @@ Examples:
   # check a generated config
   ./gen-config | weir validate -c -
 
+  # see every connector and operator config with its defaults filled in
+  weir validate -c weir.yaml --print
+
   # know the connector types of the plugins in bin/plugins as well
   weir validate -c weir.yaml -P bin/plugins
 
@@ -66,6 +70,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	plugins := fs.StringArrayP("plugin", "P", nil, "load plugin `PATH` (a library or a directory of *.so) before the config's own; repeatable")
 	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
+	dump := fs.Bool("print", false, "on success, print the effective graph as JSON (every config with its defaults filled in) instead of the summary")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, validateUsage)
 		fs.PrintDefaults()
@@ -160,6 +165,13 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %s\n", *file, nounCount(len(errs), "error"))
 		return 1
 	}
+	if *dump {
+		if err := printGraph(stdout, res.Graph); err != nil {
+			fmt.Fprintf(stderr, "weir validate: %v\n", err)
+			return 2
+		}
+		return 0
+	}
 	if !*quiet {
 		g := res.Graph
 		msg := fmt.Sprintf("ok: %s, %s, %s", nounCount(len(g.Connectors), "connector"), nounCount(len(g.Pipelines), "pipeline"), nounCount(len(g.Connections), "connection"))
@@ -176,4 +188,59 @@ func nounCount(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// printGraph writes g as indented JSON, with each component's config as
+// the JSON object it receives.
+func printGraph(w io.Writer, g *runtime.Graph) error {
+	type op struct {
+		Type   string          `json:"type"`
+		Config json.RawMessage `json:"config"`
+		Pos    string          `json:"pos"`
+	}
+	type pipe struct {
+		Name string `json:"name"`
+		Ops  []op   `json:"ops"`
+		Pos  string `json:"pos"`
+	}
+	type conn struct {
+		Name   string          `json:"name"`
+		Type   string          `json:"type"`
+		Config json.RawMessage `json:"config"`
+		Pos    string          `json:"pos"`
+	}
+	type edge struct {
+		From     string `json:"from"`
+		Port     string `json:"port,omitempty"`
+		To       string `json:"to"`
+		Capacity int    `json:"capacity"`
+		Policy   string `json:"policy"`
+		Couple   bool   `json:"couple"`
+		Pos      string `json:"pos"`
+	}
+	out := struct {
+		Connectors  []conn `json:"connectors"`
+		Pipelines   []pipe `json:"pipelines"`
+		Connections []edge `json:"connections"`
+	}{Connectors: []conn{}, Pipelines: []pipe{}, Connections: []edge{}}
+	for _, c := range g.Connectors {
+		out.Connectors = append(out.Connectors, conn{c.Name, c.Type, c.Config, c.Pos.String()})
+	}
+	for _, p := range g.Pipelines {
+		pp := pipe{Name: p.Name, Ops: []op{}, Pos: p.Pos.String()}
+		for _, o := range p.Ops {
+			pp.Ops = append(pp.Ops, op{o.Type, o.Config, o.Pos.String()})
+		}
+		out.Pipelines = append(out.Pipelines, pp)
+	}
+	for _, e := range g.Connections {
+		out.Connections = append(out.Connections, edge{e.From, e.FromPort, e.To, e.Capacity, e.Policy, e.Couple, e.Pos.String()})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("print graph: %w", err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,41 @@ func TestValidateOK(t *testing.T) {
 	}
 	if code, out, _ := validate(t, "-q", "-c", "testdata/validate/ok.yaml"); code != 0 || out != "" {
 		t.Errorf("validate -q = %d, %q; want 0 and no output", code, out)
+	}
+}
+
+func TestValidatePrint(t *testing.T) {
+	code, out, errs := validate(t, "--print", "-c", "testdata/validate/ok.yaml")
+	if code != 0 || errs != "" {
+		t.Fatalf("validate --print = %d, %q", code, errs)
+	}
+	var g struct {
+		Connectors []struct {
+			Name   string
+			Config map[string]any
+		}
+		Pipelines []struct {
+			Ops []struct {
+				Type   string
+				Config map[string]any
+			}
+		}
+		Connections []struct {
+			From, To, Policy string
+			Capacity         int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &g); err != nil {
+		t.Fatalf("--print output is not JSON: %v\n%s", err, out)
+	}
+	if len(g.Connectors) != 2 || g.Connectors[0].Config["size"] != 64.0 || g.Connectors[0].Config["loops"] != 1.0 {
+		t.Errorf("connectors %+v; want gen with size 64 and the default loops 1", g.Connectors)
+	}
+	if len(g.Pipelines) != 1 || len(g.Pipelines[0].Ops) != 2 || g.Pipelines[0].Ops[0].Config["drop"] != false {
+		t.Errorf("pipelines %+v; want 2 ops, filter with drop: false filled in", g.Pipelines)
+	}
+	if len(g.Connections) != 2 || g.Connections[1].Policy != "drop_oldest" || g.Connections[1].Capacity != 8 || g.Connections[0].Policy != "block" {
+		t.Errorf("connections %+v", g.Connections)
 	}
 }
 
