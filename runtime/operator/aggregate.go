@@ -72,7 +72,7 @@ type Aggregate struct {
 	maxGroups int
 
 	start, end uint64 // current window; end == 0 when idle
-	index      map[uint64]int32
+	index      groupTable
 	groups     []rollup
 	pending    []rollup // closed windows not yet emitted
 	buf        []byte
@@ -99,7 +99,7 @@ func newAggregate(config []byte) (Op, error) {
 	a := &Aggregate{
 		window: uint64(w), groupBy: c.GroupBy, group: -1, sum: sumNames[c.Sum], sumOffset: c.SumOffset,
 		json: c.Format == "json", maxGroups: c.MaxGroups,
-		index: make(map[uint64]int32, c.MaxGroups), groups: make([]rollup, 0, c.MaxGroups),
+		index: newGroupTable(c.MaxGroups + 1), groups: make([]rollup, 0, c.MaxGroups+1),
 		pending: make([]rollup, 0, c.MaxGroups), buf: make([]byte, 0, 160),
 	}
 	switch c.GroupBy {
@@ -134,16 +134,16 @@ func (a *Aggregate) Apply(b *cabi.Batch, now time.Time) {
 		if a.group >= 0 {
 			key = fieldValue(e, uint8(a.group))
 		}
-		g, ok := a.index[key]
+		g, ok := a.index.get(key)
 		if !ok {
 			if len(a.groups) >= a.maxGroups {
 				key = OverflowKey
-				g, ok = a.index[key]
+				g, ok = a.index.get(key)
 			}
 			if !ok {
 				g = int32(len(a.groups))
 				a.groups = append(a.groups, rollup{start: a.start, end: a.end, key: key})
-				a.index[key] = g
+				a.index.put(key, g)
 			}
 		}
 		r := &a.groups[g]
@@ -201,7 +201,7 @@ func (a *Aggregate) value(e *cabi.Event) uint64 {
 func (a *Aggregate) close() {
 	a.pending = append(a.pending, a.groups...)
 	a.groups = a.groups[:0]
-	clear(a.index)
+	a.index.reset()
 	a.end = 0
 }
 
@@ -266,4 +266,62 @@ func (a *Aggregate) emit(r *rollup, out *cabi.Batch) bool {
 	}
 	a.buf = buf
 	return out.Append(r.end, stream, kind, 0, buf)
+}
+
+// groupTable maps group keys to indexes in Aggregate.groups: open
+// addressing with linear probing, at most half full, emptied in O(1) by
+// bumping a generation number. It never allocates after creation.
+type groupTable struct {
+	keys  []uint64
+	vals  []int32
+	gens  []uint32 // a slot is in use when its gen equals gen
+	gen   uint32
+	shift uint
+}
+
+func newGroupTable(n int) groupTable {
+	size := 2
+	for size < 2*n {
+		size *= 2
+	}
+	shift := uint(64)
+	for s := size; s > 1; s /= 2 {
+		shift--
+	}
+	return groupTable{keys: make([]uint64, size), vals: make([]int32, size), gens: make([]uint32, size), gen: 1, shift: shift}
+}
+
+func (t *groupTable) slot(key uint64) int {
+	return int((key * 0x9e3779b97f4a7c15) >> t.shift)
+}
+
+func (t *groupTable) get(key uint64) (int32, bool) {
+	mask := len(t.keys) - 1
+	for i := t.slot(key); ; i = (i + 1) & mask {
+		if t.gens[i] != t.gen {
+			return 0, false
+		}
+		if t.keys[i] == key {
+			return t.vals[i], true
+		}
+	}
+}
+
+// put adds key, which must not be present; the caller keeps the table at
+// most half full.
+func (t *groupTable) put(key uint64, v int32) {
+	mask := len(t.keys) - 1
+	i := t.slot(key)
+	for t.gens[i] == t.gen {
+		i = (i + 1) & mask
+	}
+	t.keys[i], t.vals[i], t.gens[i] = key, v, t.gen
+}
+
+func (t *groupTable) reset() {
+	t.gen++
+	if t.gen == 0 { // wrapped: old slots could look current
+		clear(t.gens)
+		t.gen = 1
+	}
 }

@@ -425,3 +425,51 @@ func BenchmarkOps(b *testing.B) {
 		})
 	}
 }
+
+func TestGroupTable(t *testing.T) {
+	tab := newGroupTable(100)
+	for round := 0; round < 3; round++ {
+		for k := uint64(0); k < 101; k++ {
+			key := k * 0x100000001 // spread and collide in the low bits
+			if _, ok := tab.get(key); ok {
+				t.Fatalf("round %d: key %d present before put", round, k)
+			}
+			tab.put(key, int32(k))
+		}
+		for k := uint64(0); k < 101; k++ {
+			if v, ok := tab.get(k * 0x100000001); !ok || v != int32(k) {
+				t.Fatalf("round %d: get(%d) = %d, %v; want %d, true", round, k, v, ok, k)
+			}
+		}
+		tab.reset()
+	}
+	tab.gen = ^uint32(0)
+	tab.put(7, 1)
+	tab.reset() // wraps the generation
+	if _, ok := tab.get(7); ok {
+		t.Error("key survived a reset that wrapped the generation")
+	}
+}
+
+func TestAggregateManyGroups(t *testing.T) {
+	op := mustNew(t, "aggregate", `{"window": "1s", "group_by": "stream_id", "max_groups": 100, "sum": "none"}`).(Emitter)
+	evs := make([]ev, 1000)
+	for i := range evs {
+		evs[i] = ev{stream: uint64(i % 250)}
+	}
+	op.Apply(newBatch(t, evs...), time.Unix(5, 0))
+	out := newBatch(t)
+	op.Flush(time.Unix(6, 0), out)
+	got := readRollups(t, out)
+	if len(got) != 101 {
+		t.Fatalf("%d rollups; want 100 groups and the overflow group", len(got))
+	}
+	for i, r := range got[:100] {
+		if r.key != uint64(i) || r.count != 4 || r.sum != 0 {
+			t.Errorf("rollup %d = %+v; want key %d count 4 sum 0", i, r, i)
+		}
+	}
+	if o := got[100]; o.key != OverflowKey || o.count != 600 {
+		t.Errorf("overflow rollup = %+v; want key 2^64-1 count 600", o)
+	}
+}
