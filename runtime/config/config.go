@@ -548,6 +548,9 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 	typ := typeNode.Value
 	def := runtime.OpDef{Type: typ, Pos: pos}
 	if ot, ok := operator.Types[typ]; ok {
+		if t, dup := l.reg.Lookup(typ); dup && t.Roles&runtime.RoleProcessor != 0 {
+			l.warnf(l.pos(typeNode), "%s: %q is both a built-in operator and a registered processor type; the built-in operator is used", where, typ)
+		}
 		cfg, errs := spec.Apply(ot.Spec, l.file, fields)
 		if len(errs) > 0 {
 			l.fixPos(errs, fields, typeNode)

@@ -170,7 +170,25 @@ func TestDefaultsFromSpec(t *testing.T) {
 	}
 }
 
-func TestRegistryUntouchedByDefault(t *testing.T) {
+func TestOperatorShadowsProcessor(t *testing.T) {
+	opts := testOptions(t)
+	opts.Registry.MustRegister(runtime.Type{ID: "sample", Roles: runtime.RoleProcessor, New: notRunnable})
+	res, err := Parse("x.yaml", []byte("pipelines:\n  p:\n    - sample: {n: 2}\n"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Error(), "x.yaml:3:7: ") && strings.Contains(w.Msg, "built-in operator is used") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("warnings %v; want one about sample at 3:7", res.Warnings)
+	}
+}
+
+func TestPluginsRegisterIntoRegistry(t *testing.T) {
 	opts := testOptions(t)
 	reg := opts.Registry
 	if _, err := Parse("x.yaml", []byte("plugins: [fake.so]\nconnectors:\n  p: {type: plug}\n"), opts); err != nil {
