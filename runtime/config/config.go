@@ -555,6 +555,14 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 		if len(errs) > 0 {
 			l.fixPos(errs, fields, typeNode)
 			l.addErrs(fmt.Sprintf("%s (%s): ", where, typ), errs)
+			// The predicates can still be checked on their own.
+			for _, path := range ot.Exprs {
+				for _, f := range exprNodes(fields, path) {
+					if err := operator.CheckExpr(f.path, f.node.Value); err != nil {
+						l.opError(where, typ, fields, typeNode, err)
+					}
+				}
+			}
 			return def, nil, false
 		}
 		op, err := operator.New(typ, cfg)
@@ -645,6 +653,34 @@ func (l *loader) processorIDs() []string {
 		}
 	}
 	return ids
+}
+
+type exprNode struct {
+	path string
+	node *yaml.Node
+}
+
+// exprNodes finds the string scalars at a path such as "expr" or
+// "outputs[].when", naming each with its concrete path ("outputs[2].when").
+func exprNodes(fields *yaml.Node, path string) []exprNode {
+	var out []exprNode
+	list, rest, isList := strings.Cut(path, "[].")
+	if !isList {
+		if n := valueOf(fields, path); isScalar(n) {
+			out = append(out, exprNode{path, n})
+		}
+		return out
+	}
+	seq := valueOf(fields, list)
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for i, el := range seq.Content {
+		if n := valueOf(deref(el), rest); isScalar(n) {
+			out = append(out, exprNode{fmt.Sprintf("%s[%d].%s", list, i, rest), n})
+		}
+	}
+	return out
 }
 
 // lookupPath finds the node at a field path such as "outputs[1].when".

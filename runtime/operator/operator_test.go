@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/runtime/spec"
 )
 
 // ev is a test event.
@@ -69,6 +70,21 @@ func TestSpecsCheck(t *testing.T) {
 		}
 		if Types[id].ID != id || Types[id].Description == "" {
 			t.Errorf("%s: ID %q or empty description", id, Types[id].ID)
+		}
+		for _, path := range Types[id].Exprs {
+			s := Types[id].Spec
+			list, rest, isList := strings.Cut(path, "[].")
+			if isList {
+				f, ok := s.Field(list)
+				if !ok || f.Kind != spec.Objects {
+					t.Errorf("%s: expression path %s: no list field %s", id, path, list)
+					continue
+				}
+				s, path = f.Fields, rest
+			}
+			if f, ok := s.Field(path); !ok || f.Kind != spec.String {
+				t.Errorf("%s: expression path %s is not a string field", id, path)
+			}
 		}
 	}
 }

@@ -20,16 +20,20 @@ type Type struct {
 	// Routes marks a routing operator (its ops implement Router): a
 	// pipeline that ends in one exposes its named outputs.
 	Routes bool
-	build  func(config []byte) (Op, error)
+	// Exprs are the paths of the fields that hold predicates, such as
+	// "expr" or "outputs[].when" (a field of every list element), so that
+	// a validator can check them even when other fields are wrong.
+	Exprs []string
+	build func(config []byte) (Op, error)
 }
 
 // Types holds the built-in operator types by ID. Treat it as read-only.
 var Types = map[string]*Type{
-	"filter":     {ID: "filter", Description: "Keep the events that match a predicate (or drop them, with drop: true).", Spec: filterSpec, build: newFilter},
+	"filter":     {ID: "filter", Description: "Keep the events that match a predicate (or drop them, with drop: true).", Spec: filterSpec, Exprs: []string{"expr"}, build: newFilter},
 	"sample":     {ID: "sample", Description: "Keep one event in every n, deterministically: the 1st, the (n+1)th, and so on.", Spec: sampleSpec, build: newSample},
 	"truncate":   {ID: "truncate", Description: "Shorten events longer than max bytes and flag them truncated.", Spec: truncateSpec, build: newTruncate},
 	"rate_limit": {ID: "rate_limit", Description: "Pass at most rate events per second with bursts up to burst (a token bucket); drop the excess.", Spec: rateLimitSpec, build: newRateLimit},
-	"route":      {ID: "route", Description: "Send each event to every named output whose predicate it matches, or to default when it matches none.", Spec: routeSpec, Routes: true, build: newRoute},
+	"route":      {ID: "route", Description: "Send each event to every named output whose predicate it matches, or to default when it matches none.", Spec: routeSpec, Routes: true, Exprs: []string{"outputs[].when"}, build: newRoute},
 	"aggregate":  {ID: "aggregate", Description: "Count events and sum a field per group over tumbling windows, emitting one rollup event per group at each window's end.", Spec: aggregateSpec, build: newAggregate},
 }
 
@@ -61,6 +65,16 @@ func New(typ string, config []byte) (Op, error) {
 		return nil, fmt.Errorf("new %s operator: %w", typ, err)
 	}
 	return op, nil
+}
+
+// CheckExpr parses a predicate and returns nil or an *ExprError for field,
+// with the offset of the problem in text. The syntax is described at
+// parsePred and in docs/config.md.
+func CheckExpr(field, text string) error {
+	if _, err := parsePred(field, text); err != nil {
+		return err
+	}
+	return nil
 }
 
 // decode unmarshals a config already completed by spec.ApplyJSON.
