@@ -223,7 +223,8 @@ func (r *Reader) Read(b *cabi.Batch, timeout time.Duration) (int, error) {
 // Append is Read without emptying b first: it adds descriptors after the
 // b.Len events already there, and Release(b) later gives back only the ring
 // memory of the events Append added. It suits callers, such as runtime
-// sources, that share a batch with other producers.
+// sources, that share a batch with other producers. On a full batch it
+// returns (0, nil) at once.
 func (r *Reader) Append(b *cabi.Batch, timeout time.Duration) (int, error) {
 	return r.read(b, timeout, false)
 }
@@ -243,6 +244,9 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 	if reset {
 		b.Len = 0
 		b.ArenaLen = 0
+	}
+	if b.Len >= b.Capacity {
+		return 0, nil // nowhere to put a record: do not wait
 	}
 	for {
 		if n := r.collect(b); n > 0 {

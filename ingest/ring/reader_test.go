@@ -488,6 +488,16 @@ func TestAppend(t *testing.T) {
 	if cons, _ := positions(r, 0); cons != 7*72 {
 		t.Errorf("consumer at %d after releasing 7 records; want %d", cons, 7*72)
 	}
+	full, err := cabi.AllocBatch(1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cabi.FreeBatch(full)
+	full.Len = 1
+	start := time.Now()
+	if n, err := r.Append(full, time.Minute); n != 0 || err != nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("Append to a full batch = %d, %v after %v; want 0, nil at once", n, err, time.Since(start))
+	}
 	if n, err := r.Read(b, 0); err != nil || n != 3 || b.Len != 3 {
 		t.Fatalf("Read = %d, %v with batch len %d; want 3, nil, 3", n, err, b.Len)
 	}
