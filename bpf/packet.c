@@ -267,8 +267,8 @@ static __always_inline void parse(void *data, void *data_end, struct weir_parsed
  *    (cilium/ebpf: ProgramSpec{Type: Extension, AttachTarget: prog,
  *    AttachTo: "weir_filter"}, then link.AttachFreplace). Each of the three
  *    programs has its own copy of the function, so each needs its own
- *    extension. This needs no reload, but the kernel must allow tracing
- *    program types; the project's standard machine refuses them (EPERM).
+ *    extension. This needs no reload, but the project's standard machine
+ *    refuses to load extension programs (EPERM, as for fentry).
  *
  * The verifier treats args as nullable in a global function, so a
  * replacement must test it before loading through it.

@@ -325,8 +325,8 @@ const FilterHook = "weir_filter"
 //
 // This is one of the two ways to install a filter. The other is freplace: a
 // BPF_PROG_TYPE_EXT program attached to each loaded program's weir_filter
-// (link.AttachFreplace). It needs no reload, but the kernel must allow
-// tracing program types, which this project's standard machine does not.
+// (link.AttachFreplace). It needs no reload, but this project's standard
+// machine refuses to load extension programs (EPERM, as for fentry).
 func replaceFilter(ps *ebpf.ProgramSpec, body asm.Instructions) error {
 	if len(body) == 0 {
 		return fmt.Errorf("replace %s in %s: empty filter", FilterHook, ps.Name)
