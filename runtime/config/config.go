@@ -533,6 +533,17 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 		}
 	case st.Kind == yaml.MappingNode && len(st.Content) == 2:
 		typeNode, fields = st.Content[0], deref(st.Content[1])
+		if !isNull(fields) && fields.Kind == yaml.ScalarNode {
+			// Shorthand: NAME: VALUE sets the operator's one required
+			// field, as in - filter: "len > 64" or - sample: 10.
+			main := mainField(typeNode.Value)
+			if main == "" {
+				l.errorf(fields, "%s (%s): want a mapping of fields, found %s; only operators with one required field take a single value", where, typeNode.Value, describe(fields))
+				return runtime.OpDef{}, nil, false
+			}
+			key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: main, Line: fields.Line, Column: fields.Column}
+			fields = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: fields.Line, Column: fields.Column, Content: []*yaml.Node{key, fields}}
+		}
 		if !isNull(fields) && fields.Kind != yaml.MappingNode {
 			l.errorf(fields, "%s (%s): want a mapping of fields, found %s", where, typeNode.Value, describe(fields))
 			return runtime.OpDef{}, nil, false
@@ -592,6 +603,25 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 	}
 	def.Config = cfg
 	return def, nil, true
+}
+
+// mainField is the one required field of a built-in operator, or "" when
+// it has none or several, or when the field is a list.
+func mainField(typ string) string {
+	ot, ok := operator.Types[typ]
+	if !ok {
+		return ""
+	}
+	main := ""
+	for _, f := range ot.Spec {
+		if f.Required {
+			if main != "" || f.Kind == spec.Objects || f.Kind == spec.Object {
+				return ""
+			}
+			main = f.Name
+		}
+	}
+	return main
 }
 
 // fixPos points errors about an absent fields mapping at the type name.
