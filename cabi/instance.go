@@ -21,8 +21,13 @@ type Instance struct {
 	handle uintptr // weir_host * given to the plugin
 	dead   bool
 
-	// args is the argument vector for hot-path calls. Passing a slice of
-	// it to purego.SyscallN, rather than separate arguments, keeps the
+	// direct selects the direct call path (see call3 and CallEnv) for
+	// every call but create; frame is its reusable argument block.
+	direct bool
+	frame  callFrame
+
+	// args is the argument vector for calls through purego.SyscallN.
+	// Passing a slice of it, rather than separate arguments, keeps the
 	// variadic slice (which go:uintptrescapes moves to the heap) from being
 	// allocated on every call.
 	args [3]uintptr
@@ -63,7 +68,7 @@ func (t *ConnectorType) Create(config []byte, host Host) (*Instance, error) {
 	// A private copy: the plugin may read it only during the call, and the
 	// caller may change its slice concurrently. Go's heap does not move.
 	cfg := append([]byte(nil), config...)
-	in := &Instance{typ: t, handle: registerHost(host)}
+	in := &Instance{typ: t, handle: registerHost(host), direct: useDirect()}
 	var out uintptr
 	r, _, _ := purego.SyscallN(t.create,
 		uintptr(unsafe.Pointer(unsafe.SliceData(cfg))), uintptr(len(cfg)),
@@ -87,7 +92,7 @@ func (in *Instance) LastError() string {
 	if in.dead || in.ptr == 0 {
 		return ""
 	}
-	r, _, _ := purego.SyscallN(in.typ.lastError, in.ptr)
+	r := in.call3(in.typ.lastError, 1, in.ptr, 0, 0)
 	s, ok := cString(ptrFrom(r))
 	if !ok {
 		return "(last_error not NUL-terminated within 64 KiB)"
@@ -109,8 +114,7 @@ func (in *Instance) call(op string, fn uintptr, arg uintptr, nargs int, also Sta
 	if fn == 0 {
 		return OK, nil
 	}
-	in.args = [3]uintptr{in.ptr, arg}
-	r, _, _ := purego.SyscallN(fn, in.args[:nargs]...)
+	r := in.call3(fn, nargs, in.ptr, arg, 0)
 	st := Status(int32(uint32(r)))
 	if st == OK || (st == also && also != OK) {
 		return st, nil
@@ -189,8 +193,7 @@ func (in *Instance) Poll(b *Batch, timeout time.Duration) (Status, error) {
 		return Error, fmt.Errorf("poll %s/%s: %w", in.typ.lib.Name, in.typ.ID, ErrDestroyed)
 	}
 	before := *b
-	in.args = [3]uintptr{in.ptr, uintptr(unsafe.Pointer(b)), uintptr(timeout.Nanoseconds())}
-	r, _, _ := purego.SyscallN(in.typ.poll, in.args[:3]...)
+	r := in.call3(in.typ.poll, 3, in.ptr, uintptr(unsafe.Pointer(b)), uintptr(timeout.Nanoseconds()))
 	st := Status(int32(uint32(r)))
 	switch st {
 	case OK, Timeout, EOF:
@@ -212,8 +215,7 @@ func (in *Instance) Write(b *Batch) (Status, error) {
 	if in.dead {
 		return Error, fmt.Errorf("write %s/%s: %w", in.typ.lib.Name, in.typ.ID, ErrDestroyed)
 	}
-	in.args = [3]uintptr{in.ptr, uintptr(unsafe.Pointer(b))}
-	r, _, _ := purego.SyscallN(in.typ.write, in.args[:2]...)
+	r := in.call3(in.typ.write, 2, in.ptr, uintptr(unsafe.Pointer(b)), 0)
 	st := Status(int32(uint32(r)))
 	if st == OK || st == Retry {
 		return st, nil
@@ -245,8 +247,7 @@ func (in *Instance) Process(b *Batch) error {
 		shapes[i] = eventShape{data: uintptr(e.Data), len: e.Len}
 	}
 	before := *b
-	in.args = [3]uintptr{in.ptr, uintptr(unsafe.Pointer(b))}
-	r, _, _ := purego.SyscallN(in.typ.process, in.args[:2]...)
+	r := in.call3(in.typ.process, 2, in.ptr, uintptr(unsafe.Pointer(b)), 0)
 	st := Status(int32(uint32(r)))
 	if st != OK {
 		return in.opError("process", st)
@@ -283,7 +284,7 @@ func (in *Instance) Destroy() {
 	}
 	in.dead = true
 	if in.ptr != 0 {
-		purego.SyscallN(in.typ.destroy, in.ptr)
+		in.call3(in.typ.destroy, 1, in.ptr, 0, 0)
 		in.ptr = 0
 	}
 	releaseHost(in.handle)
