@@ -229,9 +229,11 @@ func TestHotPathAllocsSyscallN(t *testing.T) {
 // iteration is one round that times callChunk calls of each case in turn,
 // so all cases see the same machine load. Cases: an empty C function with
 // three arguments called bare (SyscallN as Instance used it, and the
-// direct trampoline), and Instance.Write of an empty batch into the bench
-// sink on an instance of each path. It reports the median and best round
-// per case in ns/call, and the direct/SyscallN ratio of the medians.
+// direct trampoline), Instance.Write of an empty batch into the bench
+// sink on an instance of each path, and an empty exported function of the
+// Go c-shared test plugin called bare both ways (the difference from the C
+// noop is what entering the plugin's Go runtime costs). It reports the median and best round
+// per case in ns/call, and the direct/SyscallN ratios of the medians.
 func BenchmarkCallPath(b *testing.B) {
 	const callChunk = 4096
 	l, err := Load(buildPlugin(b, "bench.c", "include"))
@@ -255,6 +257,16 @@ func BenchmarkCallPath(b *testing.B) {
 	if !instances["direct"].direct {
 		b.Skip("no direct call path on " + runtime.GOOS + "/" + runtime.GOARCH)
 	}
+	// The Go plugin under the name TestTwoGoRuntimes uses, so a run of
+	// tests and benchmarks loads no extra Go runtime.
+	golib, err := Load(goPluginCopies(b, "two", 1)[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	gonoop, err := purego.Dlsym(golib.handle, "goNoop")
+	if err != nil {
+		b.Fatal(err)
+	}
 	batch := mustBatch(b, 1, 64)
 	bare := &Instance{}
 	cases := []struct {
@@ -265,6 +277,8 @@ func BenchmarkCallPath(b *testing.B) {
 		{"noop-direct", func() { bare.direct = true; bare.call3(noop, 3, 1, 2, 3) }},
 		{"write-syscalln", func() { instances["syscalln"].Write(batch) }},
 		{"write-direct", func() { instances["direct"].Write(batch) }},
+		{"gonoop-syscalln", func() { bare.direct = false; bare.call3(gonoop, 3, 1, 2, 3) }},
+		{"gonoop-direct", func() { bare.direct = true; bare.call3(gonoop, 3, 1, 2, 3) }},
 	}
 	rounds := make([][]float64, len(cases))
 	for k, c := range cases {
@@ -294,4 +308,5 @@ func BenchmarkCallPath(b *testing.B) {
 	}
 	b.ReportMetric(med[1]/med[0], "x-noop")
 	b.ReportMetric(med[3]/med[2], "x-write")
+	b.ReportMetric(med[5]/med[4], "x-gonoop")
 }

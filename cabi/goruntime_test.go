@@ -21,7 +21,7 @@ var goPluginPath string // built once per test binary, in buildDir
 // test binary) and returns copies named name0.so, name1.so... in buildDir:
 // distinct files, so the dynamic loader cannot treat them as one library.
 // The same names give the same files, so -count=N reuses loaded images.
-func goPluginCopies(t *testing.T, name string, n int) []string {
+func goPluginCopies(t testing.TB, name string, n int) []string {
 	t.Helper()
 	buildPlugin(t, "bench.c", "include") // makes sure buildDir exists
 	goTool, err := exec.LookPath("go")

@@ -135,11 +135,12 @@ func BenchmarkBlackhole(b *testing.B) {
 	}
 }
 
-// BenchmarkBlackholeInterleaved measures the same four sinks as
+// BenchmarkBlackholeInterleaved measures the same sinks as
 // BenchmarkBlackhole, but interleaved: each benchmark iteration is one round
 // that times a chunk of writes (about 16K events) into every sink in turn.
-// On a shared, noisy machine this exposes all four to the same conditions,
-// so their ratios mean something. It reports, per sink, the median and the
+// Each plugin runs twice, once per call path (see cabi.CallEnv). On a
+// shared, noisy machine this exposes all sinks to the same conditions, so
+// their ratios mean something. It reports, per sink, the median and the
 // best (minimum) round in ns/event, and the median ratio to native.
 func BenchmarkBlackholeInterleaved(b *testing.B) {
 	type target struct {
@@ -149,10 +150,16 @@ func BenchmarkBlackholeInterleaved(b *testing.B) {
 	for _, size := range benchBatchSizes {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			targets := []target{{"native", newNativeBlackhole(cabi.NewBasicHost("", nil))}}
-			for _, bh := range blackholes {
-				in, _ := create(b, loadType(b, bh.lib, bh.id), "{}")
-				mustOK(b, "start", in.Start())
-				targets = append(targets, target{bh.lang, in})
+			// Each plugin twice: on the default call path (direct where
+			// the platform has it) and, suffixed "-syscalln", on
+			// purego.SyscallN, so both paths are measured side by side.
+			for _, path := range []struct{ suffix, env string }{{"", ""}, {"-syscalln", "syscalln"}} {
+				b.Setenv(cabi.CallEnv, path.env)
+				for _, bh := range blackholes {
+					in, _ := create(b, loadType(b, bh.lib, bh.id), "{}")
+					mustOK(b, "start", in.Start())
+					targets = append(targets, target{bh.lang + path.suffix, in})
+				}
 			}
 			batch := allocBatch(b, size, size*64)
 			payload := make([]byte, 64)

@@ -80,4 +80,10 @@ func goPoll(id C.uintptr_t, batch C.uintptr_t) C.int32_t {
 	return C.WEIR_OK
 }
 
+// goNoop does nothing, with the poll signature: BenchmarkCallPath uses it
+// to measure the bare cost of one call into a Go c-shared library.
+//
+//export goNoop
+func goNoop(a, b C.uintptr_t, c C.int64_t) C.int32_t { return 0 }
+
 func main() {}
