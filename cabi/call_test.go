@@ -54,7 +54,7 @@ func TestCallEnv(t *testing.T) {
 
 // TestDirectArgs calls a bare C function with three arguments through the
 // direct trampoline and checks each arrived in its place and the whole
-// 64-bit result came back.
+// 64-bit result came back, and that the callee gets an aligned stack.
 func TestDirectArgs(t *testing.T) {
 	if !haveDirect {
 		t.Skip("no direct call path on " + runtime.GOOS + "/" + runtime.GOARCH)
@@ -72,6 +72,13 @@ func TestDirectArgs(t *testing.T) {
 		{3, 5, 7}, {1 << 40, 1 << 41, 1 << 62}, {^uint64(0), 2, ^uint64(0) - 5},
 	}
 	in := &Instance{direct: true}
+	misalign, err := purego.Dlsym(l.handle, "frame_misalign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := in.call3(misalign, 0, 0, 0, 0); got != 0 {
+		t.Errorf("frame_misalign() through the trampoline = %d; want 0 (stack 16-byte aligned)", got)
+	}
 	for _, tc := range cases {
 		want := tc.a*1000003 + tc.b*1009 + tc.c
 		if got := uint64(in.call3(fn, 3, uintptr(tc.a), uintptr(tc.b), uintptr(tc.c))); got != want {

@@ -7,7 +7,10 @@
  *       and whose stream_id counts the polls. Both check that the instance
  *       pointer they got is the one create made.
  * mix3 is a bare exported function that combines its three arguments so a
- * test can see each one arrived in the right register.
+ * test can see each one arrived in the right register. frame_misalign
+ * returns its frame address mod 16: 0 when it was entered with the stack
+ * aligned as the System V ABI requires (the return address pushed on a
+ * 16-byte boundary, then the frame pointer), 8 when not.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,8 @@ struct weir_instance {
 };
 
 uint64_t mix3(uint64_t a, uint64_t b, uint64_t c) { return a * 1000003u + b * 1009u + c; }
+
+uint64_t frame_misalign(void) { return (uintptr_t)__builtin_frame_address(0) & 15; }
 
 static weir_status create(const uint8_t *cfg, size_t len, const weir_host_api *api, weir_host *host,
 			  weir_instance **out)
