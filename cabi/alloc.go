@@ -15,7 +15,7 @@ func AllocBatch(capacity, arenaCap int) (*Batch, error) {
 	if capacity <= 0 || capacity > 1<<24 {
 		return nil, fmt.Errorf("alloc batch: capacity %d out of range 1..%d", capacity, 1<<24)
 	}
-	if arenaCap < 0 || arenaCap > 1<<34 {
+	if arenaCap < 0 || int64(arenaCap) > 1<<34 {
 		return nil, fmt.Errorf("alloc batch: arena size %d out of range 0..%d", arenaCap, 1<<34)
 	}
 	size := batchMapSize(capacity, arenaCap)
