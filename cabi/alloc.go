@@ -16,7 +16,7 @@ func AllocBatch(capacity, arenaCap int) (*Batch, error) {
 		return nil, fmt.Errorf("alloc batch: capacity %d out of range 1..%d", capacity, 1<<24)
 	}
 	if arenaCap < 0 || int64(arenaCap) > 1<<34 {
-		return nil, fmt.Errorf("alloc batch: arena size %d out of range 0..%d", arenaCap, 1<<34)
+		return nil, fmt.Errorf("alloc batch: arena size %d out of range 0..%d", arenaCap, int64(1)<<34)
 	}
 	size := batchMapSize(capacity, arenaCap)
 	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
