@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	flag "github.com/spf13/pflag"
 
@@ -232,16 +233,26 @@ type sink struct {
 	text   *bufio.Writer
 	json   bool
 	pcap   *pcapng.Writer
-	ids    map[uint32]int    // ifindex -> pcapng interface ID
-	names  map[uint32]string // ifindex -> name
+	ifaces []sinkIface
 	line   []byte
 	record pktfmt.Record
 }
 
+// sinkIface maps an interface index to its name and pcapng interface ID. A
+// capture has a handful of interfaces, so a slice beats a map.
+type sinkIface struct {
+	index uint32
+	id    int
+	name  string
+}
+
+// errMalformed reports a record too short to hold a packet header.
+var errMalformed = errors.New("malformed packet record")
+
 func newSink(c *packet.Capture, o captureOpts, stdout io.Writer) (*sink, error) {
-	s := &sink{json: o.json, ids: map[uint32]int{}, names: map[uint32]string{}}
+	s := &sink{json: o.json}
 	for _, ifc := range c.Interfaces() {
-		s.names[uint32(ifc.Index)] = ifc.Name
+		s.ifaces = append(s.ifaces, sinkIface{index: uint32(ifc.Index), name: ifc.Name})
 	}
 	if o.write != "" {
 		var err error
@@ -253,13 +264,13 @@ func newSink(c *packet.Capture, o captureOpts, stdout io.Writer) (*sink, error) 
 		if err != nil {
 			return nil, err
 		}
-		for _, ifc := range c.Interfaces() {
-			id, err := s.pcap.AddInterface(pcapng.Interface{Name: ifc.Name, LinkType: pcapng.LinkTypeEthernet, SnapLen: o.cfg.Snaplen})
+		for i := range s.ifaces {
+			id, err := s.pcap.AddInterface(pcapng.Interface{Name: s.ifaces[i].name, LinkType: pcapng.LinkTypeEthernet, SnapLen: o.cfg.Snaplen})
 			if err != nil {
 				s.pcap.Close()
 				return nil, err
 			}
-			s.ids[uint32(ifc.Index)] = id
+			s.ifaces[i].id = id
 		}
 	}
 	if !o.quiet && (o.write == "" || o.json) {
@@ -268,22 +279,35 @@ func newSink(c *packet.Capture, o captureOpts, stdout io.Writer) (*sink, error) 
 	return s, nil
 }
 
+func (s *sink) iface(index uint32) *sinkIface {
+	for i := range s.ifaces {
+		if s.ifaces[i].index == index {
+			return &s.ifaces[i]
+		}
+	}
+	return nil
+}
+
 func (s *sink) write(ev *cabi.Event) error {
-	h, data, err := packet.Decode(ev.Bytes())
-	if err != nil {
-		return err
+	if ev.Kind != cabi.KindPacket || ev.Len < uint32(packet.HeaderSize) {
+		return errMalformed
+	}
+	// The header is read in place in ring memory, which is 8-byte
+	// aligned; packet.Describe has checked its type, version and that
+	// CapLen bytes follow it (ev.Len = HeaderSize + CapLen).
+	h := (*packet.Header)(ev.Data)
+	data := unsafe.Slice((*byte)(unsafe.Add(ev.Data, packet.HeaderSize)), ev.Len-uint32(packet.HeaderSize))
+	ifc := s.iface(h.Ifindex)
+	if ifc == nil {
+		return fmt.Errorf("record from interface %d, which is not being captured", h.Ifindex)
 	}
 	if s.pcap != nil {
-		id, ok := s.ids[h.Ifindex]
-		if !ok {
-			return fmt.Errorf("record from interface %d, which is not being captured", h.Ifindex)
-		}
-		if err := s.pcap.WritePacket(id, ev.TsNs, data, int(h.OrigLen)); err != nil {
+		if err := s.pcap.WritePacket(ifc.id, ev.TsNs, data, int(h.OrigLen)); err != nil {
 			return err
 		}
 	}
 	if s.text != nil {
-		s.record = pktfmt.Record{TsNs: ev.TsNs, Iface: s.names[h.Ifindex], Header: h, Data: data}
+		s.record = pktfmt.Record{TsNs: ev.TsNs, Iface: ifc.name, Header: *h, Data: data}
 		if s.json {
 			s.line = pktfmt.AppendJSON(s.line[:0], &s.record)
 		} else {
@@ -324,7 +348,7 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 	if err != nil {
 		return st, err
 	}
-	b, err := cabi.AllocBatch(1024, 0)
+	b, err := cabi.AllocBatch(4096, 0)
 	if err != nil {
 		s.close()
 		return st, err
@@ -360,7 +384,7 @@ loop:
 		for i := range evs {
 			ev := &evs[i]
 			if err := s.write(ev); err != nil {
-				if errors.Is(err, packet.ErrShortRecord) {
+				if errors.Is(err, errMalformed) {
 					st.rejected++
 					continue
 				}

@@ -75,24 +75,35 @@ func main() {
 	b := bench{bin: *bin, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring}
 	fmt.Printf("frames %d of %d bytes, offered rate %s, snaplen %d, files in %s, weir ring %d KiB per CPU, tcpdump -B %d KiB, %d repetitions, median shown\n\n",
 		b.count, b.size, rateString(b.rate), b.snap, dir, b.ring>>10, b.tcpdumpBuf(), *reps)
-	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | machine CPU/pkt |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, sc := range scenarios {
 		var rs []result
+		var idle []time.Duration
 		for range *reps {
-			r, err := b.run(sc)
+			r, err := b.run(sc, false)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", sc, err))
 			}
 			rs = append(rs, r)
+			if sc != "none" {
+				if r, err = b.run(sc, true); err != nil {
+					fail(fmt.Errorf("%s idle: %w", sc, err))
+				}
+				idle = append(idle, r.cpu)
+			}
 		}
 		m := median(rs)
-		perPkt := "-"
+		perPkt, idleCPU, marginal := "-", "-", "-"
 		if m.inFile > 0 {
 			perPkt = fmt.Sprintf("%.0f ns", float64(m.cpu.Nanoseconds())/float64(m.inFile))
+			slices.Sort(idle)
+			i := idle[len(idle)/2]
+			idleCPU = fmt.Sprintf("%.3f s", i.Seconds())
+			marginal = fmt.Sprintf("%.0f ns", float64((m.cpu-i).Nanoseconds())/float64(m.inFile))
 		}
-		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
-			m.toolDropped, m.cpu.Seconds(), perPkt, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
+		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
+			m.toolDropped, m.cpu.Seconds(), perPkt, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
 	}
 }
 
@@ -140,7 +151,10 @@ func (b *bench) tcpdumpBuf() int {
 	return b.ring >> 10 * runtime.NumCPU()
 }
 
-func (b *bench) run(scenario string) (result, error) {
+// run runs one scenario on a fresh veth pair. An idle run starts and stops
+// the capturing tool the same way but sends nothing, which measures the
+// tool's fixed cost (loading, attaching, idle polling for about a second).
+func (b *bench) run(scenario string, idle bool) (result, error) {
 	var res result
 	p, err := netns.NewPair("bench")
 	if err != nil {
@@ -193,7 +207,11 @@ func (b *bench) run(scenario string) (result, error) {
 		return res, err
 	}
 	var tr trafgen.Result
-	err = netns.Do(p.A.NS, func() (err error) { tr, err = g.Run(context.Background()); return err })
+	if idle {
+		time.Sleep(time.Second)
+	} else {
+		err = netns.Do(p.A.NS, func() (err error) { tr, err = g.Run(context.Background()); return err })
+	}
 	busy1, _ := machineBusy()
 	if err != nil {
 		if tool != nil {
