@@ -87,6 +87,9 @@ const (
 // SourceWantsAcks mirrors WEIR_SOURCE_WANTS_ACKS.
 const SourceWantsAcks uint32 = 1 << 0
 
+// SourceUnpausable mirrors WEIR_SOURCE_UNPAUSABLE (ABI 1.1).
+const SourceUnpausable uint32 = 1 << 1
+
 // Log levels (weir_log_level).
 const (
 	LogDebug int32 = 0

@@ -2,6 +2,7 @@ package cabi
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,8 +20,8 @@ var brokenCases = map[string]struct {
 }{
 	"noentry.c":     {load: ErrNoEntry, msg: "does not export it"},
 	"nullentry.c":   {load: ErrNoEntry, msg: "returned NULL"},
-	"major.c":       {load: ErrABIVersion, msg: "plugin built for ABI 2.0, host implements 1.0"},
-	"minor.c":       {load: ErrABIVersion, msg: "plugin built for ABI 1.1, host implements 1.0"},
+	"major.c":       {load: ErrABIVersion, msg: fmt.Sprintf("plugin built for ABI %d.0, host implements %d.%d", ABIMajor+1, ABIMajor, ABIMinor)},
+	"minor.c":       {load: ErrABIVersion, msg: fmt.Sprintf("plugin built for ABI %d.%d, host implements %d.%d", ABIMajor, ABIMinor+1, ABIMajor, ABIMinor)},
 	"pluginsize.c":  {load: ErrDescriptor, msg: "weir_plugin.struct_size is 16, smaller than the 40 bytes of ABI 1.0"},
 	"typesize.c":    {load: ErrDescriptor, msg: "types[0]: struct_size is 24, smaller than the 128 bytes"},
 	"rolesize.c":    {load: ErrDescriptor, msg: `type "x": sink.struct_size is 8`},

@@ -9,7 +9,7 @@ import (
 // WEIR_ABI_MINOR in include/weir/plugin.h.
 const (
 	ABIMajor = 1
-	ABIMinor = 0
+	ABIMinor = 1
 )
 
 // Status mirrors weir_status, the result of every plugin operation.

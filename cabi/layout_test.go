@@ -134,9 +134,9 @@ func TestABIConstants(t *testing.T) {
 	prog := `#include <stdio.h>
 #include "weir/plugin.h"
 int main(void) {
-	printf("%d %d %d %d %d %d %d %u %u %u %d %d %d %d %d %d\n", WEIR_ABI_MAJOR, WEIR_ABI_MINOR,
+	printf("%d %d %d %d %d %d %d %u %u %u %u %d %d %d %d %d %d\n", WEIR_ABI_MAJOR, WEIR_ABI_MINOR,
 	       WEIR_OK, WEIR_TIMEOUT, WEIR_EOF, WEIR_RETRY, WEIR_ERROR,
-	       WEIR_EVENT_DROP, WEIR_EVENT_TRUNCATED, WEIR_SOURCE_WANTS_ACKS,
+	       WEIR_EVENT_DROP, WEIR_EVENT_TRUNCATED, WEIR_SOURCE_WANTS_ACKS, WEIR_SOURCE_UNPAUSABLE,
 	       WEIR_METRIC_COUNTER, WEIR_METRIC_GAUGE, WEIR_LOG_DEBUG, WEIR_LOG_ERROR,
 	       WEIR_KIND_TEXT, WEIR_KIND_TICK);
 	return 0;
@@ -154,8 +154,8 @@ int main(void) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d\n", ABIMajor, ABIMinor,
-		OK, Timeout, EOF, Retry, Error, FlagDrop, FlagTruncated, SourceWantsAcks,
+	want := fmt.Sprintf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d\n", ABIMajor, ABIMinor,
+		OK, Timeout, EOF, Retry, Error, FlagDrop, FlagTruncated, SourceWantsAcks, SourceUnpausable,
 		MetricCounter, MetricGauge, LogDebug, LogError, KindText, KindTick)
 	if string(out) != want {
 		t.Errorf("header constants = %q; Go constants = %q", out, want)

@@ -82,6 +82,9 @@ type ConnectorType struct {
 	Roles Role
 	// WantsAcks reports whether the source wants ack/fail for every batch.
 	WantsAcks bool
+	// Unpausable reports a source that loses events at their origin when
+	// paused, such as a kernel ring (WEIR_SOURCE_UNPAUSABLE).
+	Unpausable bool
 
 	lib *Library
 	// Pre-resolved function pointers; 0 for an absent optional op.
@@ -286,6 +289,7 @@ func (l *Library) connectorType(i int, p unsafe.Pointer) (*ConnectorType, error)
 		t.Roles |= RoleSource
 		t.poll, t.ack, t.fail = s.Poll, s.Ack, s.Fail
 		t.WantsAcks = s.Flags&SourceWantsAcks != 0
+		t.Unpausable = s.Flags&SourceUnpausable != 0
 	}
 	if d.Sink != nil {
 		var s sinkOps

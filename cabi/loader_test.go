@@ -11,9 +11,9 @@ import (
 
 func TestLoadGood(t *testing.T) {
 	l := loadGood(t)
-	if l.Name != "good" || l.Version != "1.2.3" || l.ABIMajor != 1 || l.ABIMinor != 0 || l.GoRuntime {
-		t.Errorf("Load(good) = name %q version %q abi %d.%d go %v; want good 1.2.3 1.0 false",
-			l.Name, l.Version, l.ABIMajor, l.ABIMinor, l.GoRuntime)
+	if l.Name != "good" || l.Version != "1.2.3" || l.ABIMajor != ABIMajor || l.ABIMinor != ABIMinor || l.GoRuntime {
+		t.Errorf("Load(good) = name %q version %q abi %d.%d go %v; want good 1.2.3 %d.%d false",
+			l.Name, l.Version, l.ABIMajor, l.ABIMinor, l.GoRuntime, ABIMajor, ABIMinor)
 	}
 	want := []struct {
 		id     string
@@ -31,6 +31,9 @@ func TestLoadGood(t *testing.T) {
 	}
 	for i, w := range want {
 		got := l.Types[i]
+		if got.Unpausable != (w.id == "counter") {
+			t.Errorf("type %q: Unpausable = %v; only the counter source sets WEIR_SOURCE_UNPAUSABLE", w.id, got.Unpausable)
+		}
 		if got.ID != w.id || got.Roles != w.roles || got.WantsAcks != w.acks || got.Description != w.desc || (got.ConfigSchema != "") != w.schema {
 			t.Errorf("type %d = {%q %v acks=%v %q schema=%q}; want {%q %v acks=%v %q schema=%v}",
 				i, got.ID, got.Roles, got.WantsAcks, got.Description, got.ConfigSchema, w.id, w.roles, w.acks, w.desc, w.schema)

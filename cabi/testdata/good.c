@@ -188,7 +188,7 @@ static weir_status filter_process(weir_instance *in, weir_batch *b)
 
 static const weir_source_ops counter_source = {
 	.struct_size = sizeof(weir_source_ops),
-	.flags = WEIR_SOURCE_WANTS_ACKS,
+	.flags = WEIR_SOURCE_WANTS_ACKS | WEIR_SOURCE_UNPAUSABLE,
 	.poll = counter_poll,
 	.ack = counter_ack,
 	.fail = counter_fail,

@@ -62,6 +62,7 @@ type inspectedType struct {
 	Description  string          `json:"description,omitempty"`
 	Roles        []string        `json:"roles"`
 	WantsAcks    bool            `json:"wants_acks"`
+	Unpausable   bool            `json:"unpausable"`
 	HasSchema    bool            `json:"has_schema"`
 	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
 }
@@ -133,6 +134,7 @@ func report(lib *cabi.Library) inspectReport {
 			Description: t.Description,
 			Roles:       strings.Split(t.Roles.String(), "|"),
 			WantsAcks:   t.WantsAcks,
+			Unpausable:  t.Unpausable,
 			HasSchema:   t.ConfigSchema != "",
 		}
 		if it.HasSchema {
@@ -162,11 +164,17 @@ func printReport(w io.Writer, rep inspectReport) {
 			fmt.Fprintf(w, "    description  %s\n", t.Description)
 		}
 		fmt.Fprintf(w, "    roles        %s\n", strings.Join(t.Roles, ", "))
+		var flags []string
 		if t.WantsAcks {
-			fmt.Fprintf(w, "    flags        wants-acks\n")
-		} else {
-			fmt.Fprintf(w, "    flags        none\n")
+			flags = append(flags, "wants-acks")
 		}
+		if t.Unpausable {
+			flags = append(flags, "unpausable")
+		}
+		if len(flags) == 0 {
+			flags = []string{"none"}
+		}
+		fmt.Fprintf(w, "    flags        %s\n", strings.Join(flags, ", "))
 		schema := "none"
 		if t.HasSchema {
 			schema = fmt.Sprintf("yes (%d bytes)", len(t.ConfigSchema))

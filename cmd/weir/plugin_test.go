@@ -32,8 +32,8 @@ func TestPluginInspect(t *testing.T) {
 	if code := runPlugin([]string{"inspect", good}, &stdout, &stderr); code != 0 {
 		t.Fatalf("inspect good = exit %d, stderr %q", code, stderr.String())
 	}
-	for _, want := range []string{"plugin     good 1.2.3", "abi        1.0 (host 1.0)", "go runtime no", "types      3",
-		"  counter\n    description  counts to config.count\n    roles        source\n    flags        wants-acks\n    schema       yes",
+	for _, want := range []string{"plugin     good 1.2.3", "abi        1.1 (host 1.1)", "go runtime no", "types      3",
+		"  counter\n    description  counts to config.count\n    roles        source\n    flags        wants-acks, unpausable\n    schema       yes",
 		"  filter\n    roles        processor\n    flags        none\n    schema       none"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, stdout.String())
@@ -61,7 +61,7 @@ func TestPluginInspectErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"inspect", buildC(t, dir, "broken/major.c")}, 1, "incompatible plugin ABI version: plugin built for ABI 2.0, host implements 1.0"},
+		{[]string{"inspect", buildC(t, dir, "broken/major.c")}, 1, "incompatible plugin ABI version: plugin built for ABI 2.0, host implements 1.1"},
 		{[]string{"inspect", buildC(t, dir, "broken/noentry.c")}, 1, "no weir_plugin_describe entry point"},
 		{[]string{"inspect", buildC(t, dir, "broken/nolasterror.c")}, 1, "required op last_error is NULL"},
 		{[]string{"inspect", filepath.Join(dir, "missing.so")}, 1, "No such file or directory"},

@@ -171,6 +171,7 @@ func typeFor(ct *cabi.ConnectorType) (runtime.Type, error) {
 		ID:          ct.ID,
 		Description: desc,
 		Roles:       roles,
+		Unpausable:  ct.Unpausable,
 		Spec:        sp,
 		New: func(config []byte, env runtime.Env) (runtime.Connector, error) {
 			return newConnector(ct, config, env)

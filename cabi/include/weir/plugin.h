@@ -32,6 +32,8 @@
  *
  * Conventions that hold for the whole header:
  *
+ *  - History. 1.0: first release. 1.1: WEIR_SOURCE_UNPAUSABLE.
+ *
  *  - Versioning. The host checks abi_major and abi_minor before it reads
  *    anything else. Majors must be equal, and the host's minor must be at
  *    least the plugin's. Within a major, structs only grow at the end; each
@@ -74,8 +76,8 @@ extern "C" {
 
 /* ABI version this header describes. */
 #define WEIR_ABI_MAJOR 1
-#define WEIR_ABI_MINOR 0
-#define WEIR_ABI_VERSION_STRING "1.0"
+#define WEIR_ABI_MINOR 1
+#define WEIR_ABI_VERSION_STRING "1.1"
 
 /* Name of the single symbol a plugin library exports. */
 #define WEIR_PLUGIN_ENTRY "weir_plugin_describe"
@@ -262,6 +264,10 @@ typedef struct weir_source_ops {
 /* weir_source_ops.flags: the host calls ack or fail once for every batch
  * this source produced. */
 #define WEIR_SOURCE_WANTS_ACKS (1u << 0)
+/* weir_source_ops.flags (since 1.1): the source cannot hold its input back
+ * (a kernel ring, a UDP socket), so pausing it loses events at their origin.
+ * The host warns when a config would make it wait. */
+#define WEIR_SOURCE_UNPAUSABLE (1u << 1)
 
 /*
  * weir_sink_ops - the sink role: the plugin consumes events.
