@@ -40,6 +40,8 @@ type End struct {
 
 // Pair is a veth pair whose ends live in two fresh namespaces, A and B.
 type Pair struct {
+	// A and B are the two ends; A's namespace holds only A, and B's only
+	// B.
 	A, B End
 
 	closeOnce sync.Once

@@ -47,10 +47,10 @@ const (
 
 // Template describes the frame a Generator repeats.
 type Template struct {
-	SrcMAC, DstMAC   net.HardwareAddr
-	SrcIP, DstIP     netip.Addr // IPv4
-	SrcPort, DstPort uint16     // SrcPort is the first of Flows source ports
-	Proto            Proto
+	SrcMAC, DstMAC   net.HardwareAddr // Ethernet source and destination
+	SrcIP, DstIP     netip.Addr       // IPv4
+	SrcPort, DstPort uint16           // SrcPort is the first of Flows source ports
+	Proto            Proto            // UDP or TCP
 	// Size is the frame length in bytes, Ethernet header included and FCS
 	// excluded: MinUDPSize or MinTCPSize up to MaxSize.
 	Size int
