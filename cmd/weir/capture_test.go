@@ -440,3 +440,38 @@ func TestCaptureDirection(t *testing.T) {
 		})
 	}
 }
+
+// TestCaptureTwoInterfaces captures on B's veth end and B's loopback with
+// -w and checks that the file describes both interfaces, in -i order, and
+// files every packet under the veth.
+func TestCaptureTwoInterfaces(t *testing.T) {
+	const k = 20
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 64}, Count: k, Rate: 5000}, true, toBlackhole)
+	path := filepath.Join(t.TempDir(), "two.pcapng")
+	c := r.startCapture(t, "-i", r.p.B.Name, "-i", "lo", "-w", path, "-c", strconv.Itoa(k))
+	r.send(t)
+	c.wait(t, 5*time.Second)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr := pcapng.NewReader(f)
+	n := 0
+	for ; ; n++ {
+		p, err := pr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Interface != 0 || p.OrigLen != 64 {
+			t.Errorf("packet %d on interface %d, %d bytes; want interface 0 (%s), 64 bytes", n, p.Interface, p.OrigLen, r.p.B.Name)
+		}
+	}
+	ifs := pr.Interfaces()
+	if n != k || len(ifs) != 2 || ifs[0].Name != r.p.B.Name || ifs[1].Name != "lo" {
+		t.Fatalf("file holds %d packets and interfaces %+v; want %d packets, interfaces %s and lo", n, ifs, k, r.p.B.Name)
+	}
+}
