@@ -358,7 +358,7 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 	for _, ifc := range c.Interfaces() {
 		names = append(names, ifc.Name)
 	}
-	if !o.quiet && o.write != "-" {
+	if !o.quiet {
 		fmt.Fprintf(stderr, "weir capture: listening on %s (%s, %s), snaplen %d, sampling 1 in %d\n",
 			strings.Join(names, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, o.cfg.SampleRate)
 	}
