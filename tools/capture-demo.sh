@@ -42,7 +42,10 @@ ip link set "$vb" netns "$nsb"
 for ns in "$nsa" "$nsb"; do
 	# Keep the pair quiet (no IPv6 autoconfiguration chatter) and make B
 	# answer every datagram, not one per second.
-	ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 net.ipv4.icmp_ratelimit=0
+	# /proc/sys/net shows the settings of the reader's namespace.
+	ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6 &&
+		echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 &&
+		echo 0 >/proc/sys/net/ipv4/icmp_ratelimit' 
 done
 ip -n "$nsa" addr add 10.213.0.1/30 dev "$va"
 ip -n "$nsb" addr add 10.213.0.2/30 dev "$vb"

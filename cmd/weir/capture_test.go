@@ -142,8 +142,8 @@ func newRig(t *testing.T, cfg trafgen.Config, receiver bool, dst target) *rig {
 	if dst == toB {
 		cfg.DstIP = p.B.Addr.Addr()
 		// Make B answer every datagram, not one a second.
-		if out, err := netns.Exec(p.B.NS, "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0").CombinedOutput(); err != nil {
-			t.Fatalf("sysctl in %s: %v: %s", p.B.NS, err, out)
+		if err := netns.Sysctl(p.B.NS, map[string]string{"net/ipv4/icmp_ratelimit": "0"}); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if cfg.SrcPort == 0 {

@@ -125,8 +125,13 @@ func (p *Pair) setup() error {
 		}
 	}
 	for _, e := range []*End{&p.A, &p.B} {
+		if err := Sysctl(e.NS, map[string]string{
+			"net/ipv6/conf/all/disable_ipv6":     "1",
+			"net/ipv6/conf/default/disable_ipv6": "1",
+		}); err != nil {
+			return err
+		}
 		for _, s := range [][]string{
-			{"netns", "exec", e.NS, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"},
 			{"-n", e.NS, "addr", "add", e.Addr.String(), "dev", e.Name},
 			{"-n", e.NS, "link", "set", "lo", "up"},
 			{"-n", e.NS, "link", "set", e.Name, "up"},
@@ -231,6 +236,20 @@ func Do(ns string, fn func() error) error {
 	}
 	runtime.UnlockOSThread()
 	return fnErr
+}
+
+// Sysctl sets network sysctls inside the named namespace, by writing
+// /proc/sys directly (no dependency on procps). Keys are paths under
+// /proc/sys, such as "net/ipv4/icmp_ratelimit".
+func Sysctl(ns string, settings map[string]string) error {
+	return Do(ns, func() error {
+		for k, v := range settings {
+			if err := os.WriteFile(filepath.Join("/proc/sys", k), []byte(v), 0); err != nil {
+				return fmt.Errorf("set sysctl %s=%s in %s: %w", k, v, ns, err)
+			}
+		}
+		return nil
+	})
 }
 
 // Exec returns a command that runs name with args inside the namespace, via
