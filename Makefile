@@ -1,6 +1,9 @@
 # weir's build. `make help` lists the targets. Each area keeps its rules in
 # mk/AREA.mk; those fragments add to the variables below.
 
+# Go and cargo are found where their installers put them, even when PATH
+# does not name them yet.
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/.cargo/bin
 GO      ?= go
 BIN     := bin
 PLUGDIR := $(BIN)/plugins
@@ -31,10 +34,10 @@ gotest:
 	$(HOST_ENV) $(GO) vet ./...
 	$(HOST_ENV) $(GO) test -count=1 -timeout 20m ./...
 
-bench: all ## run the benchmarks recorded in docs/BENCHMARKS.md
+bench: all ## run every Go benchmark once (docs/BENCHMARKS.md gives the command behind each recorded figure)
 	$(HOST_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
-lint: ## go vet, and gofmt/clang-format checks
+lint: ## go vet and a gofmt check
 	$(HOST_ENV) $(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 

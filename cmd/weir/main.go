@@ -37,25 +37,37 @@ func usage() {
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(os.Stderr, "\nRun 'weir COMMAND --help' for a command's flags.\n")
+	fmt.Fprintf(os.Stderr, "\nRun 'weir help COMMAND' (or 'weir COMMAND --help') for a command's flags.\n")
 }
 
-func main() {
-	if len(os.Args) < 2 {
+func main() { os.Exit(dispatch(os.Args[1:])) }
+
+// dispatch runs the command named by args[0] and returns the exit code.
+func dispatch(args []string) int {
+	if len(args) == 0 {
 		usage()
-		os.Exit(2)
+		return 2
 	}
-	name := os.Args[1]
+	name := args[0]
 	switch name {
-	case "-h", "--help", "help":
+	case "-h", "--help":
 		usage()
-		return
+		return 0
+	case "help":
+		// "weir help CMD" is "weir CMD --help".
+		if len(args) < 2 {
+			usage()
+			return 0
+		}
+		name, args = args[1], []string{args[1], "--help"}
+	case "-V", "--version":
+		name = "version"
 	}
 	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "weir: unknown command %q\n\n", name)
 		usage()
-		os.Exit(2)
+		return 2
 	}
-	os.Exit(c.run(os.Args[2:]))
+	return c.run(args[1:])
 }
