@@ -57,6 +57,7 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions per scenario (the median is reported)")
 	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc)")
 	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
+	weirArgs := flag.String("weir-args", "", "extra arguments for weir capture, space-separated")
 	ring := flag.Int("ring", 4<<20, "weir's ring size per CPU in bytes; tcpdump gets the same total with -B")
 	flag.Parse()
 	if err := netns.Available(); err != nil {
@@ -72,7 +73,7 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	b := bench{bin: *bin, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring}
+	b := bench{bin: *bin, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring, weirArgs: strings.Fields(*weirArgs)}
 	fmt.Printf("frames %d of %d bytes, offered rate %s, snaplen %d, files in %s, weir ring %d KiB per CPU, tcpdump -B %d KiB, %d repetitions, median shown\n\n",
 		b.count, b.size, rateString(b.rate), b.snap, dir, b.ring>>10, b.tcpdumpBuf(), *reps)
 	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
@@ -144,6 +145,7 @@ type bench struct {
 	size, snap  int
 	dir         string
 	ring        int
+	weirArgs    []string
 }
 
 // tcpdumpBuf is tcpdump's -B buffer in KiB: the total of weir's rings.
@@ -190,11 +192,11 @@ func (b *bench) run(scenario string, idle bool) (result, error) {
 	case "tcpdump":
 		tool, err = start(p.B.NS, "listening on", "tcpdump", "-i", p.B.Name, "-n", "-B", strconv.Itoa(b.tcpdumpBuf()), "-s", strconv.Itoa(b.snap), "-w", out)
 	case "weir-xdp":
-		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), "capture", "-i", p.B.Name, "--mode", "xdp",
-			"-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out)
+		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "xdp",
+			"-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, b.weirArgs...)...)
 	case "weir-tc":
-		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), "capture", "-i", p.B.Name, "--mode", "tc",
-			"--direction", "in", "-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out)
+		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "tc",
+			"--direction", "in", "-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, b.weirArgs...)...)
 	default:
 		return res, fmt.Errorf("unknown scenario %q", scenario)
 	}
