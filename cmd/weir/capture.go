@@ -22,6 +22,7 @@ import (
 	"github.com/weirproject/weir/ingest/packet"
 	"github.com/weirproject/weir/ingest/pcapng"
 	"github.com/weirproject/weir/ingest/pktfmt"
+	"github.com/weirproject/weir/runtime/spec"
 )
 
 func init() {
@@ -76,11 +77,6 @@ Notes:
 Flags:
 `
 
-// defaultCaptureRing is weir capture's ring size per CPU: a few
-// milliseconds of headroom at millions of packets per second, so that a
-// briefly descheduled reader does not lose packets.
-const defaultCaptureRing = 4 << 20
-
 // captureOpts are the parsed flags of weir capture.
 type captureOpts struct {
 	cfg      packet.Config
@@ -108,7 +104,7 @@ func parseCapture(args []string, stderr io.Writer) (captureOpts, int, bool) {
 		write     = fs.StringP("write", "w", "", "write packets to this pcapng file (- for stdout) instead of printing them")
 		jsonOut   = fs.BoolP("json", "j", false, "print one JSON object per packet instead of text")
 		quiet     = fs.BoolP("quiet", "q", false, "print nothing per packet; only the counters at exit")
-		ringSize  = fs.Int("ring-size", defaultCaptureRing, "bytes of ring buffer per CPU (a power of two)")
+		ringSize  = fs.String("ring-size", "4MiB", "SIZE of each CPU's ring buffer, a power of two such as 1MiB or 16MiB")
 		cpuProf   = fs.String("cpuprofile", "", "write a Go CPU profile to this file (for developers)")
 		wakeup    = fs.Uint64("wakeup-bytes", 0, "wake the reader when this much data waits in a ring (0: half the ring)")
 	)
@@ -146,10 +142,8 @@ func parseCapture(args []string, stderr io.Writer) (captureOpts, int, bool) {
 		if o.cfg.Mode == packet.ModeXDP && o.cfg.Direction != packet.DirectionIn {
 			return usageErr("--mode xdp captures ingress only; use --direction in, or --mode tc for %s", o.cfg.Direction)
 		}
-	case o.cfg.Mode == packet.ModeXDP:
-		o.cfg.Direction = packet.DirectionIn
 	default:
-		o.cfg.Direction = packet.DirectionBoth
+		o.cfg.Direction = o.cfg.Mode.DefaultDirection()
 	}
 	switch {
 	case *snaplen < 0:
@@ -173,15 +167,12 @@ func parseCapture(args []string, stderr io.Writer) (captureOpts, int, bool) {
 	}
 	o.cfg.Interfaces = *ifaces
 	o.cfg.SampleRate = *sample
-	o.cfg.RingSize = *ringSize
-	// Each wakeup costs the producer and the reader a few microseconds,
-	// so wake the reader only when half the ring is full (measured in
-	// docs/BENCHMARKS.md: 15% less CPU per packet than an eighth). The
-	// reader's deadline bounds the latency at low rates.
-	o.cfg.WakeupBytes = *wakeup
-	if o.cfg.WakeupBytes == 0 {
-		o.cfg.WakeupBytes = uint64(*ringSize) / 2
+	ring, err := spec.ParseSize(*ringSize)
+	if err != nil || ring < 4096 || ring > 1<<30 || ring&(ring-1) != 0 {
+		return usageErr("--ring-size %s: want a power of two from 4KiB to 1GiB, such as 4MiB", *ringSize)
 	}
+	o.cfg.RingSize = int(ring)
+	o.cfg.WakeupBytes = *wakeup // 0: packet.Open wakes the reader at half a ring
 	o.count, o.write, o.json, o.quiet, o.cpuProfile = *count, *write, *jsonOut, *quiet, *cpuProf
 	return o, 0, true
 }

@@ -58,6 +58,8 @@ func TestCaptureUsageErrors(t *testing.T) {
 		{[]string{"-i", "lo", "-s", "-5"}, "-s -5"},
 		{[]string{"-i", "lo", "-w", "-", "-j"}, "no room for -j"},
 		{[]string{"-i", "lo", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"-i", "lo", "--ring-size", "5000"}, "--ring-size 5000: want a power of two"},
+		{[]string{"-i", "lo", "--ring-size", "lots"}, "--ring-size lots"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := runCapture(context.Background(), tc.args, &stdout, &stderr)

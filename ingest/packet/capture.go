@@ -60,6 +60,15 @@ func ParseDirection(s string) (Direction, error) {
 // Mode selects the kernel hook.
 type Mode uint8
 
+// DefaultDirection is the direction captured when none is given: in for
+// ModeXDP, which sees only ingress, and both for ModeTC.
+func (m Mode) DefaultDirection() Direction {
+	if m == ModeXDP {
+		return DirectionIn
+	}
+	return DirectionBoth
+}
+
 // Modes. The zero value means ModeTC.
 const (
 	// ModeTC attaches TCX programs; it captures ingress and egress.
@@ -94,7 +103,9 @@ func ParseMode(s string) (Mode, error) {
 // Defaults used for zero Config fields.
 const (
 	DefaultSnaplen  = SnaplenMax
-	DefaultRingSize = 1 << 20
+	// DefaultRingSize gives a few milliseconds of headroom at millions of
+	// packets per second, so a briefly descheduled reader loses nothing.
+	DefaultRingSize = 4 << 20
 )
 
 // Config describes a capture. The zero value of every field but Interfaces
@@ -119,7 +130,7 @@ type Config struct {
 	RingSize int
 	// WakeupBytes is how much data must wait in a ring before a submit
 	// wakes the reader; below it the reader's deadline picks records up.
-	// 0 means RingSize / 8.
+	// 0 means RingSize / 2.
 	WakeupBytes uint64
 	// Filter, when not nil, replaces the body of the filter hook
 	// weir_filter in every program before load (see FilterArgs). It is the
@@ -187,13 +198,9 @@ func Open(cfg Config) (*Capture, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ifaces []Interface
-	for _, name := range cfg.Interfaces {
-		ifc, err := net.InterfaceByName(name)
-		if err != nil {
-			return nil, fmt.Errorf("open capture on %s: %w", name, err)
-		}
-		ifaces = append(ifaces, Interface{Name: name, Index: ifc.Index})
+	ifaces, err := lookupInterfaces(cfg.Interfaces)
+	if err != nil {
+		return nil, err
 	}
 	c, err := load(cfg)
 	if err != nil {
@@ -245,8 +252,12 @@ func (cfg Config) normalize() (Config, error) {
 	if cfg.RingSize < page || cfg.RingSize&(cfg.RingSize-1) != 0 || cfg.RingSize > 1<<30 {
 		return cfg, fmt.Errorf("open capture: ring size %d is not a power of two between %d and %d", cfg.RingSize, page, 1<<30)
 	}
+	// Each wakeup costs the producer and the reader a few microseconds,
+	// so the reader is woken only when half a ring waits (15% less CPU per
+	// packet than an eighth, docs/BENCHMARKS.md); its deadline bounds the
+	// latency at low rates.
 	if cfg.WakeupBytes == 0 {
-		cfg.WakeupBytes = uint64(cfg.RingSize) / 8
+		cfg.WakeupBytes = uint64(cfg.RingSize) / 2
 	}
 	return cfg, nil
 }
@@ -509,4 +520,36 @@ func Describe(rec []byte, ev *cabi.Event) bool {
 		ev.Flags |= cabi.FlagTruncated
 	}
 	return true
+}
+
+// ErrNoInterface is wrapped by Open's error for an interface name the host
+// does not have.
+var ErrNoInterface = errors.New("no such network interface")
+
+// lookupInterfaces resolves interface names to indexes. An unknown name is
+// an error that lists the names the host has.
+func lookupInterfaces(names []string) ([]Interface, error) {
+	all, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("open capture: list network interfaces: %w", err)
+	}
+	var out []Interface
+	for _, name := range names {
+		found := false
+		for _, ifc := range all {
+			if ifc.Name == name {
+				out = append(out, Interface{Name: name, Index: ifc.Index})
+				found = true
+				break
+			}
+		}
+		if !found {
+			have := make([]string, len(all))
+			for i, ifc := range all {
+				have[i] = ifc.Name
+			}
+			return nil, fmt.Errorf("open capture: interface %q: %w (this host has: %s)", name, ErrNoInterface, strings.Join(have, ", "))
+		}
+	}
+	return out, nil
 }

@@ -15,7 +15,7 @@ import (
 // SourceSpec is the config of the "packet" source connector.
 var SourceSpec = spec.Spec{
 	{Name: "interfaces", Kind: spec.Strings, Required: true, Doc: "Interfaces to capture on, by name."},
-	{Name: "direction", Kind: spec.Enum, Enum: []string{"in", "out", "both"}, Default: "both", Doc: "Traffic to capture: received (in), sent (out) or both; xdp mode supports only in."},
+	{Name: "direction", Kind: spec.Enum, Enum: []string{"auto", "in", "out", "both"}, Default: "auto", Doc: "Traffic to capture: received (in), sent (out) or both; auto is both in tc mode and in in xdp mode, which supports only in."},
 	{Name: "mode", Kind: spec.Enum, Enum: []string{"tc", "xdp"}, Default: "tc", Doc: "Kernel hook: tc (TCX, both directions) or xdp (ingress only, before the kernel allocates a socket buffer)."},
 	{Name: "snaplen", Kind: spec.Size, Default: SnaplenMax, Min: 1, Doc: "Most bytes kept of each packet; values above 9216 are capped to it."},
 	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Doc: "Keep 1 packet in this many, per interface and CPU, deterministically."},
@@ -65,13 +65,15 @@ func NewSource(config []byte, env runtime.Env) (*Source, error) {
 	if sc.Filter != "" {
 		return nil, fmt.Errorf("packet source %s: filter %q: filter expressions are not supported yet; leave filter empty", env.Name, sc.Filter)
 	}
-	dir, err := ParseDirection(sc.Direction)
-	if err != nil {
-		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
-	}
 	mode, err := ParseMode(sc.Mode)
 	if err != nil {
 		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+	}
+	dir := mode.DefaultDirection()
+	if sc.Direction != "auto" {
+		if dir, err = ParseDirection(sc.Direction); err != nil {
+			return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+		}
 	}
 	cfg := Config{
 		Interfaces: sc.Interfaces,

@@ -3,6 +3,7 @@ package packet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,33 @@ func TestNewSourceErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewSource(%s) = %v; want an error mentioning %q", tc.config, err, tc.want)
 		}
+	}
+}
+
+// TestSourceDirectionDefault: the default direction follows the mode, so
+// an xdp source without a direction is valid and captures ingress.
+func TestSourceDirectionDefault(t *testing.T) {
+	for _, tc := range []struct {
+		config string
+		want   Direction
+	}{
+		{`{"interfaces": ["lo"]}`, DirectionBoth},
+		{`{"interfaces": ["lo"], "mode": "xdp"}`, DirectionIn},
+		{`{"interfaces": ["lo"], "mode": "tc", "direction": "out"}`, DirectionOut},
+	} {
+		s, err := NewSource([]byte(tc.config), runtime.Env{Name: "p"})
+		if err != nil || s.cfg.Direction != tc.want {
+			t.Errorf("NewSource(%s) direction = %v, %v; want %v", tc.config, s, err, tc.want)
+			continue
+		}
+		s.Close()
+	}
+}
+
+func TestOpenUnknownInterface(t *testing.T) {
+	_, err := Open(Config{Interfaces: []string{"lo", "nosuch0"}})
+	if !errors.Is(err, ErrNoInterface) || !strings.Contains(err.Error(), `interface "nosuch0"`) || !strings.Contains(err.Error(), "lo") {
+		t.Fatalf("Open(nosuch0) = %v; want ErrNoInterface naming nosuch0 and listing lo", err)
 	}
 }
 
