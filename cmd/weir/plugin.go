@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/runtime/plugin"
 )
 
 func init() {
@@ -20,7 +22,7 @@ func init() {
 }
 
 const pluginUsage = `Usage:
-  weir plugin inspect PATH [--json]
+  weir plugin inspect PATH... [--json]
 
 Subcommands:
   inspect   load a plugin library, check it against this host's ABI and
@@ -73,13 +75,15 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage:
-  weir plugin inspect PATH [--json]
+  weir plugin inspect PATH... [--json]
 
-Loads the plugin library at PATH the way weir run does (dlopen with RTLD_NOW,
-ABI version check, descriptor validation) and prints its name, version, ABI
-version, whether it embeds a Go runtime, and each connector type with its ID,
-description, roles, flags and whether it has a config schema. On failure it
-prints exactly what is wrong to stderr and exits 1.
+Loads each plugin library the way weir run does (dlopen with RTLD_NOW, ABI
+version check, descriptor validation) and prints its name, version, ABI
+version, whether it embeds a Go runtime, and each connector type with its ID
+(the "type" to use in a config), description, roles, flags and config
+fields. A directory PATH stands for every *.so file in it, in name order.
+A library that fails to load gets exactly what is wrong on stderr, the
+others are still reported, and the exit status is 1.
 
 Loading runs the library's initializers, so inspect only files you trust.
 
@@ -93,30 +97,59 @@ Flags:
 		fmt.Fprintf(stderr, "weir plugin inspect: %v\n", err)
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "weir plugin inspect: want exactly one PATH, got %d arguments\n", fs.NArg())
+	if fs.NArg() == 0 {
+		fmt.Fprintf(stderr, "weir plugin inspect: missing PATH\n")
 		fs.Usage()
 		return 2
 	}
-	path := fs.Arg(0)
-	lib, err := cabi.Load(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "weir plugin inspect: %v\n", err)
-		return 1
+	var paths []string
+	for _, arg := range fs.Args() {
+		if st, err := os.Stat(arg); err == nil && st.IsDir() {
+			sos, _ := filepath.Glob(filepath.Join(arg, "*.so"))
+			if len(sos) == 0 {
+				fmt.Fprintf(stderr, "weir plugin inspect: %s: directory holds no *.so files\n", arg)
+				return 1
+			}
+			paths = append(paths, sos...) // Glob sorts
+			continue
+		}
+		paths = append(paths, arg)
 	}
-	defer lib.Close()
-	rep := report(lib)
+	code := 0
+	var reps []inspectReport
+	for _, path := range paths {
+		lib, err := cabi.Load(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "weir plugin inspect: %v\n", err)
+			code = 1
+			continue
+		}
+		reps = append(reps, report(lib))
+		lib.Close()
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		var v any = reps
+		if fs.NArg() == 1 && len(paths) == 1 {
+			if len(reps) == 0 {
+				return code
+			}
+			v = reps[0] // one file: one object, as before
+		}
+		if err := enc.Encode(v); err != nil {
 			fmt.Fprintf(stderr, "weir plugin inspect: write json: %v\n", err)
 			return 1
 		}
-		return 0
+		return code
 	}
-	printReport(stdout, rep)
-	return 0
+	for i, rep := range reps {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		printReport(stdout, rep)
+	}
+	return code
 }
 
 func report(lib *cabi.Library) inspectReport {
@@ -175,10 +208,37 @@ func printReport(w io.Writer, rep inspectReport) {
 			flags = []string{"none"}
 		}
 		fmt.Fprintf(w, "    flags        %s\n", strings.Join(flags, ", "))
-		schema := "none"
-		if t.HasSchema {
-			schema = fmt.Sprintf("yes (%d bytes)", len(t.ConfigSchema))
+		printConfigFields(w, t)
+	}
+}
+
+// printConfigFields lists the config fields a type's JSON schema declares,
+// one per line, or says why it cannot.
+func printConfigFields(w io.Writer, t inspectedType) {
+	if !t.HasSchema {
+		fmt.Fprintf(w, "    config       any JSON object (no schema)\n")
+		return
+	}
+	s, err := plugin.SpecFromSchema(string(t.ConfigSchema))
+	if err != nil {
+		fmt.Fprintf(w, "    config       schema not understood (%v); see --json\n", err)
+		return
+	}
+	if len(s) == 0 {
+		fmt.Fprintf(w, "    config       no fields\n")
+		return
+	}
+	fmt.Fprintf(w, "    config\n")
+	for _, f := range s {
+		line := fmt.Sprintf("      %-18s %s", f.Name, f.Kind)
+		if f.Required {
+			line += ", required"
+		} else if f.Default != nil {
+			line += fmt.Sprintf(", default %v", f.Default)
 		}
-		fmt.Fprintf(w, "    schema       %s\n", schema)
+		if f.Doc != "" {
+			line += ": " + f.Doc
+		}
+		fmt.Fprintln(w, line)
 	}
 }

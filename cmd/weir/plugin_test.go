@@ -33,8 +33,8 @@ func TestPluginInspect(t *testing.T) {
 		t.Fatalf("inspect good = exit %d, stderr %q", code, stderr.String())
 	}
 	for _, want := range []string{"plugin     good 1.2.3", "abi        1.1 (host 1.1)", "go runtime no", "types      3",
-		"  counter\n    description  counts to config.count\n    roles        source\n    flags        wants-acks, unpausable\n    schema       yes",
-		"  filter\n    roles        processor\n    flags        none\n    schema       none"} {
+		"  counter\n    description  counts to config.count\n    roles        source\n    flags        wants-acks, unpausable\n    config\n      count              integer",
+		"  filter\n    roles        processor\n    flags        none\n    config       any JSON object (no schema)"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, stdout.String())
 		}
@@ -54,6 +54,27 @@ func TestPluginInspect(t *testing.T) {
 	}
 }
 
+// TestPluginInspectDirectory: a directory stands for its *.so files; a bad
+// one is reported on stderr, the good one still on stdout, and the exit is 1.
+func TestPluginInspectDirectory(t *testing.T) {
+	dir := t.TempDir()
+	buildC(t, dir, "good.c")
+	buildC(t, dir, "broken/major.c")
+	var stdout, stderr bytes.Buffer
+	code := runPlugin([]string{"inspect", dir}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stdout.String(), "plugin     good 1.2.3") || !strings.Contains(stderr.String(), "plugin built for ABI 2.0") {
+		t.Errorf("inspect DIR = exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1, good on stdout, the major error on stderr", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := runPlugin([]string{"inspect", "--json", filepath.Join(dir, "good.so"), filepath.Join(dir, "good.so")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("inspect --json twice = exit %d", code)
+	}
+	var reps []inspectReport
+	if err := json.Unmarshal(stdout.Bytes(), &reps); err != nil || len(reps) != 2 || reps[1].Name != "good" {
+		t.Errorf("inspect --json of two files = %v, %+v; want an array of two reports", err, reps)
+	}
+}
+
 func TestPluginInspectErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {
@@ -65,7 +86,8 @@ func TestPluginInspectErrors(t *testing.T) {
 		{[]string{"inspect", buildC(t, dir, "broken/noentry.c")}, 1, "no weir_plugin_describe entry point"},
 		{[]string{"inspect", buildC(t, dir, "broken/nolasterror.c")}, 1, "required op last_error is NULL"},
 		{[]string{"inspect", filepath.Join(dir, "missing.so")}, 1, "No such file or directory"},
-		{[]string{"inspect"}, 2, "want exactly one PATH"},
+		{[]string{"inspect"}, 2, "missing PATH"},
+		{[]string{"inspect", t.TempDir()}, 1, "directory holds no *.so files"},
 		{[]string{"inspect", "--bogus", "x"}, 2, "unknown flag: --bogus"},
 		{[]string{"frobnicate"}, 2, `unknown subcommand "frobnicate"`},
 	}
