@@ -73,7 +73,8 @@ type Reader struct {
 	mu       sync.Mutex
 	rings    []*mapped
 	describe Describer
-	offset   int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+	offset   int64     // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+	offsetAt time.Time // when offset was measured; refreshed every second
 	epfd     int
 	evfd     int
 	events   []unix.EpollEvent
@@ -143,7 +144,7 @@ func NewReader(rings []*ebpf.Map, opts Options) (*Reader, error) {
 		}
 	}
 	r.events = make([]unix.EpollEvent, len(rings)+1)
-	r.offset = monotonicToRealtime()
+	r.offset, r.offsetAt = monotonicToRealtime(), time.Now()
 	return r, nil
 }
 
@@ -247,6 +248,11 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 	}
 	if b.Len >= b.Capacity {
 		return 0, nil // nowhere to put a record: do not wait
+	}
+	// Follow wall-clock steps (NTP, settimeofday) within a second, so
+	// event timestamps stay Unix time for long captures.
+	if now := time.Now(); now.Sub(r.offsetAt) > time.Second {
+		r.offset, r.offsetAt = monotonicToRealtime(), now
 	}
 	for {
 		if n := r.collect(b); n > 0 {
