@@ -102,7 +102,7 @@ func ParseMode(s string) (Mode, error) {
 
 // Defaults used for zero Config fields.
 const (
-	DefaultSnaplen  = SnaplenMax
+	DefaultSnaplen = SnaplenMax
 	// DefaultRingSize gives a few milliseconds of headroom at millions of
 	// packets per second, so a briefly descheduled reader loses nothing.
 	DefaultRingSize = 4 << 20
