@@ -3,17 +3,16 @@ package plugin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/internal/leakcheck"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/builtin"
 	"github.com/weirproject/weir/runtime/spec"
@@ -67,21 +66,11 @@ func cBuild(t *testing.T, out string, sources ...string) string {
 // TestMain removes the built plugins and fails the run when the tests
 // leave goroutines behind (an engine or plugin instance not shut down).
 func TestMain(m *testing.M) {
-	gs := goruntime.NumGoroutine()
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	if code == 0 {
-		for deadline := time.Now().Add(2 * time.Second); goruntime.NumGoroutine() > gs && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
+	leakcheck.Main(m, leakcheck.Options{Goroutines: true, Cleanup: func() {
+		if buildDir != "" {
+			os.RemoveAll(buildDir)
 		}
-		if n := goruntime.NumGoroutine(); n > gs {
-			fmt.Fprintf(os.Stderr, "leak: %d goroutines after the tests, %d before\n", n, gs)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	}})
 }
 
 // registryWith returns a registry holding the given built-in types only.
