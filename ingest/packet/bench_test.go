@@ -71,7 +71,7 @@ func benchCapture(b *testing.B, rate uint32) *Capture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := load(cfg)
+	c, err := load(cfg, allPrograms)
 	if err != nil {
 		b.Skipf("load capture programs: %v", err)
 	}

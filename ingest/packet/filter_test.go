@@ -58,7 +58,7 @@ func TestFilterRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	newTestCapture(t, 4096, 1, 0) // skips without root
-	c, err := load(cfg)
+	c, err := load(cfg, allPrograms)
 	if err == nil {
 		c.Close()
 		t.Fatal("load with a filter dereferencing a nullable pointer succeeded")

@@ -41,7 +41,7 @@ func newTestCaptureConfig(t *testing.T, cfg Config, rate, snaplen uint32) *Captu
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := load(cfg)
+	c, err := load(cfg, allPrograms)
 	if errors.Is(err, ErrNotSupported) {
 		t.Skipf("kernel lacks a feature: %v", err)
 	}
