@@ -62,7 +62,9 @@ type Sink interface {
 
 // Processor is a connector that works inside a pipeline: it marks events
 // with cabi.FlagDrop or rewrites their bytes in place, and never changes
-// b.Len or grows an event.
+// b.Len or grows an event. The runtime hands it batches that no one else
+// holds, with every event's bytes in b's own writable arena, copying first
+// what a source lent or another consumer shares.
 type Processor interface {
 	Connector
 	Process(b *cabi.Batch) error

@@ -268,32 +268,57 @@ func scan(b *cabi.Batch) (bytes uint64, inArena bool) {
 // every Data pointer into dst's arena. It returns false when dst lacks room.
 func copyBatch(dst, src *cabi.Batch) bool {
 	evs := src.EventSlice()
-	if len(evs) > int(dst.Capacity) {
+	if appendCopies(dst, evs) != len(evs) {
 		return false
 	}
-	var need uint64
-	for i := range evs {
-		need += uint64(evs[i].Len)
-	}
-	if need > dst.ArenaCap {
-		return false
-	}
+	dst.ID = src.ID
+	return true
+}
+
+// appendCopies appends copies of the leading events of evs to dst, bytes
+// included, for as long as dst has a free slot and arena room for the next
+// whole event. It returns how many it copied.
+func appendCopies(dst *cabi.Batch, evs []cabi.Event) int {
 	out := dst.Slots()
 	arena := dst.ArenaBytes()
-	var off uint64
-	for i := range evs {
-		e := evs[i]
+	off := dst.ArenaLen
+	n := 0
+	for ; n < len(evs) && int(dst.Len)+n < len(out); n++ {
+		e := evs[n]
+		if uint64(e.Len) > dst.ArenaCap-off {
+			break
+		}
 		if e.Len > 0 {
 			copy(arena[off:off+uint64(e.Len)], e.Bytes())
 			e.Data = unsafe.Pointer(&arena[off])
 			off += uint64(e.Len)
 		}
-		out[i] = e
+		out[int(dst.Len)+n] = e
 	}
-	dst.Len = uint32(len(evs))
+	dst.Len += uint32(n)
 	dst.ArenaLen = off
-	dst.ID = src.ID
-	return true
+	return n
+}
+
+// writable reports whether l's event bytes may be rewritten in place: l
+// has no other holder and every byte lives in its own arena (not in a
+// parent batch's, nor in memory a source lent).
+func (l *lease) writable() bool {
+	if l.parent != nil || l.refs.Load() != 1 {
+		return false
+	}
+	_, inArena := scan(l.b)
+	return inArena
+}
+
+// oneOff returns a lease for a single event of size bytes, for an event
+// larger than a pooled batch's arena. Its batch is freed when it is
+// released.
+func oneOff(size int) (*lease, error) {
+	p := newPool(1, size, 1)
+	l, err := p.tryGet()
+	p.close()
+	return l, err
 }
 
 // batchBytes sums the event lengths of b.

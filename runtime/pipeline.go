@@ -139,19 +139,30 @@ func (r *pipeRun) process(l *lease) {
 	if len(p.steps) > 0 {
 		now = time.Now()
 	}
-	if !r.apply(l, 0, now) {
-		return
-	}
-	r.route(l)
+	r.run(l, 0, now)
 }
 
-// apply runs steps from index first on l. On a processor failure it drops
-// the batch and returns false.
-func (r *pipeRun) apply(l *lease, first int, now time.Time) bool {
-	for _, s := range r.p.steps[first:] {
+// run runs the steps from index first on l, then routes what is left. On a
+// processor failure it drops the batch.
+//
+// A processor may rewrite event bytes in place, so before the first
+// processor step l must be the pipeline's alone and hold its bytes in its
+// own arena; otherwise own copies it. Built-in operators do not write
+// bytes, so a pipeline without processors never copies.
+func (r *pipeRun) run(l *lease, first int, now time.Time) {
+	owned := false
+	for i := first; i < len(r.p.steps); i++ {
+		s := r.p.steps[i]
 		if s.proc == nil {
 			s.op.Apply(l.b, now)
 			continue
+		}
+		if !owned {
+			if !l.writable() {
+				r.own(l, i, now)
+				return
+			}
+			owned = true
 		}
 		if err := r.processOne(s.proc, l.b); err != nil {
 			s.proc.srcC.errors.Add(1)
@@ -159,10 +170,49 @@ func (r *pipeRun) apply(l *lease, first int, now time.Time) bool {
 			s.proc.log.Warn("processor failed; batch dropped", "err", err)
 			r.p.c.drop(rProcessor, uint64(l.b.Len))
 			l.release(false)
-			return false
+			return
 		}
 	}
-	return true
+	r.route(l)
+}
+
+// own deep-copies l's events into batches of the pipeline's own pool and
+// runs each copy from step first on, then releases l. l's bytes may be
+// lent by a source (even mapped read-only, as a kernel ring is), held by a
+// parent batch, or shared with another consumer; the copies are writable
+// and private. Bytes that outgrow one arena are split over several
+// batches, and an event larger than an arena gets a batch of its own
+// size. Events that cannot be copied because the engine is killed (or
+// memory runs out) are dropped and counted.
+func (r *pipeRun) own(l *lease, first int, now time.Time) {
+	evs := l.b.EventSlice()
+	for len(evs) > 0 {
+		c, err := r.snd.pool.get(r.t.kill)
+		if c != nil && appendCopies(c.b, evs) == 0 {
+			c.release(true)
+			c, err = oneOff(int(evs[0].Len))
+			if c != nil {
+				appendCopies(c.b, evs[:1])
+			}
+		}
+		if c == nil {
+			why := rShutdown
+			if err != nil {
+				why = rProcessor
+				r.p.c.errors.Add(1)
+				r.t.opts.Log.Error("copy batch for a processor failed; events dropped", "pipeline", r.p.def.Name, "events", len(evs), "err", err)
+			}
+			r.p.c.drop(why, uint64(len(evs)))
+			l.release(false)
+			return
+		}
+		c.b.ID = l.b.ID
+		c.bytes = c.b.ArenaLen
+		c.adopt(l.track)
+		evs = evs[c.b.Len:]
+		r.run(c, first, now)
+	}
+	l.release(true)
 }
 
 func (r *pipeRun) processOne(n *connNode, b *cabi.Batch) (err error) {
@@ -319,9 +369,7 @@ func (r *pipeRun) flush(now time.Time, all bool) {
 				l.bytes = batchBytes(l.b)
 				p.c.in(n, l.bytes)
 				p.c.batIn.Add(^uint64(0)) // emitted batches are not inputs
-				if r.apply(l, i+1, now) {
-					r.route(l)
-				}
+				r.run(l, i+1, now)
 			} else {
 				l.release(true)
 			}

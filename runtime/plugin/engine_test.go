@@ -44,8 +44,9 @@ func TestEnginePluginSourceProcessorSink(t *testing.T) {
 		Pipelines: []runtime.PipelineDef{{Name: "p", Ops: []runtime.OpDef{{Type: "filter", Config: []byte(`{}`)}}}},
 		Connections: []runtime.EdgeDef{
 			{From: "src", To: "p", Capacity: 4, Policy: runtime.Block},
-			{From: "p", To: "psink", Capacity: 4, Policy: runtime.Block},
-			{From: "p", To: "witness", Capacity: 4, Policy: runtime.Block},
+			// Coupled: neither sink may shed while the other is idle.
+			{From: "p", To: "psink", Capacity: 4, Policy: runtime.Block, Couple: true},
+			{From: "p", To: "witness", Capacity: 4, Policy: runtime.Block, Couple: true},
 		},
 	}
 	eng, err := runtime.New(g, reg, runtime.Options{NewOp: operator.New, DrainTimeout: 10 * time.Second, BatchEvents: 64})
