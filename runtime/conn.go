@@ -55,7 +55,10 @@ type connNode struct {
 	// proc marks a processor step of a pipeline.
 	proc bool
 
-	state   atomic.Int32
+	state atomic.Int32
+	// srcC counts the source side, or a processor's events; it also holds
+	// the lifecycle counters (connects, restarts, panics) of every
+	// connector.
 	srcC    counters
 	snkC    counters
 	circuit atomic.Int32

@@ -164,16 +164,41 @@ func (r *pipeRun) run(l *lease, first int, now time.Time) {
 			}
 			owned = true
 		}
+		// The processor's own figures: the events still live when it gets
+		// the batch go in; those it leaves unmarked go out.
+		c := &s.proc.srcC
+		in, inBytes := live(l.b)
+		c.in(in, inBytes)
 		if err := r.processOne(s.proc, l.b); err != nil {
-			s.proc.srcC.errors.Add(1)
+			c.errors.Add(1)
+			c.drop(rProcessor, in)
 			r.p.c.errors.Add(1)
 			s.proc.log.Warn("processor failed; batch dropped", "err", err)
 			r.p.c.drop(rProcessor, uint64(l.b.Len))
 			l.release(false)
 			return
 		}
+		out, outBytes := live(l.b)
+		if out < in {
+			c.drop(rOperator, in-out)
+		} else {
+			out = in // it may only mark drops: clearing FlagDrop does not count
+		}
+		c.out(out, outBytes)
 	}
 	r.route(l)
+}
+
+// live counts the events of b not marked cabi.FlagDrop, and their bytes.
+func live(b *cabi.Batch) (events, bytes uint64) {
+	evs := b.EventSlice()
+	for i := range evs {
+		if evs[i].Flags&cabi.FlagDrop == 0 {
+			events++
+			bytes += uint64(evs[i].Len)
+		}
+	}
+	return events, bytes
 }
 
 // own deep-copies l's events into batches of the pipeline's own pool and

@@ -11,8 +11,7 @@ const (
 	// StatPipeline is a pipeline.
 	StatPipeline = "pipeline"
 	// StatProcessor is a processor connector inside a pipeline, named
-	// PIPELINE/STEP; it reports lifecycle and failure counters only (the
-	// pipeline counts its events).
+	// PIPELINE/STEP (the step's position from 1).
 	StatProcessor = "processor"
 )
 
@@ -26,8 +25,9 @@ const (
 	// ReasonDecoupled means a full block edge in a fan-out that is not coupled
 	// shed the batch so its siblings could proceed.
 	ReasonDecoupled = "decoupled"
-	// ReasonOperator means a pipeline operator marked the event with
-	// cabi.FlagDrop (filtered, sampled out, rate-limited, absorbed).
+	// ReasonOperator means a pipeline operator or processor marked the
+	// event with cabi.FlagDrop (filtered, sampled out, rate-limited,
+	// absorbed).
 	ReasonOperator = "operator"
 	// ReasonUnrouted means a router sent the event to no output, or the output
 	// it chose has no edge.
@@ -65,7 +65,11 @@ type Snapshot struct {
 //   - for a pipeline, EventsIn counts events received plus events emitted
 //     by its operators, EventsOut events handed to at least one edge;
 //   - for a sink, EventsIn counts events taken from its edges, EventsOut
-//     events written with cabi.OK.
+//     events written with cabi.OK;
+//   - for a processor, EventsIn counts the events of the batches handed to
+//     it that earlier steps had not marked dropped, EventsOut those it left
+//     unmarked; the events it marked are dropped with ReasonOperator, and
+//     every event of a batch it failed on with ReasonProcessor.
 type ComponentStats struct {
 	Name string
 	// Type is the connector type ID, or "pipeline".
