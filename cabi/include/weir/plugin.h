@@ -60,6 +60,14 @@
  *    panic or Go panic may escape an exported function. Catch it and return
  *    WEIR_ERROR with a message.
  *
+ *  - Reserved space. Every field named reserved, and every bit of a flags
+ *    field that this header does not define, must be 0. The host does not
+ *    check them: it ignores them today, and a later minor version may give
+ *    them a meaning, so a plugin that leaves garbage there will misbehave
+ *    on a newer host. Zero-initialise descriptors (a C designated
+ *    initialiser does this) and never write these fields. Bits 8-15 of
+ *    weir_event.flags are the exception: they belong to plugins.
+ *
  *  - Signatures use only integers and pointers, never floating point values
  *    or structs passed by value, so that hosts without a C compiler (the Go
  *    host uses purego) can call every function.
@@ -97,11 +105,14 @@ extern "C" {
 typedef enum weir_status {
 	/* The call succeeded. */
 	WEIR_OK = 0,
-	/* source poll: no event arrived before the timeout. */
+	/* source poll: no event arrived before the timeout, and none was
+	 * appended. */
 	WEIR_TIMEOUT = 1,
 	/* source poll: the source has no more events, ever. */
 	WEIR_EOF = 2,
-	/* sink write, connect: failed for now; the host retries with backoff. */
+	/* sink write, connect: failed for now; the host retries with backoff.
+	 * Only write and connect may return it: from poll, process or any other
+	 * operation the host treats it as a failure, like WEIR_ERROR. */
 	WEIR_RETRY = 3,
 	/* The call failed; last_error(instance) says why. */
 	WEIR_ERROR = -1
@@ -134,9 +145,26 @@ typedef enum weir_event_kind {
 	WEIR_KIND_TICK = 5     /* a metronome tick; data may be empty */
 } weir_event_kind;
 
-/* Bits of weir_event.flags. Bits 0-7 are weir's; 8-15 belong to plugins. */
-#define WEIR_EVENT_DROP (1u << 0)      /* set by a processor: drop this event */
-#define WEIR_EVENT_TRUNCATED (1u << 1) /* the bytes are a prefix of the original */
+/*
+ * Bits of weir_event.flags.
+ *
+ * Bits 0-7 are weir's. Bits 0 and 1 are defined below; bits 2-7 are
+ * reserved and must be 0 (the blackhole sinks reject events that set them).
+ *
+ * Bits 8-15 (mask 0xff00) belong to plugins. The host never reads, sets or
+ * clears them: it carries them unchanged from source through processors to
+ * sinks, also when it copies an event. Nothing assigns them to one plugin,
+ * so their meaning is whatever the plugins of one pipeline agree on.
+ */
+/* Set by a processor: drop this event. The host removes dropped events
+ * after the pipeline's last step, so later steps still see them: a
+ * processor skips events that already carry the bit and never clears it.
+ * Sources leave it clear. */
+#define WEIR_EVENT_DROP (1u << 0)
+/* The bytes are a prefix of the original. A source sets it when it kept
+ * only part of what it read (a packet capture's snap length); a processor
+ * that shortens len sets it, as weir's built-in truncate operator does. */
+#define WEIR_EVENT_TRUNCATED (1u << 1)
 
 /* Opaque handles. The host never looks inside a weir_instance, and the
  * plugin never looks inside a weir_host. */
@@ -200,7 +228,9 @@ typedef struct weir_batch {
  *
  * One table per process, passed to every create. Every function takes the
  * weir_host handle that create received for that instance. Functions other
- * than wakeup may be called only from inside a host call on that instance.
+ * than wakeup may be called only from inside a host call on that instance;
+ * create counts, so create may log and is the usual place to declare
+ * metrics with metric_register.
  */
 typedef struct weir_host_api {
 	/* sizeof(weir_host_api) as the host knows it. */
@@ -215,7 +245,9 @@ typedef struct weir_host_api {
 	 * terminated, [a-z0-9_]+), with help text help (may be NULL). Returns an
 	 * id >= 0 for counter_add/gauge_set, or -1 if the name is invalid or
 	 * already declared with another kind. Declaring the same name and kind
-	 * again returns the same id. The host copies both strings. */
+	 * again returns the same id. The host copies both strings. Legal in
+	 * create and in any later call on the instance, but not from a thread
+	 * the plugin started. */
 	int32_t (*metric_register)(weir_host *host, const char *name, int32_t kind,
 				   const char *help);
 
@@ -247,13 +279,33 @@ typedef struct weir_source_ops {
 	 * wakeup when events are ready. Each event's data points into batch->arena (advance
 	 * batch->arena_len past the bytes written) or into plugin memory valid
 	 * until the next call on this instance; the host copies the latter.
+	 * Set flags to 0, WEIR_EVENT_TRUNCATED or plugin bits (8-15).
+	 *
 	 * Returns WEIR_OK when it appended at least one event, WEIR_TIMEOUT when
 	 * none arrived in time, WEIR_EOF when the source is exhausted (events
-	 * appended in the same call still count), or WEIR_ERROR. */
+	 * appended in the same call still count), or WEIR_ERROR.
+	 *  - WEIR_TIMEOUT with events appended is not allowed: return WEIR_OK.
+	 *    The host does not catch it (it checks and delivers those events as
+	 *    if WEIR_OK had been returned); do not rely on that.
+	 *  - WEIR_RETRY is not a poll answer. The host treats it, like any
+	 *    status other than OK, TIMEOUT and EOF, as WEIR_ERROR: it logs
+	 *    last_error, waits with backoff and polls again, and after several
+	 *    failures in a row restarts the instance (stop, destroy, then a new
+	 *    create).
+	 *  - After WEIR_EOF the host does not poll the instance again.
+	 *  - The host checks the batch after every poll: len and arena_len only
+	 *    grew and stay within capacity and arena_cap, appended events with
+	 *    len > 0 have data, arena events end within arena_len, and the fields
+	 *    only the host writes (struct_size, event_size, capacity, events,
+	 *    arena, arena_cap, id) are unchanged. A violation fails the poll.
+	 *  - While the instance is paused the host does not poll it. */
 	weir_status (*poll)(weir_instance *inst, weir_batch *batch, int64_t timeout_ns);
 
 	/* Optional; used only with WEIR_SOURCE_WANTS_ACKS. Every sink fed by the
-	 * batch with this id has accepted it. */
+	 * batch with this id has accepted it. Called between other calls on the
+	 * instance (never concurrently with poll), possibly after drain or after
+	 * poll returned WEIR_EOF, never after stop. An error is logged and
+	 * changes nothing. */
 	weir_status (*ack)(weir_instance *inst, uint64_t batch_id);
 
 	/* Optional; used only with WEIR_SOURCE_WANTS_ACKS. At least one sink fed
@@ -262,7 +314,11 @@ typedef struct weir_source_ops {
 } weir_source_ops;
 
 /* weir_source_ops.flags: the host calls ack or fail once for every batch
- * this source produced. */
+ * with at least one event this source produced (an empty batch is never
+ * delivered, so it is never acked). A WANTS_ACKS source should set both ack
+ * and fail. The host does not require them: it loads a WANTS_ACKS source
+ * whose ack or fail is NULL and skips the NULL one, as if it had answered
+ * WEIR_OK, so that source never learns of that outcome. */
 #define WEIR_SOURCE_WANTS_ACKS (1u << 0)
 /* weir_source_ops.flags (since 1.1): the source cannot hold its input back
  * (a kernel ring, a UDP socket), so pausing it loses events at their origin.
@@ -275,12 +331,24 @@ typedef struct weir_source_ops {
 typedef struct weir_sink_ops {
 	/* sizeof(weir_sink_ops) as the plugin knows it. */
 	uint32_t struct_size;
+	/* No bits are defined yet: must be 0. */
 	uint32_t flags;
 
 	/* Required. Consumes every event in batch. The batch and the bytes its
-	 * events point to are valid only during the call. Returns WEIR_OK once
-	 * the sink has taken the batch, WEIR_RETRY if the host should offer the
-	 * same batch again later, or WEIR_ERROR to give up on it. */
+	 * events point to are valid only during the call, and are read-only.
+	 * Returns WEIR_OK once the sink has taken the batch, WEIR_RETRY if the
+	 * host should offer the same batch again later, or WEIR_ERROR to give
+	 * up on it (the host drops the batch and counts it).
+	 *
+	 * Circuit breaker: after several WEIR_RETRY or WEIR_ERROR answers in a
+	 * row, the host opens the sink's breaker. It then pauses every source
+	 * that feeds the sink (see weir_connector_type.pause), stops writing
+	 * for a cool-down (seconds), and then offers one batch as a trial; OK
+	 * closes the breaker and resumes the sources, a failure opens it again.
+	 * The host does not call pause on a sink for this, nor for backpressure.
+	 * So a sink that cannot deliver for now returns WEIR_RETRY promptly,
+	 * rather than block in write, and reconnects inside a later write if it
+	 * must. */
 	weir_status (*write)(weir_instance *inst, const weir_batch *batch);
 } weir_sink_ops;
 
@@ -291,12 +359,26 @@ typedef struct weir_sink_ops {
 typedef struct weir_processor_ops {
 	/* sizeof(weir_processor_ops) as the plugin knows it. */
 	uint32_t struct_size;
+	/* No bits are defined yet: must be 0. */
 	uint32_t flags;
 
 	/* Required. Looks at every event in batch, sets WEIR_EVENT_DROP in the
 	 * flags of those to drop, and may rewrite bytes in place or shorten len.
 	 * It must not grow len, move data, or change batch->len. Returns WEIR_OK
-	 * or WEIR_ERROR (the host then drops the whole batch and counts it). */
+	 * or WEIR_ERROR (the host then drops the whole batch and counts it).
+	 *
+	 *  - The bytes are writable: the weir runtime gives a processor only a
+	 *    batch that nothing else holds, with every event's bytes in the
+	 *    batch's own arena. Bytes a source lent (a kernel ring mapped
+	 *    read-only, plugin memory) or another consumer shares are copied
+	 *    into a private arena before the first processor runs.
+	 *  - Events an earlier step marked WEIR_EVENT_DROP are still in the
+	 *    batch: skip them, and never clear the bit.
+	 *  - A processor that shortens len sets WEIR_EVENT_TRUNCATED.
+	 *  - It may set or clear plugin flag bits 8-15; it leaves bits 2-7 at 0.
+	 *  - The host checks after the call that batch->len, arena_len and the
+	 *    fields only the host writes are unchanged, that no data pointer
+	 *    moved and that no len grew; a violation fails the call. */
 	weir_status (*process)(weir_instance *inst, weir_batch *batch);
 } weir_processor_ops;
 
@@ -306,8 +388,22 @@ typedef struct weir_processor_ops {
  * Lifecycle of an instance, in order:
  *   create -> connect (repeated until OK) -> start
  *          -> (pause -> resume)* -> drain -> stop -> destroy
- * Any step may fail; destroy is always called once for every instance that
- * create returned, whatever happened before.
+ * with poll, write or process (by role) between start and stop.
+ *
+ *  - Any step may fail; destroy is always called once for every instance
+ *    that create returned, whatever happened before, and never with NULL.
+ *    After a failed create, connect or start, destroy comes without stop:
+ *    destroy must then also do stop's work (join threads, close sockets).
+ *  - After drain, the host may call: poll (a source, until it returns
+ *    WEIR_EOF or WEIR_TIMEOUT; the host stops polling at either), ack and
+ *    fail (for batches still in flight), write (only on an instance that is
+ *    both source and sink), drain again (a repeat must succeed and do
+ *    nothing new), stop, destroy and last_error. Never connect, start,
+ *    pause or resume.
+ *  - After stop, the host calls only destroy and last_error.
+ *  - When a source fails too often the host restarts it: stop, destroy,
+ *    then create a new instance (the old one is never reused).
+ *  - last_error may be called at any time between create and destroy.
  */
 typedef struct weir_connector_type {
 	/* sizeof(weir_connector_type) as the plugin knows it. */
@@ -322,17 +418,25 @@ typedef struct weir_connector_type {
 	const char *config_schema;
 
 	/* Required. Makes an instance from config, config_len bytes of JSON (an
-	 * object; "{}" when the user gave none). It must have no side effects
-	 * beyond allocating: no sockets, no threads. api and host stay valid
-	 * until destroy. Stores the instance in *out and returns WEIR_OK; on
-	 * failure returns WEIR_ERROR and may still store an instance in *out so
-	 * the host can read last_error and then call destroy. */
+	 * object; "{}" when the user gave none; not NUL-terminated). It must
+	 * have no side effects beyond allocating: no sockets, no threads. It may
+	 * call api->log and api->metric_register. api and host stay valid until
+	 * destroy.
+	 *
+	 * *out is NULL on entry. On success, store the instance in *out and
+	 * return WEIR_OK; the host treats WEIR_OK with *out NULL as a failure.
+	 * On failure, return WEIR_ERROR and leave *out either NULL or, better,
+	 * an instance whose last_error says what was wrong: the host reads that
+	 * message, then calls destroy on it. If *out is NULL the host calls
+	 * nothing else and has no message. The host does not retry a failed
+	 * create with the same config. */
 	weir_status (*create)(const uint8_t *config, size_t config_len,
 			      const weir_host_api *api, weir_host *host,
 			      weir_instance **out);
 
 	/* Required. Frees the instance and everything it owns. Called exactly
-	 * once per instance, including after a failed create or connect. */
+	 * once per instance, including after a failed create, connect or start
+	 * (then without stop first), and never with NULL. */
 	void (*destroy)(weir_instance *inst);
 
 	/* Required. The last error on inst, NUL-terminated, or NULL if none.
@@ -348,7 +452,15 @@ typedef struct weir_connector_type {
 	weir_status (*start)(weir_instance *inst);
 
 	/* Optional. A source stops producing until resume; a sink may release
-	 * what it holds. May be called any number of times. */
+	 * what it holds. May be called any number of times.
+	 *
+	 * The weir runtime pauses a source while the circuit breaker of a sink
+	 * it feeds is open (see weir_sink_ops.write), and does not poll it until
+	 * resume. Backpressure (full queues) never calls pause: the host polls
+	 * later, or drops batches as the queue's policy says. A connector that
+	 * is only a sink is never paused; one that is also a source is paused
+	 * as a source, and may still get writes while paused. A source that
+	 * cannot hold its input back sets WEIR_SOURCE_UNPAUSABLE. */
 	weir_status (*pause)(weir_instance *inst);
 
 	/* Optional. Undoes pause. */
@@ -356,10 +468,11 @@ typedef struct weir_connector_type {
 
 	/* Optional. No more input will arrive: a source stops taking new input
 	 * and returns what it holds from poll, then WEIR_EOF; a sink flushes
-	 * what it buffered. */
+	 * what it buffered. See the lifecycle above for what may follow. */
 	weir_status (*drain)(weir_instance *inst);
 
-	/* Optional. Stops work and joins the instance's threads. */
+	/* Optional. Stops work and joins the instance's threads. Only destroy
+	 * and last_error follow it. */
 	weir_status (*stop)(weir_instance *inst);
 
 	/* Role tables; at least one is non-NULL. */
