@@ -62,6 +62,9 @@ type connNode struct {
 	srcC    counters
 	snkC    counters
 	circuit atomic.Int32
+	// failure is the message of the last create, connect or start error,
+	// nil while the instance runs or before the first attempt.
+	failure atomic.Pointer[string]
 
 	// pauseReq counts open breakers downstream; the source worker pauses
 	// while it is positive.
@@ -170,6 +173,7 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 		n.state.Store(stCreating)
 		inst, err := n.create()
 		if err != nil {
+			n.fail(err)
 			n.srcC.errors.Add(1)
 			// New has no side effects and its config does not change, so
 			// a retry would fail the same way: the connector is failed
@@ -183,6 +187,7 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 			return false
 		}
 		if err := n.call("start", inst.Start); err != nil {
+			n.fail(err)
 			n.srcC.errors.Add(1)
 			n.log.Error("connector start failed", "err", err)
 			n.closeInst(inst)
@@ -194,9 +199,16 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 		n.ackr, _ = inst.(Acker)
 		n.opened = true
 		n.paused = false
+		n.failure.Store(nil)
 		n.state.Store(stRunning)
 		return true
 	}
+}
+
+// fail records err as the reason the instance is not running.
+func (n *connNode) fail(err error) {
+	msg := err.Error()
+	n.failure.Store(&msg)
 }
 
 // connect calls Connect with attempts 1, 2, ... and backoff until it
@@ -208,6 +220,10 @@ func (n *connNode) connect(ctx context.Context, inst Connector) bool {
 		err := n.call("connect", func() error { return inst.Connect(ctx, attempt) })
 		if err == nil {
 			return true
+		}
+		if ctx.Err() == nil {
+			// An attempt cut short by a stop is no failure of its own.
+			n.fail(err)
 		}
 		n.srcC.errors.Add(1)
 		n.log.Warn("connector connect failed", "attempt", attempt, "err", err)
@@ -253,7 +269,11 @@ func (n *connNode) finish(drain bool) {
 	n.deliverAcksLocked()
 	n.closed = true
 	if !n.opened {
-		n.state.Store(stStopped)
+		if n.failure.Load() != nil {
+			n.state.Store(stFailed) // it never ran: keep saying why
+		} else {
+			n.state.Store(stStopped)
+		}
 		return
 	}
 	inst := n.inst
@@ -389,18 +409,22 @@ func (n *connNode) setPaused(want bool) {
 func (n *connNode) stats() []ComponentStats {
 	var out []ComponentStats
 	st := stateNames[n.state.Load()]
+	var failure string
+	if f := n.failure.Load(); f != nil {
+		failure = *f
+	}
 	if n.proc {
-		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatProcessor, State: st}
+		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatProcessor, State: st, Failure: failure}
 		n.srcC.component(&s)
 		return append(out, s)
 	}
 	if n.hasSource {
-		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st}
+		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st, Failure: failure}
 		n.srcC.component(&s)
 		out = append(out, s)
 	}
 	if n.hasSink {
-		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSink, State: st, Circuit: breakerNames[n.circuit.Load()]}
+		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSink, State: st, Failure: failure, Circuit: breakerNames[n.circuit.Load()]}
 		n.snkC.component(&s)
 		if !n.hasSource {
 			// Lifecycle counters live on srcC for every connector.

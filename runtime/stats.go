@@ -77,8 +77,14 @@ type ComponentStats struct {
 	// Role is StatSource, StatSink, StatPipeline or StatProcessor.
 	Role string
 	// State is the lifecycle state: "creating", "connecting", "running",
-	// "paused", "draining", "stopped" or "failed".
+	// "paused", "draining", "stopped" or "failed". A connector that never
+	// ran because its create, connect or start failed stays "failed" after
+	// Shutdown.
 	State string
+	// Failure is the last create, connect or start error of a connector
+	// that is not running because of it; empty once it runs, and for
+	// pipelines.
+	Failure string
 
 	EventsIn, EventsOut   uint64
 	BytesIn, BytesOut     uint64

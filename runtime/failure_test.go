@@ -1,0 +1,58 @@
+package runtime
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestFailureOutlivesShutdown: a connector that never ran because its
+// create or connect failed is still "failed" after Shutdown, with the
+// error; one that connected after failing, and one that never failed, are
+// "stopped" with no failure.
+func TestFailureOutlivesShutdown(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(name string) *testSource {
+		s := &testSource{eventsPer: 4, size: 8, limit: 10}
+		switch name {
+		case "late":
+			s.failConn = 2
+		case "never":
+			s.failConn = 1 << 30
+			s.limit = 1
+		}
+		return s
+	}
+	f.reg.MustRegister(Type{ID: "broken", Roles: RoleSink, New: func([]byte, Env) (Connector, error) {
+		return nil, errors.New("events.jsonl:3:7: bad event")
+	}})
+	g := graph([]string{"late:src", "never:src", "good:sink", "bad:broken"}, nil,
+		EdgeDef{From: "late", To: "good"}, EdgeDef{From: "never", To: "good"}, EdgeDef{From: "late", To: "bad"})
+	e := startEngine(t, g, f, testOpts())
+	eventually(t, 5*time.Second, "late to deliver and never to fail twice", func() bool {
+		s := e.Stats()
+		late, _ := s.Component("late", StatSource)
+		never, _ := s.Component("never", StatSource)
+		return late.EventsOut == 40 && never.ConnectAttempts >= 2
+	})
+	shutdown(t, e)
+	s := e.Stats()
+	tests := []struct {
+		name, role, state, failure string
+	}{
+		{"bad", StatSink, "failed", "create bad: events.jsonl:3:7: bad event"},
+		{"never", StatSource, "failed", "connect never: refused"},
+		{"late", StatSource, "stopped", ""},
+		{"good", StatSink, "stopped", ""},
+	}
+	for _, tt := range tests {
+		c, ok := s.Component(tt.name, tt.role)
+		if !ok {
+			t.Errorf("no %s %s in the snapshot", tt.role, tt.name)
+			continue
+		}
+		if c.State != tt.state || c.Failure != tt.failure {
+			t.Errorf("%s %s: state %q, failure %q; want %q, %q", tt.role, tt.name, c.State, c.Failure, tt.state, tt.failure)
+		}
+	}
+}
