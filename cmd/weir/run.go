@@ -47,8 +47,10 @@ Metrics in the Prometheus text format are served on /metrics, and health on
 Usage:
   weir run -c FILE [flags]
 
-Exit status: 0 after a complete drain, 1 when the config is invalid, the
-drain timed out, or the engine failed, 2 for bad flags.
+Exit status: 0 after a complete drain, 1 when the config is invalid, a
+connector could not be created, connected or started (each is named on
+stderr with its error), the drain timed out, or the engine failed, 2 for bad
+flags.
 
 Flags:
 `
@@ -195,7 +197,25 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	} else {
 		fmt.Fprintln(stdout, "accounting: balanced (in = out + dropped for every component and edge)")
 	}
+	for _, c := range failedConnectors(s) {
+		fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed: %s\n", c.Name, c.Type, c.Failure)
+		code = 1
+	}
 	return code
+}
+
+// failedConnectors returns one entry per connector (or pipeline processor)
+// that ended failed because its create, connect or start failed.
+func failedConnectors(s runtime.Snapshot) []runtime.ComponentStats {
+	var out []runtime.ComponentStats
+	seen := map[string]bool{}
+	for _, c := range s.Components {
+		if c.State == "failed" && c.Failure != "" && !seen[c.Name] {
+			seen[c.Name] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // pluginSet loads each plugin path into the registry once, so a reload of

@@ -134,3 +134,68 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Errorf("run without -c exited %d; want 2", code)
 	}
 }
+
+// TestRunFailedConnectorExits1: a connector whose create fails (for good)
+// or whose connect never succeeds makes run exit 1 and name it, with its
+// error, on stderr, even when the run ends on SIGTERM.
+func TestRunFailedConnectorExits1(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		config string
+		// signal: send SIGTERM once the run has logged that it runs.
+		signal bool
+		want   string
+	}{
+		{
+			name: "create",
+			config: `connectors:
+  gen: {type: blaster, config: {file: "` + dir + `/missing.jsonl"}}
+  out: {type: blackhole}
+connections:
+  - {from: gen, to: out}
+`,
+			want: "weir run: connector gen (type blaster) failed: create gen: blaster gen: read events: open " + dir + "/missing.jsonl: no such file or directory\n",
+		},
+		{
+			name: "connect",
+			config: `connectors:
+  gen: {type: blaster, config: {count: 10}}
+  out: {type: file, config: {path: "` + dir + `/no/such/dir/out.jsonl"}}
+connections:
+  - {from: gen, to: out}
+`,
+			signal: true,
+			want:   "weir run: connector out (type file) failed: connect out: ",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, tt.name+".yaml")
+			if err := os.WriteFile(cfg, []byte(tt.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sigs := make(chan os.Signal, 1)
+			var stdout, stderr runOutput
+			done := make(chan int, 1)
+			go func() {
+				done <- runRun([]string{"-c", cfg, "--metrics", "off", "--drain-timeout", "200ms"}, &stdout, &stderr, sigs)
+			}()
+			if tt.signal {
+				runWaitFor(t, "a failed connect", func() bool { return strings.Contains(stderr.String(), "connector connect failed") })
+				sigs <- syscall.SIGTERM
+			}
+			select {
+			case code := <-done:
+				if code != 1 {
+					t.Errorf("run exited %d; want 1", code)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("run did not stop")
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, stderr.String())
+			}
+		})
+	}
+}
