@@ -17,6 +17,14 @@ $(PLUGDIR)/libweir_generator.so: plugins/c/generator.c $(C_PLUGIN_COMMON) $(PLUG
 
 PLUGINS += $(PLUGDIR)/libweir_blackhole.so $(PLUGDIR)/libweir_generator.so
 
+# The C template (plugins/c/template): the same flags, plus plugins/c for
+# config.h, which template.c includes as a plugin author's copy would.
+$(PLUGDIR)/libweir_c_template.so: plugins/c/template/template.c $(C_PLUGIN_COMMON) $(PLUGIN_HDR)
+	@mkdir -p $(@D)
+	$(PLUGIN_CC) $(PLUGIN_CFLAGS) -I plugins/c -o $@ plugins/c/template/template.c plugins/c/config.c
+
+PLUGINS += $(PLUGDIR)/libweir_c_template.so
+
 # The Rust blackhole: std only, so cargo builds it offline. Cargo.lock is not
 # kept (see plugins/rust/.gitignore), so old and new cargo both accept it.
 RUST_TARGET := plugins/rust/target
