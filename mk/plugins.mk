@@ -25,17 +25,24 @@ $(PLUGDIR)/libweir_c_template.so: plugins/c/template/template.c $(C_PLUGIN_COMMO
 
 PLUGINS += $(PLUGDIR)/libweir_c_template.so
 
-# The Rust blackhole: std only, so cargo builds it offline. Cargo.lock is not
-# kept (see plugins/rust/.gitignore), so old and new cargo both accept it.
+# Rust plugins: std only, so cargo builds them offline. Cargo.lock is not
+# kept (see plugins/rust/.gitignore), so old and new cargo both accept them.
+# $(1) is the crate directory under plugins/rust, $(2) the library name,
+# $(3) sources outside the crate directory.
 RUST_TARGET := plugins/rust/target
-RUST_BH_SRC := $(wildcard plugins/rust/blackhole/src/*.rs) plugins/rust/blackhole/Cargo.toml
 
-$(PLUGDIR)/libweir_rust_blackhole.so: $(RUST_BH_SRC) $(PLUGIN_HDR)
-	@mkdir -p $(@D)
-	CARGO_TARGET_DIR=$(RUST_TARGET) cargo build --release --offline --manifest-path plugins/rust/blackhole/Cargo.toml
-	cp $(RUST_TARGET)/release/libweir_rust_blackhole.so $@
+define rust_plugin
+$(PLUGDIR)/lib$(2).so: $(wildcard plugins/rust/$(1)/src/*.rs) plugins/rust/$(1)/Cargo.toml $(3) $(PLUGIN_HDR)
+	@mkdir -p $$(@D)
+	CARGO_TARGET_DIR=$(RUST_TARGET) cargo build --release --offline --manifest-path plugins/rust/$(1)/Cargo.toml
+	cp $(RUST_TARGET)/release/lib$(2).so $$@
 
-PLUGINS += $(PLUGDIR)/libweir_rust_blackhole.so
+PLUGINS += $(PLUGDIR)/lib$(2).so
+endef
+
+$(eval $(call rust_plugin,blackhole,weir_rust_blackhole,))
+# The template shares the blackhole's config parser by path.
+$(eval $(call rust_plugin,template,weir_rust_template,plugins/rust/blackhole/src/config.rs))
 
 # Go plugins: c-shared libraries built with the SDK (the only cgo in weir).
 GO_SDK_SRC := $(filter-out %_test.go,$(wildcard plugins/go/sdk/*.go)) $(wildcard plugins/go/sdk/*.c plugins/go/sdk/*.h)

@@ -1,0 +1,269 @@
+//! Hand-written mirrors of the structs and constants in
+//! cabi/include/weir/plugin.h (ABI 1.1). Every struct is #[repr(C)] with
+//! the header's fields in the header's order; never reorder or insert
+//! fields, only append what a newer header appends.
+//!
+//! The const asserts below fail the build when a struct's size or alignment
+//! differs from the header's (on 64-bit targets, the only ones weir
+//! supports). Field offsets cannot be computed in a const on Rust 1.63
+//! (offset_of! needs 1.77), so `cargo test` checks them instead, and
+//! plugins/template_test.go runs every event field through the plugin.
+
+#![allow(dead_code)]
+
+use std::os::raw::c_char;
+
+pub const WEIR_ABI_MAJOR: u16 = 1;
+pub const WEIR_ABI_MINOR: u16 = 1;
+
+/// weir_status: a C enum, 32 bits wide.
+pub type Status = i32;
+pub const WEIR_OK: Status = 0;
+pub const WEIR_TIMEOUT: Status = 1;
+pub const WEIR_EOF: Status = 2;
+pub const WEIR_RETRY: Status = 3;
+pub const WEIR_ERROR: Status = -1;
+
+pub const WEIR_LOG_DEBUG: i32 = 0;
+pub const WEIR_LOG_INFO: i32 = 1;
+pub const WEIR_LOG_WARN: i32 = 2;
+pub const WEIR_LOG_ERROR: i32 = 3;
+
+pub const WEIR_METRIC_COUNTER: i32 = 0;
+pub const WEIR_METRIC_GAUGE: i32 = 1;
+
+/// Bits of Event::flags. Bits 8-15 (PLUGIN_FLAGS) belong to plugins.
+pub const WEIR_EVENT_DROP: u16 = 1 << 0;
+pub const WEIR_EVENT_TRUNCATED: u16 = 1 << 1;
+pub const PLUGIN_FLAGS: u16 = 0xff00;
+
+/// Bits of SourceOps::flags.
+pub const WEIR_SOURCE_WANTS_ACKS: u32 = 1 << 0;
+pub const WEIR_SOURCE_UNPAUSABLE: u32 = 1 << 1;
+
+/// Opaque host handle (weir_host).
+#[repr(C)]
+pub struct Host {
+    _private: [u8; 0],
+}
+
+/// The plugin's own instance type, opaque to the host (weir_instance).
+pub use crate::Instance;
+
+/// struct weir_event.
+#[repr(C)]
+pub struct Event {
+    pub ts_ns: u64,
+    pub stream_id: u64,
+    pub data: *mut u8,
+    pub len: u32,
+    pub kind: u16,
+    pub flags: u16,
+}
+
+/// struct weir_batch.
+#[repr(C)]
+pub struct Batch {
+    pub struct_size: u32,
+    pub event_size: u32,
+    pub capacity: u32,
+    pub len: u32,
+    pub events: *mut Event,
+    pub arena: *mut u8,
+    pub arena_cap: u64,
+    pub arena_len: u64,
+    pub id: u64,
+}
+
+/// struct weir_host_api.
+#[repr(C)]
+pub struct HostApi {
+    pub struct_size: u32,
+    pub reserved: u32,
+    pub log: Option<unsafe extern "C" fn(*mut Host, i32, *const c_char)>,
+    pub metric_register:
+        Option<unsafe extern "C" fn(*mut Host, *const c_char, i32, *const c_char) -> i32>,
+    pub counter_add: Option<unsafe extern "C" fn(*mut Host, i32, u64)>,
+    pub gauge_set: Option<unsafe extern "C" fn(*mut Host, i32, i64)>,
+    pub wakeup: Option<unsafe extern "C" fn(*mut Host)>,
+}
+
+/// struct weir_source_ops.
+#[repr(C)]
+pub struct SourceOps {
+    pub struct_size: u32,
+    pub flags: u32,
+    pub poll: Option<unsafe extern "C" fn(*mut Instance, *mut Batch, i64) -> Status>,
+    pub ack: Option<unsafe extern "C" fn(*mut Instance, u64) -> Status>,
+    pub fail: Option<unsafe extern "C" fn(*mut Instance, u64) -> Status>,
+}
+
+/// struct weir_sink_ops.
+#[repr(C)]
+pub struct SinkOps {
+    pub struct_size: u32,
+    pub flags: u32,
+    pub write: Option<unsafe extern "C" fn(*mut Instance, *const Batch) -> Status>,
+}
+
+/// struct weir_processor_ops.
+#[repr(C)]
+pub struct ProcessorOps {
+    pub struct_size: u32,
+    pub flags: u32,
+    pub process: Option<unsafe extern "C" fn(*mut Instance, *mut Batch) -> Status>,
+}
+
+/// weir_connector_type.create.
+pub type CreateFn =
+    unsafe extern "C" fn(*const u8, usize, *const HostApi, *mut Host, *mut *mut Instance) -> Status;
+/// An operation that takes only the instance (start, pause, resume, drain,
+/// stop).
+pub type OpFn = unsafe extern "C" fn(*mut Instance) -> Status;
+
+/// struct weir_connector_type.
+#[repr(C)]
+pub struct ConnectorType {
+    pub struct_size: u32,
+    pub reserved: u32,
+    pub id: *const c_char,
+    pub description: *const c_char,
+    pub config_schema: *const c_char,
+    pub create: Option<CreateFn>,
+    pub destroy: Option<unsafe extern "C" fn(*mut Instance)>,
+    pub last_error: Option<unsafe extern "C" fn(*mut Instance) -> *const c_char>,
+    pub connect: Option<unsafe extern "C" fn(*mut Instance, u32) -> Status>,
+    pub start: Option<OpFn>,
+    pub pause: Option<OpFn>,
+    pub resume: Option<OpFn>,
+    pub drain: Option<OpFn>,
+    pub stop: Option<OpFn>,
+    pub source: *const SourceOps,
+    pub sink: *const SinkOps,
+    pub processor: *const ProcessorOps,
+}
+
+/// struct weir_plugin.
+#[repr(C)]
+pub struct Plugin {
+    pub abi_major: u16,
+    pub abi_minor: u16,
+    pub struct_size: u32,
+    pub name: *const c_char,
+    pub version: *const c_char,
+    pub n_types: u32,
+    pub reserved: u32,
+    pub types: *const *const ConnectorType,
+}
+
+/// Lets the static descriptor tables, which hold raw pointers to other
+/// statics and string literals, live in `static`s. They are never written.
+#[repr(transparent)]
+pub struct Static<T>(pub T);
+
+unsafe impl<T> Sync for Static<T> {}
+
+// Sizes and alignments as the C compiler lays the header out on 64-bit
+// targets (cabi/layout_test.go checks the same numbers for the Go mirrors).
+#[cfg(target_pointer_width = "64")]
+mod layout {
+    use super::*;
+    use std::mem::{align_of, size_of};
+
+    const _: () = assert!(size_of::<Event>() == 32 && align_of::<Event>() == 8);
+    const _: () = assert!(size_of::<Batch>() == 56 && align_of::<Batch>() == 8);
+    const _: () = assert!(size_of::<HostApi>() == 48 && align_of::<HostApi>() == 8);
+    const _: () = assert!(size_of::<SourceOps>() == 32 && align_of::<SourceOps>() == 8);
+    const _: () = assert!(size_of::<SinkOps>() == 16 && align_of::<SinkOps>() == 8);
+    const _: () = assert!(size_of::<ProcessorOps>() == 16 && align_of::<ProcessorOps>() == 8);
+    const _: () = assert!(size_of::<ConnectorType>() == 128 && align_of::<ConnectorType>() == 8);
+    const _: () = assert!(size_of::<Plugin>() == 40 && align_of::<Plugin>() == 8);
+    // Status crosses the boundary as a C enum: 32 bits.
+    const _: () = assert!(size_of::<Status>() == 4);
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    use super::*;
+    use std::mem::MaybeUninit;
+    use std::ptr::addr_of;
+
+    /// Offset of a field of a `MaybeUninit<T>` named `$u`, computed at run
+    /// time with addr_of!, which Rust 1.63 allows.
+    macro_rules! off {
+        ($u:ident, $f:ident) => {
+            unsafe { addr_of!((*$u.as_ptr()).$f) as usize - $u.as_ptr() as usize }
+        };
+    }
+
+    #[test]
+    fn offsets_match_the_header() {
+        let e = MaybeUninit::<Event>::uninit();
+        assert_eq!(
+            [
+                off!(e, ts_ns),
+                off!(e, stream_id),
+                off!(e, data),
+                off!(e, len),
+                off!(e, kind),
+                off!(e, flags)
+            ],
+            [0, 8, 16, 24, 28, 30]
+        );
+        let b = MaybeUninit::<Batch>::uninit();
+        assert_eq!(
+            [
+                off!(b, struct_size),
+                off!(b, event_size),
+                off!(b, capacity),
+                off!(b, len),
+                off!(b, events),
+                off!(b, arena),
+                off!(b, arena_cap),
+                off!(b, arena_len),
+                off!(b, id)
+            ],
+            [0, 4, 8, 12, 16, 24, 32, 40, 48]
+        );
+        let h = MaybeUninit::<HostApi>::uninit();
+        assert_eq!(
+            [
+                off!(h, log),
+                off!(h, metric_register),
+                off!(h, counter_add),
+                off!(h, gauge_set),
+                off!(h, wakeup)
+            ],
+            [8, 16, 24, 32, 40]
+        );
+        let p = MaybeUninit::<ProcessorOps>::uninit();
+        assert_eq!([off!(p, flags), off!(p, process)], [4, 8]);
+        let c = MaybeUninit::<ConnectorType>::uninit();
+        assert_eq!(
+            [
+                off!(c, id),
+                off!(c, create),
+                off!(c, destroy),
+                off!(c, last_error),
+                off!(c, connect),
+                off!(c, stop),
+                off!(c, source),
+                off!(c, sink),
+                off!(c, processor)
+            ],
+            [8, 32, 40, 48, 56, 96, 104, 112, 120]
+        );
+        let d = MaybeUninit::<Plugin>::uninit();
+        assert_eq!(
+            [
+                off!(d, abi_minor),
+                off!(d, struct_size),
+                off!(d, name),
+                off!(d, version),
+                off!(d, n_types),
+                off!(d, types)
+            ],
+            [2, 4, 8, 16, 24, 32]
+        );
+    }
+}
