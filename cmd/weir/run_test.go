@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -69,6 +70,32 @@ func runWaitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// backgroundRun is a runRun in progress.
+type backgroundRun struct {
+	stdout, stderr runOutput
+	sigs           chan os.Signal
+	done           chan int
+}
+
+// startRun starts runRun with args in the background.
+func startRun(args ...string) *backgroundRun {
+	r := &backgroundRun{sigs: make(chan os.Signal, 2), done: make(chan int, 1)}
+	go func() { r.done <- runRun(args, &r.stdout, &r.stderr, r.sigs) }()
+	return r
+}
+
+// exit waits (at most 10s) for the run to end and returns its exit code.
+func (r *backgroundRun) exit(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-r.done:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
+		return -1
+	}
+}
+
 // TestRunReloadAndDrain runs a config, changes the sink's file and sends
 // SIGHUP, then SIGTERM: the unchanged source must keep running (its count
 // covers both files), the changed sink must be replaced, and the drain
@@ -80,27 +107,18 @@ func TestRunReloadAndDrain(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(runConfig, "%s", first, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sigs := make(chan os.Signal, 2)
-	var stdout, stderr runOutput
-	done := make(chan int, 1)
-	go func() {
-		done <- runRun([]string{"-c", cfg, "--metrics", "off", "--drain-timeout", "3s"}, &stdout, &stderr, sigs)
-	}()
+	r := startRun("-c", cfg, "--metrics", "off", "--drain-timeout", "3s")
+	stdout, stderr := &r.stdout, &r.stderr
 
 	runWaitFor(t, "events in the first file", func() bool { return fileLines(t, first) > 100 })
 	if err := os.WriteFile(cfg, []byte(strings.Replace(runConfig, "%s", second, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sigs <- syscall.SIGHUP
+	r.sigs <- syscall.SIGHUP
 	runWaitFor(t, "events in the second file", func() bool { return fileLines(t, second) > 100 })
-	sigs <- syscall.SIGTERM
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("run exited %d; stderr:\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not stop after SIGTERM")
+	r.sigs <- syscall.SIGTERM
+	if code := r.exit(t); code != 0 {
+		t.Fatalf("run exited %d; stderr:\n%s", code, stderr.String())
 	}
 	out := stdout.String()
 	if !strings.Contains(out, "accounting: balanced") {
@@ -175,27 +193,33 @@ connections:
 			if err := os.WriteFile(cfg, []byte(tt.config), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			sigs := make(chan os.Signal, 1)
-			var stdout, stderr runOutput
-			done := make(chan int, 1)
-			go func() {
-				done <- runRun([]string{"-c", cfg, "--metrics", "off", "--drain-timeout", "200ms"}, &stdout, &stderr, sigs)
-			}()
+			r := startRun("-c", cfg, "--metrics", "off", "--drain-timeout", "200ms")
 			if tt.signal {
-				runWaitFor(t, "a failed connect", func() bool { return strings.Contains(stderr.String(), "connector connect failed") })
-				sigs <- syscall.SIGTERM
+				runWaitFor(t, "a failed connect", func() bool { return strings.Contains(r.stderr.String(), "connector connect failed") })
+				r.sigs <- syscall.SIGTERM
 			}
-			select {
-			case code := <-done:
-				if code != 1 {
-					t.Errorf("run exited %d; want 1", code)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("run did not stop")
+			if code := r.exit(t); code != 1 {
+				t.Errorf("run exited %d; want 1", code)
 			}
-			if !strings.Contains(stderr.String(), tt.want) {
-				t.Errorf("stderr lacks %q:\n%s", tt.want, stderr.String())
+			if !strings.Contains(r.stderr.String(), tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, r.stderr.String())
 			}
 		})
 	}
+}
+
+// buildGenerator builds the C generator plugin into dir/libgen.so and
+// returns its path. It skips the test when there is no C compiler.
+func buildGenerator(t *testing.T, dir string) string {
+	t.Helper()
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("no C compiler (cc) to build the test plugin")
+	}
+	lib := filepath.Join(dir, "libgen.so")
+	cmd := exec.Command("cc", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-I", "../../cabi/include",
+		"-o", lib, "../../plugins/c/generator.c", "../../plugins/c/config.c")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugin: %v\n%s", err, out)
+	}
+	return lib
 }

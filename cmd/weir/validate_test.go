@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -161,16 +160,8 @@ func TestValidateUsage(t *testing.T) {
 // directory and checks that a config listing it is validated against the
 // plugin's own config schema.
 func TestValidatePluginTypes(t *testing.T) {
-	if _, err := exec.LookPath("cc"); err != nil {
-		t.Skip("no C compiler (cc) to build the test plugin")
-	}
 	dir := t.TempDir()
-	lib := filepath.Join(dir, "libgen.so")
-	cmd := exec.Command("cc", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-I", "../../cabi/include",
-		"-o", lib, "../../plugins/c/generator.c", "../../plugins/c/config.c")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugin: %v\n%s", err, out)
-	}
+	lib := buildGenerator(t, dir)
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
