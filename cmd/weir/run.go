@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -59,10 +60,13 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.StringP("config", "c", "", "config `FILE` to run (required)")
-	plugins := fs.StringArrayP("plugin", "P", nil, "load plugin library `PATH` before the config's own; repeatable")
+	plugins := pluginFlag(fs)
+	// Older spellings, kept so scripts do not break: --plugin-dir took only
+	// directories, which -P now takes too.
 	pluginDirs := fs.StringArray("plugin-dir", nil, "load every *.so in `DIR`; repeatable")
-	pluginsAlias := fs.StringArray("plugins", nil, "same as --plugin, as weir validate spells it")
-	fs.MarkHidden("plugins")
+	fs.MarkDeprecated("plugin-dir", "use -P/--plugin DIR")
+	pluginsAlias := fs.StringArray("plugins", nil, "same as --plugin")
+	fs.MarkDeprecated("plugins", "use -P/--plugin PATH")
 	metrics := fs.String("metrics", "127.0.0.1:9464", "serve /metrics and /healthz on `ADDR`; \"off\" disables")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "how long to wait for in-flight batches at stop and reload")
 	batchEvents := fs.Int("batch-events", 1024, "events per batch")
@@ -99,7 +103,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	// One registry for the life of the process: plugins load into it once,
 	// and a reload that names a new plugin adds its types.
 	reg := runtime.Default.Clone()
-	pl := &pluginSet{loaded: map[string]bool{}}
+	pl := newPluginSet()
 	cli := append(append(append([]string(nil), *plugins...), *pluginsAlias...), *pluginDirs...)
 	if err := pl.load(reg, cli...); err != nil {
 		fmt.Fprintf(stderr, "weir run: %v\n", err)
@@ -218,20 +222,38 @@ func failedConnectors(s runtime.Snapshot) []runtime.ComponentStats {
 	return out
 }
 
-// pluginSet loads each plugin path into the registry once, so a reload of
-// a config that lists plugins does not register their types twice.
-type pluginSet struct {
-	loaded map[string]bool
+// pluginFlag defines -P/--plugin on fs, the same for run and validate.
+func pluginFlag(fs *flag.FlagSet) *[]string {
+	return fs.StringArrayP("plugin", "P", nil, "load plugin `PATH` (a library or a directory of *.so) before the config's own; repeatable")
 }
 
+// pluginSet loads each plugin library into a registry once, so a library
+// named on the command line and by the config (by its own path or its
+// directory), or by a config reloaded later, does not register its types
+// twice.
+type pluginSet struct {
+	loaded map[string]bool // absolute library paths
+}
+
+func newPluginSet() *pluginSet { return &pluginSet{loaded: map[string]bool{}} }
+
+// load loads the libraries paths stand for (see plugin.Files) that are not
+// loaded yet. It has the signature of config.Options.LoadPlugins.
 func (p *pluginSet) load(reg *runtime.Registry, paths ...string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	files, err := plugin.Files(paths...)
+	if err != nil {
+		return err
+	}
 	var fresh []string
-	for _, path := range paths {
-		abs, err := filepath.Abs(path)
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
 		if err != nil {
-			return fmt.Errorf("load plugin %s: %w", path, err)
+			return fmt.Errorf("load plugin %s: %w", f, err)
 		}
-		if !p.loaded[abs] {
+		if !p.loaded[abs] && !slices.Contains(fresh, abs) {
 			fresh = append(fresh, abs)
 		}
 	}

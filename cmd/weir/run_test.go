@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,6 +206,69 @@ connections:
 				t.Errorf("stderr lacks %q:\n%s", tt.want, r.stderr.String())
 			}
 		})
+	}
+}
+
+// TestRunPluginFlags: run takes -P/--plugin as validate does, a library or
+// a directory of them, loads a library named both ways once, and still
+// accepts the deprecated --plugin-dir (hidden from --help).
+func TestRunPluginFlags(t *testing.T) {
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.Mkdir(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib := buildGenerator(t, plugins)
+	graph := "connectors:\n  g: {type: generator, config: {count: 100}}\n  out: {type: file, config: {path: %q}}\nconnections:\n  - {from: g, to: out}\n"
+	tests := []struct {
+		name string
+		args []string
+		// listed: the config names the library itself
+		listed bool
+		// warn is a line stderr must hold
+		warn string
+	}{
+		{name: "-P DIR", args: []string{"-P", plugins}},
+		{name: "-P LIB", args: []string{"-P", lib}},
+		{name: "--plugin DIR", args: []string{"--plugin", plugins}},
+		{name: "-P DIR and LIB in the config", args: []string{"-P", plugins}, listed: true},
+		{name: "--plugin-dir DIR", args: []string{"--plugin-dir", plugins}, warn: "Flag --plugin-dir has been deprecated, use -P/--plugin DIR\n"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, fmt.Sprintf("out%d.jsonl", i))
+			text := fmt.Sprintf(graph, out)
+			if tt.listed {
+				text = "plugins: [plugins/libgen.so]\n" + text
+			}
+			cfg := filepath.Join(dir, fmt.Sprintf("run%d.yaml", i))
+			if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr runOutput
+			args := append(append([]string(nil), tt.args...), "-c", cfg, "--metrics", "off")
+			if code := runRun(args, &stdout, &stderr, nil); code != 0 {
+				t.Fatalf("run %q exited %d; want 0; stderr:\n%s", args, code, stderr.String())
+			}
+			if n := fileLines(t, out); n != 100 {
+				t.Errorf("run %q wrote %d events; want 100", args, n)
+			}
+			if tt.warn != "" && !strings.Contains(stderr.String(), tt.warn) {
+				t.Errorf("stderr lacks %q:\n%s", tt.warn, stderr.String())
+			}
+		})
+	}
+
+	var stdout, stderr runOutput
+	if code := runRun([]string{"--help"}, &stdout, &stderr, nil); code != 0 {
+		t.Fatalf("run --help exited %d; want 0", code)
+	}
+	help := stderr.String()
+	if want := `(?m)^\s+-P, --plugin PATH\s+load plugin PATH \(a library or a directory of \*\.so\) before the config's own; repeatable$`; !regexp.MustCompile(want).MatchString(help) {
+		t.Errorf("run --help lacks a line matching %s:\n%s", want, help)
+	}
+	if strings.Contains(help, "plugin-dir") || strings.Contains(help, "--plugins") {
+		t.Errorf("run --help shows a deprecated plugin flag:\n%s", help)
 	}
 }
 

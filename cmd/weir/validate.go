@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 
 	flag "github.com/spf13/pflag"
@@ -15,7 +14,6 @@ import (
 	"github.com/weirproject/weir/runtime"
 	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
 	"github.com/weirproject/weir/runtime/config"
-	"github.com/weirproject/weir/runtime/plugin"
 	"github.com/weirproject/weir/runtime/spec"
 )
 
@@ -67,7 +65,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.StringP("config", "c", "", "config `FILE` to check (required; - reads standard input, with plugin paths relative to the current directory)")
-	plugins := fs.StringArrayP("plugin", "P", nil, "load plugin `PATH` (a library or a directory of *.so) before the config's own; repeatable")
+	plugins := pluginFlag(fs)
 	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
 	dump := fs.Bool("print", false, "on success, print the effective graph as JSON (every config with its defaults filled in) instead of the summary")
@@ -94,25 +92,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	reg := runtime.Default.Clone()
 	// Load each library once, so a plugin named by -P and by the config is
 	// not a duplicate registration.
-	loaded := map[string]bool{}
-	load := func(reg *runtime.Registry, paths ...string) error {
-		var fresh []string
-		for _, p := range paths {
-			abs, err := filepath.Abs(p)
-			if err != nil {
-				return fmt.Errorf("load plugin %s: %w", p, err)
-			}
-			if !loaded[abs] {
-				loaded[abs] = true
-				fresh = append(fresh, abs)
-			}
-		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		_, err := plugin.Load(reg, fresh...)
-		return err
-	}
+	load := newPluginSet().load
 	if len(*plugins) > 0 {
 		if err := load(reg, *plugins...); err != nil {
 			fmt.Fprintf(stderr, "weir validate: %v\n", err)

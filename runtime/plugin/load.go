@@ -43,7 +43,7 @@ var (
 // Libraries are never closed: instances may outlive any caller's interest
 // in them, and libraries with a Go runtime inside cannot be unloaded.
 func Load(reg *runtime.Registry, paths ...string) ([]Loaded, error) {
-	files, err := expand(paths)
+	files, err := Files(paths...)
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +114,11 @@ func origin(reg *runtime.Registry, id string) string {
 	return "built-in (or another package)"
 }
 
-// expand replaces directories in paths by the .so files inside them.
-func expand(paths []string) ([]string, error) {
+// Files returns the plugin libraries paths stand for, as Load reads them:
+// a file stands for itself, a directory for every *.so file directly
+// inside it, in name order. It is an error when a path does not exist or
+// no library is found.
+func Files(paths ...string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
