@@ -1,7 +1,6 @@
 package pcapng
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -50,21 +49,25 @@ var ErrClosed = errors.New("pcapng writer closed")
 
 // Writer streams a pcapng section. It is not safe for concurrent use.
 type Writer struct {
-	bw     *bufio.Writer
-	file   *os.File // set by Create; closed by Close
+	out    output
 	ifaces []Interface
 	closed bool
-	hdr    [28]byte // scratch for the fixed part of an enhanced packet block
-	tail   [8]byte  // scratch for padding and the trailing length
 }
 
-// DefaultBufferSize is the Writer's buffer size.
+// DefaultBufferSize is the size of a Writer's buffer.
 const DefaultBufferSize = 1 << 20
 
 // NewWriter writes a section header block to w and returns a Writer that
-// appends to it. application, if not empty, is recorded as shb_userappl.
+// appends to it through a DefaultBufferSize buffer. application, if not
+// empty, is recorded as shb_userappl. Close flushes the buffer but does not
+// close w.
 func NewWriter(w io.Writer, application string) (*Writer, error) {
-	pw := &Writer{bw: bufio.NewWriterSize(w, DefaultBufferSize)}
+	return newWriter(output{w: w}, application)
+}
+
+func newWriter(out output, application string) (*Writer, error) {
+	out.buf = make([]byte, 0, DefaultBufferSize)
+	pw := &Writer{out: out}
 	body := make([]byte, 16, 64)
 	binary.LittleEndian.PutUint32(body[0:], byteOrderMagic)
 	binary.LittleEndian.PutUint16(body[4:], 1) // major
@@ -81,18 +84,19 @@ func NewWriter(w io.Writer, application string) (*Writer, error) {
 }
 
 // Create creates (or truncates) the file at path and returns a Writer on
-// it. Close closes the file.
+// it. Close closes the file. If a write fails part way, for instance on a
+// full disk, the file is cut back to the last whole block before the error
+// is returned, so it stays readable.
 func Create(path, application string) (*Writer, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create pcapng file: %w", err)
 	}
-	w, err := NewWriter(f, application)
+	w, err := newWriter(output{w: f, file: f}, application)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("create pcapng file %s: %w", path, err)
 	}
-	w.file = f
 	return w, nil
 }
 
@@ -138,7 +142,10 @@ func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) erro
 	}
 	pad := (4 - len(data)%4) % 4
 	total := 28 + len(data) + pad + 4
-	h := &w.hdr
+	h, err := w.out.reserve(total)
+	if err != nil {
+		return fmt.Errorf("write pcapng packet: %w", err)
+	}
 	binary.LittleEndian.PutUint32(h[0:], blockEPB)
 	binary.LittleEndian.PutUint32(h[4:], uint32(total))
 	binary.LittleEndian.PutUint32(h[8:], uint32(id))
@@ -146,13 +153,9 @@ func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) erro
 	binary.LittleEndian.PutUint32(h[16:], uint32(tsNs))
 	binary.LittleEndian.PutUint32(h[20:], uint32(len(data)))
 	binary.LittleEndian.PutUint32(h[24:], uint32(origLen))
-	w.bw.Write(h[:])
-	w.bw.Write(data)
-	w.tail = [8]byte{} // up to 3 pad bytes, then the repeated length
-	binary.LittleEndian.PutUint32(w.tail[pad:], uint32(total))
-	if _, err := w.bw.Write(w.tail[:pad+4]); err != nil {
-		return fmt.Errorf("write pcapng packet: %w", err)
-	}
+	copy(h[28:], data)
+	clear(h[28+len(data) : total-4])
+	binary.LittleEndian.PutUint32(h[total-4:], uint32(total))
 	return nil
 }
 
@@ -161,7 +164,7 @@ func (w *Writer) Flush() error {
 	if w.closed {
 		return ErrClosed
 	}
-	if err := w.bw.Flush(); err != nil {
+	if err := w.out.flush(); err != nil {
 		return fmt.Errorf("flush pcapng: %w", err)
 	}
 	return nil
@@ -173,28 +176,24 @@ func (w *Writer) Close() error {
 	if w.closed {
 		return ErrClosed
 	}
-	err := w.bw.Flush()
 	w.closed = true
-	if w.file != nil {
-		if cerr := w.file.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := w.out.close(); err != nil {
 		return fmt.Errorf("close pcapng: %w", err)
 	}
 	return nil
 }
 
 func (w *Writer) writeBlock(typ uint32, body []byte) error {
-	var hdr [8]byte
-	total := uint32(12 + len(body))
-	binary.LittleEndian.PutUint32(hdr[0:], typ)
-	binary.LittleEndian.PutUint32(hdr[4:], total)
-	w.bw.Write(hdr[:])
-	w.bw.Write(body)
-	_, err := w.bw.Write(hdr[4:8])
-	return err
+	total := 12 + len(body)
+	b, err := w.out.reserve(total)
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint32(b[0:], typ)
+	binary.LittleEndian.PutUint32(b[4:], uint32(total))
+	copy(b[8:], body)
+	binary.LittleEndian.PutUint32(b[total-4:], uint32(total))
+	return nil
 }
 
 // appendOption appends a TLV option padded to 4 bytes.
