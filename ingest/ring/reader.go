@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -78,6 +80,16 @@ type Reader struct {
 	epfd     int
 	evfd     int
 	events   []unix.EpollEvent
+	// epf wraps epfd for Go's netpoller: a Read with nothing to read
+	// parks its goroutine there rather than blocking a thread in
+	// epoll_wait. The runtime takes the P away from a thread blocked in a
+	// system call for over 10 ms and then polls every 20 µs for a while;
+	// parked, the reader costs the process fewer wakeups (at 1 Mpps,
+	// about half as many of sysmon's sleeps per packet).
+	epf      *os.File
+	epc      syscall.RawConn
+	pollFn   func(fd uintptr) bool // r.poll, bound once so waits do not allocate
+	pollErr  error
 	inflight []flight
 	next     int // ring to start the next Read at, for fairness
 	waiters  int // Reads blocked in epoll_wait
@@ -132,6 +144,15 @@ func NewReader(rings []*ebpf.Map, opts Options) (*Reader, error) {
 	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, r.evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.evfd)}); err != nil {
 		return fail(fmt.Errorf("new ring reader: add eventfd to epoll: %w", err))
 	}
+	// A non-blocking descriptor is what os.NewFile hands to the netpoller.
+	if err := unix.SetNonblock(r.epfd, true); err != nil {
+		return fail(fmt.Errorf("new ring reader: make epoll non-blocking: %w", err))
+	}
+	r.epf = os.NewFile(uintptr(r.epfd), "ring epoll")
+	if r.epc, err = r.epf.SyscallConn(); err != nil {
+		return fail(fmt.Errorf("new ring reader: %w", err))
+	}
+	r.pollFn = r.poll
 	for i, m := range rings {
 		mp, err := mapRing(m)
 		if err != nil {
@@ -258,11 +279,10 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 		if n := r.collect(b); n > 0 {
 			return n, nil
 		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
+		if !time.Now().Before(deadline) {
 			return 0, nil
 		}
-		if err := r.wait(wait); err != nil {
+		if err := r.wait(deadline); err != nil {
 			return 0, err
 		}
 		if r.closed {
@@ -271,22 +291,42 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 	}
 }
 
-// wait blocks in epoll_wait for at most d with r.mu released. It is called
-// and returns with r.mu held.
-func (r *Reader) wait(d time.Duration) error {
-	ms := int((d + time.Millisecond - 1) / time.Millisecond)
+// wait parks the goroutine in the netpoller until a ring or the close
+// eventfd has something, or deadline passes, with r.mu released. It is
+// called and returns with r.mu held.
+func (r *Reader) wait(deadline time.Time) error {
 	r.waiters++
 	r.mu.Unlock()
-	_, err := unix.EpollWait(r.epfd, r.events, ms)
+	err := r.epf.SetReadDeadline(deadline)
+	if err == nil {
+		// RawConn.Read serialises concurrent callers, so pollErr and
+		// events belong to one waiter at a time.
+		r.pollErr = nil
+		err = r.epc.Read(r.pollFn)
+		if err == nil {
+			err = r.pollErr
+		}
+	}
 	r.mu.Lock()
 	r.waiters--
 	if r.closed && r.waiters == 0 {
 		r.closeFDs()
 	}
-	if err != nil && !errors.Is(err, unix.EINTR) {
-		return fmt.Errorf("wait for ring data: epoll_wait: %w", err)
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("wait for ring data: %w", err)
 	}
 	return nil
+}
+
+// poll is the RawConn.Read callback of wait: it reports whether epfd has
+// events, without blocking; false makes the netpoller wait for it.
+func (r *Reader) poll(fd uintptr) bool {
+	n, err := unix.EpollWait(int(fd), r.events, 0)
+	if err != nil && !errors.Is(err, unix.EINTR) {
+		r.pollErr = fmt.Errorf("epoll_wait: %w", err)
+		return true
+	}
+	return n > 0
 }
 
 // collect appends available records to b and records b as in flight if it
@@ -450,7 +490,10 @@ func (r *Reader) closeFDs() {
 		return
 	}
 	r.fdsDone = true
-	if r.epfd >= 0 {
+	switch {
+	case r.epf != nil:
+		r.epf.Close() // closes epfd
+	case r.epfd >= 0:
 		unix.Close(r.epfd)
 	}
 	if r.evfd >= 0 {
