@@ -59,6 +59,7 @@ func main() {
 	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
 	weirArgs := flag.String("weir-args", "", "extra arguments for weir capture, space-separated")
 	ring := flag.Int("ring", 4<<20, "weir's ring size per CPU in bytes; tcpdump gets the same total with -B")
+	profile := flag.String("profile", "", "write a Go CPU profile of each loaded weir run into `DIR` (SCENARIO-REP.prof)")
 	flag.Parse()
 	if err := netns.Available(); err != nil {
 		fmt.Fprintf(os.Stderr, "benchcapture: %v\n", err)
@@ -73,7 +74,7 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	b := bench{bin: *bin, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring, weirArgs: strings.Fields(*weirArgs)}
+	b := bench{bin: *bin, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring, weirArgs: strings.Fields(*weirArgs), profile: *profile}
 	fmt.Printf("frames %d of %d bytes, offered rate %s, snaplen %d, files in %s, weir ring %d KiB per CPU, tcpdump -B %d KiB, %d repetitions, median shown\n\n",
 		b.count, b.size, rateString(b.rate), b.snap, dir, b.ring>>10, b.tcpdumpBuf(), *reps)
 	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
@@ -81,7 +82,8 @@ func main() {
 	for _, sc := range scenarios {
 		var rs []result
 		var idle []time.Duration
-		for range *reps {
+		for rep := range *reps {
+			b.rep = rep
 			r, err := b.run(sc, false)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", sc, err))
@@ -146,6 +148,8 @@ type bench struct {
 	dir         string
 	ring        int
 	weirArgs    []string
+	profile     string // directory for weir CPU profiles, or ""
+	rep         int    // repetition being run, for profile names
 }
 
 // tcpdumpBuf is tcpdump's -B buffer in KiB: the total of weir's rings.
@@ -186,6 +190,10 @@ func (b *bench) run(scenario string, idle bool) (result, error) {
 	}
 
 	out := filepath.Join(b.dir, scenario+".out")
+	weirArgs := b.weirArgs
+	if b.profile != "" && !idle {
+		weirArgs = append(slices.Clip(weirArgs), "--cpuprofile", filepath.Join(b.profile, fmt.Sprintf("%s-%d.prof", scenario, b.rep)))
+	}
 	var tool *proc
 	switch scenario {
 	case "none":
@@ -193,10 +201,10 @@ func (b *bench) run(scenario string, idle bool) (result, error) {
 		tool, err = start(p.B.NS, "listening on", "tcpdump", "-i", p.B.Name, "-n", "-B", strconv.Itoa(b.tcpdumpBuf()), "-s", strconv.Itoa(b.snap), "-w", out)
 	case "weir-xdp":
 		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "xdp",
-			"-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, b.weirArgs...)...)
+			"-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, weirArgs...)...)
 	case "weir-tc":
 		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "tc",
-			"--direction", "in", "-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, b.weirArgs...)...)
+			"--direction", "in", "-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, weirArgs...)...)
 	default:
 		return res, fmt.Errorf("unknown scenario %q", scenario)
 	}
