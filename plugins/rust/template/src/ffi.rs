@@ -32,9 +32,21 @@ pub const WEIR_LOG_ERROR: i32 = 3;
 pub const WEIR_METRIC_COUNTER: i32 = 0;
 pub const WEIR_METRIC_GAUGE: i32 = 1;
 
-/// Bits of Event::flags. Bits 8-15 (PLUGIN_FLAGS) belong to plugins.
+/// Event kinds (weir_event_kind); kinds from WEIR_KIND_PLUGIN_MIN up
+/// belong to plugins.
+pub const WEIR_KIND_RAW: u16 = 0;
+pub const WEIR_KIND_PACKET: u16 = 1;
+pub const WEIR_KIND_SYSCALL: u16 = 2;
+pub const WEIR_KIND_JSON: u16 = 3;
+pub const WEIR_KIND_TEXT: u16 = 4;
+pub const WEIR_KIND_TICK: u16 = 5;
+pub const WEIR_KIND_PLUGIN_MIN: u16 = 0x8000;
+
+/// Bits of Event::flags. Bits 2-7 (RESERVED_FLAGS) are weir's and must be
+/// 0; bits 8-15 (PLUGIN_FLAGS) belong to plugins.
 pub const WEIR_EVENT_DROP: u16 = 1 << 0;
 pub const WEIR_EVENT_TRUNCATED: u16 = 1 << 1;
+pub const RESERVED_FLAGS: u16 = 0x00fc;
 pub const PLUGIN_FLAGS: u16 = 0xff00;
 
 /// Bits of SourceOps::flags.
