@@ -73,9 +73,16 @@ type connNode struct {
 	wake     chan struct{}
 	acks     ackQueue
 	ackBuf   []*tracker
-	tracked  atomic.Int64 // trackers not yet acked or failed
+	tracked  atomic.Int64 // trackers not yet acked, failed or dropped
 	nextID   uint64
 	pool     *pool
+	// gen numbers the instances from 1; it grows when one starts running.
+	gen atomic.Uint64
+	// polledGen and polledAcker describe the instance the last Poll went
+	// to (its gen, and whether it is an Acker). Only the source worker
+	// touches them.
+	polledGen   uint64
+	polledAcker bool
 }
 
 func newConnNode(def ConnectorDef, typ *Type, opts *Options, hasSource, hasSink bool) *connNode {
@@ -197,6 +204,7 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 		n.src, _ = inst.(Source)
 		n.snk, _ = inst.(Sink)
 		n.ackr, _ = inst.(Acker)
+		n.gen.Add(1)
 		n.opened = true
 		n.paused = false
 		n.failure.Store(nil)
@@ -246,6 +254,9 @@ func (n *connNode) restart(ctx context.Context, why error) bool {
 	n.srcC.restarts.Add(1)
 	n.log.Error("connector died; restarting", "err", why)
 	if n.opened {
+		// Acks ready now still reach the instance that produced their
+		// batches; later ones are dropped (see ackQueue).
+		n.deliverAcksLocked()
 		n.opened = false
 		inst := n.inst
 		if err := n.call("stop", inst.Stop); err != nil {
@@ -262,12 +273,14 @@ func (n *connNode) restart(ctx context.Context, why error) bool {
 }
 
 // finish ends the instance for good: remaining acks, Drain (for sinks and
-// for sources not drained by their worker), Stop, Close.
+// for sources not drained by their worker), Stop, Close. Acks that finish
+// later reach no instance and are counted as dropped.
 func (n *connNode) finish(drain bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.deliverAcksLocked()
 	n.closed = true
+	defer n.closeAcksLocked()
 	if !n.opened {
 		if n.failure.Load() != nil {
 			n.state.Store(stFailed) // it never ran: keep saying why
@@ -295,18 +308,22 @@ func (n *connNode) finish(drain bool) {
 	}
 }
 
-// deliverAcksLocked calls Ack or Fail for every finished batch. It runs in
-// the goroutine that owns the instance.
+// deliverAcksLocked calls Ack or Fail for every finished batch whose
+// instance still runs, and counts the others as dropped (see ackQueue).
+// It runs in the goroutine that owns the instance.
 func (n *connNode) deliverAcksLocked() {
 	if !n.acks.pending() {
 		return
 	}
 	n.ackBuf = n.acks.take(n.ackBuf)
+	gen := n.gen.Load()
 	for _, t := range n.ackBuf {
-		failed := t.failed.Load()
-		if n.ackr != nil {
-			n.ackOne(t.id, failed)
+		if n.ackr == nil || t.gen != gen {
+			n.dropAck()
+			continue
 		}
+		failed := t.failed.Load()
+		n.ackOne(t.id, failed)
 		if failed {
 			n.srcC.fails.Add(1)
 		} else {
@@ -315,6 +332,19 @@ func (n *connNode) deliverAcksLocked() {
 		n.tracked.Add(-1)
 	}
 	n.acks.recycle(n.ackBuf)
+}
+
+// closeAcksLocked closes the ack queue of a finished connector and counts
+// what it still holds as dropped: no instance is left to tell.
+func (n *connNode) closeAcksLocked() {
+	n.acks.close()
+	n.deliverAcksLocked()
+}
+
+// dropAck counts a finished batch whose instance has ended.
+func (n *connNode) dropAck() {
+	n.srcC.ackDrops.Add(1)
+	n.tracked.Add(-1)
 }
 
 func (n *connNode) ackOne(id uint64, failed bool) {
@@ -354,6 +384,7 @@ func (n *connNode) poll(b *cabi.Batch, timeout time.Duration) (st cabi.Status, e
 	if n.src == nil {
 		return cabi.Error, fmt.Errorf("poll %s: instance not running", n.def.Name)
 	}
+	n.polledGen, n.polledAcker = n.gen.Load(), n.ackr != nil
 	return n.src.Poll(b, timeout)
 }
 

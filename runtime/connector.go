@@ -43,8 +43,12 @@ type Source interface {
 }
 
 // Acker is implemented by sources that want to know the fate of each batch
-// they produced. The runtime calls exactly one of Ack or Fail per batch, once
-// every sink the batch reached has answered.
+// they produced. The runtime calls exactly one of Ack or Fail per batch, on
+// the instance that produced it, once every sink the batch reached has
+// answered. An instance never hears of another instance's batches: when
+// one dies and is recreated, or the connector is shut down, the answers
+// ready by then are delivered before it is stopped, and batches answered
+// later get neither call and are counted in ComponentStats.AcksDropped.
 type Acker interface {
 	Ack(batchID uint64)
 	Fail(batchID uint64)

@@ -43,6 +43,9 @@ type counters struct {
 	restarts, panics  atomic.Uint64
 	connects          atomic.Uint64
 	acks, fails       atomic.Uint64
+	// ackDrops counts finished batches of an Acker source whose instance
+	// had ended, so neither Ack nor Fail could be called.
+	ackDrops atomic.Uint64
 }
 
 func (c *counters) in(events, bytes uint64) {
@@ -88,5 +91,6 @@ func (c *counters) component(s *ComponentStats) {
 	s.Restarts, s.Panics = c.restarts.Load(), c.panics.Load()
 	s.ConnectAttempts = c.connects.Load()
 	s.Acks, s.Fails = c.acks.Load(), c.fails.Load()
+	s.AcksDropped = c.ackDrops.Load()
 	s.InFlight = int64(s.EventsIn) - int64(s.EventsOut) - int64(sumDrops(s.Dropped))
 }

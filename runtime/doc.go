@@ -54,5 +54,8 @@
 //
 // A source that implements Acker gets exactly one Ack or Fail per batch,
 // in its own goroutine, once every copy and routed part of the batch has
-// been written or dropped; any drop on the way makes it a Fail.
+// been written or dropped; any drop on the way makes it a Fail. Only the
+// instance that produced a batch hears of it: a batch still in flight
+// when its instance is recreated after dying, or when the connector is
+// shut down, is counted as AcksDropped instead.
 package runtime

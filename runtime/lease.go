@@ -172,8 +172,11 @@ func (p *pool) close() {
 // from it (fan-out copies, router outputs). When the last one is recycled,
 // the source gets Ack, or Fail if any holder failed to deliver.
 type tracker struct {
-	id      uint64
-	src     *connNode
+	id  uint64
+	src *connNode
+	// gen is the number of the source instance that produced the batch
+	// (connNode.gen when it was polled); only that instance hears of it.
+	gen     uint64
 	pending atomic.Int32
 	failed  atomic.Bool
 }
@@ -182,30 +185,61 @@ func (t *tracker) done() {
 	if t.pending.Add(-1) > 0 {
 		return
 	}
-	t.src.acks.push(t)
+	if !t.src.acks.push(t) {
+		t.src.dropAck()
+	}
 }
 
-// ackQueue hands finished trackers to the source's own goroutine, which
-// calls Ack/Fail (the engine never calls one instance from two goroutines).
+// ackQueue is the acknowledgement mechanism. It hands finished trackers to
+// the goroutine that owns the source instance, which calls Ack or Fail
+// (deliverAcksLocked; the engine never calls one instance from two
+// goroutines).
+//
+// Ack and Fail go only to the instance that produced the batch: batch IDs
+// mean nothing to another instance. An instance ends when it dies and is
+// recreated (restart) or when the connector is finished; just before
+// either, every tracker already finished is delivered to it. A tracker
+// that finishes after its instance ended is not delivered but counted in
+// counters.ackDrops (ComponentStats.AcksDropped), so that once the engine
+// stops Acks + Fails + AcksDropped equals the batches produced. After the
+// connector is finished the queue is closed and push refuses trackers,
+// whose drops the caller counts at once, since no goroutine will take them.
 type ackQueue struct {
-	mu    sync.Mutex
-	ready []*tracker
-	spare []*tracker // finished trackers for reuse
-	wake  chan struct{}
+	mu     sync.Mutex
+	ready  []*tracker
+	spare  []*tracker // finished trackers for reuse
+	closed bool
+	wake   chan struct{}
 }
 
-func (q *ackQueue) push(t *tracker) {
+// push queues a finished tracker for delivery. It returns false, leaving
+// t to the caller, when the queue is closed.
+func (q *ackQueue) push(t *tracker) bool {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
 	q.ready = append(q.ready, t)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+	return true
 }
 
-// newTracker returns a tracker for batch id with one pending lease.
-func (q *ackQueue) newTracker(src *connNode, id uint64) *tracker {
+// close makes push refuse trackers from now on. Trackers queued already
+// stay for one last take.
+func (q *ackQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+}
+
+// newTracker returns a tracker for batch id of source instance gen, with
+// one pending lease.
+func (q *ackQueue) newTracker(src *connNode, id, gen uint64) *tracker {
 	q.mu.Lock()
 	var t *tracker
 	if n := len(q.spare); n > 0 {
@@ -216,7 +250,7 @@ func (q *ackQueue) newTracker(src *connNode, id uint64) *tracker {
 	if t == nil {
 		t = &tracker{}
 	}
-	t.id, t.src = id, src
+	t.id, t.src, t.gen = id, src, gen
 	t.failed.Store(false)
 	t.pending.Store(1)
 	return t

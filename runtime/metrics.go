@@ -105,6 +105,7 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 		if c.Role == StatSource {
 			add("weir_component_acks_total", "counter", "Batches acknowledged to the source.", l, float64(c.Acks))
 			add("weir_component_fails_total", "counter", "Batches failed back to the source.", l, float64(c.Fails))
+			add("weir_component_acks_dropped_total", "counter", "Batches neither acked nor failed because the source instance that produced them had ended.", l, float64(c.AcksDropped))
 		}
 		for _, st := range stateNames {
 			add("weir_component_state", "gauge", "1 for the component's lifecycle state.", l+","+labels("state", st), b2f(c.State == st))

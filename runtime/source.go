@@ -187,8 +187,8 @@ func (t *topo) deliverPolled(n *connNode, edges []*edge, snd *sender, l *lease) 
 	l.bytes = bytes
 	events := uint64(l.b.Len)
 	n.srcC.in(events, bytes)
-	if n.ackr != nil {
-		l.track = n.acks.newTracker(n, l.b.ID)
+	if n.polledAcker {
+		l.track = n.acks.newTracker(n, l.b.ID, n.polledGen)
 		n.tracked.Add(1)
 	}
 	external := !inArena

@@ -109,6 +109,12 @@ type ComponentStats struct {
 	Panics uint64
 	// Acks and Fails count acknowledgement callbacks to an Acker source.
 	Acks, Fails uint64
+	// AcksDropped counts batches of an Acker source that got neither Ack
+	// nor Fail because the instance that produced them had ended first:
+	// it died and was recreated, or the connector was shut down, before
+	// every sink answered. Once the engine has stopped, Acks + Fails +
+	// AcksDropped is the number of batches the source produced.
+	AcksDropped uint64
 	// Circuit is the sink's breaker state: "closed", "open" or
 	// "half_open"; empty for other roles.
 	Circuit string
