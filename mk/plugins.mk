@@ -40,8 +40,9 @@ $(PLUGDIR)/lib$(2).so: $(wildcard plugins/rust/$(1)/src/*.rs) plugins/rust/$(1)/
 PLUGINS += $(PLUGDIR)/lib$(2).so
 endef
 
-$(eval $(call rust_plugin,blackhole,weir_rust_blackhole,))
-# The template shares the blackhole's config parser by path.
+# The blackhole uses the template's FFI (src/ffi.rs) by path, and the
+# template the blackhole's config parser (src/config.rs).
+$(eval $(call rust_plugin,blackhole,weir_rust_blackhole,plugins/rust/template/src/ffi.rs))
 $(eval $(call rust_plugin,template,weir_rust_template,plugins/rust/blackhole/src/config.rs))
 
 # Go plugins: c-shared libraries built with the SDK (the only cgo in weir).

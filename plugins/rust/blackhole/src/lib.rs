@@ -1,6 +1,6 @@
 //! The weir "blackhole" sink in Rust, built as a cdylib against
-//! cabi/include/weir/plugin.h with hand-written FFI (see ffi.rs) and std
-//! only.
+//! cabi/include/weir/plugin.h with hand-written FFI and std only. The FFI
+//! is the Rust template's, plugins/rust/template/src/ffi.rs (see below).
 //!
 //! It validates every event descriptor of every batch (stepping with the
 //! batch's event_size), counts events, bytes and batches, and publishes the
@@ -14,6 +14,10 @@
 //! or write) panic, to test that panics never cross the boundary.
 
 mod config;
+// The FFI mirror of weir/plugin.h lives in the Rust template, which every
+// Rust plugin in this tree shares: plugins/rust/template/src/ffi.rs. It
+// names the crate's instance type as crate::Instance.
+#[path = "../../template/src/ffi.rs"]
 mod ffi;
 
 use std::ffi::CString;

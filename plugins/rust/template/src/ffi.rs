@@ -8,6 +8,9 @@
 //! supports). Field offsets cannot be computed in a const on Rust 1.63
 //! (offset_of! needs 1.77), so `cargo test` checks them instead, and
 //! plugins/template_test.go runs every event field through the plugin.
+//!
+//! plugins/rust/blackhole uses this file too, by #[path]: a change here
+//! changes both crates, so build and test both.
 
 #![allow(dead_code)]
 
