@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -191,6 +192,15 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	}
 	fmt.Fprint(stderr, o.snapNote)
+	// All of a capture's work is one goroutine reading the rings and
+	// writing out. With one P the scheduler has no idle P to wake a
+	// second thread for whenever the reader wakes; that saved 5-10% of
+	// the CPU per packet and a quarter of the context switches in the
+	// tcpdump comparison (docs/BENCHMARKS.md). GOMAXPROCS in the
+	// environment still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
+	}
 	c, err := packet.Open(o.cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "weir capture: %v\n", err)
