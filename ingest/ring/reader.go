@@ -91,8 +91,9 @@ type Reader struct {
 	pollFn   func(fd uintptr) bool // r.poll, bound once so waits do not allocate
 	pollErr  error
 	inflight []flight
-	next     int // ring to start the next Read at, for fairness
-	waiters  int // Reads blocked in epoll_wait
+	spare    [][]uint64 // pos slices of released flights, for reuse
+	next     int        // ring to start the next Read at, for fairness
+	waiters  int        // Reads blocked in epoll_wait
 	closed   bool
 	fdsDone  bool
 	unmapped bool
@@ -381,7 +382,12 @@ func (r *Reader) collect(b *cabi.Batch) int {
 	r.stats.Records += uint64(n - first)
 	if n > first {
 		b.Len = n
-		f := flight{b: b, pos: make([]uint64, nr)}
+		f := flight{b: b}
+		if k := len(r.spare); k > 0 {
+			f.pos, r.spare = r.spare[k-1], r.spare[:k-1]
+		} else {
+			f.pos = make([]uint64, nr)
+		}
 		for i, rg := range r.rings {
 			f.pos[i] = rg.readPos
 		}
@@ -434,10 +440,15 @@ func (r *Reader) Release(b *cabi.Batch) error {
 		return fmt.Errorf("release ring batch %d: %w: not in flight", b.ID, ErrBatchState)
 	}
 	f := r.inflight[0]
-	r.inflight = r.inflight[1:]
+	// Shift rather than reslice, so the queue's array is reused and
+	// steady-state reading allocates nothing.
+	n := copy(r.inflight, r.inflight[1:])
+	r.inflight[n] = flight{}
+	r.inflight = r.inflight[:n]
 	if !r.unmapped {
 		r.advance(f.pos)
 	}
+	r.spare = append(r.spare, f.pos)
 	r.stats.Batches++
 	if r.closed && len(r.inflight) == 0 {
 		r.unmap()

@@ -503,3 +503,28 @@ func TestAppend(t *testing.T) {
 	}
 	r.Release(b)
 }
+
+// TestReadAllocs checks that reading and releasing batches allocates
+// nothing once the reader is warm.
+func TestReadAllocs(t *testing.T) {
+	m, f := newRing(t, 1<<20)
+	r := newReader(t, []*ebpf.Map{m}, Options{})
+	b := newBatch(t, 64)
+	fill(t, f, ringfill.Args{Count: 110 * 64})
+	short := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		n, err := r.Read(b, 0)
+		if err != nil || n != 64 {
+			short++
+		}
+		if err := r.Release(b); err != nil {
+			short++
+		}
+	})
+	if short > 0 {
+		t.Fatalf("%d of the reads or releases failed or came back short", short)
+	}
+	if allocs != 0 {
+		t.Fatalf("Read+Release allocated %.1f times per batch; want 0", allocs)
+	}
+}
