@@ -93,7 +93,7 @@ type Reader struct {
 	inflight []flight
 	spare    [][]uint64 // pos slices of released flights, for reuse
 	next     int        // ring to start the next Read at, for fairness
-	waiters  int        // Reads blocked in epoll_wait
+	waiters  int        // Reads waiting for ring data
 	closed   bool
 	fdsDone  bool
 	unmapped bool
