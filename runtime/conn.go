@@ -50,6 +50,8 @@ type connNode struct {
 	ackr   Acker
 	opened bool
 	closed bool
+	// drained is set once Drain was called on inst (see drainLocked).
+	drained bool
 
 	hasSource, hasSink, dual bool
 	// proc marks a processor step of a pipeline.
@@ -206,6 +208,7 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 		n.ackr, _ = inst.(Acker)
 		n.gen.Add(1)
 		n.opened = true
+		n.drained = false
 		n.paused = false
 		n.failure.Store(nil)
 		n.state.Store(stRunning)
@@ -272,9 +275,9 @@ func (n *connNode) restart(ctx context.Context, why error) bool {
 	return n.openLocked(ctx)
 }
 
-// finish ends the instance for good: remaining acks, Drain (for sinks and
-// for sources not drained by their worker), Stop, Close. Acks that finish
-// later reach no instance and are counted as dropped.
+// finish ends the instance for good: remaining acks, Drain (unless the
+// source worker drained it already), Stop, Close. Acks that finish later
+// reach no instance and are counted as dropped.
 func (n *connNode) finish(drain bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -290,9 +293,9 @@ func (n *connNode) finish(drain bool) {
 		return
 	}
 	inst := n.inst
-	if drain {
+	if drain && !n.drained {
 		n.state.Store(stDraining)
-		if err := n.call("drain", inst.Drain); err != nil {
+		if err := n.drainLocked(); err != nil {
 			n.log.Error("connector drain failed", "err", err)
 		}
 	}
@@ -306,6 +309,18 @@ func (n *connNode) finish(drain bool) {
 	if n.pool != nil {
 		n.pool.close()
 	}
+}
+
+// drainLocked calls Drain on the running instance unless it was drained
+// already, so that each instance is drained at most once: by the source
+// worker when a hold asks it to drain, or else by finish. The caller holds
+// the instance (n.mu, or n.lock in the source worker).
+func (n *connNode) drainLocked() error {
+	if n.drained {
+		return nil
+	}
+	n.drained = true
+	return n.call("drain", n.inst.Drain)
 }
 
 // deliverAcksLocked calls Ack or Fail for every finished batch whose

@@ -14,7 +14,7 @@ import (
 //	Connect (repeated with backoff until it returns nil; attempt counts from 1)
 //	Start
 //	(Pause, Resume)* (any number of times)
-//	Drain (no more input arrives; flush what is held)
+//	Drain (at most once: no more input arrives; flush what is held)
 //	Stop
 //	Close (exactly once, also after a failed Connect or Start)
 //

@@ -156,7 +156,7 @@ func (e *engine) shutdown(ctx context.Context) error {
 	var err error
 	if t := e.cur.Load(); t != nil {
 		for name := range e.conns {
-			t.drainSet[name] = true
+			t.setDrain(name)
 		}
 		if err = t.stop(ctx); err != nil {
 			err = fmt.Errorf("drain engine: %w", err)
@@ -215,7 +215,7 @@ func (e *engine) reload(g Graph) error {
 	old := e.cur.Load()
 	for name := range e.conns {
 		if !keepConn[name] {
-			old.drainSet[name] = true
+			old.setDrain(name)
 		}
 	}
 	for _, r := range old.pipes {

@@ -61,13 +61,16 @@ func (c *calls) count(s string) int {
 }
 
 // testSource emits batches of events whose first 8 bytes hold a running
-// sequence number. It stops with EOF after limit batches (0: never).
+// sequence number. It stops with EOF after limit batches (0: never), and
+// once drained.
 type testSource struct {
 	calls
 	eventsPer  int
 	size       int
 	limit      int
-	failConn   int // fail this many Connect calls
+	failConn   int  // fail this many Connect calls
+	connWaits  bool // the first Connect waits for its ctx to end, then succeeds
+	drained    atomic.Bool
 	attempts   []int
 	gate       chan struct{} // if set, batch 2 onwards waits for it to close
 	panicAt    int           // panic in this Poll call (1-based), once
@@ -90,6 +93,13 @@ func (s *testSource) Connect(ctx context.Context, attempt int) error {
 	if attempt <= s.failConn {
 		return errors.New("refused")
 	}
+	if s.connWaits && attempt == 1 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(3 * time.Second):
+			return errors.New("connect not cancelled within 3s")
+		}
+	}
 	return nil
 }
 func (s *testSource) Start() error { s.add("start"); return nil }
@@ -99,7 +109,11 @@ func (s *testSource) Resume() error {
 	s.paused.Store(false)
 	return nil
 }
-func (s *testSource) Drain() error { s.add("drain"); return nil }
+func (s *testSource) Drain() error {
+	s.add("drain")
+	s.drained.Store(true)
+	return nil
+}
 func (s *testSource) Stop() error  { s.add("stop"); return nil }
 func (s *testSource) Close() error { s.add("close"); return nil }
 
@@ -109,7 +123,7 @@ func (s *testSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, er
 		panic("test source exploded")
 	}
 	n := s.produced.Load()
-	if s.limit > 0 && n >= int64(s.limit) {
+	if s.drained.Load() || s.limit > 0 && n >= int64(s.limit) {
 		return cabi.EOF, nil
 	}
 	if n >= 1 && s.gate != nil {

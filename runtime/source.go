@@ -47,7 +47,8 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 	if !n.ensureOpen(ctx) {
 		return
 	}
-	drainIt := t.drainSet[n.def.Name]
+	// Read once here, as before: see topo.drains for why not at the hold.
+	drainIt := t.drains(n.def.Name)
 	timeout := t.opts.PollTimeout
 	if n.dual && timeout > dualPollTimeout {
 		timeout = dualPollTimeout
@@ -78,7 +79,7 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 				n.setPaused(false)
 				n.state.Store(stDraining)
 				n.lock()
-				if err := n.call("drain", n.inst.Drain); err != nil {
+				if err := n.drainLocked(); err != nil {
 					n.srcC.errors.Add(1)
 					n.log.Error("source drain failed", "err", err)
 				}

@@ -21,7 +21,10 @@ type topo struct {
 	// drainSet); pipelines and sinks then finish what is queued.
 	hold chan struct{}
 	// kill makes every worker drop what it holds and return.
-	kill     chan struct{}
+	kill chan struct{}
+	// drainSet names the connectors to drain; drainMu guards it, since
+	// Shutdown and Reload fill it while source workers start.
+	drainMu  sync.Mutex
 	drainSet map[string]bool
 	wg       sync.WaitGroup
 	done     chan struct{}
@@ -157,6 +160,25 @@ func (t *topo) stop(ctx context.Context) error {
 		ed.purge(rShutdown)
 	}
 	return err
+}
+
+// setDrain marks the named connector to be drained when hold closes.
+func (t *topo) setDrain(name string) {
+	t.drainMu.Lock()
+	t.drainSet[name] = true
+	t.drainMu.Unlock()
+}
+
+// drains reports whether the named connector is marked to be drained.
+// A source worker asks once, when its instance is open; so it drains only
+// when Shutdown or Reload began before that, and finish drains the others.
+// Asking at the hold instead would drain every source there, and a source
+// that ignores Drain and always has data would then keep Shutdown waiting
+// until its ctx ends.
+func (t *topo) drains(name string) bool {
+	t.drainMu.Lock()
+	defer t.drainMu.Unlock()
+	return t.drainSet[name]
 }
 
 // notifyOf returns the producer's wake-up channel, or a fresh one for a
