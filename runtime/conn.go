@@ -276,7 +276,8 @@ func (n *connNode) restart(ctx context.Context, why error) bool {
 }
 
 // finish ends the instance for good: remaining acks, Drain (unless the
-// source worker drained it already), Stop, Close. Acks that finish later
+// source worker drained it already, as it does for a source still polling
+// at the hold; finish never polls), Stop, Close. Acks that finish later
 // reach no instance and are counted as dropped.
 func (n *connNode) finish(drain bool) {
 	n.mu.Lock()
@@ -313,8 +314,10 @@ func (n *connNode) finish(drain bool) {
 
 // drainLocked calls Drain on the running instance unless it was drained
 // already, so that each instance is drained at most once: by the source
-// worker when a hold asks it to drain, or else by finish. The caller holds
-// the instance (n.mu, or n.lock in the source worker).
+// worker at a hold that asks it to drain (it then polls the instance dry),
+// or else by finish (a sink, or a source that had stopped polling before
+// the hold: EOF, failure, or killed while opening). The caller holds the
+// instance (n.mu, or n.lock in the source worker).
 func (n *connNode) drainLocked() error {
 	if n.drained {
 		return nil
@@ -420,15 +423,17 @@ func (n *connNode) write(b *cabi.Batch) (st cabi.Status, err error, panicked boo
 }
 
 // setPaused calls Pause or Resume on the source when the wanted state
-// differs from the current one.
+// differs from the current one, and never once the instance is drained:
+// a breaker that opens while the source is polled dry leaves it running.
+// Only the source worker calls it.
 func (n *connNode) setPaused(want bool) {
 	if want == n.paused {
 		return
 	}
 	n.lock()
-	inst := n.inst
+	inst, drained := n.inst, n.drained
 	n.unlock()
-	if inst == nil {
+	if inst == nil || drained {
 		return
 	}
 	op, f := "resume", inst.Resume

@@ -39,6 +39,12 @@ type Source interface {
 	// (events appended in the same call count), or cabi.Error with err.
 	// Event bytes must live in b's arena or in memory that stays valid until
 	// the next Poll.
+	//
+	// After Drain, a source stops taking new input and returns what it
+	// still holds, then cabi.EOF: at a graceful Shutdown, and when Reload
+	// replaces the connector, the runtime polls a drained source until it
+	// answers cabi.EOF or cabi.Timeout, or the drain timeout expires. It is
+	// never paused or resumed after Drain.
 	Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error)
 }
 

@@ -120,17 +120,24 @@ func (e *Engine) Finished() <-chan struct{} { return e.eng.finished() }
 
 // Shutdown drains the engine: sources stop taking input and are polled
 // dry, pipelines flush, sinks write what is queued; then every instance is
-// stopped and closed. When ctx expires first, what is still in flight is
-// dropped with reason ReasonShutdown (and failed to Acker sources). Shutdown
+// stopped and closed. Each source instance still polling gets Drain once
+// and is then polled until it answers cabi.EOF or cabi.Timeout; what it
+// returns flows to the sinks like any other batch. (A source that reached
+// EOF earlier gets Drain without further polls.) When ctx expires first,
+// polling stops and what is still in flight is dropped with reason
+// ReasonShutdown (and failed to Acker sources); so a source that keeps
+// returning events after Drain holds Shutdown until ctx expires. Shutdown
 // returns ctx's error in that case. Calling it again returns ErrStopped.
 func (e *Engine) Shutdown(ctx context.Context) error { return e.eng.shutdown(ctx) }
 
 // Reload switches the engine to g. Connectors whose name, type and config
 // are unchanged keep their running instance; changed and removed ones are
-// drained, stopped and closed; new ones are created. Pipelines are rebuilt
-// unless their definition is unchanged, in which case their operators (and
-// any window state) are kept. Batches in flight are delivered under the
-// old wiring before the new one starts. When g is invalid nothing changes.
+// drained (a source is polled dry as in Shutdown, within
+// Options.DrainTimeout), stopped and closed; new ones are created.
+// Pipelines are rebuilt unless their definition is unchanged, in which
+// case their operators (and any window state) are kept. Batches in flight
+// are delivered under the old wiring before the new one starts. When g is
+// invalid nothing changes.
 func (e *Engine) Reload(g Graph) error { return e.eng.reload(g) }
 
 // Stats returns the current counters.

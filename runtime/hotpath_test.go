@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -12,17 +13,26 @@ import (
 
 // fastSource fills each batch with per events of size bytes as cheaply as
 // a real zero-copy source could: one copy of a prepared arena image and a
-// descriptor per event. It stops after limit batches (0: never).
+// descriptor per event. It stops after limit batches (0: never), and once
+// drained, as the lifecycle asks: Shutdown polls a drained source until
+// EOF.
 type fastSource struct {
 	Base
 	per, size int
 	limit     int64
 	n         int64
 	image     []byte
+	drained   atomic.Bool
+}
+
+// Drain makes the next Poll return EOF.
+func (s *fastSource) Drain() error {
+	s.drained.Store(true)
+	return nil
 }
 
 func (s *fastSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
-	if s.limit > 0 && s.n >= s.limit {
+	if s.drained.Load() || s.limit > 0 && s.n >= s.limit {
 		return cabi.EOF, nil
 	}
 	if s.image == nil {

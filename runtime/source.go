@@ -10,7 +10,8 @@ import (
 
 // runSource is a source's worker for one topology: it polls batches and
 // hands them to the source's edges until EOF, a hold (reload or shutdown)
-// or a kill.
+// or a kill. At a hold, a source marked to drain (topo.setDrain) is drained
+// and polled dry first; see pollLoop.
 func (t *topo) runSource(n *connNode, edges []*edge, snd *sender) {
 	defer t.wg.Done()
 	t.pollLoop(n, edges, snd)
@@ -33,6 +34,14 @@ func (t *topo) runSource(n *connNode, edges []*edge, snd *sender) {
 	}
 }
 
+// pollLoop polls n until EOF, a kill, or a hold. At the hold, a source
+// that Shutdown or Reload marked to drain gets Drain (at most once per
+// instance, see drainLocked) and is then polled dry: polling goes on, with
+// no pause, until it answers EOF or Timeout, fails, or the topology is
+// killed (Shutdown's or Reload's ctx expired). A source not marked, one
+// whose connector Reload keeps, stops polling at the hold without Drain.
+// ctx ends at the hold, so while draining a poll error ends polling: it
+// waits out no retry and opens no new instance.
 func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -47,8 +56,6 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 	if !n.ensureOpen(ctx) {
 		return
 	}
-	// Read once here, as before: see topo.drains for why not at the hold.
-	drainIt := t.drains(n.def.Name)
 	timeout := t.opts.PollTimeout
 	if n.dual && timeout > dualPollTimeout {
 		timeout = dualPollTimeout
@@ -72,7 +79,7 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 		if !draining {
 			select {
 			case <-t.hold:
-				if !drainIt {
+				if !t.drains(n.def.Name) {
 					return
 				}
 				draining = true
@@ -135,7 +142,7 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 		case cabi.Timeout:
 			errs = 0
 			if draining {
-				return
+				return // polled dry
 			}
 			if !got && measured {
 				// A source that returned at once with nothing is not

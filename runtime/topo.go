@@ -17,13 +17,15 @@ const killGrace = 5 * time.Second
 // for a plan. Reload replaces it; nodes may carry over.
 type topo struct {
 	opts *Options
-	// hold asks sources to stop polling (draining first when in
-	// drainSet); pipelines and sinks then finish what is queued.
+	// hold asks sources to stop polling (those in drainSet are drained
+	// and polled dry first); pipelines and sinks then finish what is
+	// queued.
 	hold chan struct{}
 	// kill makes every worker drop what it holds and return.
 	kill chan struct{}
-	// drainSet names the connectors to drain; drainMu guards it, since
-	// Shutdown and Reload fill it while source workers start.
+	// drainSet names the connectors to drain; Shutdown and Reload fill it
+	// before they close hold, and source workers read it at the hold.
+	// drainMu guards it.
 	drainMu  sync.Mutex
 	drainSet map[string]bool
 	wg       sync.WaitGroup
@@ -139,9 +141,10 @@ func (e *engine) upstreamSources(feeders map[string][]string, name string) []*co
 	return out
 }
 
-// stop holds the sources and waits for everything queued to be delivered;
-// when ctx ends first it kills the workers. Whatever is still queued is
-// then dropped with reason shutdown.
+// stop holds the sources, which drain and poll dry those in drainSet (see
+// pollLoop), and waits for everything they produced to be delivered; when
+// ctx ends first it kills the workers, which stops that polling too.
+// Whatever is still queued is then dropped with reason shutdown.
 func (t *topo) stop(ctx context.Context) error {
 	close(t.hold)
 	var err error
@@ -169,12 +172,10 @@ func (t *topo) setDrain(name string) {
 	t.drainMu.Unlock()
 }
 
-// drains reports whether the named connector is marked to be drained.
-// A source worker asks once, when its instance is open; so it drains only
-// when Shutdown or Reload began before that, and finish drains the others.
-// Asking at the hold instead would drain every source there, and a source
-// that ignores Drain and always has data would then keep Shutdown waiting
-// until its ctx ends.
+// drains reports whether the named connector is marked to be drained. A
+// source worker asks when it sees the hold; the mark is set before hold
+// closes, so the answer is final by then. A source that ignores Drain and
+// always has data is then polled until the stop's ctx ends.
 func (t *topo) drains(name string) bool {
 	t.drainMu.Lock()
 	defer t.drainMu.Unlock()
