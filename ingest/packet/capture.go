@@ -518,10 +518,11 @@ func (c *Capture) CountersPerCPU() ([]Counters, error) {
 	return out, nil
 }
 
-// Close detaches every program, closes the reader (memory of batches in
-// flight stays mapped until they are released) and unloads everything. It
-// returns the first error and still releases everything else.
-func (c *Capture) Close() error {
+// Detach detaches every program from its interfaces, so that no new
+// records enter the rings; the reader and the counters stay usable, for
+// reading what the rings still hold. Close still must be called. Detach is
+// idempotent.
+func (c *Capture) Detach() error {
 	var errs []error
 	for _, l := range c.links {
 		if err := l.Close(); err != nil {
@@ -529,6 +530,17 @@ func (c *Capture) Close() error {
 		}
 	}
 	c.links = nil
+	return errors.Join(errs...)
+}
+
+// Close detaches every program, closes the reader (memory of batches in
+// flight stays mapped until they are released) and unloads everything. It
+// returns the first error and still releases everything else.
+func (c *Capture) Close() error {
+	var errs []error
+	if err := c.Detach(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.reader != nil {
 		if err := c.reader.Close(); err != nil {
 			errs = append(errs, err)

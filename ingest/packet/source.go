@@ -40,13 +40,16 @@ type sourceConfig struct {
 // the kernel rings, and gives the ring memory of the previous Poll back to
 // the kernel, as the runtime's source contract allows (bytes stay valid until
 // the next Poll). The kernel rings cannot be paused: when the runtime falls
-// behind, the rings fill and the kernel counts ring-full drops.
+// behind, the rings fill and the kernel counts ring-full drops. Drain
+// detaches the programs; Poll then hands over what the rings still hold and
+// answers cabi.EOF once they are empty.
 type Source struct {
 	runtime.Base
-	cfg     Config
-	env     runtime.Env
-	capture *Capture
-	last    *cabi.Batch
+	cfg      Config
+	env      runtime.Env
+	capture  *Capture
+	last     *cabi.Batch
+	draining bool // Drain detached the programs
 }
 
 var _ runtime.Source = (*Source)(nil)
@@ -104,7 +107,8 @@ func (s *Source) Connect(ctx context.Context, attempt int) error {
 }
 
 // Poll releases the ring memory of the previous Poll's events and appends
-// the records now waiting, waiting up to timeout for the first.
+// the records now waiting, waiting up to timeout for the first. After Drain
+// it does not wait, and answers cabi.EOF when the rings are empty.
 func (s *Source) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
 	if s.capture == nil {
 		return cabi.Error, fmt.Errorf("packet source %s: poll before connect", s.env.Name)
@@ -112,11 +116,17 @@ func (s *Source) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error)
 	if err := s.release(); err != nil {
 		return cabi.Error, err
 	}
+	if s.draining {
+		timeout = 0
+	}
 	n, err := s.capture.Reader().Append(b, timeout)
 	if err != nil {
 		return cabi.Error, fmt.Errorf("packet source %s: %w", s.env.Name, err)
 	}
 	if n == 0 {
+		if s.draining {
+			return cabi.EOF, nil
+		}
 		return cabi.Timeout, nil
 	}
 	s.last = b
@@ -135,12 +145,14 @@ func (s *Source) release() error {
 	return nil
 }
 
-// Drain gives back the ring memory of the last Poll.
+// Drain stops intake: it detaches the programs, so the rings only empty
+// from now on, and gives back the ring memory of the last Poll.
 func (s *Source) Drain() error {
 	if s.capture == nil {
 		return nil
 	}
-	return s.release()
+	s.draining = true
+	return errors.Join(s.capture.Detach(), s.release())
 }
 
 // Counters returns the kernel counters of the running capture.
