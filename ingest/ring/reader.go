@@ -153,6 +153,11 @@ func NewReader(rings []*ebpf.Map, opts Options) (*Reader, error) {
 	if r.epc, err = r.epf.SyscallConn(); err != nil {
 		return fail(fmt.Errorf("new ring reader: %w", err))
 	}
+	// os.NewFile falls back to a blocking file when the netpoller refuses
+	// the descriptor; waits would then fail, so fail here instead.
+	if err := r.epf.SetReadDeadline(time.Time{}); err != nil {
+		return fail(fmt.Errorf("new ring reader: Go's netpoller does not take the epoll descriptor: %w", err))
+	}
 	r.pollFn = r.poll
 	for i, m := range rings {
 		mp, err := mapRing(m)
@@ -292,20 +297,33 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 	}
 }
 
-// wait parks the goroutine in the netpoller until a ring or the close
-// eventfd has something, or deadline passes, with r.mu released. It is
-// called and returns with r.mu held.
+// wait blocks until a ring or the close eventfd has something, or deadline
+// passes, with r.mu released. It is called and returns with r.mu held.
+//
+// The first waiter parks its goroutine in the netpoller; the deadline and
+// the poll result live on the Reader, so they serve one waiter only. A Read
+// that arrives while another waits blocks its thread in epoll_wait with its
+// own timeout instead, as every waiter did before the netpoller.
 func (r *Reader) wait(deadline time.Time) error {
+	parked := r.waiters == 0
 	r.waiters++
 	r.mu.Unlock()
-	err := r.epf.SetReadDeadline(deadline)
-	if err == nil {
-		// RawConn.Read serialises concurrent callers, so pollErr and
-		// events belong to one waiter at a time.
-		r.pollErr = nil
-		err = r.epc.Read(r.pollFn)
-		if err == nil {
-			err = r.pollErr
+	var err error
+	if parked {
+		if err = r.epf.SetReadDeadline(deadline); err == nil {
+			r.pollErr = nil
+			if err = r.epc.Read(r.pollFn); err == nil {
+				err = r.pollErr
+			}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = nil
+		}
+	} else {
+		ms := int((time.Until(deadline) + time.Millisecond - 1) / time.Millisecond)
+		var evs [2]unix.EpollEvent
+		if _, err = unix.EpollWait(r.epfd, evs[:], max(ms, 0)); errors.Is(err, unix.EINTR) {
+			err = nil
 		}
 	}
 	r.mu.Lock()
@@ -313,7 +331,7 @@ func (r *Reader) wait(deadline time.Time) error {
 	if r.closed && r.waiters == 0 {
 		r.closeFDs()
 	}
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+	if err != nil {
 		return fmt.Errorf("wait for ring data: %w", err)
 	}
 	return nil

@@ -510,7 +510,8 @@ func TestReadAllocs(t *testing.T) {
 	m, f := newRing(t, 1<<20)
 	r := newReader(t, []*ebpf.Map{m}, Options{})
 	b := newBatch(t, 64)
-	fill(t, f, ringfill.Args{Count: 110 * 64})
+	// AllocsPerRun calls the function once more than asked, to warm up.
+	fill(t, f, ringfill.Args{Count: 101 * 64})
 	short := 0
 	allocs := testing.AllocsPerRun(100, func() {
 		n, err := r.Read(b, 0)
@@ -526,5 +527,50 @@ func TestReadAllocs(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Fatalf("Read+Release allocated %.1f times per batch; want 0", allocs)
+	}
+	// The ring is empty now: a Read with a timeout waits in the netpoller.
+	allocs = testing.AllocsPerRun(20, func() {
+		if n, err := r.Read(b, time.Millisecond); err != nil || n != 0 {
+			short++
+		}
+	})
+	if short > 0 {
+		t.Fatalf("%d reads of the empty ring failed or returned records", short)
+	}
+	if allocs != 0 {
+		t.Fatalf("a Read that waits allocated %.1f times; want 0", allocs)
+	}
+}
+
+// TestConcurrentWaits checks that each of two Reads waiting at once keeps
+// its own deadline, whichever starts first.
+func TestConcurrentWaits(t *testing.T) {
+	m, _ := newRing(t, 8192)
+	r := newReader(t, []*ebpf.Map{m}, Options{})
+	b1, b2 := newBatch(t, 8), newBatch(t, 8)
+	for _, shortFirst := range []bool{true, false} {
+		short := make(chan time.Duration, 1)
+		long := make(chan error, 1)
+		readShort := func() {
+			start := time.Now()
+			r.Read(b1, 50*time.Millisecond)
+			short <- time.Since(start)
+		}
+		readLong := func() { _, err := r.Read(b2, time.Second); long <- err }
+		if shortFirst {
+			go readShort()
+			time.Sleep(10 * time.Millisecond)
+			go readLong()
+		} else {
+			go readLong()
+			time.Sleep(10 * time.Millisecond)
+			go readShort()
+		}
+		if d := <-short; d > 500*time.Millisecond {
+			t.Errorf("short first %v: a Read with a 50ms timeout returned after %v, next to a 1s Read", shortFirst, d)
+		}
+		if err := <-long; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
