@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -178,12 +179,13 @@ func (c *Counters) add(o Counters) {
 }
 
 // Capture is a running capture: the loaded programs, their attachments, the
-// per-CPU rings and a Reader over them. Its methods are safe for concurrent
-// use.
+// per-CPU rings and a Reader over them. Its methods may be called from
+// several goroutines at once, except Close, which must be the last call.
 type Capture struct {
 	coll   *ebpf.Collection // owns every program and map in objs
 	objs   packetObjects
-	links  []link.Link
+	mu     sync.Mutex // guards links
+	links  []attachment
 	rings  []*ebpf.Map
 	reader *ring.Reader
 	ifaces []Interface
@@ -421,14 +423,23 @@ func replaceFilter(ps *ebpf.ProgramSpec, body asm.Instructions) error {
 	return nil
 }
 
+// attachment is one program attached to one interface, with a name for
+// errors such as "tcx egress on eth0".
+type attachment struct {
+	link link.Link
+	what string
+}
+
 // attach attaches the programs cfg asks for to one interface.
 func (c *Capture) attach(ifc Interface) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.cfg.Mode == ModeXDP {
 		l, err := link.AttachXDP(link.XDPOptions{Program: c.objs.WeirXdpIngress, Interface: ifc.Index})
 		if err != nil {
 			return fmt.Errorf("attach xdp to %s: %w", ifc.Name, notSupported(err))
 		}
-		c.links = append(c.links, l)
+		c.links = append(c.links, attachment{l, "xdp on " + ifc.Name})
 		return nil
 	}
 	if c.cfg.Direction != DirectionOut {
@@ -436,14 +447,14 @@ func (c *Capture) attach(ifc Interface) error {
 		if err != nil {
 			return fmt.Errorf("attach tcx ingress to %s: %w", ifc.Name, notSupported(err))
 		}
-		c.links = append(c.links, l)
+		c.links = append(c.links, attachment{l, "tcx ingress on " + ifc.Name})
 	}
 	if c.cfg.Direction != DirectionIn {
 		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: c.objs.WeirTcEgress, Attach: ebpf.AttachTCXEgress})
 		if err != nil {
 			return fmt.Errorf("attach tcx egress to %s: %w", ifc.Name, notSupported(err))
 		}
-		c.links = append(c.links, l)
+		c.links = append(c.links, attachment{l, "tcx egress on " + ifc.Name})
 	}
 	return nil
 }
@@ -523,10 +534,12 @@ func (c *Capture) CountersPerCPU() ([]Counters, error) {
 // reading what the rings still hold. Close still must be called. Detach is
 // idempotent.
 func (c *Capture) Detach() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var errs []error
-	for _, l := range c.links {
-		if err := l.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("detach capture program: %w", err))
+	for _, a := range c.links {
+		if err := a.link.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach %s: %w", a.what, err))
 		}
 	}
 	c.links = nil

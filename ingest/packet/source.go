@@ -108,7 +108,7 @@ func (s *Source) Connect(ctx context.Context, attempt int) error {
 
 // Poll releases the ring memory of the previous Poll's events and appends
 // the records now waiting, waiting up to timeout for the first. After Drain
-// it does not wait, and answers cabi.EOF when the rings are empty.
+// it answers cabi.EOF once every record the programs emitted has been read.
 func (s *Source) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
 	if s.capture == nil {
 		return cabi.Error, fmt.Errorf("packet source %s: poll before connect", s.env.Name)
@@ -117,17 +117,27 @@ func (s *Source) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error)
 		return cabi.Error, err
 	}
 	if s.draining {
-		timeout = 0
+		// Programs detached: only records already in the rings, or
+		// being written by a program that started before Detach, are
+		// left; they do not wake the reader, so wait briefly.
+		timeout = time.Millisecond
 	}
 	n, err := s.capture.Reader().Append(b, timeout)
 	if err != nil {
 		return cabi.Error, fmt.Errorf("packet source %s: %w", s.env.Name, err)
 	}
 	if n == 0 {
-		if s.draining {
+		if !s.draining {
+			return cabi.Timeout, nil
+		}
+		done, err := s.drained()
+		if err != nil {
+			return cabi.Error, err
+		}
+		if done {
 			return cabi.EOF, nil
 		}
-		return cabi.Timeout, nil
+		return cabi.OK, nil // a record is still being written: poll again
 	}
 	s.last = b
 	return cabi.OK, nil
@@ -152,7 +162,28 @@ func (s *Source) Drain() error {
 		return nil
 	}
 	s.draining = true
-	return errors.Join(s.capture.Detach(), s.release())
+	var errs []error
+	if err := s.capture.Detach(); err != nil {
+		errs = append(errs, fmt.Errorf("packet source %s: drain: %w", s.env.Name, err))
+	}
+	if err := s.release(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// drained reports whether every record the programs emitted has been read:
+// the kernel counters balance (no program is still between counting a
+// packet and submitting its record) and the reader has taken as many
+// records as were emitted.
+func (s *Source) drained() (bool, error) {
+	k, err := s.capture.Counters()
+	if err != nil {
+		return false, fmt.Errorf("packet source %s: %w", s.env.Name, err)
+	}
+	st := s.capture.Reader().Stats()
+	settled := k.Seen == k.Filtered+k.SampledOut+k.Emitted+k.RingFull
+	return settled && st.Records+st.Rejected >= k.Emitted, nil
 }
 
 // Counters returns the kernel counters of the running capture.
