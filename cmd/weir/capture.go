@@ -199,7 +199,10 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// tcpdump comparison (docs/BENCHMARKS.md). GOMAXPROCS in the
 	// environment still wins.
 	if os.Getenv("GOMAXPROCS") == "" {
-		defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
+		goruntime.GOMAXPROCS(1)
+		// Back to the runtime's own choice, which follows CPU limits,
+		// for callers such as tests that run on in this process.
+		defer goruntime.SetDefaultGOMAXPROCS()
 	}
 	c, err := packet.Open(o.cfg)
 	if err != nil {
