@@ -249,7 +249,12 @@ func (p *pluginSet) load(reg *runtime.Registry, paths ...string) error {
 	}
 	var fresh []string
 	for _, f := range files {
-		abs, err := filepath.Abs(f)
+		// The same library reached through a symlink is the same
+		// library: loading it twice would register its types twice.
+		abs, err := filepath.EvalSymlinks(f)
+		if err == nil {
+			abs, err = filepath.Abs(abs)
+		}
 		if err != nil {
 			return fmt.Errorf("load plugin %s: %w", f, err)
 		}
