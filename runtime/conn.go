@@ -50,8 +50,11 @@ type connNode struct {
 	ackr   Acker
 	opened bool
 	closed bool
-	// drained is set once Drain was called on inst (see drainLocked).
-	drained bool
+	// drained is set once Drain was called on inst (see drainLocked). It
+	// is atomic because a non-dual source worker sets it without mu, and
+	// finish may read it while a stuck worker still runs (after the kill
+	// grace).
+	drained atomic.Bool
 
 	hasSource, hasSink, dual bool
 	// proc marks a processor step of a pipeline.
@@ -208,7 +211,7 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 		n.ackr, _ = inst.(Acker)
 		n.gen.Add(1)
 		n.opened = true
-		n.drained = false
+		n.drained.Store(false)
 		n.paused = false
 		n.failure.Store(nil)
 		n.state.Store(stRunning)
@@ -294,7 +297,7 @@ func (n *connNode) finish(drain bool) {
 		return
 	}
 	inst := n.inst
-	if drain && !n.drained {
+	if drain && !n.drained.Load() {
 		n.state.Store(stDraining)
 		if err := n.drainLocked(); err != nil {
 			n.log.Error("connector drain failed", "err", err)
@@ -319,10 +322,9 @@ func (n *connNode) finish(drain bool) {
 // the hold: EOF, failure, or killed while opening). The caller holds the
 // instance (n.mu, or n.lock in the source worker).
 func (n *connNode) drainLocked() error {
-	if n.drained {
+	if !n.drained.CompareAndSwap(false, true) {
 		return nil
 	}
-	n.drained = true
 	return n.call("drain", n.inst.Drain)
 }
 
@@ -431,7 +433,7 @@ func (n *connNode) setPaused(want bool) {
 		return
 	}
 	n.lock()
-	inst, drained := n.inst, n.drained
+	inst, drained := n.inst, n.drained.Load()
 	n.unlock()
 	if inst == nil || drained {
 		return

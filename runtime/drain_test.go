@@ -284,3 +284,44 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestDrainStuckSourceNoRace: a source whose Drain is stuck past the kill
+// grace is not drained again by finish, and finish reads the drained mark
+// that the worker set without racing it (run with -race). Nothing orders
+// the two: Shutdown's ctx expires on its own timer.
+func TestDrainStuckSourceNoRace(t *testing.T) {
+	defer func(g time.Duration) { killGrace = g }(killGrace)
+	killGrace = time.Millisecond
+	f := newFixture()
+	release := make(chan struct{})
+	var made []*heldSource
+	registerHeld(f, &made, func(int) *heldSource {
+		return &heldSource{per: 1, onDrain: func() {
+			select {
+			case <-release:
+			case <-time.After(3 * time.Second):
+			}
+		}}
+	})
+	g := graph([]string{"in:held", "out:sink"}, nil, EdgeDef{From: "in", To: "out"})
+	e := startEngine(t, g, f, testOpts())
+	eventually(t, 3*time.Second, "batches delivered", func() bool { return f.sinkBatches("out") >= 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := e.Shutdown(ctx)
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v; want an error wrapping %v", err, context.DeadlineExceeded)
+	}
+	select {
+	case <-e.Finished():
+	case <-time.After(5 * time.Second):
+		t.Fatal("source worker still running 5s after its Drain was released")
+	}
+	f.mu.Lock()
+	src := made[0]
+	f.mu.Unlock()
+	if got := src.count("drain"); got != 1 {
+		t.Errorf("source drained %d times; want 1 (calls %v)", got, src.list())
+	}
+}

@@ -10,8 +10,9 @@ import (
 // its Write waits while Poll runs.
 const dualPollTimeout = 5 * time.Millisecond
 
-// killGrace is how long a stop waits for workers after killing them.
-const killGrace = 5 * time.Second
+// killGrace is how long a stop waits for workers after killing them. It
+// is a variable only so that tests can shorten it.
+var killGrace = 5 * time.Second
 
 // topo is one wiring of the engine: the edges and the worker goroutines
 // for a plan. Reload replaces it; nodes may carry over.
