@@ -317,10 +317,12 @@ func (n *connNode) finish(drain bool) {
 
 // drainLocked calls Drain on the running instance unless it was drained
 // already, so that each instance is drained at most once: by the source
-// worker at a hold that asks it to drain (it then polls the instance dry),
-// or else by finish (a sink, or a source that had stopped polling before
-// the hold: EOF, failure, or killed while opening). The caller holds the
-// instance (n.mu, or n.lock in the source worker).
+// worker at a hold that asks it to drain (it then polls the instance dry;
+// a dual connector only once its sink side is done, see pollLoop), or else
+// by finish (a sink, a source that had stopped polling before the hold:
+// EOF, failure, or killed while opening, or a dual connector that feeds
+// itself). The caller holds the instance (n.mu, or n.lock in the source
+// worker).
 func (n *connNode) drainLocked() error {
 	if !n.drained.CompareAndSwap(false, true) {
 		return nil

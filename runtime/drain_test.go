@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -323,5 +324,87 @@ func TestDrainStuckSourceNoRace(t *testing.T) {
 	f.mu.Unlock()
 	if got := src.count("drain"); got != 1 {
 		t.Errorf("source drained %d times; want 1 (calls %v)", got, src.list())
+	}
+}
+
+// drainEcho is an echo that records Drain and every Write after it.
+type drainEcho struct {
+	echo
+	mu         sync.Mutex
+	drains     int
+	writesPost int // Writes after Drain
+	eventsPost int // their events
+}
+
+func (e *drainEcho) Drain() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.drains++
+	return nil
+}
+
+func (e *drainEcho) Write(b *cabi.Batch) (cabi.Status, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.drains > 0 {
+		e.writesPost++
+		e.eventsPost += int(b.Len)
+	}
+	time.Sleep(time.Millisecond) // slower than its upstream: a backlog builds
+	return e.echo.Write(b)
+}
+
+func (e *drainEcho) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.echo.Poll(b, timeout)
+}
+
+// TestDualDrainedAfterSinkSide: at Shutdown a connector that is both
+// source and sink gets Drain once and no Write after it. When it does not
+// feed itself, it is drained only once its sink side has written all its
+// input, and then polled dry: every event written to it reaches the sink
+// behind it. When it feeds its own sink side (through a pipeline), it stops
+// polling at the hold and is drained after its last Write.
+func TestDualDrainedAfterSinkSide(t *testing.T) {
+	for _, cycle := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cycle=%v", cycle), func(t *testing.T) {
+			f := newFixture()
+			f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+			mid := &drainEcho{}
+			f.reg.MustRegister(Type{ID: "echo", Roles: RoleSource | RoleSink, New: func([]byte, Env) (Connector, error) { return mid, nil }})
+			edges := []EdgeDef{{From: "in", To: "mid"}, {From: "mid", To: "out"}}
+			var pipes []PipelineDef
+			if cycle {
+				pipes = []PipelineDef{{Name: "back"}}
+				edges = append(edges, EdgeDef{From: "mid", To: "back"}, EdgeDef{From: "back", To: "mid"})
+			}
+			g := graph([]string{"in:src", "mid:echo", "out:sink"}, pipes, edges...)
+			e := startEngine(t, g, f, testOpts())
+			eventually(t, 3*time.Second, "events echoed", func() bool { return f.sinkBatches("out") >= 3 })
+			shutdown(t, e)
+			mid.mu.Lock()
+			defer mid.mu.Unlock()
+			if mid.drains != 1 || mid.writesPost != 0 {
+				t.Errorf("dual connector drained %d times, then got %d writes (%d events); want 1 drain and no writes after it",
+					mid.drains, mid.writesPost, mid.eventsPost)
+			}
+			s := e.Stats()
+			checkAccounting(t, s)
+			if cycle {
+				return // what it held at its last Write is never polled
+			}
+			if mid.pending != 0 {
+				t.Errorf("dual connector left %d events unpolled; want 0", mid.pending)
+			}
+			in, _ := s.Component("in", StatSource)
+			wrote, _ := s.Component("mid", StatSink)
+			gave, _ := s.Component("mid", StatSource)
+			got := uint64(f.sink("out").events.Load())
+			if in.EventsOut == 0 || wrote.EventsOut != in.EventsOut || gave.EventsOut != in.EventsOut || got != in.EventsOut {
+				t.Errorf("in gave %d events, mid wrote %d and gave %d, out got %d; want all equal and above 0",
+					in.EventsOut, wrote.EventsOut, gave.EventsOut, got)
+			}
+		})
 	}
 }

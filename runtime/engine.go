@@ -123,7 +123,12 @@ func (e *Engine) Finished() <-chan struct{} { return e.eng.finished() }
 // stopped and closed. Each source instance still polling gets Drain once
 // and is then polled until it answers cabi.EOF or cabi.Timeout; what it
 // returns flows to the sinks like any other batch. (A source that reached
-// EOF earlier gets Drain without further polls.) When ctx expires first,
+// EOF earlier gets Drain without further polls.) A connector that is both
+// source and sink gets no Write after Drain: it is drained only once its
+// sink side has written everything sent to it, and is polled until then;
+// one that feeds its own sink side (through pipelines or other such
+// connectors) stops polling at once and is drained after its last Write,
+// so what it still holds then is not polled. When ctx expires first,
 // polling stops and what is still in flight is dropped with reason
 // ReasonShutdown (and failed to Acker sources); so a source that keeps
 // returning events after Drain holds Shutdown until ctx expires. Shutdown

@@ -10,8 +10,13 @@ import (
 
 // runSink is a sink's worker for one topology: it writes every batch from
 // its edges until they are all closed and empty, or the engine is killed.
-func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode) {
+// It closes done (when not nil) as it returns: a dual connector's source
+// worker waits for that before it drains the instance (see pollLoop).
+func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode, done chan<- struct{}) {
 	defer t.wg.Done()
+	if done != nil {
+		defer close(done)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

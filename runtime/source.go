@@ -11,10 +11,13 @@ import (
 // runSource is a source's worker for one topology: it polls batches and
 // hands them to the source's edges until EOF, a hold (reload or shutdown)
 // or a kill. At a hold, a source marked to drain (topo.setDrain) is drained
-// and polled dry first; see pollLoop.
-func (t *topo) runSource(n *connNode, edges []*edge, snd *sender) {
+// and polled dry first; see pollLoop. sinkDone is closed when the sink
+// side of a dual connector has written all its input (see runSink); it is
+// nil for a connector that is only a source, and for a dual connector that
+// feeds its own sink side (see feedsItself).
+func (t *topo) runSource(n *connNode, edges []*edge, snd *sender, sinkDone <-chan struct{}) {
 	defer t.wg.Done()
-	t.pollLoop(n, edges, snd)
+	t.pollLoop(n, edges, snd, sinkDone)
 	for _, e := range edges {
 		e.close()
 	}
@@ -40,9 +43,19 @@ func (t *topo) runSource(n *connNode, edges []*edge, snd *sender) {
 // no pause, until it answers EOF or Timeout, fails, or the topology is
 // killed (Shutdown's or Reload's ctx expired). A source not marked, one
 // whose connector Reload keeps, stops polling at the hold without Drain.
-// ctx ends at the hold, so while draining a poll error ends polling: it
+// ctx ends at the hold, so from then on a poll error ends polling: it
 // waits out no retry and opens no new instance.
-func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
+//
+// A marked dual connector (source and sink) must get no Write after
+// Drain, and what its sink side takes in may come out of its source side.
+// So at the hold its source side keeps polling as before (no pause, and
+// Timeout does not end it) until sinkDone is closed, that is until its
+// sink side's upstream has drained and its queues are written; only then
+// does it get Drain and is polled dry. A marked dual connector that feeds
+// its own sink side (sinkDone nil) cannot wait for that: it stops polling
+// at the hold without Drain, finish drains it after its last Write, and
+// what it would still have returned is never polled.
+func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender, sinkDone <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -60,7 +73,9 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 	if n.dual && timeout > dualPollTimeout {
 		timeout = dualPollTimeout
 	}
-	draining := false
+	// held: the hold was seen and n is marked to drain; draining: Drain
+	// was called, so polling ends at the first Timeout.
+	held, draining := false, false
 	errs := 0
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
@@ -76,25 +91,28 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 			return
 		default:
 		}
-		if !draining {
+		if !held {
 			select {
 			case <-t.hold:
-				if !t.drains(n.def.Name) {
+				if !t.drains(n.def.Name) || n.dual && sinkDone == nil {
 					return
 				}
-				draining = true
+				held = true
 				n.setPaused(false)
 				n.state.Store(stDraining)
-				n.lock()
-				if err := n.drainLocked(); err != nil {
-					n.srcC.errors.Add(1)
-					n.log.Error("source drain failed", "err", err)
-				}
-				n.unlock()
 			default:
 			}
 		}
-		if !draining && n.pauseReq.Load() > 0 {
+		if held && !draining && closedOrNil(sinkDone) {
+			draining = true
+			n.lock()
+			if err := n.drainLocked(); err != nil {
+				n.srcC.errors.Add(1)
+				n.log.Error("source drain failed", "err", err)
+			}
+			n.unlock()
+		}
+		if !held && n.pauseReq.Load() > 0 {
 			n.setPaused(true)
 			select {
 			case <-n.wake:
@@ -149,11 +167,16 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 				// waiting for input itself: wait here, until Env.Wakeup
 				// or the rest of the timeout, rather than spin.
 				if rest := timeout - time.Since(began); rest > timeout/2 {
+					hold := t.hold
+					if held {
+						hold = nil // seen already: wait for sinkDone
+					}
 					idle.Reset(rest)
 					select {
 					case <-n.wake:
 					case <-idle.C:
-					case <-t.hold:
+					case <-hold:
+					case <-sinkDone: // nil until a dual one is held
 					case <-t.kill:
 					}
 					if !idle.Stop() {
@@ -181,11 +204,24 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender) {
 				continue
 			}
 			if !sleep(t.opts.RetryBackoff.delay(errs), ctx.Done()) {
-				if draining {
+				if held {
 					return
 				}
 			}
 		}
+	}
+}
+
+// closedOrNil reports whether ch is nil or closed.
+func closedOrNil(ch <-chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

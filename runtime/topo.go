@@ -96,17 +96,27 @@ func (e *engine) buildTopo(p *plan) *topo {
 	}
 	for _, cp := range p.conns {
 		n := e.conns[cp.def.Name]
+		// A dual connector's source worker drains it only once its sink
+		// side is done, unless that would wait on itself.
+		var sinkDone chan struct{}
+		if n.dual {
+			sinkDone = make(chan struct{})
+		}
 		if cp.hasSource {
 			t.wg.Add(1)
 			es := srcEdges[cp.def.Name]
 			snd := newSender(n.pool, t.kill, notifyOf(notify, cp.def.Name), len(es))
 			snd.wake = n.wake
 			snd.onWake = func() { n.setPaused(n.pauseReq.Load() > 0) }
-			go t.runSource(n, es, snd)
+			wait := sinkDone
+			if n.dual && e.feedsItself(feeders, cp.def.Name) {
+				wait = nil
+			}
+			go t.runSource(n, es, snd, wait)
 		}
 		if cp.hasSink {
 			t.wg.Add(1)
-			go t.runSink(n, inboxes[cp.def.Name], e.upstreamSources(feeders, cp.def.Name))
+			go t.runSink(n, inboxes[cp.def.Name], e.upstreamSources(feeders, cp.def.Name), sinkDone)
 		}
 	}
 	for _, r := range t.pipes {
@@ -140,6 +150,35 @@ func (e *engine) upstreamSources(feeders map[string][]string, name string) []*co
 	}
 	walk(name)
 	return out
+}
+
+// feedsItself reports whether the dual connector name can reach its own
+// sink side: through pipelines, and through dual connectors (whose source
+// side, held, waits for their sink side). Its source worker then must not
+// wait for its sink side to finish before it drains, or the stop would
+// wait for itself until its ctx expires.
+func (e *engine) feedsItself(feeders map[string][]string, name string) bool {
+	seen := map[string]bool{}
+	var walk func(string) bool
+	walk = func(to string) bool {
+		for _, from := range feeders[to] {
+			if from == name {
+				return true
+			}
+			if seen[from] {
+				continue
+			}
+			seen[from] = true
+			if n, ok := e.conns[from]; ok && !n.dual {
+				continue // a plain source waits on nothing
+			}
+			if walk(from) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(name)
 }
 
 // stop holds the sources, which drain and poll dry those in drainSet (see
