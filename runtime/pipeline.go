@@ -28,6 +28,9 @@ type pipeNode struct {
 	pool    *pool
 	c       counters
 	masks   []uint64
+	// wasLive is a bitset of the events live before a processor step
+	// (see markLive); only the pipeline's worker touches it.
+	wasLive []uint64
 	// nextFlush is when the emitters next want a flush (zero: none).
 	nextFlush time.Time
 	state     atomic.Int32
@@ -167,7 +170,7 @@ func (r *pipeRun) run(l *lease, first int, now time.Time) {
 		// The processor's own figures: the events still live when it gets
 		// the batch go in; those it leaves unmarked go out.
 		c := &s.proc.srcC
-		in, inBytes := live(l.b)
+		in, inBytes := r.p.markLive(l.b)
 		c.in(in, inBytes)
 		if err := r.processOne(s.proc, l.b); err != nil {
 			c.errors.Add(1)
@@ -178,22 +181,45 @@ func (r *pipeRun) run(l *lease, first int, now time.Time) {
 			l.release(false)
 			return
 		}
-		out, outBytes := live(l.b)
+		// It may only mark drops: an event it unmarks counts as neither in
+		// nor out, so out + dropped = in even when it unmarks some events
+		// and marks others.
+		out, outBytes := r.p.keptLive(l.b)
 		if out < in {
 			c.drop(rOperator, in-out)
-		} else {
-			out = in // it may only mark drops: clearing FlagDrop does not count
 		}
 		c.out(out, outBytes)
 	}
 	r.route(l)
 }
 
-// live counts the events of b not marked cabi.FlagDrop, and their bytes.
-func live(b *cabi.Batch) (events, bytes uint64) {
+// markLive counts the events of b not marked cabi.FlagDrop, and their
+// bytes, and records which they are in p.wasLive for keptLive.
+func (p *pipeNode) markLive(b *cabi.Batch) (events, bytes uint64) {
 	evs := b.EventSlice()
+	words := (len(evs) + 63) / 64
+	if cap(p.wasLive) < words {
+		p.wasLive = make([]uint64, words)
+	}
+	p.wasLive = p.wasLive[:words]
+	clear(p.wasLive)
 	for i := range evs {
 		if evs[i].Flags&cabi.FlagDrop == 0 {
+			p.wasLive[i/64] |= 1 << (i % 64)
+			events++
+			bytes += uint64(evs[i].Len)
+		}
+	}
+	return events, bytes
+}
+
+// keptLive counts the events of b that markLive found live and that are
+// still not marked cabi.FlagDrop, and their bytes now. b must have the
+// length it had at markLive.
+func (p *pipeNode) keptLive(b *cabi.Batch) (events, bytes uint64) {
+	evs := b.EventSlice()
+	for i := range evs {
+		if p.wasLive[i/64]&(1<<(i%64)) != 0 && evs[i].Flags&cabi.FlagDrop == 0 {
 			events++
 			bytes += uint64(evs[i].Len)
 		}

@@ -11,10 +11,13 @@ import (
 )
 
 // evenDropper marks every event with an even sequence number to drop and
-// fails the batch that starts with sequence number failAt (0: none).
+// fails the batch that starts with sequence number failAt (0: none). With
+// unmark it first clears cabi.FlagDrop on every event; with noMark it
+// marks none.
 type evenDropper struct {
 	Base
-	failAt uint64
+	failAt         uint64
+	unmark, noMark bool
 }
 
 func (p evenDropper) Process(b *cabi.Batch) error {
@@ -23,7 +26,10 @@ func (p evenDropper) Process(b *cabi.Batch) error {
 		return errors.New("refused by test")
 	}
 	for i := range evs {
-		if seqOf(&evs[i])%2 == 0 {
+		if p.unmark {
+			evs[i].Flags &^= cabi.FlagDrop
+		}
+		if !p.noMark && seqOf(&evs[i])%2 == 0 {
 			evs[i].Flags |= cabi.FlagDrop
 		}
 	}
@@ -33,7 +39,9 @@ func (p evenDropper) Process(b *cabi.Batch) error {
 // TestProcessorCounters checks a processor's own figures for 1000 events
 // of 8 bytes in batches of 10: what it got, passed and marked dropped, and
 // that a batch it fails on is dropped with reason processor. Events an
-// earlier step dropped never reach it.
+// earlier step dropped never reach it. A processor that unmarks events is
+// counted per event: those it unmarks count as neither in nor out, those
+// it newly marks as dropped by it (the unmarked events do go on, though).
 func TestProcessorCounters(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -43,6 +51,7 @@ func TestProcessorCounters(t *testing.T) {
 		// want: processor in, out, dropped by reason
 		in, out uint64
 		dropped map[string]uint64
+		sink    uint64 // events the sink gets; 0: out
 	}{
 		{name: "alone", ops: []OpDef{{Type: "even"}}, step: "p/1",
 			in: 1000, out: 500, dropped: map[string]uint64{ReasonOperator: 500}},
@@ -52,14 +61,24 @@ func TestProcessorCounters(t *testing.T) {
 		// The batch of 11..20 fails whole: its 10 events are dropped.
 		{name: "failing", ops: []OpDef{{Type: "even"}}, failAt: 11, step: "p/1",
 			in: 1000, out: 495, dropped: map[string]uint64{ReasonOperator: 495, ReasonProcessor: 10}},
+		// drop_every 5 marks 200 events; the processor unmarks them and
+		// marks the 500 even ones, 400 of which it got live.
+		{name: "unmarks and marks", ops: []OpDef{{Type: "drop_every", Config: []byte(`{"n":5}`)}, {Type: "unmark_even"}}, step: "p/2",
+			in: 800, out: 400, dropped: map[string]uint64{ReasonOperator: 400}, sink: 500},
+		{name: "unmarks only", ops: []OpDef{{Type: "drop_every", Config: []byte(`{"n":5}`)}, {Type: "unmark"}}, step: "p/2",
+			in: 800, out: 800, dropped: map[string]uint64{}, sink: 1000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture()
 			f.newSrc = func(string) *testSource { return &testSource{eventsPer: 10, size: 8, limit: 100} }
-			f.reg.MustRegister(Type{ID: "even", Roles: RoleProcessor, New: func([]byte, Env) (Connector, error) {
-				return evenDropper{failAt: tt.failAt}, nil
-			}})
+			for id, p := range map[string]evenDropper{
+				"even":        {failAt: tt.failAt},
+				"unmark_even": {unmark: true},
+				"unmark":      {unmark: true, noMark: true},
+			} {
+				f.reg.MustRegister(Type{ID: id, Roles: RoleProcessor, New: func([]byte, Env) (Connector, error) { return p, nil }})
+			}
 			g := graph([]string{"in:src", "out:sink"}, []PipelineDef{{Name: "p", Ops: tt.ops}},
 				EdgeDef{From: "in", To: "p"}, EdgeDef{From: "p", To: "out"})
 			s := runToEnd(t, g, f, testOpts())
@@ -73,15 +92,19 @@ func TestProcessorCounters(t *testing.T) {
 			if c.BytesIn != 8*tt.in || c.BytesOut != 8*tt.out {
 				t.Errorf("processor bytes in %d out %d; want %d, %d", c.BytesIn, c.BytesOut, 8*tt.in, 8*tt.out)
 			}
-			if got := uint64(f.sink("out").events.Load()); got != tt.out {
-				t.Errorf("sink got %d events; want %d", got, tt.out)
+			wantSink := tt.sink
+			if wantSink == 0 {
+				wantSink = tt.out
+			}
+			if got := uint64(f.sink("out").events.Load()); got != wantSink {
+				t.Errorf("sink got %d events; want %d", got, wantSink)
 			}
 
 			var prom bytes.Buffer
 			if err := WritePrometheus(&prom, s); err != nil {
 				t.Fatal(err)
 			}
-			l := `component="` + tt.step + `",role="processor",type="even"`
+			l := `component="` + tt.step + `",role="processor",type="` + tt.ops[len(tt.ops)-1].Type + `"`
 			want := []string{
 				fmt.Sprintf("weir_component_events_in_total{%s} %d\n", l, tt.in),
 				fmt.Sprintf("weir_component_events_out_total{%s} %d\n", l, tt.out),
