@@ -181,9 +181,9 @@ func (r *pipeRun) run(l *lease, first int, now time.Time) {
 			l.release(false)
 			return
 		}
-		// It may only mark drops: an event it unmarks counts as neither in
-		// nor out, so out + dropped = in even when it unmarks some events
-		// and marks others.
+		// It may only mark drops: an event dropped before the step stays
+		// dropped (keptLive marks it again), so out + dropped = in and the
+		// pipeline's own accounting holds.
 		out, outBytes := r.p.keptLive(l.b)
 		if out < in {
 			c.drop(rOperator, in-out)
@@ -214,12 +214,17 @@ func (p *pipeNode) markLive(b *cabi.Batch) (events, bytes uint64) {
 }
 
 // keptLive counts the events of b that markLive found live and that are
-// still not marked cabi.FlagDrop, and their bytes now. b must have the
-// length it had at markLive.
+// still not marked cabi.FlagDrop, and their bytes now. An event that was
+// dropped before the step and is unmarked now (a processor may only add
+// drops) is marked cabi.FlagDrop again. b must have the length it had at
+// markLive.
 func (p *pipeNode) keptLive(b *cabi.Batch) (events, bytes uint64) {
 	evs := b.EventSlice()
 	for i := range evs {
-		if p.wasLive[i/64]&(1<<(i%64)) != 0 && evs[i].Flags&cabi.FlagDrop == 0 {
+		switch {
+		case p.wasLive[i/64]&(1<<(i%64)) == 0:
+			evs[i].Flags |= cabi.FlagDrop
+		case evs[i].Flags&cabi.FlagDrop == 0:
 			events++
 			bytes += uint64(evs[i].Len)
 		}

@@ -373,7 +373,8 @@ typedef struct weir_processor_ops {
 	 *    read-only, plugin memory) or another consumer shares are copied
 	 *    into a private arena before the first processor runs.
 	 *  - Events an earlier step marked WEIR_EVENT_DROP are still in the
-	 *    batch: skip them, and never clear the bit.
+	 *    batch: skip them, and never clear the bit (the weir runtime sets
+	 *    it again on such an event after the call).
 	 *  - A processor that shortens len sets WEIR_EVENT_TRUNCATED.
 	 *  - It may set or clear plugin flag bits 8-15; it leaves bits 2-7 at 0.
 	 *  - The host checks after the call that batch->len, arena_len and the
