@@ -3,16 +3,13 @@ package runtime
 import (
 	"bytes"
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/internal/testmem"
 )
 
 // Sizes of the events of a readOnlySource: most are small, every
@@ -52,20 +49,7 @@ func newReadOnlySource(t *testing.T) (*readOnlySource, []byte) {
 		img = append(img, ev...)
 		offs = append(offs, len(img))
 	}
-	path := filepath.Join(t.TempDir(), "events")
-	if err := os.WriteFile(path, img, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	mem, err := unix.Mmap(int(f.Fd()), 0, len(img), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatalf("mmap %s read-only: %v", path, err)
-	}
-	t.Cleanup(func() { unix.Munmap(mem) })
+	mem := testmem.ReadOnly(t, img)
 	return &readOnlySource{mem: mem, offs: offs}, img
 }
 

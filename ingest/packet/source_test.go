@@ -65,19 +65,28 @@ func TestOpenUnknownInterface(t *testing.T) {
 	}
 }
 
-// TestSourcePoll runs the connector through its lifecycle on a veth pair and
-// checks that Poll delivers the test traffic as packet events.
-func TestSourcePoll(t *testing.T) {
+// connectedSource makes a packet source capturing egress on a new veth
+// pair, from inside the pair's first namespace, and connects it. It is
+// closed when the test ends.
+func connectedSource(t *testing.T) (*vethPair, *Source) {
+	t.Helper()
 	v := newVethPair(t)
 	enterNetns(t, v.ns1)
 	s, err := NewSource([]byte(`{"interfaces": ["`+v.dev1+`"], "direction": "out", "snaplen": 128, "ring_size": "64KiB"}`), runtime.Env{Name: "pkt"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	if err := s.Connect(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
+	return v, s
+}
+
+// TestSourcePoll runs the connector through its lifecycle on a veth pair and
+// checks that Poll delivers the test traffic as packet events.
+func TestSourcePoll(t *testing.T) {
+	v, s := connectedSource(t)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -123,16 +132,7 @@ func TestSourcePoll(t *testing.T) {
 // TestSourceDrain checks that Drain stops intake: Poll hands over what the
 // rings held, then answers EOF, and traffic after Drain is not seen.
 func TestSourceDrain(t *testing.T) {
-	v := newVethPair(t)
-	enterNetns(t, v.ns1)
-	s, err := NewSource([]byte(`{"interfaces": ["`+v.dev1+`"], "direction": "out", "snaplen": 128, "ring_size": "64KiB"}`), runtime.Env{Name: "pkt"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Connect(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
+	v, s := connectedSource(t)
 	sendUDP(t, v.addr2, "weir-drain", 4)
 	if err := s.Drain(); err != nil {
 		t.Fatal(err)

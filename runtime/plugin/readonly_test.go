@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/internal/testmem"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/operator"
 )
@@ -75,20 +73,7 @@ func TestPluginProcessorOnReadOnlyBytes(t *testing.T) {
 	for i := 0; i < events; i++ {
 		img = append(img, fmt.Sprintf("%-*s", size, fmt.Sprintf("event %d abc", i))...)
 	}
-	path := filepath.Join(t.TempDir(), "events")
-	if err := os.WriteFile(path, img, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	mem, err := unix.Mmap(int(f.Fd()), 0, len(img), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatalf("mmap %s read-only: %v", path, err)
-	}
-	defer unix.Munmap(mem)
+	mem := testmem.ReadOnly(t, img)
 
 	sink := &grabSink{got: map[uint64][]byte{}}
 	reg.MustRegister(runtime.Type{ID: "lend", Roles: runtime.RoleSource, New: func([]byte, runtime.Env) (runtime.Connector, error) {
