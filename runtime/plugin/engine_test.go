@@ -49,15 +49,7 @@ func TestEnginePluginSourceProcessorSink(t *testing.T) {
 			{From: "p", To: "witness", Capacity: 4, Policy: runtime.Block, Couple: true},
 		},
 	}
-	eng, err := runtime.New(g, reg, runtime.Options{NewOp: operator.New, DrainTimeout: 10 * time.Second, BatchEvents: 64})
-	if err != nil {
-		t.Fatalf("runtime.New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := eng.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	eng := runEngine(t, g, reg, runtime.Options{NewOp: operator.New, DrainTimeout: 10 * time.Second, BatchEvents: 64})
 	st := eng.Stats()
 	src, _ := st.Component("src", runtime.StatSource)
 	pipe, _ := st.Component("p", runtime.StatPipeline)
@@ -124,4 +116,20 @@ func TestEnginePluginSourceProcessorSink(t *testing.T) {
 	if foreign == 0 {
 		t.Error("no event whose bytes lived in plugin memory reached the file")
 	}
+}
+
+// runEngine builds an engine for g and runs it to the end, failing the test
+// if either step fails or the run takes over 30 seconds.
+func runEngine(t *testing.T, g runtime.Graph, reg *runtime.Registry, opts runtime.Options) *runtime.Engine {
+	t.Helper()
+	eng, err := runtime.New(g, reg, opts)
+	if err != nil {
+		t.Fatalf("runtime.New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := eng.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return eng
 }

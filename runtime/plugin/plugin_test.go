@@ -227,15 +227,7 @@ func TestEngineBlasterToCBlackhole(t *testing.T) {
 		},
 		Connections: []runtime.EdgeDef{{From: "gen", To: "sink", Capacity: 8, Policy: runtime.Block}},
 	}
-	eng, err := runtime.New(g, reg, runtime.Options{BatchEvents: 256, DrainTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatalf("runtime.New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := eng.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	eng := runEngine(t, g, reg, runtime.Options{BatchEvents: 256, DrainTimeout: 10 * time.Second})
 	st := eng.Stats()
 	src, _ := st.Component("gen", runtime.StatSource)
 	snk, _ := st.Component("sink", runtime.StatSink)

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -91,15 +90,7 @@ func TestPluginProcessorOnReadOnlyBytes(t *testing.T) {
 			{From: "p", To: "out", Capacity: 4, Policy: runtime.Block},
 		},
 	}
-	eng, err := runtime.New(g, reg, runtime.Options{NewOp: operator.New, DrainTimeout: 10 * time.Second, BatchEvents: 64})
-	if err != nil {
-		t.Fatalf("runtime.New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := eng.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	eng := runEngine(t, g, reg, runtime.Options{NewOp: operator.New, DrainTimeout: 10 * time.Second, BatchEvents: 64})
 
 	if len(sink.got) != events {
 		t.Fatalf("sink got %d events; want %d", len(sink.got), events)
