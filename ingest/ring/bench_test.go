@@ -3,6 +3,7 @@ package ring
 import (
 	"encoding/binary"
 	"testing"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
@@ -42,8 +43,8 @@ func benchDrain(b *testing.B, f *ringfill.Filler, drain func(n int, next uint64)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
-// BenchmarkRead compares this package's zero-copy Reader with cilium/ebpf's
-// ringbuf.Reader (ReadInto, which copies each record and advances the
+// BenchmarkRead compares this package's zero-copy Reader, reading batches
+// and with Consume, with cilium/ebpf's ringbuf.Reader (ReadInto, which copies each record and advances the
 // consumer position per record) on the same ring and the same records.
 // ns/op is per record.
 func BenchmarkRead(b *testing.B) {
@@ -69,6 +70,29 @@ func BenchmarkRead(b *testing.B) {
 				}
 				got += k
 				r.Release(batch)
+			}
+			return next
+		})
+	})
+	b.Run("reader=zerocopy-consume", func(b *testing.B) {
+		r, err := NewReader([]*ebpf.Map{m}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		benchDrain(b, f, func(n int, next uint64) uint64 {
+			for got := 0; got < n; {
+				k, err := r.Consume(func(rec []byte) bool {
+					if seq := *(*uint64)(unsafe.Pointer(unsafe.SliceData(rec))); seq != next {
+						b.Fatalf("record seq %d; want %d", seq, next)
+					}
+					next++
+					return true
+				}, 0)
+				if err != nil || k == 0 {
+					b.Fatalf("Consume = %d, %v after %d of %d", k, err, got, n)
+				}
+				got += k
 			}
 			return next
 		})

@@ -17,6 +17,13 @@ import (
 	"github.com/weirproject/weir/cabi"
 )
 
+// giveBackBytes is how far Consume reads into a ring before it lets the
+// producers have the memory back. Holding it for a whole pass over a full
+// ring, while the records are written to a slow file, would keep the
+// programs' wakeup threshold crossed, so each record they commit would
+// wake the reader again.
+const giveBackBytes = 256 << 10
+
 // Bits of a ring record's length word (BPF_RINGBUF_BUSY_BIT and
 // BPF_RINGBUF_DISCARD_BIT in the kernel uapi), and the size of the record
 // header the kernel puts in front of every record.
@@ -75,8 +82,8 @@ type Reader struct {
 	mu       sync.Mutex
 	rings    []*mapped
 	describe Describer
-	offset   int64     // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
-	offsetAt time.Time // when offset was measured; refreshed every second
+	offset   atomic.Int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+	offsetAt time.Time    // when offset was measured; refreshed every second
 	epfd     int
 	evfd     int
 	events   []unix.EpollEvent
@@ -171,7 +178,8 @@ func NewReader(rings []*ebpf.Map, opts Options) (*Reader, error) {
 		}
 	}
 	r.events = make([]unix.EpollEvent, len(rings)+1)
-	r.offset, r.offsetAt = monotonicToRealtime(), time.Now()
+	r.offset.Store(monotonicToRealtime())
+	r.offsetAt = time.Now()
 	return r, nil
 }
 
@@ -276,11 +284,7 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 	if b.Len >= b.Capacity {
 		return 0, nil // nowhere to put a record: do not wait
 	}
-	// Follow wall-clock steps (NTP, settimeofday) within a second, so
-	// event timestamps stay Unix time for long captures.
-	if now := time.Now(); now.Sub(r.offsetAt) > time.Second {
-		r.offset, r.offsetAt = monotonicToRealtime(), now
-	}
+	r.refreshOffset()
 	for {
 		if n := r.collect(b); n > 0 {
 			return n, nil
@@ -294,6 +298,122 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 		if r.closed {
 			return 0, ErrClosed
 		}
+	}
+}
+
+// Consume calls fn with the payload of each record available in the rings,
+// in place in ring memory, and gives that memory back to the producers once
+// fn has seen them. It is the fast path for callers that are done with a
+// record when fn returns, such as a capture file writer: it fills no event
+// descriptors and leaves nothing in flight, so records are read once, in
+// ring order, one ring after another.
+//
+// rec is valid only during the call. fn runs with the Reader locked, so it
+// must not call the Reader's methods, except UnixNano. When fn returns false
+// Consume stops before that record, which stays in the ring for the next
+// call. The Describer is not used; discarded records are skipped and counted
+// in Stats.Discarded, and records fn accepted in Stats.Records.
+//
+// Consume waits for records as Read does, and returns how many fn accepted;
+// (0, nil) means the timeout passed with nothing to read, or fn refused the
+// first record. With batches in flight it consumes the records after theirs,
+// and their memory is given back with the last of those batches. Consume
+// returns ErrClosed once the reader is closed.
+func (r *Reader) Consume(fn func(rec []byte) bool, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, ErrClosed
+	}
+	r.refreshOffset()
+	for {
+		n, stopped := r.walk(fn, len(r.inflight) == 0)
+		r.stats.Records += uint64(n)
+		r.giveBack()
+		if n > 0 || stopped || !time.Now().Before(deadline) {
+			return n, nil
+		}
+		if err := r.wait(deadline); err != nil {
+			return 0, err
+		}
+		if r.closed {
+			return 0, ErrClosed
+		}
+	}
+}
+
+// UnixNano converts a record's CLOCK_MONOTONIC timestamp (bpf_ktime_get_ns)
+// to Unix nanoseconds, with the same clock offset Read applies to event
+// timestamps. It is safe to call from a Consume callback.
+func (r *Reader) UnixNano(mono uint64) uint64 {
+	return uint64(int64(mono) + r.offset.Load())
+}
+
+// refreshOffset follows wall-clock steps (NTP, settimeofday) within a
+// second, so timestamps stay Unix time for long captures. Called with r.mu
+// held.
+func (r *Reader) refreshOffset() {
+	if now := time.Now(); now.Sub(r.offsetAt) > time.Second {
+		r.offset.Store(monotonicToRealtime())
+		r.offsetAt = now
+	}
+}
+
+// walk visits the committed records of every ring from its read position,
+// starting with ring r.next, and calls visit with the payload of each one
+// the producer did not discard, in place. A record visit accepts, or a
+// discarded one, moves the ring's read position past it; a refused one ends
+// the walk. With giveBack set, the producers get the memory walked over
+// every giveBackBytes, rather than only when the walk ends. It returns how
+// many records visit accepted and whether it refused one. Called with r.mu
+// held.
+func (r *Reader) walk(visit func(rec []byte) bool, giveBack bool) (accepted int, refused bool) {
+	nr := len(r.rings)
+	start := r.next
+	r.next = (r.next + 1) % nr
+	for i := 0; i < nr; i++ {
+		rg := r.rings[(start+i)%nr]
+		prod := atomic.LoadUint64(rg.prodPos)
+		pos := rg.readPos
+		for pos < prod {
+			hdr := unsafe.Add(rg.data, pos&rg.mask)
+			l := atomic.LoadUint32((*uint32)(hdr))
+			if l&busyBit != 0 {
+				break
+			}
+			size := l &^ (busyBit | discardBit)
+			next := pos + (uint64(size)+recHdrSize+7)&^7
+			if l&discardBit != 0 {
+				r.stats.Discarded++
+			} else if !visit(unsafe.Slice((*byte)(unsafe.Add(hdr, recHdrSize)), size)) {
+				rg.readPos = pos
+				return accepted, true
+			} else {
+				accepted++
+			}
+			pos = next
+			if giveBack && pos-rg.stored >= giveBackBytes {
+				atomic.StoreUint64(rg.consPos, pos)
+				rg.stored = pos
+			}
+		}
+		rg.readPos = pos
+	}
+	return accepted, false
+}
+
+// giveBack lets the producers have the memory up to the read positions: at
+// once, or, with batches in flight, when the newest of them is released.
+// Called with r.mu held.
+func (r *Reader) giveBack() {
+	if len(r.inflight) == 0 {
+		r.advance(nil)
+		return
+	}
+	last := r.inflight[len(r.inflight)-1]
+	for i, rg := range r.rings {
+		last.pos[i] = rg.readPos
 	}
 }
 
@@ -354,75 +474,49 @@ func (r *Reader) collect(b *cabi.Batch) int {
 	slots := unsafe.Slice((*cabi.Event)(b.Events), b.Capacity)
 	first := b.Len
 	n := first
-	nr := len(r.rings)
-	start := r.next
-	r.next = (r.next + 1) % nr
-	var discarded, rejected uint64
-	for i := 0; i < nr && n < b.Capacity; i++ {
-		rg := r.rings[(start+i)%nr]
-		prod := atomic.LoadUint64(rg.prodPos)
-		pos := rg.readPos
-		for pos < prod && n < b.Capacity {
-			hdr := unsafe.Add(rg.data, pos&rg.mask)
-			l := atomic.LoadUint32((*uint32)(hdr))
-			if l&busyBit != 0 {
-				break
-			}
-			size := l &^ (busyBit | discardBit)
-			next := pos + (uint64(size)+recHdrSize+7)&^7
-			if l&discardBit != 0 {
-				discarded++
-				pos = next
-				continue
-			}
-			p := unsafe.Add(hdr, recHdrSize)
-			ev := &slots[n]
-			*ev = cabi.Event{Kind: cabi.KindRaw, Len: size}
-			if r.describe != nil && !r.describe(unsafe.Slice((*byte)(p), size), ev) {
-				rejected++
-				pos = next
-				continue
-			}
-			if ev.Len > size {
-				ev.Len = size
-			}
-			ev.Data = p
-			if ev.TsNs != 0 {
-				ev.TsNs = uint64(int64(ev.TsNs) + r.offset)
-			}
-			n++
-			pos = next
+	off := r.offset.Load()
+	var rejected uint64
+	r.walk(func(rec []byte) bool {
+		if n >= b.Capacity {
+			return false
 		}
-		rg.readPos = pos
-	}
-	r.stats.Discarded += discarded
+		size := uint32(len(rec))
+		ev := &slots[n]
+		*ev = cabi.Event{Kind: cabi.KindRaw, Len: size}
+		if r.describe != nil && !r.describe(rec, ev) {
+			rejected++
+			return true
+		}
+		if ev.Len > size {
+			ev.Len = size
+		}
+		ev.Data = unsafe.Pointer(unsafe.SliceData(rec))
+		if ev.TsNs != 0 {
+			ev.TsNs = uint64(int64(ev.TsNs) + off)
+		}
+		n++
+		return true
+	}, false)
 	r.stats.Rejected += rejected
 	r.stats.Records += uint64(n - first)
-	if n > first {
-		b.Len = n
-		f := flight{b: b}
-		if k := len(r.spare); k > 0 {
-			f.pos, r.spare = r.spare[k-1], r.spare[:k-1]
-		} else {
-			f.pos = make([]uint64, nr)
-		}
-		for i, rg := range r.rings {
-			f.pos[i] = rg.readPos
-		}
-		r.inflight = append(r.inflight, f)
-		return int(n - first)
+	if n == first {
+		// Nothing handed out, but skipped records may have moved the
+		// read positions.
+		r.giveBack()
+		return 0
 	}
-	// Nothing handed out, but skipped records may have moved the read
-	// positions. Let them go with the newest batch in flight, or now.
-	if len(r.inflight) > 0 {
-		last := r.inflight[len(r.inflight)-1]
-		for i, rg := range r.rings {
-			last.pos[i] = rg.readPos
-		}
+	b.Len = n
+	f := flight{b: b}
+	if k := len(r.spare); k > 0 {
+		f.pos, r.spare = r.spare[k-1], r.spare[:k-1]
 	} else {
-		r.advance(nil)
+		f.pos = make([]uint64, len(r.rings))
 	}
-	return 0
+	for i, rg := range r.rings {
+		f.pos[i] = rg.readPos
+	}
+	r.inflight = append(r.inflight, f)
+	return int(n - first)
 }
 
 // advance stores each ring's consumer position: from pos, or from the read

@@ -337,7 +337,7 @@ func TestDescribe(t *testing.T) {
 		if ev.Kind != cabi.KindPacket || ev.StreamID != seq || ev.Len != 16 {
 			t.Errorf("event %d = %+v", i, ev)
 		}
-		want := uint64(int64(seq)*int64(time.Second) + r.offset)
+		want := uint64(int64(seq)*int64(time.Second) + r.offset.Load())
 		if seq == 0 {
 			want = 0 // no time: left alone
 		}
