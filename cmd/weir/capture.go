@@ -23,6 +23,7 @@ import (
 	"github.com/weirproject/weir/ingest/packet"
 	"github.com/weirproject/weir/ingest/pcapng"
 	"github.com/weirproject/weir/ingest/pktfmt"
+	"github.com/weirproject/weir/ingest/ring"
 	"github.com/weirproject/weir/runtime/spec"
 )
 
@@ -248,7 +249,7 @@ type sink struct {
 	pcap   *pcapng.Writer
 	ifaces []sinkIface
 	line   []byte
-	record pktfmt.Record
+	rec    pktfmt.Record
 }
 
 // sinkIface maps an interface index to its name and pcapng interface ID. A
@@ -310,21 +311,41 @@ func (s *sink) write(ev *cabi.Event) error {
 	// CapLen bytes follow it (ev.Len = HeaderSize + CapLen).
 	h := (*packet.Header)(ev.Data)
 	data := unsafe.Slice((*byte)(unsafe.Add(ev.Data, packet.HeaderSize)), ev.Len-uint32(packet.HeaderSize))
+	return s.packet(h, data, ev.TsNs)
+}
+
+// record writes out one ring record read in place by Consume, whose
+// timestamp is still CLOCK_MONOTONIC; r converts it.
+func (s *sink) record(rec []byte, r *ring.Reader) error {
+	// The same checks as packet.Describe, without building a descriptor.
+	if len(rec) < packet.HeaderSize {
+		return errMalformed
+	}
+	h := (*packet.Header)(unsafe.Pointer(unsafe.SliceData(rec)))
+	if h.Type != packet.RecordTypePacket || h.Version != packet.RecordVersion || h.CapLen > h.OrigLen || uint64(h.CapLen) > uint64(len(rec)-packet.HeaderSize) {
+		return errMalformed
+	}
+	return s.packet(h, rec[packet.HeaderSize:packet.HeaderSize+int(h.CapLen)], r.UnixNano(h.TsNs))
+}
+
+// packet writes out one captured packet: h and data in ring memory, tsNs in
+// Unix nanoseconds.
+func (s *sink) packet(h *packet.Header, data []byte, tsNs uint64) error {
 	ifc := s.iface(h.Ifindex)
 	if ifc == nil {
 		return fmt.Errorf("record from interface %d, which is not being captured", h.Ifindex)
 	}
 	if s.pcap != nil {
-		if err := s.pcap.WritePacket(ifc.id, ev.TsNs, data, int(h.OrigLen)); err != nil {
+		if err := s.pcap.WritePacket(ifc.id, tsNs, data, int(h.OrigLen)); err != nil {
 			return err
 		}
 	}
 	if s.text != nil {
-		s.record = pktfmt.Record{TsNs: ev.TsNs, Iface: ifc.name, Header: *h, Data: data}
+		s.rec = pktfmt.Record{TsNs: tsNs, Iface: ifc.name, Header: *h, Data: data}
 		if s.json {
-			s.line = pktfmt.AppendJSON(s.line[:0], &s.record)
+			s.line = pktfmt.AppendJSON(s.line[:0], &s.rec)
 		} else {
-			s.line = pktfmt.AppendText(s.line[:0], &s.record)
+			s.line = pktfmt.AppendText(s.line[:0], &s.rec)
 		}
 		s.line = append(s.line, '\n')
 		if _, err := s.text.Write(s.line); err != nil {
@@ -361,12 +382,6 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 	if err != nil {
 		return st, err
 	}
-	b, err := cabi.AllocBatch(4096, 0)
-	if err != nil {
-		s.close()
-		return st, err
-	}
-	defer cabi.FreeBatch(b)
 	names := make([]string, 0, len(o.cfg.Interfaces))
 	for _, ifc := range c.Interfaces() {
 		names = append(names, ifc.Name)
@@ -376,50 +391,85 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 			strings.Join(names, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, o.cfg.SampleRate)
 	}
 	r := c.Reader()
-	var loopErr error
-loop:
-	for ctx.Err() == nil && (o.count == 0 || st.captured < o.count) {
+	if s.text == nil {
+		return st, errors.Join(consumeLoop(ctx, r, s, o.count, &st), s.close())
+	}
+	return st, errors.Join(batchLoop(ctx, r, s, o.count, &st), s.close())
+}
+
+// consumeLoop is the capture loop when no text is printed: it writes each
+// record out in place, in ring order, through Reader.Consume, the cheapest
+// way through the rings (docs/BENCHMARKS.md). It stops after count records
+// (0: no limit), when ctx is done or on the first error.
+func consumeLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st *captureStats) error {
+	var err error
+	write := func(rec []byte) bool {
+		if count != 0 && st.captured == count {
+			return false
+		}
+		if err = s.record(rec, r); errors.Is(err, errMalformed) {
+			st.rejected++
+			err = nil
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		st.captured++
+		return true
+	}
+	for ctx.Err() == nil && (count == 0 || st.captured < count) {
+		if _, cerr := r.Consume(write, readTimeout); cerr != nil {
+			return fmt.Errorf("read rings: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batchLoop is the capture loop when packets are printed: it reads batches
+// and prints each one's records in time order, since one batch holds the
+// records of several per-CPU rings.
+func batchLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st *captureStats) error {
+	b, err := cabi.AllocBatch(4096, 0)
+	if err != nil {
+		return err
+	}
+	defer cabi.FreeBatch(b)
+	for ctx.Err() == nil && (count == 0 || st.captured < count) {
 		n, err := r.Read(b, readTimeout)
 		if err != nil {
-			loopErr = fmt.Errorf("read rings: %w", err)
-			break
+			return fmt.Errorf("read rings: %w", err)
 		}
 		if n == 0 {
 			continue
 		}
 		evs := b.EventSlice()
-		if s.text != nil {
-			// Records of one batch come from several per-CPU rings; put
-			// them in time order for people. Releasing does not depend
-			// on the order of the descriptors.
-			slices.SortStableFunc(evs, func(a, b cabi.Event) int { return cmp.Compare(a.TsNs, b.TsNs) })
-		}
+		// Releasing does not depend on the order of the descriptors.
+		slices.SortStableFunc(evs, func(a, b cabi.Event) int { return cmp.Compare(a.TsNs, b.TsNs) })
 		for i := range evs {
-			ev := &evs[i]
-			if err := s.write(ev); err != nil {
-				if errors.Is(err, errMalformed) {
-					st.rejected++
-					continue
-				}
-				loopErr = err
+			if err := s.write(&evs[i]); errors.Is(err, errMalformed) {
+				st.rejected++
+				continue
+			} else if err != nil {
 				r.Release(b)
-				break loop
+				return err
 			}
 			st.captured++
-			if o.count != 0 && st.captured == o.count {
+			if count != 0 && st.captured == count {
 				break
 			}
 		}
 		if err := r.Release(b); err != nil {
-			loopErr = fmt.Errorf("release batch: %w", err)
-			break
+			return fmt.Errorf("release batch: %w", err)
 		}
 		if err := s.flush(); err != nil {
-			loopErr = err
-			break
+			return err
 		}
 	}
-	return st, errors.Join(loopErr, s.close())
+	return nil
 }
 
 // reportCounters prints what happened to every packet the kernel programs

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,9 +19,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf/link"
 
+	"github.com/weirproject/weir/ingest/packet"
 	"github.com/weirproject/weir/ingest/pcapng"
 	"github.com/weirproject/weir/internal/netns"
 	"github.com/weirproject/weir/tools/trafgen"
@@ -453,27 +456,87 @@ func TestCaptureTwoInterfaces(t *testing.T) {
 	c := r.startCapture(t, "-i", r.p.B.Name, "-i", "lo", "-w", path, "-c", strconv.Itoa(k))
 	r.send(t)
 	c.wait(t, 5*time.Second)
+	pkts, ifs := readPcapng(t, path)
+	for i, p := range pkts {
+		if p.Interface != 0 || p.OrigLen != 64 {
+			t.Errorf("packet %d on interface %d, %d bytes; want interface 0 (%s), 64 bytes", i, p.Interface, p.OrigLen, r.p.B.Name)
+		}
+	}
+	if n := len(pkts); n != k || len(ifs) != 2 || ifs[0].Name != r.p.B.Name || ifs[1].Name != "lo" {
+		t.Fatalf("file holds %d packets and interfaces %+v; want %d packets, interfaces %s and lo", n, ifs, k, r.p.B.Name)
+	}
+}
+
+// TestCaptureCountStops sends more frames than -c asks for, in a burst that
+// the ring holds until the reader's timeout, so one read sees them all, and
+// checks that the pcapng file keeps exactly -c of them and the rest are
+// counted as unread.
+func TestCaptureCountStops(t *testing.T) {
+	const sent, k = 300, 120
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 80}, Count: sent}, false, toBlackhole)
+	path := filepath.Join(t.TempDir(), "count.pcapng")
+	c := r.startCapture(t, "-i", r.p.B.Name, "--mode", "xdp", "-w", path, "-c", strconv.Itoa(k))
+	r.send(t)
+	c.wait(t, 5*time.Second)
+	cnt := parseCounters(t, c.stderr.String())
+	if cnt.captured != k || cnt.seen != sent || cnt.unread != sent-k {
+		t.Fatalf("counters %+v; want %d captured and %d unread of %d seen", cnt, k, sent-k, sent)
+	}
+	if pkts, _ := readPcapng(t, path); len(pkts) != k {
+		t.Fatalf("file holds %d packets; want %d", len(pkts), k)
+	}
+}
+
+// readPcapng reads every packet and the interfaces of a pcapng file. The
+// packets' Data is not kept: it is valid only until the next packet is read.
+func readPcapng(t *testing.T, path string) ([]pcapng.Packet, []pcapng.ReadInterface) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	pr := pcapng.NewReader(f)
-	n := 0
-	for ; ; n++ {
+	var pkts []pcapng.Packet
+	for {
 		p, err := pr.Next()
 		if err == io.EOF {
-			break
+			return pkts, pr.Interfaces()
 		}
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("read %s: %v", path, err)
 		}
-		if p.Interface != 0 || p.OrigLen != 64 {
-			t.Errorf("packet %d on interface %d, %d bytes; want interface 0 (%s), 64 bytes", n, p.Interface, p.OrigLen, r.p.B.Name)
-		}
+		p.Data = nil
+		pkts = append(pkts, p)
 	}
-	ifs := pr.Interfaces()
-	if n != k || len(ifs) != 2 || ifs[0].Name != r.p.B.Name || ifs[1].Name != "lo" {
-		t.Fatalf("file holds %d packets and interfaces %+v; want %d packets, interfaces %s and lo", n, ifs, k, r.p.B.Name)
+}
+
+// TestSinkRecordMalformed feeds the Consume path's record decoder records
+// that packet.Describe would refuse; each must come back as errMalformed,
+// which the capture loop counts, and never be written.
+func TestSinkRecordMalformed(t *testing.T) {
+	good := func() []byte {
+		rec := make([]byte, packet.HeaderSize+16)
+		h := (*packet.Header)(unsafe.Pointer(&rec[0]))
+		*h = packet.Header{Type: packet.RecordTypePacket, Version: packet.RecordVersion, Ifindex: 1, OrigLen: 16, CapLen: 16}
+		return rec
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(rec []byte) []byte
+	}{
+		{"short", func(rec []byte) []byte { return rec[:packet.HeaderSize-1] }},
+		{"type", func(rec []byte) []byte { (*packet.Header)(unsafe.Pointer(&rec[0])).Type = 7; return rec }},
+		{"version", func(rec []byte) []byte { (*packet.Header)(unsafe.Pointer(&rec[0])).Version = 9; return rec }},
+		{"caplen over origlen", func(rec []byte) []byte { (*packet.Header)(unsafe.Pointer(&rec[0])).OrigLen = 8; return rec }},
+		{"caplen over record", func(rec []byte) []byte { return rec[:packet.HeaderSize+15] }},
+	} {
+		s := &sink{ifaces: []sinkIface{{index: 1, name: "x"}}, text: bufio.NewWriter(io.Discard)}
+		if err := s.record(tc.edit(good()), nil); !errors.Is(err, errMalformed) {
+			t.Errorf("%s: record = %v; want errMalformed", tc.name, err)
+		}
+		if s.text.Buffered() != 0 {
+			t.Errorf("%s: a malformed record was written", tc.name)
+		}
 	}
 }
