@@ -8,7 +8,9 @@
 // records: frames sent and the generator's rate, frames that reached B,
 // packets in the output file, the tool's own loss counters, and the user+sys
 // CPU time of the capturing process (from its rusage), from which it derives
-// CPU time per captured packet. It prints a Markdown table of the medians.
+// CPU time per captured packet, in all and split into user and system time.
+// Repetitions go round the scenarios. It prints a Markdown table of the
+// medians.
 //
 // Usage (as root, from the repository root, after make build trafgen):
 //
@@ -45,6 +47,7 @@ type result struct {
 	sent, arrived, inFile, toolCaptured, toolDropped uint64
 	pps                                              float64
 	cpu                                              time.Duration // capturing process user+sys
+	user, sys                                        time.Duration // the two parts of cpu
 	machineCPU                                       time.Duration // all CPUs busy time during the send
 }
 
@@ -55,7 +58,8 @@ func main() {
 	size := flag.Int("size", 128, "frame size in bytes")
 	snap := flag.Int("snaplen", 96, "snap length for both tools")
 	reps := flag.Int("reps", 3, "repetitions per scenario (the median is reported)")
-	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc)")
+	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc; with -base also weir-xdp-base,weir-tc-base)")
+	base := flag.String("base", "", "a second `DIR` holding weir, for A/B comparisons of two builds: its runs are the scenarios weir-xdp-base and weir-tc-base")
 	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
 	weirArgs := flag.String("weir-args", "", "extra arguments for weir capture, space-separated")
 	ring := flag.Int("ring", 4<<20, "weir's ring size per CPU in bytes; tcpdump gets the same total with -B")
@@ -66,6 +70,9 @@ func main() {
 		os.Exit(1)
 	}
 	scenarios := []string{"none", "tcpdump", "weir-xdp", "weir-tc"}
+	if *base != "" {
+		scenarios = append(scenarios, "weir-xdp-base", "weir-tc-base")
+	}
 	if *only != "" {
 		scenarios = strings.Split(*only, ",")
 	}
@@ -74,39 +81,46 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	b := bench{bin: *bin, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring, weirArgs: strings.Fields(*weirArgs), profile: *profile}
+	b := bench{bin: *bin, base: *base, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring, weirArgs: strings.Fields(*weirArgs), profile: *profile}
 	fmt.Printf("frames %d of %d bytes, offered rate %s, snaplen %d, files in %s, weir ring %d KiB per CPU, tcpdump -B %d KiB, %d repetitions, median shown\n\n",
 		b.count, b.size, rateString(b.rate), b.snap, dir, b.ring>>10, b.tcpdumpBuf(), *reps)
-	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, sc := range scenarios {
-		var rs []result
-		var idle []time.Duration
-		for rep := range *reps {
-			b.rep = rep
+	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | user/pkt | sys/pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	// Repetitions go round the scenarios, so a drift in the machine's
+	// state (other tenants, the host's memory) touches them alike.
+	rs := make(map[string][]result)
+	idle := make(map[string][]time.Duration)
+	for rep := range *reps {
+		b.rep = rep
+		for _, sc := range scenarios {
 			r, err := b.run(sc, false)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", sc, err))
 			}
-			rs = append(rs, r)
+			rs[sc] = append(rs[sc], r)
 			if sc != "none" {
 				if r, err = b.run(sc, true); err != nil {
 					fail(fmt.Errorf("%s idle: %w", sc, err))
 				}
-				idle = append(idle, r.cpu)
+				idle[sc] = append(idle[sc], r.cpu)
 			}
 		}
-		m := median(rs)
-		perPkt, idleCPU, marginal := "-", "-", "-"
+	}
+	for _, sc := range scenarios {
+		m := median(rs[sc])
+		perPkt, user, sys, idleCPU, marginal := "-", "-", "-", "-", "-"
 		if m.inFile > 0 {
-			perPkt = fmt.Sprintf("%.0f ns", float64(m.cpu.Nanoseconds())/float64(m.inFile))
-			slices.Sort(idle)
-			i := idle[len(idle)/2]
+			ns := func(d time.Duration) string {
+				return fmt.Sprintf("%.0f ns", float64(d.Nanoseconds())/float64(m.inFile))
+			}
+			perPkt, user, sys = ns(m.cpu), ns(m.user), ns(m.sys)
+			slices.Sort(idle[sc])
+			i := idle[sc][len(idle[sc])/2]
 			idleCPU = fmt.Sprintf("%.3f s", i.Seconds())
-			marginal = fmt.Sprintf("%.0f ns", float64((m.cpu-i).Nanoseconds())/float64(m.inFile))
+			marginal = ns(m.cpu - i)
 		}
-		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
-			m.toolDropped, m.cpu.Seconds(), perPkt, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
+		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %s | %s | %s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
+			m.toolDropped, m.cpu.Seconds(), perPkt, user, sys, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
 	}
 }
 
@@ -143,6 +157,7 @@ func median(rs []result) result {
 
 type bench struct {
 	bin         string
+	base        string // second weir directory for the -base scenarios
 	count, rate uint64
 	size, snap  int
 	dir         string
@@ -160,8 +175,14 @@ func (b *bench) tcpdumpBuf() int {
 // run runs one scenario on a fresh veth pair. An idle run starts and stops
 // the capturing tool the same way but sends nothing, which measures the
 // tool's fixed cost (loading, attaching, idle polling for about a second).
-func (b *bench) run(scenario string, idle bool) (result, error) {
+func (b *bench) run(name string, idle bool) (result, error) {
 	var res result
+	// A -base scenario runs the same as the one it names, with the weir
+	// from the -base directory.
+	bin, scenario := b.bin, name
+	if s, ok := strings.CutSuffix(name, "-base"); ok && b.base != "" {
+		bin, scenario = b.base, s
+	}
 	p, err := netns.NewPair("bench")
 	if err != nil {
 		return res, err
@@ -189,10 +210,10 @@ func (b *bench) run(scenario string, idle bool) (result, error) {
 		defer l.Close()
 	}
 
-	out := filepath.Join(b.dir, scenario+".out")
+	out := filepath.Join(b.dir, name+".out")
 	weirArgs := b.weirArgs
 	if b.profile != "" && !idle {
-		weirArgs = append(slices.Clip(weirArgs), "--cpuprofile", filepath.Join(b.profile, fmt.Sprintf("%s-%d.prof", scenario, b.rep)))
+		weirArgs = append(slices.Clip(weirArgs), "--cpuprofile", filepath.Join(b.profile, fmt.Sprintf("%s-%d.prof", name, b.rep)))
 	}
 	var tool *proc
 	switch scenario {
@@ -200,10 +221,10 @@ func (b *bench) run(scenario string, idle bool) (result, error) {
 	case "tcpdump":
 		tool, err = start(p.B.NS, "listening on", "tcpdump", "-i", p.B.Name, "-n", "-B", strconv.Itoa(b.tcpdumpBuf()), "-s", strconv.Itoa(b.snap), "-w", out)
 	case "weir-xdp":
-		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "xdp",
+		tool, err = start(p.B.NS, "listening on", filepath.Join(bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "xdp",
 			"-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, weirArgs...)...)
 	case "weir-tc":
-		tool, err = start(p.B.NS, "listening on", filepath.Join(b.bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "tc",
+		tool, err = start(p.B.NS, "listening on", filepath.Join(bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "tc",
 			"--direction", "in", "-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, weirArgs...)...)
 	default:
 		return res, fmt.Errorf("unknown scenario %q", scenario)
@@ -235,7 +256,7 @@ func (b *bench) run(scenario string, idle bool) (result, error) {
 		if err := tool.stop(); err != nil {
 			return res, err
 		}
-		res.cpu = tool.cpu
+		res.cpu, res.user, res.sys = tool.cpu, tool.user, tool.sys
 	}
 	switch scenario {
 	case "none", "weir-tc", "tcpdump":
@@ -275,7 +296,9 @@ type proc struct {
 	cmd    *exec.Cmd
 	errBuf *lockedBuf
 	stderr string
-	cpu    time.Duration
+	cpu    time.Duration // user + sys
+	user   time.Duration
+	sys    time.Duration
 }
 
 // start runs name in namespace ns (ip netns exec replaces itself with the
@@ -311,7 +334,8 @@ func (p *proc) stop() error {
 	}
 	p.stderr = p.errBuf.String()
 	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		p.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		p.user, p.sys = time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+		p.cpu = p.user + p.sys
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w: %s", p.cmd.Args, err, p.stderr)
