@@ -61,6 +61,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc; with -base also weir-xdp-base,weir-tc-base)")
 	base := flag.String("base", "", "a second `DIR` holding weir, for A/B comparisons of two builds: its runs are the scenarios weir-xdp-base and weir-tc-base")
 	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
+	null := flag.Bool("null", false, "both tools write to /dev/null instead of a file, to measure them without the file system's cost; in file is then what each tool says it captured")
 	weirArgs := flag.String("weir-args", "", "extra arguments for weir capture, space-separated")
 	ring := flag.Int("ring", 4<<20, "weir's ring size per CPU in bytes; tcpdump gets the same total with -B")
 	profile := flag.String("profile", "", "write a Go CPU profile of each loaded weir run into `DIR` (SCENARIO-REP.prof)")
@@ -81,9 +82,13 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	b := bench{bin: *bin, base: *base, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring, weirArgs: strings.Fields(*weirArgs), profile: *profile}
+	b := bench{bin: *bin, base: *base, null: *null, count: *count, rate: *rate, size: *size, snap: *snap, dir: dir, ring: *ring, weirArgs: strings.Fields(*weirArgs), profile: *profile}
+	files := dir
+	if b.null {
+		files = os.DevNull
+	}
 	fmt.Printf("frames %d of %d bytes, offered rate %s, snaplen %d, files in %s, weir ring %d KiB per CPU, tcpdump -B %d KiB, %d repetitions, median shown\n\n",
-		b.count, b.size, rateString(b.rate), b.snap, dir, b.ring>>10, b.tcpdumpBuf(), *reps)
+		b.count, b.size, rateString(b.rate), b.snap, files, b.ring>>10, b.tcpdumpBuf(), *reps)
 	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | user/pkt | sys/pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	// Repetitions go round the scenarios, so a drift in the machine's
@@ -158,6 +163,7 @@ func median(rs []result) result {
 type bench struct {
 	bin         string
 	base        string // second weir directory for the -base scenarios
+	null        bool   // write to /dev/null
 	count, rate uint64
 	size, snap  int
 	dir         string
@@ -211,6 +217,9 @@ func (b *bench) run(name string, idle bool) (result, error) {
 	}
 
 	out := filepath.Join(b.dir, name+".out")
+	if b.null {
+		out = os.DevNull
+	}
 	weirArgs := b.weirArgs
 	if b.profile != "" && !idle {
 		weirArgs = append(slices.Clip(weirArgs), "--cpuprofile", filepath.Join(b.profile, fmt.Sprintf("%s-%d.prof", name, b.rep)))
@@ -267,7 +276,7 @@ func (b *bench) run(name string, idle bool) (result, error) {
 		// "N packets captured", "N packets received by filter", "N packets dropped by kernel"
 		res.toolCaptured = grab(tool.stderr, `(\d+) packets captured`)
 		res.toolDropped = grab(tool.stderr, `(\d+) packets dropped by kernel`)
-		res.inFile, err = countPcap(out)
+		res.inFile, err = b.countIn(out, countPcap, res.toolCaptured)
 	case "weir-xdp", "weir-tc":
 		res.toolCaptured = grab(tool.stderr, `(\d+) packets captured`)
 		res.toolDropped = grab(tool.stderr, `(\d+) packets dropped by ring`)
@@ -275,7 +284,7 @@ func (b *bench) run(name string, idle bool) (result, error) {
 		if scenario == "weir-xdp" {
 			res.arrived = seen
 		}
-		res.inFile, err = countPcapng(out)
+		res.inFile, err = b.countIn(out, countPcapng, res.toolCaptured)
 	}
 	return res, err
 }
@@ -368,6 +377,20 @@ func machineBusy() (time.Duration, error) {
 	}
 	const hz = 100 // USER_HZ
 	return time.Duration(busy) * time.Second / hz, nil
+}
+
+// countIn counts the packets in out, or returns captured, the tool's own
+// count, when out is /dev/null.
+//
+// It removes the file once counted: the next run of the tool would
+// otherwise pay, in its own CPU time, for truncating it and freeing its
+// pages.
+func (b *bench) countIn(out string, counter func(string) (uint64, error), captured uint64) (uint64, error) {
+	if b.null {
+		return captured, nil
+	}
+	n, err := counter(out)
+	return n, errors.Join(err, os.Remove(out))
 }
 
 // countPcap counts the records of a classic pcap file.
