@@ -260,7 +260,9 @@ type sinkIface struct {
 	name  string
 }
 
-// errMalformed reports a record too short to hold a packet header.
+// errMalformed reports a record that is not a well-formed packet record:
+// too short for its header, of another type or version, or with lengths
+// that do not add up.
 var errMalformed = errors.New("malformed packet record")
 
 func newSink(c *packet.Capture, o captureOpts, stdout io.Writer) (*sink, error) {
@@ -438,6 +440,9 @@ func batchLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st *c
 		return err
 	}
 	defer cabi.FreeBatch(b)
+	// Records packet.Describe refused never reach the batch; the reader
+	// counts them.
+	defer func() { st.rejected += r.Stats().Rejected }()
 	for ctx.Err() == nil && (count == 0 || st.captured < count) {
 		n, err := r.Read(b, readTimeout)
 		if err != nil {

@@ -467,10 +467,10 @@ func TestCaptureTwoInterfaces(t *testing.T) {
 	}
 }
 
-// TestCaptureCountStops sends more frames than -c asks for, in a burst that
-// the ring holds until the reader's timeout, so one read sees them all, and
-// checks that the pcapng file keeps exactly -c of them and the rest are
-// counted as unread.
+// TestCaptureCountStops sends more frames than -c asks for in one burst,
+// so the reader usually finds more records waiting than it may keep, and
+// checks that the pcapng file keeps exactly -c of them and the ones seen
+// after are counted as unread.
 func TestCaptureCountStops(t *testing.T) {
 	const sent, k = 300, 120
 	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 80}, Count: sent}, false, toBlackhole)
@@ -479,8 +479,8 @@ func TestCaptureCountStops(t *testing.T) {
 	r.send(t)
 	c.wait(t, 5*time.Second)
 	cnt := parseCounters(t, c.stderr.String())
-	if cnt.captured != k || cnt.seen != sent || cnt.unread != sent-k {
-		t.Fatalf("counters %+v; want %d captured and %d unread of %d seen", cnt, k, sent-k, sent)
+	if cnt.captured != k || cnt.seen <= k || cnt.seen > sent || cnt.unread != cnt.seen-k {
+		t.Fatalf("counters %+v; want %d captured, the rest of the %d sent that were seen unread", cnt, k, sent)
 	}
 	if pkts, _ := readPcapng(t, path); len(pkts) != k {
 		t.Fatalf("file holds %d packets; want %d", len(pkts), k)

@@ -365,7 +365,10 @@ func load(cfg Config, progs []string) (*Capture, error) {
 			return nil, fmt.Errorf("install ring for cpu %d: %w", cpu, err)
 		}
 	}
-	c.reader, err = ring.NewReader(c.rings, ring.Options{Describe: Describe})
+	// Consume hands ring memory back in steps under the wakeup threshold,
+	// so a long pass does not keep the threshold crossed.
+	giveBack := int(min(uint64(ring.DefaultGiveBack), max(cfg.WakeupBytes/2, 8)))
+	c.reader, err = ring.NewReader(c.rings, ring.Options{Describe: Describe, GiveBack: giveBack})
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("load capture programs: %w", err)

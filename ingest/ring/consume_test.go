@@ -88,8 +88,12 @@ func TestConsumeStop(t *testing.T) {
 	if want := prod - 7*(64+recHdrSize); cons != want {
 		t.Fatalf("consumer at %d; want %d, before the 7 records left", cons, want)
 	}
+	start := time.Now()
 	if n, err := r.Consume(take(3), time.Second); n != 0 || err != nil {
 		t.Fatalf("Consume refusing the first record = %d, %v; want 0, nil at once", n, err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("Consume refusing the first record took %v; want it to return at once, not wait out its timeout", d)
 	}
 	if n, err := r.Consume(take(100), 0); n != 7 || err != nil {
 		t.Fatalf("Consume after the stop = %d, %v; want the 7 records left", n, err)
@@ -126,8 +130,76 @@ func TestConsumeBehindBatch(t *testing.T) {
 	}
 }
 
+// TestConsumeGivesBackAsItGoes checks that a long pass hands memory back
+// every Options.GiveBack bytes when no batch is in flight, and holds all
+// of it while one is.
+func TestConsumeGivesBackAsItGoes(t *testing.T) {
+	const step, records, recSize = 16 << 10, 2000, 64 + recHdrSize
+	m, f := newRing(t, 1<<20)
+	r, err := NewReader([]*ebpf.Map{m}, Options{GiveBack: step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, inFlight := range []bool{false, true} {
+		fill(t, f, ringfill.Args{Count: records})
+		b := newBatch(t, 1)
+		if inFlight {
+			if n, err := r.Read(b, 0); n != 1 || err != nil {
+				t.Fatalf("Read = %d, %v; want 1", n, err)
+			}
+		}
+		start, _ := positions(r, 0)
+		var i, moves uint64
+		last := start
+		n, err := r.Consume(func(rec []byte) bool {
+			cons, _ := positions(r, 0)
+			read := start + i*recSize // position of this record
+			if inFlight {
+				read += recSize // the batch holds the first one
+			}
+			switch {
+			case cons > read:
+				t.Fatalf("record %d at %d: consumer already at %d", i, read, cons)
+			case inFlight && cons != start:
+				t.Fatalf("record %d: consumer moved from %d to %d under a batch in flight", i, start, cons)
+			case !inFlight && read-cons > step+recSize:
+				t.Fatalf("record %d at %d: consumer still at %d, more than %d bytes behind", i, read, cons, step)
+			}
+			if cons != last {
+				moves++
+				last = cons
+			}
+			i++
+			return true
+		}, 0)
+		want := records
+		if inFlight {
+			want--
+		}
+		if n != want || err != nil {
+			t.Fatalf("Consume = %d, %v; want %d", n, err, want)
+		}
+		if !inFlight && moves < records*recSize/step-1 {
+			t.Errorf("the consumer moved %d times in a pass of %d bytes; want one every %d bytes", moves, records*recSize, step)
+		}
+		if inFlight {
+			if err := r.Release(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cons, prod := positions(r, 0); cons != prod {
+			t.Fatalf("after the pass consumer %d != producer %d", cons, prod)
+		}
+	}
+	if _, err := NewReader([]*ebpf.Map{m}, Options{GiveBack: -1}); err == nil {
+		t.Error("NewReader accepted a negative GiveBack")
+	}
+}
+
 // TestConsumeWait checks that Consume waits for records up to its timeout,
-// wakes for a record that arrives, and fails after Close.
+// wakes for a record that arrives, ends its wait at Close and fails after
+// it.
 func TestConsumeWait(t *testing.T) {
 	m, f := newRing(t, 16384)
 	r := newReader(t, []*ebpf.Map{m}, Options{})
@@ -150,7 +222,21 @@ func TestConsumeWait(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Consume took %v to see a woken record", d)
 	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Consume(count, time.Minute)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
 	r.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Consume waiting through Close = %v; want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end a Consume waiting for records")
+	}
 	if _, err := r.Consume(count, 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Consume after Close = %v; want ErrClosed", err)
 	}

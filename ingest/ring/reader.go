@@ -17,12 +17,8 @@ import (
 	"github.com/weirproject/weir/cabi"
 )
 
-// giveBackBytes is how far Consume reads into a ring before it lets the
-// producers have the memory back. Holding it for a whole pass over a full
-// ring, while the records are written to a slow file, would keep the
-// programs' wakeup threshold crossed, so each record they commit would
-// wake the reader again.
-const giveBackBytes = 256 << 10
+// DefaultGiveBack is Options.GiveBack's default.
+const DefaultGiveBack = 256 << 10
 
 // Bits of a ring record's length word (BPF_RINGBUF_BUSY_BIT and
 // BPF_RINGBUF_DISCARD_BIT in the kernel uapi), and the size of the record
@@ -35,7 +31,7 @@ const (
 
 // Errors callers may branch on.
 var (
-	// ErrClosed is returned by Read after Close.
+	// ErrClosed is returned by Read and Consume after Close.
 	ErrClosed = errors.New("ring reader closed")
 	// ErrBatchState is returned when a batch is read while already in
 	// flight, or released while not in flight.
@@ -60,11 +56,20 @@ type Options struct {
 	// Describe interprets records. When nil, every record becomes a
 	// cabi.KindRaw event covering the whole record, with TsNs 0.
 	Describe Describer
+	// GiveBack is how many bytes of a ring Consume reads before it lets
+	// the producers have them back, rather than at the end of its pass
+	// (0 means DefaultGiveBack). Producers that wake the reader once
+	// that much data waits, as weir's capture programs do, need it below
+	// their threshold: a pass held over the threshold, while the records
+	// are written to a slow file, would have each record they commit
+	// wake the reader again.
+	GiveBack int
 }
 
 // Stats are a Reader's running totals.
 type Stats struct {
-	// Records is the number of events handed out in batches.
+	// Records is the number of events handed out in batches, and of
+	// records Consume's function accepted.
 	Records uint64
 	// Discarded is the number of records the producer discarded
 	// (bpf_ringbuf_discard) that the reader skipped.
@@ -82,6 +87,7 @@ type Reader struct {
 	mu       sync.Mutex
 	rings    []*mapped
 	describe Describer
+	giveStep uint64       // Options.GiveBack
 	offset   atomic.Int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
 	offsetAt time.Time    // when offset was measured; refreshed every second
 	epfd     int
@@ -134,7 +140,13 @@ func NewReader(rings []*ebpf.Map, opts Options) (*Reader, error) {
 	if len(rings) == 0 {
 		return nil, errors.New("new ring reader: no rings given")
 	}
-	r := &Reader{describe: opts.Describe, epfd: -1, evfd: -1}
+	if opts.GiveBack < 0 {
+		return nil, fmt.Errorf("new ring reader: negative give-back size %d", opts.GiveBack)
+	}
+	if opts.GiveBack == 0 {
+		opts.GiveBack = DefaultGiveBack
+	}
+	r := &Reader{describe: opts.Describe, giveStep: uint64(opts.GiveBack), epfd: -1, evfd: -1}
 	fail := func(err error) (*Reader, error) {
 		r.closeFDs()
 		r.unmap()
@@ -365,7 +377,7 @@ func (r *Reader) refreshOffset() {
 // the producer did not discard, in place. A record visit accepts, or a
 // discarded one, moves the ring's read position past it; a refused one ends
 // the walk. With giveBack set, the producers get the memory walked over
-// every giveBackBytes, rather than only when the walk ends. It returns how
+// every r.giveStep bytes, rather than only when the walk ends. It returns how
 // many records visit accepted and whether it refused one. Called with r.mu
 // held.
 func (r *Reader) walk(visit func(rec []byte) bool, giveBack bool) (accepted int, refused bool) {
@@ -393,7 +405,11 @@ func (r *Reader) walk(visit func(rec []byte) bool, giveBack bool) (accepted int,
 				accepted++
 			}
 			pos = next
-			if giveBack && pos-rg.stored >= giveBackBytes {
+			if giveBack && pos-rg.stored >= r.giveStep {
+				// The read position first: should visit panic
+				// and the caller recover, the next walk must not
+				// start behind memory already given back.
+				rg.readPos = pos
 				atomic.StoreUint64(rg.consPos, pos)
 				rg.stored = pos
 			}

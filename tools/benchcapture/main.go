@@ -9,8 +9,8 @@
 // packets in the output file, the tool's own loss counters, and the user+sys
 // CPU time of the capturing process (from its rusage), from which it derives
 // CPU time per captured packet, in all and split into user and system time.
-// Repetitions go round the scenarios. It prints a Markdown table of the
-// medians.
+// Repetitions go round the scenarios, starting one further on each time.
+// It prints a Markdown table of the medians.
 //
 // Usage (as root, from the repository root, after make build trafgen):
 //
@@ -91,13 +91,15 @@ func main() {
 		b.count, b.size, rateString(b.rate), b.snap, files, b.ring>>10, b.tcpdumpBuf(), *reps)
 	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | user/pkt | sys/pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	// Repetitions go round the scenarios, so a drift in the machine's
-	// state (other tenants, the host's memory) touches them alike.
+	// Repetitions go round the scenarios, each from the next one on, so
+	// a drift in the machine's state (other tenants, the host's memory)
+	// touches them alike and none always runs after the same other.
 	rs := make(map[string][]result)
 	idle := make(map[string][]time.Duration)
 	for rep := range *reps {
 		b.rep = rep
-		for _, sc := range scenarios {
+		for i := range scenarios {
+			sc := scenarios[(i+rep)%len(scenarios)]
 			r, err := b.run(sc, false)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", sc, err))
