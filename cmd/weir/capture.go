@@ -70,9 +70,11 @@ Notes:
   Filter expressions (trailing words, as in tcpdump) are not supported yet:
   weir refuses them rather than capture everything.
 
-  On exit (-c reached, SIGINT or SIGTERM) weir prints the kernel's counters
-  to stderr: every packet the programs saw was either captured, filtered,
-  sampled out or dropped because the ring was full.
+  On SIGINT or SIGTERM weir detaches its programs and first writes out the
+  packets still waiting in the rings (for up to %s), so stopping loses
+  none it saw. On exit it prints the kernel's counters to stderr: every
+  packet the programs saw was either captured, filtered, sampled out,
+  dropped because the ring was full, or left unread (after -c).
 
   Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON).
 
@@ -112,7 +114,7 @@ func parseCapture(args []string, stderr io.Writer) (captureOpts, int, bool) {
 	)
 	fs.MarkHidden("cpuprofile")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, captureUsage, packet.SnaplenMax)
+		fmt.Fprintf(stderr, captureUsage, packet.SnaplenMax, drainTimeout)
 		fmt.Fprint(stderr, fs.FlagUsages())
 	}
 	if err := fs.Parse(args); err != nil {
@@ -393,17 +395,52 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 			strings.Join(names, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, o.cfg.SampleRate)
 	}
 	r := c.Reader()
+	loop := batchLoop
 	if s.text == nil {
-		return st, errors.Join(consumeLoop(ctx, r, s, o.count, &st), s.close())
+		loop = consumeLoop
 	}
-	return st, errors.Join(batchLoop(ctx, r, s, o.count, &st), s.close())
+	err = loop(r, s, o.count, &st, readTimeout, func() bool { return ctx.Err() == nil })
+	if err == nil && (o.count == 0 || st.captured < o.count) {
+		// Stopped by a signal: write out what the rings still hold.
+		err = drain(c, loop, s, o.count, &st)
+	}
+	return st, errors.Join(err, s.close())
 }
+
+// drainTimeout bounds how long weir capture, once stopped, goes on
+// writing out the records left in the rings.
+const drainTimeout = 2 * time.Second
+
+// drain detaches the programs and runs loop until every record they
+// emitted has been written out, so stopping a capture loses none of the
+// packets it saw. What is left after drainTimeout is reported as unread.
+func drain(c *packet.Capture, loop captureLoopFunc, s *sink, count uint64, st *captureStats) error {
+	if err := c.Detach(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(drainTimeout)
+	var derr error
+	more := func() bool {
+		done, err := c.Drained()
+		if err != nil {
+			derr = err
+			return false
+		}
+		return !done && time.Now().Before(deadline)
+	}
+	// Nothing wakes the reader any more: look often.
+	return errors.Join(loop(c.Reader(), s, count, st, time.Millisecond, more), derr)
+}
+
+// captureLoopFunc is consumeLoop or batchLoop: it writes out records
+// until count of them were written (0: no limit), more returns false
+// (asked before each read) or an error, waiting up to timeout per read.
+type captureLoopFunc func(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool) error
 
 // consumeLoop is the capture loop when no text is printed: it writes each
 // record out in place, in ring order, through Reader.Consume, the cheapest
-// way through the rings (docs/BENCHMARKS.md). It stops after count records
-// (0: no limit), when ctx is done or on the first error.
-func consumeLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st *captureStats) error {
+// way through the rings (docs/BENCHMARKS.md).
+func consumeLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool) error {
 	var err error
 	write := func(rec []byte) bool {
 		if count != 0 && st.captured == count {
@@ -420,8 +457,8 @@ func consumeLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st 
 		st.captured++
 		return true
 	}
-	for ctx.Err() == nil && (count == 0 || st.captured < count) {
-		if _, cerr := r.Consume(write, readTimeout); cerr != nil {
+	for (count == 0 || st.captured < count) && more() {
+		if _, cerr := r.Consume(write, timeout); cerr != nil {
 			return fmt.Errorf("read rings: %w", cerr)
 		}
 		if err != nil {
@@ -434,7 +471,7 @@ func consumeLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st 
 // batchLoop is the capture loop when packets are printed: it reads batches
 // and prints each one's records in time order, since one batch holds the
 // records of several per-CPU rings.
-func batchLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st *captureStats) error {
+func batchLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool) error {
 	b, err := cabi.AllocBatch(4096, 0)
 	if err != nil {
 		return err
@@ -442,9 +479,10 @@ func batchLoop(ctx context.Context, r *ring.Reader, s *sink, count uint64, st *c
 	defer cabi.FreeBatch(b)
 	// Records packet.Describe refused never reach the batch; the reader
 	// counts them.
-	defer func() { st.rejected += r.Stats().Rejected }()
-	for ctx.Err() == nil && (count == 0 || st.captured < count) {
-		n, err := r.Read(b, readTimeout)
+	rejected := r.Stats().Rejected
+	defer func() { st.rejected += r.Stats().Rejected - rejected }()
+	for (count == 0 || st.captured < count) && more() {
+		n, err := r.Read(b, timeout)
 		if err != nil {
 			return fmt.Errorf("read rings: %w", err)
 		}

@@ -540,3 +540,47 @@ func TestSinkRecordMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureStopDrains stops a capture in the middle of a steady stream
+// and checks that every packet its programs saw is written out before it
+// exits, in the pcapng loop and in the text loop.
+func TestCaptureStopDrains(t *testing.T) {
+	const sent, rate = 60000, 100000
+	for _, tc := range []struct{ name, out string }{{"pcapng", "-w"}, {"text", "-j"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: sent, Rate: rate}, false, toBlackhole)
+			path := filepath.Join(t.TempDir(), "stop.pcapng")
+			args := []string{"-i", r.p.B.Name, "--mode", "xdp"}
+			if tc.out == "-w" {
+				args = append(args, "-w", path)
+			} else {
+				args = append(args, "-j")
+			}
+			c := r.startCapture(t, args...)
+			sending := make(chan struct{})
+			go func() {
+				defer close(sending)
+				netns.Do(r.p.A.NS, func() error { _, err := r.tg.Run(context.Background()); return err })
+			}()
+			time.Sleep(200 * time.Millisecond) // a third of the stream
+			c.cancel()
+			<-c.done
+			<-sending
+			if c.code != 0 {
+				t.Fatalf("exit code %d:\n%s", c.code, c.stderr.String())
+			}
+			cnt := parseCounters(t, c.stderr.String())
+			if cnt.seen == 0 || cnt.seen >= sent || cnt.captured != cnt.seen || cnt.unread != 0 {
+				t.Fatalf("counters %+v; want a part of the %d sent seen, all of it captured, none unread", cnt, sent)
+			}
+			n := len(lines(c.stdout.String()))
+			if tc.out == "-w" {
+				pkts, _ := readPcapng(t, path)
+				n = len(pkts)
+			}
+			if uint64(n) != cnt.captured {
+				t.Fatalf("wrote %d packets; captured %d", n, cnt.captured)
+			}
+		})
+	}
+}

@@ -549,6 +549,21 @@ func (c *Capture) Detach() error {
 	return errors.Join(errs...)
 }
 
+// Drained reports whether every record the programs emitted has been read
+// from the rings: the kernel counters balance (no program is still between
+// counting a packet and submitting its record) and the reader has taken,
+// in batches, through Consume or as refused records, as many records as
+// were emitted. After Detach it turns true once the rings are read dry.
+func (c *Capture) Drained() (bool, error) {
+	k, err := c.Counters()
+	if err != nil {
+		return false, err
+	}
+	st := c.reader.Stats()
+	settled := k.Seen == k.Filtered+k.SampledOut+k.Emitted+k.RingFull
+	return settled && st.Records+st.Rejected >= k.Emitted, nil
+}
+
 // Close detaches every program, closes the reader (memory of batches in
 // flight stays mapped until they are released) and unloads everything. It
 // returns the first error and still releases everything else.

@@ -172,18 +172,13 @@ func (s *Source) Drain() error {
 	return errors.Join(errs...)
 }
 
-// drained reports whether every record the programs emitted has been read:
-// the kernel counters balance (no program is still between counting a
-// packet and submitting its record) and the reader has taken as many
-// records as were emitted.
+// drained reports whether every record the programs emitted has been read.
 func (s *Source) drained() (bool, error) {
-	k, err := s.capture.Counters()
+	done, err := s.capture.Drained()
 	if err != nil {
 		return false, fmt.Errorf("packet source %s: %w", s.env.Name, err)
 	}
-	st := s.capture.Reader().Stats()
-	settled := k.Seen == k.Filtered+k.SampledOut+k.Emitted+k.RingFull
-	return settled && st.Records+st.Rejected >= k.Emitted, nil
+	return done, nil
 }
 
 // Counters returns the kernel counters of the running capture.
