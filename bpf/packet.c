@@ -14,8 +14,9 @@
  *      filtered out;
  *   4. sample deterministically, 1 in sample_rate per interface and CPU;
  *   5. reserve a record in this CPU's ring (weir_rings[cpu]) sized by the
- *      smallest snaplen size class that holds min(len, snaplen) bytes, fill
- *      the struct weir_pkt_record header, copy the bytes and submit it.
+ *      smallest size class that holds min(len, snaplen) bytes (64, 128, ...
+ *      4096 bytes, or weir_snap_bytes for the longest), fill the struct
+ *      weir_pkt_record header, copy the bytes and submit it.
  *      A failed reservation counts as ring full.
  *
  * Packets on interfaces without a weir_ifcfg entry pass uncounted.
@@ -55,6 +56,15 @@ char __license[] SEC("license") = "Dual BSD/GPL";
  * latency below the threshold.
  */
 volatile const __u64 weir_wakeup_bytes = 256 * 1024;
+
+/*
+ * Room for packet bytes in the largest record class: the capture's largest
+ * snaplen rounded up to 8 (8..WEIR_SNAPLEN_MAX), set by the loader before
+ * load. The verifier sees it as a constant, so records of packets longer than
+ * the snaplen take no more ring space than the snaplen needs, and the classes
+ * at or above it are dead code. Per-interface snaplens must not exceed it.
+ */
+volatile const __u32 weir_snap_bytes = WEIR_SNAPLEN_MAX;
 
 /* The inner map template: one ring per CPU. The loader sets max_entries. */
 struct weir_ring {
@@ -397,21 +407,25 @@ static __always_inline void capture(void *ctx, bool xdp, void *data, void *data_
 	if (cap > cfg->snaplen)
 		cap = cfg->snaplen;
 
-	if (cap <= 64)
+	/* Classes below weir_snap_bytes for short packets, then the snaplen's. */
+	__u32 top = weir_snap_bytes;
+	if (top > WEIR_SNAPLEN_MAX)
+		top = WEIR_SNAPLEN_MAX;
+	if (cap <= 64 && top > 64)
 		WEIR_EMIT(64);
-	if (cap <= 128)
+	if (cap <= 128 && top > 128)
 		WEIR_EMIT(128);
-	if (cap <= 256)
+	if (cap <= 256 && top > 256)
 		WEIR_EMIT(256);
-	if (cap <= 512)
+	if (cap <= 512 && top > 512)
 		WEIR_EMIT(512);
-	if (cap <= 1024)
+	if (cap <= 1024 && top > 1024)
 		WEIR_EMIT(1024);
-	if (cap <= 2048)
+	if (cap <= 2048 && top > 2048)
 		WEIR_EMIT(2048);
-	if (cap <= 4096)
+	if (cap <= 4096 && top > 4096)
 		WEIR_EMIT(4096);
-	WEIR_EMIT(WEIR_SNAPLEN_MAX);
+	WEIR_EMIT(top);
 }
 
 SEC("xdp")

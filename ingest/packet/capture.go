@@ -121,7 +121,10 @@ type Config struct {
 	// DirectionIn only.
 	Mode Mode
 	// Snaplen is the most bytes kept of each packet; 0 means
-	// DefaultSnaplen, and values above SnaplenMax are capped to it.
+	// DefaultSnaplen, and values above SnaplenMax are capped to it. It
+	// also sizes the programs' largest record class, so a packet longer
+	// than Snaplen takes no more ring space than Snaplen needs, and
+	// SetInterface cannot raise an interface's snaplen above it.
 	Snaplen uint32
 	// SampleRate keeps 1 packet in SampleRate per interface and CPU,
 	// deterministically (the first, then every SampleRate-th); 0 and 1
@@ -266,6 +269,13 @@ func (cfg Config) normalize() (Config, error) {
 	return cfg, nil
 }
 
+// snapBytes is the room for packet bytes in the programs' largest record
+// class (weir_snap_bytes): snaplen rounded up to 8, as the ring rounds every
+// record.
+func snapBytes(snaplen uint32) uint32 {
+	return min((snaplen+7)&^7, SnaplenMax)
+}
+
 // notSupported wraps err with ErrNotSupported when the kernel lacks a
 // feature.
 func notSupported(err error) error {
@@ -307,6 +317,9 @@ func load(cfg Config, progs []string) (*Capture, error) {
 	rs.InnerMap.MaxEntries = uint32(cfg.RingSize)
 	if err := spec.Variables[packetVarWeirWakeupBytes].Set(cfg.WakeupBytes); err != nil {
 		return nil, fmt.Errorf("load capture programs: set wakeup threshold: %w", err)
+	}
+	if err := spec.Variables[packetVarWeirSnapBytes].Set(snapBytes(cfg.Snaplen)); err != nil {
+		return nil, fmt.Errorf("load capture programs: set snaplen class: %w", err)
 	}
 	if cfg.Filter != nil {
 		for _, name := range progs {
@@ -465,16 +478,16 @@ func (c *Capture) attach(ifc Interface) error {
 // SetInterface sets (or replaces) the sampling rate and snaplen for the
 // interface with index ifindex, on every CPU, and resets its sampler. The
 // programs capture only on interfaces that have settings; Open sets them for
-// cfg.Interfaces. rate 0 means 1; snaplen 0 means DefaultSnaplen, and
-// values above SnaplenMax are capped to it.
+// cfg.Interfaces. rate 0 means 1; snaplen 0, and values above the
+// Config.Snaplen the capture was opened with, mean that Snaplen, which
+// sized the programs' largest record.
 func (c *Capture) SetInterface(ifindex int, rate, snaplen uint32) error {
 	if rate == 0 {
 		rate = 1
 	}
-	if snaplen == 0 {
-		snaplen = DefaultSnaplen
+	if snaplen == 0 || snaplen > c.cfg.Snaplen {
+		snaplen = c.cfg.Snaplen
 	}
-	snaplen = min(snaplen, SnaplenMax)
 	vals := make([]packetWeirIfConfig, len(c.rings))
 	for i := range vals {
 		vals[i] = packetWeirIfConfig{SampleRate: rate, Snaplen: snaplen}

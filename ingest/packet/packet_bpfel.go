@@ -40,6 +40,7 @@ const (
 	packetProgWeirTcEgress   = "weir_tc_egress"
 	packetProgWeirTcIngress  = "weir_tc_ingress"
 	packetProgWeirXdpIngress = "weir_xdp_ingress"
+	packetVarWeirSnapBytes   = "weir_snap_bytes"
 	packetVarWeirWakeupBytes = "weir_wakeup_bytes"
 )
 
@@ -103,6 +104,7 @@ type packetMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type packetVariableSpecs struct {
+	WeirSnapBytes   *ebpf.VariableSpec `ebpf:"weir_snap_bytes"`
 	WeirWakeupBytes *ebpf.VariableSpec `ebpf:"weir_wakeup_bytes"`
 }
 
@@ -143,6 +145,7 @@ func (m *packetMaps) Close() error {
 //
 // It can be passed to loadPacketObjects or ebpf.CollectionSpec.LoadAndAssign.
 type packetVariables struct {
+	WeirSnapBytes   *ebpf.Variable `ebpf:"weir_snap_bytes"`
 	WeirWakeupBytes *ebpf.Variable `ebpf:"weir_wakeup_bytes"`
 }
 

@@ -28,7 +28,7 @@ const loIfindex = 1
 // small rings, and configures loopback.
 func newTestCapture(t *testing.T, ringSize int, rate, snaplen uint32) *Capture {
 	t.Helper()
-	return newTestCaptureConfig(t, Config{Interfaces: []string{"lo"}, RingSize: ringSize}, rate, snaplen)
+	return newTestCaptureConfig(t, Config{Interfaces: []string{"lo"}, RingSize: ringSize, Snaplen: snaplen}, rate, snaplen)
 }
 
 // newTestCaptureConfig is newTestCapture with more of the Config.

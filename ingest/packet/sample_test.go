@@ -115,6 +115,46 @@ func TestRingFull(t *testing.T) {
 	}
 }
 
+// TestSnaplenClass checks that the largest record class is sized by the
+// capture's snaplen: a 4 KiB ring holds as many records as their size
+// (8 ring header + 56 + the snaplen rounded up to 8, or a smaller class for
+// a short frame) allows, and SetInterface cannot raise the snaplen above
+// the one the programs were loaded with.
+func TestSnaplenClass(t *testing.T) {
+	for _, tc := range []struct {
+		snaplen, setTo uint32
+		size, class    int
+	}{
+		{96, 96, 1500, 96}, {100, 100, 1500, 104}, {1000, 1000, 1500, 1000},
+		{96, 96, 60, 64}, {96, 500, 1500, 96}, {9216, 0, 1500, 2048},
+	} {
+		t.Run(fmt.Sprintf("snaplen=%d/set=%d/size=%d", tc.snaplen, tc.setTo, tc.size), func(t *testing.T) {
+			pinCPU(t)
+			c := newTestCapture(t, 4096, 1, tc.snaplen)
+			if err := c.SetInterface(loIfindex, 1, tc.setTo); err != nil {
+				t.Fatal(err)
+			}
+			_, p, _ := c.Programs()
+			tp := testProg{"tc-ingress", p, tcxNext, RecordIngress, HookTCX}
+			f := frame(nil, 0x0800, ipv4(17, 0, 0, udp(tc.size-14-28)))
+			runProg(t, tp, f, 100)
+			// The kernel refuses a record that would make producer -
+			// consumer exceed the ring size - 1.
+			fit := uint64((4096 - 1) / (8 + HeaderSize + tc.class))
+			k := checkInvariant(t, c)
+			if k.Emitted != fit || k.RingFull != 100-fit {
+				t.Fatalf("counters %+v; want %d emitted and %d ring full for %d-byte records", k, fit, 100-fit, 8+HeaderSize+tc.class)
+			}
+			want := min(tc.size, int(tc.snaplen))
+			for i, r := range drain(t, c) {
+				if int(r.hdr.CapLen) != want || string(r.data) != string(f[:want]) {
+					t.Fatalf("record %d: %d bytes captured; want the frame's first %d", i, r.hdr.CapLen, want)
+				}
+			}
+		})
+	}
+}
+
 // TestUnconfiguredInterface checks that packets on interfaces without
 // settings pass untouched and uncounted.
 func TestUnconfiguredInterface(t *testing.T) {
