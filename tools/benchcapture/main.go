@@ -61,6 +61,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc; with -base also weir-xdp-base,weir-tc-base)")
 	base := flag.String("base", "", "a second `DIR` holding weir, for A/B comparisons of two builds: its runs are the scenarios weir-xdp-base and weir-tc-base")
 	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
+	verbose := flag.Bool("v", false, "also print every run's figures to stderr as it ends")
 	null := flag.Bool("null", false, "both tools write to /dev/null instead of a file, to measure them without the file system's cost; in file is then what each tool says it captured")
 	weirArgs := flag.String("weir-args", "", "extra arguments for weir capture, space-separated")
 	ring := flag.Int("ring", 4<<20, "weir's ring size per CPU in bytes; tcpdump gets the same total with -B")
@@ -105,6 +106,11 @@ func main() {
 				fail(fmt.Errorf("%s: %w", sc, err))
 			}
 			rs[sc] = append(rs[sc], r)
+			if *verbose {
+				per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(max(r.inFile, 1)) }
+				fmt.Fprintf(os.Stderr, "%s, repetition %d: %.2f M frames/s, %d in file, CPU %.0f ns (user %.0f, sys %.0f) per packet\n",
+					sc, rep, r.pps/1e6, r.inFile, per(r.cpu), per(r.user), per(r.sys))
+			}
 			if sc != "none" {
 				if r, err = b.run(sc, true); err != nil {
 					fail(fmt.Errorf("%s idle: %w", sc, err))
