@@ -116,7 +116,9 @@ struct weir_pkt_counters {
 struct weir_if_config {
 	/* Keep 1 packet in sample_rate; 0 and 1 keep every packet. */
 	__u32 sample_rate;
-	/* Capture at most this many bytes of each packet (1..WEIR_SNAPLEN_MAX). */
+	/* Capture at most this many bytes of each packet (1..WEIR_SNAPLEN_MAX);
+	 * records hold at most weir_snap_bytes, which the loader sets at or
+	 * above every interface's snaplen. */
 	__u32 snaplen;
 	/* Deterministic sampler state: packets offered to the sampler on this
 	 * CPU and interface. A packet is kept when sample_ctr % rate == 0
@@ -124,7 +126,7 @@ struct weir_if_config {
 	__u64 sample_ctr;
 };
 
-/* Largest snaplen the programs honour (the largest size class). */
+/* Largest snaplen the programs honour: the largest weir_snap_bytes. */
 #define WEIR_SNAPLEN_MAX 9216
 
 /* Number of bytes of the packet copied for the filter (see weir_filter). */

@@ -31,6 +31,9 @@ func init() {
 	register(command{name: "capture", summary: "capture packets with eBPF and print them, or write pcapng (like tcpdump)", run: func(args []string) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		// The first signal stops the capture, which then writes out what
+		// the rings hold; a second one ends the process at once.
+		context.AfterFunc(ctx, stop)
 		return runCapture(ctx, args, os.Stdout, os.Stderr)
 	}})
 }
@@ -74,7 +77,8 @@ Notes:
   packets still waiting in the rings (for up to %s), so stopping loses
   none it saw. On exit it prints the kernel's counters to stderr: every
   packet the programs saw was either captured, filtered, sampled out,
-  dropped because the ring was full, or left unread (after -c).
+  dropped because the ring was full, or left unread (after -c, or when
+  writing them out took longer than that bound).
 
   Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON).
 
@@ -399,7 +403,7 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 	if s.text == nil {
 		loop = consumeLoop
 	}
-	err = loop(r, s, o.count, &st, readTimeout, func() bool { return ctx.Err() == nil })
+	err = loop(r, s, o.count, &st, readTimeout, func() bool { return ctx.Err() == nil }, time.Time{})
 	if err == nil && (o.count == 0 || st.captured < o.count) {
 		// Stopped by a signal: write out what the rings still hold.
 		err = drain(c, loop, s, o.count, &st)
@@ -429,21 +433,27 @@ func drain(c *packet.Capture, loop captureLoopFunc, s *sink, count uint64, st *c
 		return !done && time.Now().Before(deadline)
 	}
 	// Nothing wakes the reader any more: look often.
-	return errors.Join(loop(c.Reader(), s, count, st, time.Millisecond, more), derr)
+	return errors.Join(loop(c.Reader(), s, count, st, time.Millisecond, more, deadline), derr)
 }
 
 // captureLoopFunc is consumeLoop or batchLoop: it writes out records
 // until count of them were written (0: no limit), more returns false
-// (asked before each read) or an error, waiting up to timeout per read.
-type captureLoopFunc func(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool) error
+// (asked before each read), deadline passes (if not zero; checked within
+// a read too, which can cover a whole ring) or an error, waiting up to
+// timeout per read.
+type captureLoopFunc func(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool, deadline time.Time) error
 
 // consumeLoop is the capture loop when no text is printed: it writes each
 // record out in place, in ring order, through Reader.Consume, the cheapest
 // way through the rings (docs/BENCHMARKS.md).
-func consumeLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool) error {
+func consumeLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool, deadline time.Time) error {
 	var err error
+	var seen uint64
 	write := func(rec []byte) bool {
 		if count != 0 && st.captured == count {
+			return false
+		}
+		if seen++; seen%1024 == 0 && !deadline.IsZero() && time.Now().After(deadline) {
 			return false
 		}
 		if err = s.record(rec, r); errors.Is(err, errMalformed) {
@@ -471,7 +481,7 @@ func consumeLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeou
 // batchLoop is the capture loop when packets are printed: it reads batches
 // and prints each one's records in time order, since one batch holds the
 // records of several per-CPU rings.
-func batchLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool) error {
+func batchLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool, deadline time.Time) error {
 	b, err := cabi.AllocBatch(4096, 0)
 	if err != nil {
 		return err
@@ -481,7 +491,7 @@ func batchLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout 
 	// counts them.
 	rejected := r.Stats().Rejected
 	defer func() { st.rejected += r.Stats().Rejected - rejected }()
-	for (count == 0 || st.captured < count) && more() {
+	for (count == 0 || st.captured < count) && (deadline.IsZero() || time.Now().Before(deadline)) && more() {
 		n, err := r.Read(b, timeout)
 		if err != nil {
 			return fmt.Errorf("read rings: %w", err)
