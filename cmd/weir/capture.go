@@ -325,15 +325,11 @@ func (s *sink) write(ev *cabi.Event) error {
 // record writes out one ring record read in place by Consume, whose
 // timestamp is still CLOCK_MONOTONIC; r converts it.
 func (s *sink) record(rec []byte, r *ring.Reader) error {
-	// The same checks as packet.Describe, without building a descriptor.
-	if len(rec) < packet.HeaderSize {
+	h, data, ok := packet.View(rec)
+	if !ok {
 		return errMalformed
 	}
-	h := (*packet.Header)(unsafe.Pointer(unsafe.SliceData(rec)))
-	if h.Type != packet.RecordTypePacket || h.Version != packet.RecordVersion || h.CapLen > h.OrigLen || uint64(h.CapLen) > uint64(len(rec)-packet.HeaderSize) {
-		return errMalformed
-	}
-	return s.packet(h, rec[packet.HeaderSize:packet.HeaderSize+int(h.CapLen)], r.UnixNano(h.TsNs))
+	return s.packet(h, data, r.UnixNano(h.TsNs))
 }
 
 // packet writes out one captured packet: h and data in ring memory, tsNs in

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -604,11 +603,8 @@ func (c *Capture) Close() error {
 // fewer bytes were captured than were on the wire. It rejects records that
 // are not packet records of this version or whose lengths do not fit.
 func Describe(rec []byte, ev *cabi.Event) bool {
-	if len(rec) < HeaderSize {
-		return false
-	}
-	h := (*Header)(unsafe.Pointer(unsafe.SliceData(rec)))
-	if h.Type != RecordTypePacket || h.Version != RecordVersion || h.CapLen > h.OrigLen || uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
+	h, _, ok := View(rec)
+	if !ok {
 		return false
 	}
 	ev.Kind = cabi.KindPacket

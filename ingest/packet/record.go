@@ -98,6 +98,23 @@ func Decode(rec []byte) (Header, []byte, error) {
 	return h, rec[HeaderSize : HeaderSize+int(h.CapLen)], nil
 }
 
+// View interprets rec as a packet record in place: h aliases rec's header
+// and data its CapLen captured bytes. ok is false when rec is not a
+// well-formed packet record (too short for its header, of another type or
+// version, or with lengths that do not add up), where Decode would say why.
+// rec must be 8-byte aligned, as ring records are. It neither copies nor
+// allocates, for readers that handle each record where it lies.
+func View(rec []byte) (h *Header, data []byte, ok bool) {
+	if len(rec) < HeaderSize {
+		return nil, nil, false
+	}
+	h = (*Header)(unsafe.Pointer(unsafe.SliceData(rec)))
+	if h.Type != RecordTypePacket || h.Version != RecordVersion || h.CapLen > h.OrigLen || uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
+		return nil, nil, false
+	}
+	return h, rec[HeaderSize : HeaderSize+int(h.CapLen)], true
+}
+
 // Truncated reports whether fewer bytes were captured than were on the wire.
 func (h *Header) Truncated() bool { return h.CapLen < h.OrigLen }
 

@@ -34,6 +34,10 @@ func TestDecode(t *testing.T) {
 		{"cap over orig", record(Header{Type: RecordTypePacket, Version: RecordVersion, OrigLen: 1, CapLen: 2}, []byte{1, 2}), true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			vh, vdata, vok := View(tc.rec)
+			if vok == tc.wantErr || vok && (*vh != ok || !bytes.Equal(vdata, []byte{1, 2, 3, 4})) {
+				t.Errorf("View(%x) = %+v, %x, %v; want ok %v", tc.rec, vh, vdata, vok, !tc.wantErr)
+			}
 			h, data, err := Decode(tc.rec)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Decode(%x) error = %v; want error %v", tc.rec, err, tc.wantErr)
@@ -49,7 +53,8 @@ func TestDecode(t *testing.T) {
 }
 
 // FuzzDecode checks that Decode never reads out of bounds, that what it
-// accepts is consistent, and that Describe accepts exactly the same records.
+// accepts is consistent, and that View and Describe accept exactly the same
+// records, View with the same header and bytes.
 func FuzzDecode(f *testing.F) {
 	f.Add(record(Header{Type: RecordTypePacket, Version: RecordVersion, OrigLen: 60, CapLen: 3}, []byte{1, 2, 3}))
 	f.Add(record(Header{Type: RecordTypePacket, Version: RecordVersion, OrigLen: 2, CapLen: 2}, []byte{1}))
@@ -63,8 +68,15 @@ func FuzzDecode(f *testing.F) {
 		if ok := Describe(aligned, &ev); ok != (err == nil) {
 			t.Fatalf("Describe = %v but Decode error = %v", ok, err)
 		}
+		vh, vdata, vok := View(aligned)
+		if vok != (err == nil) {
+			t.Fatalf("View = %v but Decode error = %v", vok, err)
+		}
 		if err != nil {
 			return
+		}
+		if *vh != h || !bytes.Equal(vdata, data) {
+			t.Fatalf("View = %+v, %x; Decode = %+v, %x", *vh, vdata, h, data)
 		}
 		if h.CapLen > h.OrigLen || len(data) != int(h.CapLen) || HeaderSize+len(data) > len(rec) {
 			t.Fatalf("Decode accepted %+v with %d data bytes from %d", h, len(data), len(rec))
