@@ -394,15 +394,15 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 		fmt.Fprintf(stderr, "weir capture: listening on %s (%s, %s), snaplen %d, sampling 1 in %d\n",
 			strings.Join(names, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, o.cfg.SampleRate)
 	}
-	r := c.Reader()
-	loop := batchLoop
+	l := &loop{r: c.Reader(), s: s, count: o.count, st: &st}
+	run := l.batch
 	if s.text == nil {
-		loop = consumeLoop
+		run = l.consume
 	}
-	err = loop(r, s, o.count, &st, readTimeout, func() bool { return ctx.Err() == nil }, time.Time{})
-	if err == nil && (o.count == 0 || st.captured < o.count) {
+	err = run(readTimeout, func() bool { return ctx.Err() == nil }, time.Time{})
+	if err == nil && !l.full() {
 		// Stopped by a signal: write out what the rings still hold.
-		err = drain(c, loop, s, o.count, &st)
+		err = drain(c, run)
 	}
 	return st, errors.Join(err, s.close())
 }
@@ -411,10 +411,10 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 // writing out the records left in the rings.
 const drainTimeout = 2 * time.Second
 
-// drain detaches the programs and runs loop until every record they
+// drain detaches the programs and runs run until every record they
 // emitted has been written out, so stopping a capture loses none of the
 // packets it saw. What is left after drainTimeout is reported as unread.
-func drain(c *packet.Capture, loop captureLoopFunc, s *sink, count uint64, st *captureStats) error {
+func drain(c *packet.Capture, run loopFunc) error {
 	if err := c.Detach(); err != nil {
 		return err
 	}
@@ -429,42 +429,53 @@ func drain(c *packet.Capture, loop captureLoopFunc, s *sink, count uint64, st *c
 		return !done && time.Now().Before(deadline)
 	}
 	// Nothing wakes the reader any more: look often.
-	return errors.Join(loop(c.Reader(), s, count, st, time.Millisecond, more, deadline), derr)
+	return errors.Join(run(time.Millisecond, more, deadline), derr)
 }
 
-// captureLoopFunc is consumeLoop or batchLoop: it writes out records
-// until count of them were written (0: no limit), more returns false
-// (asked before each read), deadline passes (if not zero; checked within
-// a read too, which can cover a whole ring) or an error, waiting up to
-// timeout per read.
-type captureLoopFunc func(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool, deadline time.Time) error
+// loop is what a capture loop works with: the reader, the sink, how many
+// records to write in all (0: no limit) and the counts so far.
+type loop struct {
+	r     *ring.Reader
+	s     *sink
+	count uint64
+	st    *captureStats
+}
 
-// consumeLoop is the capture loop when no text is printed: it writes each
+// full reports whether -c records have been written.
+func (l *loop) full() bool { return l.count != 0 && l.st.captured >= l.count }
+
+// loopFunc is loop.consume or loop.batch: it writes out records until the
+// loop is full, more returns false (asked before each read), deadline
+// passes (if not zero; checked within a read too, which can cover a whole
+// ring) or an error, waiting up to timeout per read.
+type loopFunc func(timeout time.Duration, more func() bool, deadline time.Time) error
+
+// consume is the capture loop when no text is printed: it writes each
 // record out in place, in ring order, through Reader.Consume, the cheapest
 // way through the rings (docs/BENCHMARKS.md).
-func consumeLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool, deadline time.Time) error {
+func (l *loop) consume(timeout time.Duration, more func() bool, deadline time.Time) error {
 	var err error
 	var seen uint64
 	write := func(rec []byte) bool {
-		if count != 0 && st.captured == count {
+		if l.full() {
 			return false
 		}
 		if seen++; seen%1024 == 0 && !deadline.IsZero() && time.Now().After(deadline) {
 			return false
 		}
-		if err = s.record(rec, r); errors.Is(err, errMalformed) {
-			st.rejected++
+		if err = l.s.record(rec, l.r); errors.Is(err, errMalformed) {
+			l.st.rejected++
 			err = nil
 			return true
 		}
 		if err != nil {
 			return false
 		}
-		st.captured++
+		l.st.captured++
 		return true
 	}
-	for (count == 0 || st.captured < count) && more() {
-		if _, cerr := r.Consume(write, timeout); cerr != nil {
+	for !l.full() && more() {
+		if _, cerr := l.r.Consume(write, timeout); cerr != nil {
 			return fmt.Errorf("read rings: %w", cerr)
 		}
 		if err != nil {
@@ -474,10 +485,10 @@ func consumeLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeou
 	return nil
 }
 
-// batchLoop is the capture loop when packets are printed: it reads batches
+// batch is the capture loop when packets are printed: it reads batches
 // and prints each one's records in time order, since one batch holds the
 // records of several per-CPU rings.
-func batchLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout time.Duration, more func() bool, deadline time.Time) error {
+func (l *loop) batch(timeout time.Duration, more func() bool, deadline time.Time) error {
 	b, err := cabi.AllocBatch(4096, 0)
 	if err != nil {
 		return err
@@ -485,10 +496,10 @@ func batchLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout 
 	defer cabi.FreeBatch(b)
 	// Records packet.Describe refused never reach the batch; the reader
 	// counts them.
-	rejected := r.Stats().Rejected
-	defer func() { st.rejected += r.Stats().Rejected - rejected }()
-	for (count == 0 || st.captured < count) && (deadline.IsZero() || time.Now().Before(deadline)) && more() {
-		n, err := r.Read(b, timeout)
+	rejected := l.r.Stats().Rejected
+	defer func() { l.st.rejected += l.r.Stats().Rejected - rejected }()
+	for !l.full() && (deadline.IsZero() || time.Now().Before(deadline)) && more() {
+		n, err := l.r.Read(b, timeout)
 		if err != nil {
 			return fmt.Errorf("read rings: %w", err)
 		}
@@ -499,22 +510,22 @@ func batchLoop(r *ring.Reader, s *sink, count uint64, st *captureStats, timeout 
 		// Releasing does not depend on the order of the descriptors.
 		slices.SortStableFunc(evs, func(a, b cabi.Event) int { return cmp.Compare(a.TsNs, b.TsNs) })
 		for i := range evs {
-			if err := s.write(&evs[i]); errors.Is(err, errMalformed) {
-				st.rejected++
+			if err := l.s.write(&evs[i]); errors.Is(err, errMalformed) {
+				l.st.rejected++
 				continue
 			} else if err != nil {
-				r.Release(b)
+				l.r.Release(b)
 				return err
 			}
-			st.captured++
-			if count != 0 && st.captured == count {
+			l.st.captured++
+			if l.full() {
 				break
 			}
 		}
-		if err := r.Release(b); err != nil {
+		if err := l.r.Release(b); err != nil {
 			return fmt.Errorf("release batch: %w", err)
 		}
-		if err := s.flush(); err != nil {
+		if err := l.s.flush(); err != nil {
 			return err
 		}
 	}
