@@ -376,11 +376,11 @@ func (r *Reader) refreshOffset() {
 // starting with ring r.next, and calls visit with the payload of each one
 // the producer did not discard, in place. A record visit accepts, or a
 // discarded one, moves the ring's read position past it; a refused one ends
-// the walk. With giveBack set, the producers get the memory walked over
-// every r.giveStep bytes, rather than only when the walk ends. It returns how
+// the walk. With eager set, the producers get the memory walked over every
+// r.giveStep bytes, rather than only when the walk ends. It returns how
 // many records visit accepted and whether it refused one. Called with r.mu
 // held.
-func (r *Reader) walk(visit func(rec []byte) bool, giveBack bool) (accepted int, refused bool) {
+func (r *Reader) walk(visit func(rec []byte) bool, eager bool) (accepted int, refused bool) {
 	nr := len(r.rings)
 	start := r.next
 	r.next = (r.next + 1) % nr
@@ -405,7 +405,7 @@ func (r *Reader) walk(visit func(rec []byte) bool, giveBack bool) (accepted int,
 				accepted++
 			}
 			pos = next
-			if giveBack && pos-rg.stored >= r.giveStep {
+			if eager && pos-rg.stored >= r.giveStep {
 				// The read position first: should visit panic
 				// and the caller recover, the next walk must not
 				// start behind memory already given back.
