@@ -46,10 +46,12 @@ import (
 type result struct {
 	sent, arrived, inFile, toolCaptured, toolDropped uint64
 	pps                                              float64
-	cpu                                              time.Duration // capturing process user+sys
-	user, sys                                        time.Duration // the two parts of cpu
+	user, sys                                        time.Duration // capturing process CPU time
 	machineCPU                                       time.Duration // all CPUs busy time during the send
 }
+
+// cpu is the capturing process's user + system CPU time.
+func (r result) cpu() time.Duration { return r.user + r.sys }
 
 func main() {
 	bin := flag.String("bin", "bin", "directory holding weir")
@@ -109,13 +111,13 @@ func main() {
 			if *verbose {
 				per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(max(r.inFile, 1)) }
 				fmt.Fprintf(os.Stderr, "%s, repetition %d: %.2f M frames/s, %d in file, CPU %.0f ns (user %.0f, sys %.0f) per packet\n",
-					sc, rep, r.pps/1e6, r.inFile, per(r.cpu), per(r.user), per(r.sys))
+					sc, rep, r.pps/1e6, r.inFile, per(r.cpu()), per(r.user), per(r.sys))
 			}
 			if sc != "none" {
 				if r, err = b.run(sc, true); err != nil {
 					fail(fmt.Errorf("%s idle: %w", sc, err))
 				}
-				idle[sc] = append(idle[sc], r.cpu)
+				idle[sc] = append(idle[sc], r.cpu())
 			}
 		}
 	}
@@ -126,14 +128,14 @@ func main() {
 			ns := func(d time.Duration) string {
 				return fmt.Sprintf("%.0f ns", float64(d.Nanoseconds())/float64(m.inFile))
 			}
-			perPkt, user, sys = ns(m.cpu), ns(m.user), ns(m.sys)
+			perPkt, user, sys = ns(m.cpu()), ns(m.user), ns(m.sys)
 			slices.Sort(idle[sc])
 			i := idle[sc][len(idle[sc])/2]
 			idleCPU = fmt.Sprintf("%.3f s", i.Seconds())
-			marginal = ns(m.cpu - i)
+			marginal = ns(m.cpu() - i)
 		}
 		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %s | %s | %s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
-			m.toolDropped, m.cpu.Seconds(), perPkt, user, sys, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
+			m.toolDropped, m.cpu().Seconds(), perPkt, user, sys, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
 	}
 }
 
@@ -155,7 +157,7 @@ func median(rs []result) result {
 	slices.SortFunc(rs, func(a, b result) int {
 		ka, kb := a.pps, b.pps
 		if a.inFile > 0 && b.inFile > 0 {
-			ka, kb = float64(a.cpu)/float64(a.inFile), float64(b.cpu)/float64(b.inFile)
+			ka, kb = float64(a.cpu())/float64(a.inFile), float64(b.cpu())/float64(b.inFile)
 		}
 		switch {
 		case ka < kb:
@@ -273,7 +275,7 @@ func (b *bench) run(name string, idle bool) (result, error) {
 		if err := tool.stop(); err != nil {
 			return res, err
 		}
-		res.cpu, res.user, res.sys = tool.cpu, tool.user, tool.sys
+		res.user, res.sys = tool.user, tool.sys
 	}
 	switch scenario {
 	case "none", "weir-tc", "tcpdump":
@@ -313,7 +315,6 @@ type proc struct {
 	cmd    *exec.Cmd
 	errBuf *lockedBuf
 	stderr string
-	cpu    time.Duration // user + sys
 	user   time.Duration
 	sys    time.Duration
 }
@@ -352,7 +353,6 @@ func (p *proc) stop() error {
 	p.stderr = p.errBuf.String()
 	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		p.user, p.sys = time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
-		p.cpu = p.user + p.sys
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w: %s", p.cmd.Args, err, p.stderr)
