@@ -300,6 +300,10 @@ func programsFor(cfg Config) []string {
 // allPrograms names every capture program, for tests that run them all.
 var allPrograms = []string{packetProgWeirXdpIngress, packetProgWeirTcIngress, packetProgWeirTcEgress}
 
+// verifierLogLevel is what load asks of the verifier's log. Tests set it to
+// read the verifier's statistics; a capture needs no log.
+var verifierLogLevel ebpf.LogLevel
+
 // load loads the maps and the named programs and creates the rings, without
 // attaching.
 func load(cfg Config, progs []string) (*Capture, error) {
@@ -340,7 +344,7 @@ func load(cfg Config, progs []string) (*Capture, error) {
 	// change between kernels (TestRelocationsStable keeps it that way).
 	// Relocating them against the object's own BTF gives the same offsets
 	// as the kernel's BTF and saves parsing it: about 18 ms of CPU.
-	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: spec.Types}}
+	opts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: spec.Types, LogLevel: verifierLogLevel}}
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 	if err != nil {
 		var ve *ebpf.VerifierError
