@@ -146,16 +146,19 @@ func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) erro
 	if err != nil {
 		return fmt.Errorf("write pcapng packet: %w", err)
 	}
-	binary.LittleEndian.PutUint32(h[0:], blockEPB)
-	binary.LittleEndian.PutUint32(h[4:], uint32(total))
-	binary.LittleEndian.PutUint32(h[8:], uint32(id))
-	binary.LittleEndian.PutUint32(h[12:], uint32(tsNs>>32))
-	binary.LittleEndian.PutUint32(h[16:], uint32(tsNs))
-	binary.LittleEndian.PutUint32(h[20:], uint32(len(data)))
-	binary.LittleEndian.PutUint32(h[24:], uint32(origLen))
-	copy(h[28:], data)
-	clear(h[28+len(data) : total-4])
-	binary.LittleEndian.PutUint32(h[total-4:], uint32(total))
+	// The fixed part through a pointer to an array: one length check, not
+	// one per field.
+	f := (*[28]byte)(h)
+	binary.LittleEndian.PutUint32(f[0:], blockEPB)
+	binary.LittleEndian.PutUint32(f[4:], uint32(total))
+	binary.LittleEndian.PutUint32(f[8:], uint32(id))
+	binary.LittleEndian.PutUint32(f[12:], uint32(tsNs>>32))
+	binary.LittleEndian.PutUint32(f[16:], uint32(tsNs))
+	binary.LittleEndian.PutUint32(f[20:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(f[24:], uint32(origLen))
+	tail := h[28+copy(h[28:], data):]
+	clear(tail[:pad])
+	binary.LittleEndian.PutUint32(tail[pad:], uint32(total))
 	return nil
 }
 
