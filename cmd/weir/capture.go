@@ -399,7 +399,7 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 	if s.text == nil {
 		run = l.consume
 	}
-	err = run(readTimeout, func() bool { return ctx.Err() == nil }, time.Time{})
+	err = run(readTimeout, func() bool { return true }, func() bool { return ctx.Err() != nil })
 	if err == nil && !l.full() {
 		// Stopped by a signal: write out what the rings still hold.
 		err = drain(c, run)
@@ -408,8 +408,9 @@ func captureLoop(ctx context.Context, c *packet.Capture, o captureOpts, stdout, 
 }
 
 // drainTimeout bounds how long weir capture, once stopped, goes on
-// writing out the records left in the rings.
-const drainTimeout = 2 * time.Second
+// writing out the records left in the rings. A variable only so that tests
+// can shorten it.
+var drainTimeout = 2 * time.Second
 
 // drain detaches the programs and runs run until every record they
 // emitted has been written out, so stopping a capture loses none of the
@@ -426,10 +427,11 @@ func drain(c *packet.Capture, run loopFunc) error {
 			derr = err
 			return false
 		}
-		return !done && time.Now().Before(deadline)
+		return !done
 	}
+	late := func() bool { return time.Now().After(deadline) }
 	// Nothing wakes the reader any more: look often.
-	return errors.Join(run(time.Millisecond, more, deadline), derr)
+	return errors.Join(run(time.Millisecond, more, late), derr)
 }
 
 // loop is what a capture loop works with: the reader, the sink, how many
@@ -445,22 +447,23 @@ type loop struct {
 func (l *loop) full() bool { return l.count != 0 && l.st.captured >= l.count }
 
 // loopFunc is loop.consume or loop.batch: it writes out records until the
-// loop is full, more returns false (asked before each read), deadline
-// passes (if not zero; checked within a read too, which can cover a whole
-// ring) or an error, waiting up to timeout per read.
-type loopFunc func(timeout time.Duration, more func() bool, deadline time.Time) error
+// loop is full, more returns false (asked before each read), stop returns
+// true (asked before each read and, by consume, every 1024 records within
+// one, which can cover a whole ring behind a slow output) or an error,
+// waiting up to timeout per read.
+type loopFunc func(timeout time.Duration, more, stop func() bool) error
 
 // consume is the capture loop when no text is printed: it writes each
 // record out in place, in ring order, through Reader.Consume, the cheapest
 // way through the rings (docs/BENCHMARKS.md).
-func (l *loop) consume(timeout time.Duration, more func() bool, deadline time.Time) error {
+func (l *loop) consume(timeout time.Duration, more, stop func() bool) error {
 	var err error
 	var seen uint64
 	write := func(rec []byte) bool {
 		if l.full() {
 			return false
 		}
-		if seen++; seen%1024 == 0 && !deadline.IsZero() && time.Now().After(deadline) {
+		if seen++; seen%1024 == 0 && stop() {
 			return false
 		}
 		if err = l.s.record(rec, l.r); errors.Is(err, errMalformed) {
@@ -474,7 +477,7 @@ func (l *loop) consume(timeout time.Duration, more func() bool, deadline time.Ti
 		l.st.captured++
 		return true
 	}
-	for !l.full() && more() {
+	for !l.full() && !stop() && more() {
 		if _, cerr := l.r.Consume(write, timeout); cerr != nil {
 			return fmt.Errorf("read rings: %w", cerr)
 		}
@@ -488,7 +491,7 @@ func (l *loop) consume(timeout time.Duration, more func() bool, deadline time.Ti
 // batch is the capture loop when packets are printed: it reads batches
 // and prints each one's records in time order, since one batch holds the
 // records of several per-CPU rings.
-func (l *loop) batch(timeout time.Duration, more func() bool, deadline time.Time) error {
+func (l *loop) batch(timeout time.Duration, more, stop func() bool) error {
 	b, err := cabi.AllocBatch(4096, 0)
 	if err != nil {
 		return err
@@ -498,7 +501,7 @@ func (l *loop) batch(timeout time.Duration, more func() bool, deadline time.Time
 	// counts them.
 	rejected := l.r.Stats().Rejected
 	defer func() { l.st.rejected += l.r.Stats().Rejected - rejected }()
-	for !l.full() && (deadline.IsZero() || time.Now().Before(deadline)) && more() {
+	for !l.full() && !stop() && more() {
 		n, err := l.r.Read(b, timeout)
 		if err != nil {
 			return fmt.Errorf("read rings: %w", err)

@@ -47,6 +47,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// slowWriter takes delay over every write.
+type slowWriter struct {
+	w     io.Writer
+	delay time.Duration
+}
+
+func (s slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(s.delay)
+	return s.w.Write(p)
+}
+
 func TestCaptureUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -197,12 +208,23 @@ type capture struct {
 
 func (r *rig) startCapture(t *testing.T, args ...string) *capture {
 	t.Helper()
+	return r.startCaptureSlow(t, 0, args...)
+}
+
+// startCaptureSlow is startCapture with a standard output that takes delay
+// over every write, like a slow disk or pipe.
+func (r *rig) startCaptureSlow(t *testing.T, delay time.Duration, args ...string) *capture {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	c := &capture{done: make(chan struct{}), cancel: cancel}
+	var stdout io.Writer = &c.stdout
+	if delay > 0 {
+		stdout = slowWriter{stdout, delay}
+	}
 	go func() {
 		defer close(c.done)
 		err := netns.Do(r.p.B.NS, func() error {
-			c.code = runCapture(ctx, args, &c.stdout, &c.stderr)
+			c.code = runCapture(ctx, args, stdout, &c.stderr)
 			return nil
 		})
 		if err != nil {
@@ -496,7 +518,18 @@ func readPcapng(t *testing.T, path string) ([]pcapng.Packet, []pcapng.ReadInterf
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pr := pcapng.NewReader(f)
+	return readPcapngFrom(t, path, f)
+}
+
+// readPcapngBytes is readPcapng for a capture written to standard output.
+func readPcapngBytes(t *testing.T, b []byte) ([]pcapng.Packet, []pcapng.ReadInterface) {
+	t.Helper()
+	return readPcapngFrom(t, "standard output", bytes.NewReader(b))
+}
+
+func readPcapngFrom(t *testing.T, name string, r io.Reader) ([]pcapng.Packet, []pcapng.ReadInterface) {
+	t.Helper()
+	pr := pcapng.NewReader(r)
 	var pkts []pcapng.Packet
 	for {
 		p, err := pr.Next()
@@ -504,7 +537,7 @@ func readPcapng(t *testing.T, path string) ([]pcapng.Packet, []pcapng.ReadInterf
 			return pkts, pr.Interfaces()
 		}
 		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
+			t.Fatalf("read %s: %v", name, err)
 		}
 		p.Data = nil
 		pkts = append(pkts, p)
@@ -544,6 +577,44 @@ func TestSinkRecordMalformed(t *testing.T) {
 // TestCaptureStopDrains stops a capture in the middle of a steady stream
 // and checks that every packet its programs saw is written out before it
 // exits, in the pcapng loop and in the text loop.
+// TestCaptureDrainBounded stops a capture whose output is too slow to
+// empty the rings: the drain must give up at drainTimeout, also in the
+// middle of a pass over a ring, and report what it left unread.
+func TestCaptureDrainBounded(t *testing.T) {
+	const sent, delay = 100000, 250 * time.Millisecond
+	defer func(d time.Duration) { drainTimeout = d }(drainTimeout)
+	drainTimeout = 200 * time.Millisecond
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: sent, Rate: 500000}, false, toBlackhole)
+	// -w - writes 1 MiB at a time: about 8,000 records. A 4 MiB ring
+	// holds about 26,000, so one pass over a full ring takes three or
+	// four writes unless the deadline stops it.
+	c := r.startCaptureSlow(t, delay, "-i", r.p.B.Name, "--mode", "xdp", "-w", "-")
+	if err := netns.Do(r.p.A.NS, func() error { _, err := r.tg.Run(context.Background()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	stop := time.Now()
+	c.cancel()
+	<-c.done
+	took := time.Since(stop)
+	if c.code != 0 {
+		t.Fatalf("exit code %d:\n%s", c.code, c.stderr.String())
+	}
+	cnt := parseCounters(t, c.stderr.String())
+	if cnt.unread == 0 {
+		t.Fatalf("counters %+v: nothing left unread: the drain ran past its deadline, or the output kept up (then the test needs a slower writer)", cnt)
+	}
+	// The deadline, the write in progress when it passed and the final
+	// flush.
+	t.Logf("stopping took %v; counters %+v", took, cnt)
+	if limit := drainTimeout + 3*delay + 300*time.Millisecond; took > limit {
+		t.Errorf("stopping took %v; want at most %v (drain timeout %v, writes of %v)", took, limit, drainTimeout, delay)
+	}
+	pkts, _ := readPcapngBytes(t, []byte(c.stdout.String()))
+	if uint64(len(pkts)) != cnt.captured {
+		t.Fatalf("wrote %d packets; captured %d", len(pkts), cnt.captured)
+	}
+}
+
 func TestCaptureStopDrains(t *testing.T) {
 	const sent, rate = 60000, 100000
 	for _, tc := range []struct{ name, out string }{{"pcapng", "-w"}, {"text", "-j"}} {
