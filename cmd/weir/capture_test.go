@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -612,6 +613,63 @@ func TestCaptureDrainBounded(t *testing.T) {
 	pkts, _ := readPcapngBytes(t, []byte(c.stdout.String()))
 	if uint64(len(pkts)) != cnt.captured {
 		t.Fatalf("wrote %d packets; captured %d", len(pkts), cnt.captured)
+	}
+}
+
+// TestCaptureSecondSignal runs weir capture as a process whose output
+// nobody reads, so that after a first SIGINT its drain is stuck in a
+// write: a second SIGINT must end it at once.
+func TestCaptureSecondSignal(t *testing.T) {
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: 20000, Rate: 200000}, false, toBlackhole)
+	out, outw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close() // open to the end, so the writes block rather than fail
+	cmd := exec.Command(os.Args[0], "capture", "-i", r.p.B.Name, "--mode", "xdp", "-j")
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	cmd.Stdout = outw
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := netns.Do(r.p.B.NS, cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	outw.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "listening on"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("weir capture did not start:\n%s", stderr.String())
+		}
+	}
+	// About 5 MB of JSON lines, far more than the pipe holds.
+	if err := netns.Do(r.p.A.NS, func() error { _, err := r.tg.Run(context.Background()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("weir capture exited on the first SIGINT (%v), so its output never blocked the drain:\n%s", err, stderr.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("weir capture still running 5 s after a second SIGINT:\n%s", stderr.String())
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("weir capture ended with %v; want killed by SIGINT", cmd.ProcessState)
 	}
 }
 

@@ -1,6 +1,19 @@
 package main
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
+
+// TestMain lets a test run weir itself in a child process, for what only a
+// process shows (signals, exit status): with WEIR_TEST_MAIN=1 the test
+// binary runs main with its arguments instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("WEIR_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
 
 func TestDispatch(t *testing.T) {
 	for _, c := range []struct {
