@@ -3,7 +3,8 @@
 // the capturing tool on B's end with snaplen 96 writing a file.
 //
 // For each scenario (no capture, tcpdump, weir capture --mode xdp, weir
-// capture --mode tc) and each repetition it creates a fresh pair, starts the
+// capture --mode tc, and the file writes alone: see write.go) and each
+// repetition it creates a fresh pair, starts the
 // capturing process, sends the load, stops the process with SIGINT, and
 // records: frames sent and the generator's rate, frames that reached B,
 // packets in the output file, the tool's own loss counters, and the user+sys
@@ -54,13 +55,19 @@ type result struct {
 func (r result) cpu() time.Duration { return r.user + r.sys }
 
 func main() {
+	if spec, ok := os.LookupEnv(writerEnv); ok {
+		if err := writeFile(spec); err != nil {
+			fail(err)
+		}
+		return
+	}
 	bin := flag.String("bin", "bin", "directory holding weir")
 	count := flag.Uint64("count", 4_000_000, "frames per run")
 	rate := flag.Uint64("rate", 0, "offered rate in frames/s (0: as fast as the generator goes)")
 	size := flag.Int("size", 128, "frame size in bytes")
 	snap := flag.Int("snaplen", 96, "snap length for both tools")
 	reps := flag.Int("reps", 3, "repetitions per scenario (the median is reported)")
-	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc; with -base also weir-xdp-base,weir-tc-base)")
+	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc,write-pcap,write-pcapng; with -base also weir-xdp-base,weir-tc-base)")
 	base := flag.String("base", "", "a second `DIR` holding weir, for A/B comparisons of two builds: its runs are the scenarios weir-xdp-base and weir-tc-base")
 	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
 	verbose := flag.Bool("v", false, "also print every run's figures to stderr as it ends")
@@ -77,8 +84,16 @@ func main() {
 	if *base != "" {
 		scenarios = append(scenarios, "weir-xdp-base", "weir-tc-base")
 	}
+	if !*null {
+		scenarios = append(scenarios, "write-pcap", "write-pcapng")
+	}
 	if *only != "" {
 		scenarios = strings.Split(*only, ",")
+	}
+	for _, sc := range scenarios {
+		if _, ok := writeScenarios[sc]; ok && *null {
+			fail(fmt.Errorf("scenario %s writes a file, which -null leaves out", sc))
+		}
 	}
 	dir, err := os.MkdirTemp(*outDir, "benchcapture")
 	if err != nil {
@@ -133,6 +148,12 @@ func main() {
 			i := idle[sc][len(idle[sc])/2]
 			idleCPU = fmt.Sprintf("%.3f s", i.Seconds())
 			marginal = ns(m.cpu() - i)
+		}
+		if _, ok := writeScenarios[sc]; ok {
+			// No traffic: only the file's columns apply.
+			fmt.Printf("| %s | - | - | - | (%d) | - | %.3f s | %s | %s | %s | %s | %s | - |\n", sc, m.inFile,
+				m.cpu().Seconds(), perPkt, user, sys, idleCPU, marginal)
+			continue
 		}
 		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %s | %s | %s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
 			m.toolDropped, m.cpu().Seconds(), perPkt, user, sys, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
@@ -192,6 +213,9 @@ func (b *bench) tcpdumpBuf() int {
 // the capturing tool the same way but sends nothing, which measures the
 // tool's fixed cost (loading, attaching, idle polling for about a second).
 func (b *bench) run(name string, idle bool) (result, error) {
+	if _, ok := writeScenarios[name]; ok {
+		return b.runWrite(name, idle)
+	}
 	var res result
 	// A -base scenario runs the same as the one it names, with the weir
 	// from the -base directory.
