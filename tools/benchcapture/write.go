@@ -15,7 +15,9 @@ import (
 // process that only writes, into the same directory, the bytes one of the
 // tools writes for the run's packets, in that tool's write size. Their CPU
 // per packet is what writing the file costs either tool, whatever else it
-// does.
+// does. With -rate they write at the pace the packets arrive, since a file
+// filled slowly can cost more per page than one filled at once (see
+// docs/BENCHMARKS.md on free page reporting).
 //
 //   - write-pcap: tcpdump's file, a 16-byte record header before each
 //     packet's captured bytes, in 4 KiB writes (its stdio buffer on tmpfs).
@@ -31,7 +33,8 @@ var writeScenarios = map[string]struct {
 }
 
 // writerEnv, when set in benchcapture's environment, makes it the writing
-// process of a write-* scenario: "PATH BYTES CHUNK".
+// process of a write-* scenario: "PATH BYTES CHUNK PACE", PACE in bytes per
+// second (0: as fast as it can).
 const writerEnv = "BENCHCAPTURE_WRITE"
 
 // runWrite runs a write-* scenario. Its idle run writes nothing, which
@@ -51,7 +54,8 @@ func (b *bench) runWrite(name string, idle bool) (result, error) {
 	}
 	out := filepath.Join(b.dir, name+".out")
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", writerEnv, out, total, w.chunk))
+	pace := b.rate * uint64(perPkt)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d", writerEnv, out, total, w.chunk, pace))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		return res, fmt.Errorf("writer: %w", err)
@@ -68,16 +72,19 @@ func (b *bench) runWrite(name string, idle bool) (result, error) {
 }
 
 // writeFile is the writing process: it creates path and writes n bytes
-// into it, chunk bytes at a time, from one buffer.
+// into it, chunk bytes at a time, from one buffer, at most pace bytes a
+// second if pace is not 0.
 func writeFile(spec string) error {
 	f := strings.Fields(spec)
-	if len(f) != 3 {
-		return fmt.Errorf("%s=%q: want PATH BYTES CHUNK", writerEnv, spec)
+	bad := fmt.Errorf("%s=%q: want PATH BYTES CHUNK PACE", writerEnv, spec)
+	if len(f) != 4 {
+		return bad
 	}
 	n, err1 := strconv.ParseUint(f[1], 10, 64)
 	chunk, err2 := strconv.Atoi(f[2])
-	if err1 != nil || err2 != nil || chunk <= 0 {
-		return fmt.Errorf("%s=%q: want PATH BYTES CHUNK", writerEnv, spec)
+	pace, err3 := strconv.ParseUint(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || chunk <= 0 {
+		return bad
 	}
 	out, err := os.Create(f[0])
 	if err != nil {
@@ -87,13 +94,18 @@ func writeFile(spec string) error {
 	for i := range buf {
 		buf[i] = byte(i)
 	}
-	for n > 0 {
-		k := min(n, uint64(chunk))
+	start := time.Now()
+	var done uint64
+	for done < n {
+		if pace > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(float64(done) / float64(pace) * float64(time.Second)))))
+		}
+		k := min(n-done, uint64(chunk))
 		if _, err := out.Write(buf[:k]); err != nil {
 			out.Close()
 			return err
 		}
-		n -= k
+		done += k
 	}
 	return out.Close()
 }
