@@ -107,8 +107,8 @@ func main() {
 	}
 	fmt.Printf("frames %d of %d bytes, offered rate %s, snaplen %d, files in %s, weir ring %d KiB per CPU, tcpdump -B %d KiB, %d repetitions, median shown\n\n",
 		b.count, b.size, rateString(b.rate), b.snap, files, b.ring>>10, b.tcpdumpBuf(), *reps)
-	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | user/pkt | sys/pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| capture | generator pps | sent | reached B | in file | tool drops | process CPU | CPU/captured pkt | user/pkt | sys/pkt | idle run CPU | (CPU - idle)/captured pkt | machine busy/sent pkt | CPU/pkt ÷ tcpdump's |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	// Repetitions go round the scenarios, each from the next one on, so
 	// a drift in the machine's state (other tenants, the host's memory)
 	// touches them alike and none always runs after the same other.
@@ -136,6 +136,7 @@ func main() {
 			}
 		}
 	}
+	ratios := tcpdumpRatios(rs)
 	for _, sc := range scenarios {
 		m := median(rs[sc])
 		perPkt, user, sys, idleCPU, marginal := "-", "-", "-", "-", "-"
@@ -151,12 +152,12 @@ func main() {
 		}
 		if _, ok := writeScenarios[sc]; ok {
 			// No traffic: only the file's columns apply.
-			fmt.Printf("| %s | - | - | - | (%d) | - | %.3f s | %s | %s | %s | %s | %s | - |\n", sc, m.inFile,
-				m.cpu().Seconds(), perPkt, user, sys, idleCPU, marginal)
+			fmt.Printf("| %s | - | - | - | (%d) | - | %.3f s | %s | %s | %s | %s | %s | - | %s |\n", sc, m.inFile,
+				m.cpu().Seconds(), perPkt, user, sys, idleCPU, marginal, ratios[sc])
 			continue
 		}
-		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %s | %s | %s | %s | %.0f ns |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
-			m.toolDropped, m.cpu().Seconds(), perPkt, user, sys, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)))
+		fmt.Printf("| %s | %.2f M | %d | %d | %d | %d | %.3f s | %s | %s | %s | %s | %s | %.0f ns | %s |\n", sc, m.pps/1e6, m.sent, m.arrived, m.inFile,
+			m.toolDropped, m.cpu().Seconds(), perPkt, user, sys, idleCPU, marginal, float64(m.machineCPU.Nanoseconds())/float64(max(m.sent, 1)), ratios[sc])
 	}
 }
 
@@ -170,6 +171,32 @@ func rateString(r uint64) string {
 func fail(err error) {
 	fmt.Fprintf(os.Stderr, "benchcapture: %v\n", err)
 	os.Exit(1)
+}
+
+// tcpdumpRatios gives, for each scenario that captured or wrote packets,
+// the median over the repetitions of its CPU per packet divided by
+// tcpdump's in the same repetition ("-" without tcpdump). Each repetition
+// runs every scenario within seconds, so the ratio taken inside one
+// cancels the machine's drift between repetitions, which the ratio of two
+// medians taken apart does not. Call it before median, which reorders.
+func tcpdumpRatios(rs map[string][]result) map[string]string {
+	out := make(map[string]string)
+	t := rs["tcpdump"]
+	perPkt := func(r result) float64 { return float64(r.cpu()) / float64(r.inFile) }
+	for sc, runs := range rs {
+		var xs []float64
+		for i, r := range runs {
+			if i < len(t) && r.inFile > 0 && t[i].inFile > 0 {
+				xs = append(xs, perPkt(r)/perPkt(t[i]))
+			}
+		}
+		out[sc] = "-"
+		if len(xs) > 0 {
+			slices.Sort(xs)
+			out[sc] = fmt.Sprintf("%.2f", xs[len(xs)/2])
+		}
+	}
+	return out
 }
 
 // median returns, field by field, the run with the median CPU per captured
