@@ -161,9 +161,9 @@ static __always_inline long load_bytes(void *ctx, bool xdp, __u32 off, void *to,
  * so that their offsets stay plain numbers to the verifier, which can then
  * prune the walk's states. With direct access the verifier followed every
  * sequence of header kinds and sizes: it processed 21,700 instructions per
- * program, against 2,400 now, and took 12 ms instead of 1.5 ms of each
- * capture's start-up (TestVerifierCost holds the line). len is the packet's
- * length; the L4 header must lie within it.
+ * program, against 2,400 now, and took 12 ms instead of 1.5 ms per program
+ * loaded (TestVerifierCost holds the line). len is the packet's length; the
+ * L4 header must lie within it.
  */
 static __always_inline void parse(void *ctx, bool xdp, void *data, void *data_end, __u32 len,
 				  struct weir_parsed *p)

@@ -33,11 +33,17 @@
 #define WEIR_HOOK_XDP 1
 #define WEIR_HOOK_TCX 2
 
-/* Parse flags (weir_pkt_record.parse_flags). */
+/*
+ * Parse flags (weir_pkt_record.parse_flags). The transport header and IPv6
+ * extension headers are checked against the packet's length, the link and
+ * IP headers against the part read by direct packet access, which under
+ * TCX can end before the packet does (a non-linear skb). l4_off can lie
+ * beyond cap_len.
+ */
 #define WEIR_PARSE_L3 (1u << 0)        /* l3_off/l3_proto are valid */
 #define WEIR_PARSE_L4 (1u << 1)        /* l4_off/l4_proto are valid */
 #define WEIR_PARSE_FRAGMENT (1u << 2)  /* an IP fragment (not the first or of many) */
-#define WEIR_PARSE_TRUNCATED (1u << 3) /* a header ran past the parsed bytes */
+#define WEIR_PARSE_TRUNCATED (1u << 3) /* a header ran past the end of the packet */
 #define WEIR_PARSE_EXT_LIMIT (1u << 4) /* more IPv6 extension headers than the bound */
 
 /* Sentinel for an offset that is not known. */

@@ -61,8 +61,12 @@ func parseCases() []parseCase {
 		// An extension header is at least 8 bytes, even when the next
 		// header says nothing follows.
 		{"ipv6-ext-short/no-next", frame(nil, 0x86dd, ipv6([]ipv6Ext{hop}, 59, nil)[:44]), parseWant{0x86dd, 14, OffNone, 0, ParsedL3 | ParseTruncated, 0, 0}, false},
+		// Headers must start within 1024 bytes: an extension header past
+		// it (the walk's check), a transport header just within and just
+		// past it (the check after the walk).
 		{"ipv6-ext-past-parse-limit", frame(nil, 0x86dd, ipv6([]ipv6Ext{{proto: 43, size: 1000}, dst}, 17, udp(0))), parseWant{0x86dd, 14, OffNone, 0, ParsedL3 | ParseTruncated, 0, 0}, false},
-		{"ipv6-ext-to-parse-limit/udp", frame(nil, 0x86dd, ipv6([]ipv6Ext{{proto: 43, size: 944}, dst}, 17, udp(0))), parseWant{0x86dd, 14, 54 + 944 + 16, 17, l34, 0, 0}, false},
+		{"ipv6-l4-at-1022/udp", frame(nil, 0x86dd, ipv6([]ipv6Ext{{proto: 43, size: 952}, dst}, 17, udp(0))), parseWant{0x86dd, 14, 1022, 17, l34, 0, 0}, false},
+		{"ipv6-l4-at-1030", frame(nil, 0x86dd, ipv6([]ipv6Ext{{proto: 43, size: 976}}, 17, udp(0))), parseWant{0x86dd, 14, OffNone, 0, ParsedL3 | ParseTruncated, 0, 0}, false},
 		{"dot1q/ipv4/udp", frame([]vlanTag{q(100)}, 0x0800, ipv4(17, 0, 0, udp(10))), parseWant{0x0800, 18, 38, 17, l34, 1, 100}, false},
 		{"qinq/ipv6/tcp", frame([]vlanTag{ad(0x2005), q(7)}, 0x86dd, ipv6(nil, 6, tcp(4))), parseWant{0x86dd, 22, 62, 6, l34, 2, 0x2005}, false},
 		{"dot1q-dot1q/ipv4/icmp", frame([]vlanTag{q(1), q(2)}, 0x0800, ipv4(1, 0, 0, icmp(0))), parseWant{0x0800, 22, 42, 1, l34, 2, 1}, false},

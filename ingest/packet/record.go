@@ -26,11 +26,18 @@ const (
 )
 
 // Parse flag bits of Header.ParseFlags (WEIR_PARSE_*).
+//
+// The transport header and IPv6 extension headers are checked against the
+// packet's whole length, the link and IP headers against the part the
+// program reads directly, which under TCX ends before the packet does when
+// the kernel keeps the packet in pieces (a non-linear socket buffer). An
+// L4Off can lie beyond the captured bytes: check it against CapLen before
+// reading there.
 const (
 	ParsedL3       = 1 << 0 // L3Off and L3Proto are valid
-	ParsedL4       = 1 << 1 // L4Off and L4Proto are valid
+	ParsedL4       = 1 << 1 // L4Off and L4Proto are valid: the transport header is within the packet
 	ParseFragment  = 1 << 2 // an IP fragment that carries no transport header
-	ParseTruncated = 1 << 3 // a header ran past the bytes the parser could see
+	ParseTruncated = 1 << 3 // a header ran past the end of the packet (see above)
 	ParseExtLimit  = 1 << 4 // more IPv6 extension headers than the parser's bound
 )
 
