@@ -575,21 +575,24 @@ func TestSinkRecordMalformed(t *testing.T) {
 	}
 }
 
-// TestCaptureStopDrains stops a capture in the middle of a steady stream
-// and checks that every packet its programs saw is written out before it
-// exits, in the pcapng loop and in the text loop.
 // TestCaptureDrainBounded stops a capture whose output is too slow to
-// empty the rings: the drain must give up at drainTimeout, also in the
-// middle of a pass over a ring, and report what it left unread.
+// empty the rings: the stop must be noticed in the middle of a pass over a
+// ring, the drain must give up at drainTimeout, also in the middle of a
+// pass, and what it left must be reported as unread.
 func TestCaptureDrainBounded(t *testing.T) {
-	const sent, delay = 100000, 250 * time.Millisecond
-	defer func(d time.Duration) { drainTimeout = d }(drainTimeout)
+	const sent, delay = 100000, 150 * time.Millisecond
+	// Restored after the capture's own cleanup, which waits for it to end.
+	t.Cleanup(func(d time.Duration) func() { return func() { drainTimeout = d } }(drainTimeout))
 	drainTimeout = 200 * time.Millisecond
 	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: sent, Rate: 500000}, false, toBlackhole)
-	// -w - writes 1 MiB at a time: about 8,000 records. A 4 MiB ring
-	// holds about 26,000, so one pass over a full ring takes three or
-	// four writes unless the deadline stops it.
-	c := r.startCaptureSlow(t, delay, "-i", r.p.B.Name, "--mode", "xdp", "-w", "-")
+	// A 90-byte frame takes a 192-byte record, so a 16 MiB ring holds
+	// about 87,000, nearly all of what is sent, since the output drains
+	// only 1 MiB (about 8,400 blocks of 124 bytes) per write. A pass over
+	// that ring takes about ten writes, 1.5 s; stopped within passes, the
+	// capture ends after at most a write in progress, one more before the
+	// stop is seen, the drain's 200 ms with a write running past it, and
+	// the final flush: 0.8 s.
+	c := r.startCaptureSlow(t, delay, "-i", r.p.B.Name, "--mode", "xdp", "--ring-size", "16MiB", "-w", "-")
 	if err := netns.Do(r.p.A.NS, func() error { _, err := r.tg.Run(context.Background()); return err }); err != nil {
 		t.Fatal(err)
 	}
@@ -601,13 +604,11 @@ func TestCaptureDrainBounded(t *testing.T) {
 		t.Fatalf("exit code %d:\n%s", c.code, c.stderr.String())
 	}
 	cnt := parseCounters(t, c.stderr.String())
+	t.Logf("stopping took %v; counters %+v", took, cnt)
 	if cnt.unread == 0 {
 		t.Fatalf("counters %+v: nothing left unread: the drain ran past its deadline, or the output kept up (then the test needs a slower writer)", cnt)
 	}
-	// The deadline, the write in progress when it passed and the final
-	// flush.
-	t.Logf("stopping took %v; counters %+v", took, cnt)
-	if limit := drainTimeout + 3*delay + 300*time.Millisecond; took > limit {
+	if limit := drainTimeout + 4*delay + 300*time.Millisecond; took > limit {
 		t.Errorf("stopping took %v; want at most %v (drain timeout %v, writes of %v)", took, limit, drainTimeout, delay)
 	}
 	pkts, _ := readPcapngBytes(t, []byte(c.stdout.String()))
@@ -637,8 +638,9 @@ func TestCaptureSecondSignal(t *testing.T) {
 	outw.Close()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	ended := false // whether exited has been received from
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		if !ended {
 			cmd.Process.Kill()
 			<-exited
 		}
@@ -657,6 +659,7 @@ func TestCaptureSecondSignal(t *testing.T) {
 	}
 	select {
 	case err := <-exited:
+		ended = true
 		t.Fatalf("weir capture exited on the first SIGINT (%v), so its output never blocked the drain:\n%s", err, stderr.String())
 	case <-time.After(300 * time.Millisecond):
 	}
@@ -665,6 +668,7 @@ func TestCaptureSecondSignal(t *testing.T) {
 	}
 	select {
 	case <-exited:
+		ended = true
 	case <-time.After(5 * time.Second):
 		t.Fatalf("weir capture still running 5 s after a second SIGINT:\n%s", stderr.String())
 	}
@@ -673,6 +677,9 @@ func TestCaptureSecondSignal(t *testing.T) {
 	}
 }
 
+// TestCaptureStopDrains stops a capture in the middle of a steady stream
+// and checks that every packet its programs saw is written out before it
+// exits, in the pcapng loop and in the text loop.
 func TestCaptureStopDrains(t *testing.T) {
 	const sent, rate = 60000, 100000
 	for _, tc := range []struct{ name, out string }{{"pcapng", "-w"}, {"text", "-j"}} {
