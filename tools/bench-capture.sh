@@ -6,8 +6,9 @@
 # in throw-away namespaces, sends 6 million 128-byte UDP frames with trafgen
 # and captures them on the receiving end with snaplen 96 into a file under
 # /dev/shm, with no capture, tcpdump, weir capture --mode xdp and --mode tc;
-# then, with no traffic, a process that only writes the bytes of each tool's
-# file the way that tool writes them (write-pcap, write-pcapng).
+# in the same rotation, with no traffic, a process that only writes the bytes
+# of each tool's file the way that tool writes them (write-pcap,
+# write-pcapng).
 # Needs root, tcpdump and a kernel with XDP live frames.
 #
 # Usage: tools/bench-capture.sh [BIN_DIR]   (extra settings: COUNT, REPS, DIR)

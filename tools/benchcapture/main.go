@@ -90,9 +90,12 @@ func main() {
 	if *only != "" {
 		scenarios = strings.Split(*only, ",")
 	}
-	for _, sc := range scenarios {
+	for i, sc := range scenarios {
 		if _, ok := writeScenarios[sc]; ok && *null {
 			fail(fmt.Errorf("scenario %s writes a file, which -null leaves out", sc))
+		}
+		if slices.Contains(scenarios[:i], sc) {
+			fail(fmt.Errorf("scenario %s named twice in -only", sc))
 		}
 	}
 	dir, err := os.MkdirTemp(*outDir, "benchcapture")
