@@ -149,8 +149,9 @@ static __always_inline bool ipv6_ext(__u8 proto)
 }
 
 /*
- * weir_btf_anchor is never called. Its parameters make clang emit the full
- * BTF of the two structs struct __sk_buff points to. Left as forward
+ * weir_btf_anchor is never called, so the loader never links it into a
+ * program. Its parameters make clang emit the full BTF of the two structs
+ * struct __sk_buff points to. Left as forward
  * declarations, their order in the object followed where clang's memory
  * allocator placed them, so regenerating the object in another directory
  * gave different bytes and failed make check-generate.

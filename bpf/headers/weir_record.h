@@ -43,7 +43,7 @@
 #define WEIR_PARSE_L3 (1u << 0)        /* l3_off/l3_proto are valid */
 #define WEIR_PARSE_L4 (1u << 1)        /* l4_off/l4_proto are valid */
 #define WEIR_PARSE_FRAGMENT (1u << 2)  /* an IP fragment (not the first or of many) */
-#define WEIR_PARSE_TRUNCATED (1u << 3) /* a header ran past the end of the packet */
+#define WEIR_PARSE_TRUNCATED (1u << 3) /* a header ran past the packet's end or the 1024-byte parse limit */
 #define WEIR_PARSE_EXT_LIMIT (1u << 4) /* more IPv6 extension headers than the bound */
 
 /* Sentinel for an offset that is not known. */

@@ -37,7 +37,7 @@ const (
 	ParsedL3       = 1 << 0 // L3Off and L3Proto are valid
 	ParsedL4       = 1 << 1 // L4Off and L4Proto are valid: the transport header is within the packet
 	ParseFragment  = 1 << 2 // an IP fragment that carries no transport header
-	ParseTruncated = 1 << 3 // a header ran past the end of the packet (see above)
+	ParseTruncated = 1 << 3 // a header ran past the end of the packet (see above) or starts beyond the parser's 1024 bytes
 	ParseExtLimit  = 1 << 4 // more IPv6 extension headers than the parser's bound
 )
 

@@ -125,9 +125,10 @@ func TestOwnBTFRelocatesLikeKernel(t *testing.T) {
 // declarations. clang-16 emits them in the order of their addresses in its
 // memory, which changes with the directory the object is built in, so an
 // object with two of them can differ from the committed one when make
-// check-generate rebuilds it elsewhere. weir_btf_anchor in bpf/packet.c
-// shows the fix: a parameter of the struct's pointer type makes clang emit
-// the struct in full.
+// check-generate rebuilds it elsewhere. One alone cannot change places,
+// but the next would. weir_btf_anchor in bpf/packet.c shows the fix: a
+// parameter of the struct's pointer type makes clang emit the struct in
+// full (which needs its definition: vmlinux.h has every kernel struct).
 func TestNoForwardTypes(t *testing.T) {
 	spec, err := loadPacket()
 	if err != nil {
