@@ -582,7 +582,8 @@ func TestSinkRecordMalformed(t *testing.T) {
 func TestCaptureDrainBounded(t *testing.T) {
 	const sent, delay = 100000, 150 * time.Millisecond
 	// Restored after the capture's own cleanup, which waits for it to end.
-	t.Cleanup(func(d time.Duration) func() { return func() { drainTimeout = d } }(drainTimeout))
+	old := drainTimeout
+	t.Cleanup(func() { drainTimeout = old })
 	drainTimeout = 200 * time.Millisecond
 	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: sent, Rate: 500000}, false, toBlackhole)
 	// A 90-byte frame takes a 192-byte record, so a 16 MiB ring holds
@@ -593,9 +594,7 @@ func TestCaptureDrainBounded(t *testing.T) {
 	// stop is seen, the drain's 200 ms with a write running past it, and
 	// the final flush: 0.8 s.
 	c := r.startCaptureSlow(t, delay, "-i", r.p.B.Name, "--mode", "xdp", "--ring-size", "16MiB", "-w", "-")
-	if err := netns.Do(r.p.A.NS, func() error { _, err := r.tg.Run(context.Background()); return err }); err != nil {
-		t.Fatal(err)
-	}
+	r.send(t)
 	stop := time.Now()
 	c.cancel()
 	<-c.done
@@ -651,9 +650,7 @@ func TestCaptureSecondSignal(t *testing.T) {
 		}
 	}
 	// About 5 MB of JSON lines, far more than the pipe holds.
-	if err := netns.Do(r.p.A.NS, func() error { _, err := r.tg.Run(context.Background()); return err }); err != nil {
-		t.Fatal(err)
-	}
+	r.send(t)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
