@@ -54,6 +54,14 @@ type result struct {
 // cpu is the capturing process's user + system CPU time.
 func (r result) cpu() time.Duration { return r.user + r.sys }
 
+// perPkt is d in nanoseconds per packet in the file (0 when it is empty).
+func (r result) perPkt(d time.Duration) float64 {
+	if r.inFile == 0 {
+		return 0
+	}
+	return float64(d.Nanoseconds()) / float64(r.inFile)
+}
+
 func main() {
 	if spec, ok := os.LookupEnv(writerEnv); ok {
 		if err := writeFile(spec); err != nil {
@@ -127,9 +135,8 @@ func main() {
 			}
 			rs[sc] = append(rs[sc], r)
 			if *verbose {
-				per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(max(r.inFile, 1)) }
 				fmt.Fprintf(os.Stderr, "%s, repetition %d: %.2f M frames/s, %d in file, CPU %.0f ns (user %.0f, sys %.0f) per packet\n",
-					sc, rep, r.pps/1e6, r.inFile, per(r.cpu()), per(r.user), per(r.sys))
+					sc, rep, r.pps/1e6, r.inFile, r.perPkt(r.cpu()), r.perPkt(r.user), r.perPkt(r.sys))
 			}
 			if sc != "none" {
 				if r, err = b.run(sc, true); err != nil {
@@ -144,9 +151,7 @@ func main() {
 		m := median(rs[sc])
 		perPkt, user, sys, idleCPU, marginal := "-", "-", "-", "-", "-"
 		if m.inFile > 0 {
-			ns := func(d time.Duration) string {
-				return fmt.Sprintf("%.0f ns", float64(d.Nanoseconds())/float64(m.inFile))
-			}
+			ns := func(d time.Duration) string { return fmt.Sprintf("%.0f ns", m.perPkt(d)) }
 			perPkt, user, sys = ns(m.cpu()), ns(m.user), ns(m.sys)
 			slices.Sort(idle[sc])
 			i := idle[sc][len(idle[sc])/2]
@@ -185,12 +190,11 @@ func fail(err error) {
 func tcpdumpRatios(rs map[string][]result) map[string]string {
 	out := make(map[string]string)
 	t := rs["tcpdump"]
-	perPkt := func(r result) float64 { return float64(r.cpu()) / float64(r.inFile) }
 	for sc, runs := range rs {
 		var xs []float64
 		for i, r := range runs {
 			if i < len(t) && r.inFile > 0 && t[i].inFile > 0 {
-				xs = append(xs, perPkt(r)/perPkt(t[i]))
+				xs = append(xs, r.perPkt(r.cpu())/t[i].perPkt(t[i].cpu()))
 			}
 		}
 		out[sc] = "-"
@@ -208,7 +212,7 @@ func median(rs []result) result {
 	slices.SortFunc(rs, func(a, b result) int {
 		ka, kb := a.pps, b.pps
 		if a.inFile > 0 && b.inFile > 0 {
-			ka, kb = float64(a.cpu())/float64(a.inFile), float64(b.cpu())/float64(b.inFile)
+			ka, kb = a.perPkt(a.cpu()), b.perPkt(b.cpu())
 		}
 		switch {
 		case ka < kb:
