@@ -73,7 +73,7 @@ func (b *Batch) Append(ts uint64, stream uint64, kind Kind, flags uint16, data [
 	if b.Len >= b.Capacity || uint64(len(data)) > b.ArenaCap-b.ArenaLen {
 		return false
 	}
-	e := (*Event)(unsafe.Add(b.Events, uintptr(b.Len)*uintptr(EventSize)))
+	e := b.Event(int(b.Len))
 	var p unsafe.Pointer
 	if len(data) > 0 {
 		p = unsafe.Add(b.Arena, b.ArenaLen)

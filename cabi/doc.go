@@ -1,60 +1,18 @@
-// Package cabi is the Go side of weir's C plugin ABI, defined in
-// include/weir/plugin.h.
+// Package cabi is the data layout of weir's C plugin ABI, defined in
+// include/weir/plugin.h: the event descriptor (Event), the batch (Batch),
+// event kinds and flags, status codes, the connector ID rule, and batch
+// memory. It has no loader and no cgo, so everything that moves events
+// (the runtime, connectors, the Go plugin SDK) can use it without linking
+// the dlopen machinery, which lives in package cabi/loader.
 //
-// It mirrors the header's structs with identical memory layout (Event and
-// Batch are used by the whole runtime, so events cross the plugin boundary
-// without conversion), loads plugin libraries with purego (no cgo), checks
-// their ABI version and descriptors, and calls their operations through
-// pre-resolved function pointers.
-//
-// # Loading
-//
-// Load opens a library with RTLD_NOW|RTLD_LOCAL, calls weir_plugin_describe,
-// checks the ABI version before reading anything else, then validates the
-// descriptor and copies every string into Go. Each failure is a *LoadError
-// naming the file and wrapping a sentinel (ErrOpen, ErrNoEntry,
-// ErrABIVersion, ErrDescriptor, ErrGoRuntime) callers can test with
-// errors.Is. Fields past a struct's struct_size read as absent.
-//
-// A library that embeds a Go runtime (a Go c-shared plugin) is never
-// unloaded: Library.Close only marks it closed. Several such libraries may be
-// loaded at once, up to MaxGoRuntimes distinct files.
-//
-// # Instances
-//
-// ConnectorType.Create makes an Instance, giving the plugin the process-wide
-// weir_host_api table and an integer handle that routes its calls to the
-// Host passed to Create (BasicHost is a simple one). The lifecycle follows
-// the header: Connect (repeated while it answers Retry), Start, Pause and
-// Resume, Drain, Stop, and Destroy exactly once, also after any failure.
-// Absent optional operations answer OK. WEIR_ERROR becomes an *OpError
-// carrying last_error's text and the connector's ID.
-//
-// Calls on one Instance must be serialized by the caller; different
-// instances may be used from different goroutines at once. Poll, Write and
-// Process do not allocate on the Go heap.
-//
-// # Call path
-//
-// Create calls the plugin through purego.SyscallN. Every other operation
-// takes at most three integer arguments, and on linux/amd64 goes through a
-// direct path instead: the runtime's cgocall (the same entry SyscallN
-// uses, so the plugin may call the host API back during the call) with a
-// ten-instruction assembly trampoline that loads three argument registers,
-// rather than SyscallN's generic one, which fills every integer and float
-// argument register and copies stack arguments from a pooled block. An
-// empty C call costs about 24 ns this way against about 63 ns through
-// SyscallN (BenchmarkCallPath). Other platforms use SyscallN throughout.
-// Setting CallEnv to "syscalln" makes new instances use SyscallN too.
+// Event and Batch have the header's memory layout exactly (a test checks
+// every offset), so events cross the plugin boundary without conversion.
 //
 // # Batches
 //
-// Batches come from AllocBatch and live outside the Go heap. After a
-// source's Poll, the batch is checked (lengths, arena bounds, NULL data,
-// header fields the plugin may not touch) and a violation is a *BatchError
-// naming the event, never a crash. Events may point at plugin memory that
-// is valid only until the next call on the instance; Batch.AdoptForeign
-// copies those bytes into the arena so the batch can outlive that call.
-// After Process the batch must have the same length, no event may have
-// grown and no data pointer may have moved.
+// Batches come from AllocBatch and live outside the Go heap, so plugins
+// may read them and descriptors may point into their arena. Events may
+// point at memory outside the arena (a plugin's, valid only until its next
+// call, or a kernel ring's); Batch.AdoptForeign copies those bytes into the
+// arena so the batch can outlive that memory.
 package cabi

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/loader"
 )
 
 // sink is what the benchmark drives: a plugin instance or the native Go
@@ -22,7 +23,7 @@ type sink interface {
 // batches, publish to the host every publishEvery events), over the same
 // off-heap cabi.Batch.
 type nativeBlackhole struct {
-	host                   cabi.Host
+	host                   loader.Host
 	ids                    [3]int32
 	publishEvery           uint64
 	events, bytes, batches uint64
@@ -31,11 +32,11 @@ type nativeBlackhole struct {
 
 var errNative = errors.New("native blackhole: invalid descriptor")
 
-func newNativeBlackhole(h cabi.Host) *nativeBlackhole {
+func newNativeBlackhole(h loader.Host) *nativeBlackhole {
 	bh := &nativeBlackhole{host: h, publishEvery: 65536}
-	bh.ids[0] = h.RegisterMetric("blackhole_events_total", cabi.MetricCounter, "")
-	bh.ids[1] = h.RegisterMetric("blackhole_bytes_total", cabi.MetricCounter, "")
-	bh.ids[2] = h.RegisterMetric("blackhole_batches_total", cabi.MetricCounter, "")
+	bh.ids[0] = h.RegisterMetric("blackhole_events_total", loader.MetricCounter, "")
+	bh.ids[1] = h.RegisterMetric("blackhole_bytes_total", loader.MetricCounter, "")
+	bh.ids[2] = h.RegisterMetric("blackhole_batches_total", loader.MetricCounter, "")
 	return bh
 }
 
@@ -84,15 +85,15 @@ var benchBatchSizes = []int{1, 16, 256, 4096}
 func BenchmarkBlackhole(b *testing.B) {
 	type target struct {
 		name string
-		make func(b *testing.B) (sink, *cabi.BasicHost)
+		make func(b *testing.B) (sink, *loader.BasicHost)
 	}
-	targets := []target{{"native", func(b *testing.B) (sink, *cabi.BasicHost) {
-		h := cabi.NewBasicHost("", nil)
+	targets := []target{{"native", func(b *testing.B) (sink, *loader.BasicHost) {
+		h := loader.NewBasicHost("", nil)
 		return newNativeBlackhole(h), h
 	}}}
 	for _, bh := range blackholes {
 		bh := bh
-		targets = append(targets, target{bh.lang, func(b *testing.B) (sink, *cabi.BasicHost) {
+		targets = append(targets, target{bh.lang, func(b *testing.B) (sink, *loader.BasicHost) {
 			in, h := create(b, loadType(b, bh.lib, bh.id), "{}")
 			mustOK(b, "start", in.Start())
 			return in, h
@@ -123,7 +124,7 @@ func BenchmarkBlackhole(b *testing.B) {
 				}
 				b.StopTimer()
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size), "ns/event")
-				if in, ok := s.(*cabi.Instance); ok {
+				if in, ok := s.(*loader.Instance); ok {
 					mustOK(b, "drain", in.Drain())
 					want := int64(b.N+10) * int64(size)
 					if got := counter(b, host, "blackhole_events_total"); got != want {
@@ -138,7 +139,7 @@ func BenchmarkBlackhole(b *testing.B) {
 // BenchmarkBlackholeInterleaved measures the same sinks as
 // BenchmarkBlackhole, but interleaved: each benchmark iteration is one round
 // that times a chunk of writes (about 16K events) into every sink in turn.
-// Each plugin runs twice, once per call path (see cabi.CallEnv). On a
+// Each plugin runs twice, once per call path (see loader.CallEnv). On a
 // shared, noisy machine this exposes all sinks to the same conditions, so
 // their ratios mean something. It reports, per sink, the median and the
 // best (minimum) round in ns/event, and the median ratio to native.
@@ -149,12 +150,12 @@ func BenchmarkBlackholeInterleaved(b *testing.B) {
 	}
 	for _, size := range benchBatchSizes {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			targets := []target{{"native", newNativeBlackhole(cabi.NewBasicHost("", nil))}}
+			targets := []target{{"native", newNativeBlackhole(loader.NewBasicHost("", nil))}}
 			// Each plugin twice: on the default call path (direct where
 			// the platform has it) and, suffixed "-syscalln", on
 			// purego.SyscallN, so both paths are measured side by side.
 			for _, path := range []struct{ suffix, env string }{{"", ""}, {"-syscalln", "syscalln"}} {
-				b.Setenv(cabi.CallEnv, path.env)
+				b.Setenv(loader.CallEnv, path.env)
 				for _, bh := range blackholes {
 					in, _ := create(b, loadType(b, bh.lib, bh.id), "{}")
 					mustOK(b, "start", in.Start())

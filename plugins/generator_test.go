@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/loader"
 )
 
 // TestGeneratorConfig runs every config in testdata/generator_configs.txt
@@ -39,7 +40,7 @@ func TestGeneratorConfig(t *testing.T) {
 		if len(raw) == 0 {
 			raw = []byte(" ")
 		}
-		in, err := typ.Create(raw, cabi.NewBasicHost("", nil))
+		in, err := typ.Create(raw, loader.NewBasicHost("", nil))
 		if want == "OK" {
 			if err != nil {
 				t.Errorf("line %d: Create(%q) = %v; want OK", line, cfg, err)
@@ -48,7 +49,7 @@ func TestGeneratorConfig(t *testing.T) {
 			}
 			continue
 		}
-		var oe *cabi.OpError
+		var oe *loader.OpError
 		if !errors.As(err, &oe) {
 			if err == nil {
 				in.Destroy()
@@ -77,7 +78,7 @@ func FuzzConfig(f *testing.F) {
 		`{"size":18446744073709551615}`, `{"publish_every":0}`, `{"panic":"create"}`, `{"panic":"x\u0000"}`} {
 		f.Add([]byte(s))
 	}
-	types := []*cabi.ConnectorType{
+	types := []*loader.ConnectorType{
 		loadType(f, "c_generator", "generator"),
 		loadType(f, "c_blackhole", "c_blackhole"),
 		loadType(f, "rust_blackhole", "rust_blackhole"),
@@ -86,14 +87,14 @@ func FuzzConfig(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, cfg []byte) {
 		for _, typ := range types {
-			in, err := typ.Create(cfg, cabi.NewBasicHost("", nil))
+			in, err := typ.Create(cfg, loader.NewBasicHost("", nil))
 			if err == nil {
 				in.Destroy()
 				continue
 			}
-			var oe *cabi.OpError
+			var oe *loader.OpError
 			if !errors.As(err, &oe) || oe.Message == "" {
-				t.Fatalf("%s: Create(%q) = %v; want OK or an *cabi.OpError with a message", typ.ID, cfg, err)
+				t.Fatalf("%s: Create(%q) = %v; want OK or an *loader.OpError with a message", typ.ID, cfg, err)
 			}
 		}
 	})
@@ -170,7 +171,7 @@ func TestGeneratorArena(t *testing.T) {
 		t.Fatalf("poll = %v, %v with %d events, %d arena bytes; want 2 events, 200 bytes", st, err, b.Len, b.ArenaLen)
 	}
 	_, err := gen.Poll(b, 0)
-	var oe *cabi.OpError
+	var oe *loader.OpError
 	if !errors.As(err, &oe) || !strings.Contains(oe.Message, "arena has 50 free bytes, an event needs 100") {
 		t.Fatalf("poll into a full arena = %v; want an arena error", err)
 	}

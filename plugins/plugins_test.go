@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/loader"
 )
 
 // The three blackholes: library and connector type ID.
@@ -23,12 +24,12 @@ var blackholes = []struct{ lang, lib, id string }{
 
 var loaded struct {
 	mu   sync.Mutex
-	libs map[string]*cabi.Library
+	libs map[string]*loader.Library
 }
 
 // loadType loads the named library once per process (Go runtimes cannot be
 // unloaded) and returns its connector type id.
-func loadType(tb testing.TB, name, id string) *cabi.ConnectorType {
+func loadType(tb testing.TB, name, id string) *loader.ConnectorType {
 	tb.Helper()
 	path := pluginPath(tb, name)
 	loaded.mu.Lock()
@@ -36,12 +37,12 @@ func loadType(tb testing.TB, name, id string) *cabi.ConnectorType {
 	lib := loaded.libs[name]
 	if lib == nil {
 		var err error
-		lib, err = cabi.Load(path)
+		lib, err = loader.Load(path)
 		if err != nil {
-			tb.Fatalf("cabi.Load(%s): %v", path, err)
+			tb.Fatalf("loader.Load(%s): %v", path, err)
 		}
 		if loaded.libs == nil {
-			loaded.libs = map[string]*cabi.Library{}
+			loaded.libs = map[string]*loader.Library{}
 		}
 		loaded.libs[name] = lib
 	}
@@ -52,9 +53,9 @@ func loadType(tb testing.TB, name, id string) *cabi.ConnectorType {
 	return t
 }
 
-func create(tb testing.TB, t *cabi.ConnectorType, config string) (*cabi.Instance, *cabi.BasicHost) {
+func create(tb testing.TB, t *loader.ConnectorType, config string) (*loader.Instance, *loader.BasicHost) {
 	tb.Helper()
-	host := cabi.NewBasicHost(t.ID+": ", nil)
+	host := loader.NewBasicHost(t.ID+": ", nil)
 	in, err := t.Create([]byte(config), host)
 	if err != nil {
 		tb.Fatalf("create %s with %s: %v", t.ID, config, err)
@@ -73,13 +74,13 @@ func allocBatch(tb testing.TB, capacity, arena int) *cabi.Batch {
 	return b
 }
 
-func counter(tb testing.TB, h *cabi.BasicHost, name string) int64 {
+func counter(tb testing.TB, h *loader.BasicHost, name string) int64 {
 	tb.Helper()
 	v, kind, ok := h.Metric(name)
 	if !ok {
 		tb.Fatalf("metric %s not registered", name)
 	}
-	if kind != cabi.MetricCounter {
+	if kind != loader.MetricCounter {
 		tb.Fatalf("metric %s is a %v, want a counter", name, kind)
 	}
 	return v
@@ -101,7 +102,7 @@ func TestEveryLanguage(t *testing.T) {
 	for _, bh := range blackholes {
 		t.Run(bh.lang, func(t *testing.T) {
 			typ := loadType(t, bh.lib, bh.id)
-			if typ.Roles != cabi.RoleSink {
+			if typ.Roles != loader.RoleSink {
 				t.Fatalf("%s roles = %v; want sink", bh.id, typ.Roles)
 			}
 			// Default config: counts reach the host on pause, drain and stop.
@@ -211,9 +212,9 @@ func TestBlackholeRejects(t *testing.T) {
 				}
 				c.spoil(b)
 				st, err := sink.Write(b)
-				var oe *cabi.OpError
+				var oe *loader.OpError
 				if !errors.As(err, &oe) || st != cabi.Error {
-					t.Fatalf("write = %v, %v; want WEIR_ERROR with an *cabi.OpError", st, err)
+					t.Fatalf("write = %v, %v; want WEIR_ERROR with an *loader.OpError", st, err)
 				}
 				if !strings.Contains(oe.Message, c.want) {
 					t.Errorf("last_error = %q; want it to contain %q", oe.Message, c.want)
@@ -247,7 +248,7 @@ func TestPanics(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.id+"/"+c.op, func(t *testing.T) {
 			typ := loadType(t, c.lib, c.id)
-			host := cabi.NewBasicHost("", nil)
+			host := loader.NewBasicHost("", nil)
 			in, err := typ.Create([]byte(c.config), host)
 			if c.op == "create" {
 				if err == nil {
@@ -272,14 +273,14 @@ func TestPanics(t *testing.T) {
 				{"connect", func() error { _, err := in.Connect(1); return err }},
 				{"start", in.Start},
 				{"write", func() error {
-					if typ.Roles&cabi.RoleSink == 0 {
+					if typ.Roles&loader.RoleSink == 0 {
 						return nil
 					}
 					_, err := in.Write(b)
 					return err
 				}},
 				{"process", func() error {
-					if typ.Roles&cabi.RoleProcessor == 0 {
+					if typ.Roles&loader.RoleProcessor == 0 {
 						return nil
 					}
 					return in.Process(b)
@@ -295,9 +296,9 @@ func TestPanics(t *testing.T) {
 					}
 					continue
 				}
-				var oe *cabi.OpError
+				var oe *loader.OpError
 				if !errors.As(err, &oe) || oe.Status != cabi.Error {
-					t.Fatalf("%s = %v; want an *cabi.OpError with WEIR_ERROR", s.op, err)
+					t.Fatalf("%s = %v; want an *loader.OpError with WEIR_ERROR", s.op, err)
 				}
 				if !strings.Contains(oe.Message, c.want) {
 					t.Fatalf("%s last_error = %q; want it to contain %q", s.op, oe.Message, c.want)
@@ -342,7 +343,7 @@ func TestTwoGoRuntimes(t *testing.T) {
 	}()
 
 	type result struct {
-		bhHost, ctHost *cabi.BasicHost
+		bhHost, ctHost *loader.BasicHost
 		dropped        int
 		err            error
 	}
@@ -363,8 +364,8 @@ func TestTwoGoRuntimes(t *testing.T) {
 				return
 			default:
 			}
-			for _, typ := range []*cabi.ConnectorType{bhType, ctType} {
-				in, err := typ.Create([]byte(`{"gc_every":1}`), cabi.NewBasicHost("", nil))
+			for _, typ := range []*loader.ConnectorType{bhType, ctType} {
+				in, err := typ.Create([]byte(`{"gc_every":1}`), loader.NewBasicHost("", nil))
 				if err != nil {
 					churnErr <- fmt.Errorf("churn %d: %w", i, err)
 					return
@@ -384,8 +385,8 @@ func TestTwoGoRuntimes(t *testing.T) {
 			defer wg.Done()
 			r := &results[w]
 			r.err = func() error {
-				r.bhHost = cabi.NewBasicHost("", nil)
-				r.ctHost = cabi.NewBasicHost("", nil)
+				r.bhHost = loader.NewBasicHost("", nil)
+				r.ctHost = loader.NewBasicHost("", nil)
 				bh, err := bhType.Create([]byte(`{"publish_every":0,"gc_every":50,"alloc":4096}`), r.bhHost)
 				if err != nil {
 					return err
@@ -468,10 +469,10 @@ func TestTwoGoRuntimes(t *testing.T) {
 // arrive in order until the count is reached.
 func TestGoTicker(t *testing.T) {
 	typ := loadType(t, "go_counter", "go_ticker")
-	if typ.Roles != cabi.RoleSource {
+	if typ.Roles != loader.RoleSource {
 		t.Fatalf("go_ticker roles = %v; want source", typ.Roles)
 	}
-	host := cabi.NewBasicHost("", nil)
+	host := loader.NewBasicHost("", nil)
 	in, err := typ.Create([]byte(`{"interval_us":500,"count":40}`), host)
 	if err != nil {
 		t.Fatal(err)

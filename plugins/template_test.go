@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/loader"
 )
 
 func init() {
@@ -92,7 +93,7 @@ func TestTemplates(t *testing.T) {
 	for _, tpl := range templates {
 		t.Run(tpl.lang, func(t *testing.T) {
 			typ := loadType(t, tpl.lib, tpl.id)
-			if typ.Roles != cabi.RoleProcessor {
+			if typ.Roles != loader.RoleProcessor {
 				t.Fatalf("%s roles = %v; want processor", tpl.id, typ.Roles)
 			}
 			for _, tc := range cases {
@@ -150,21 +151,21 @@ func TestTemplateBadConfig(t *testing.T) {
 		{"rust", `{"min_len":4294967296}`, `create weir-rust-template/rust_template: parse config: key "min_len": expected an integer from 0 to 4294967295`},
 	}
 	for _, tc := range cases {
-		var typ *cabi.ConnectorType
+		var typ *loader.ConnectorType
 		for _, tpl := range templates {
 			if tpl.lang == tc.lang {
 				typ = loadType(t, tpl.lib, tpl.id)
 			}
 		}
-		in, err := typ.Create([]byte(tc.config), cabi.NewBasicHost("", nil))
+		in, err := typ.Create([]byte(tc.config), loader.NewBasicHost("", nil))
 		if err == nil {
 			in.Destroy()
 			t.Errorf("%s: Create(%s) succeeded; want an error", tc.lang, tc.config)
 			continue
 		}
-		var op *cabi.OpError
+		var op *loader.OpError
 		if !errors.As(err, &op) || err.Error() != tc.want {
-			t.Errorf("%s: Create(%s) = %v; want *cabi.OpError %q", tc.lang, tc.config, err, tc.want)
+			t.Errorf("%s: Create(%s) = %v; want *loader.OpError %q", tc.lang, tc.config, err, tc.want)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -37,17 +39,17 @@ var breakerNames = [...]string{"closed", "half_open", "open"}
 // outlives a topology when Reload keeps the connector.
 type connNode struct {
 	def  ConnectorDef
-	typ  *Type
+	typ  *connector.Type
 	opts *Options
 	log  *slog.Logger
 
 	// mu serializes calls into the instance; held around Poll and Write
 	// only when both sides run (dual).
 	mu     sync.Mutex
-	inst   Connector
-	src    Source
-	snk    Sink
-	ackr   Acker
+	inst   connector.Connector
+	src    connector.Source
+	snk    connector.Sink
+	ackr   connector.Acker
 	opened bool
 	closed bool
 	// drained is set once Drain was called on inst (see drainLocked). It
@@ -90,7 +92,7 @@ type connNode struct {
 	polledAcker bool
 }
 
-func newConnNode(def ConnectorDef, typ *Type, opts *Options, hasSource, hasSink bool) *connNode {
+func newConnNode(def ConnectorDef, typ *connector.Type, opts *Options, hasSource, hasSink bool) *connNode {
 	n := &connNode{
 		def: def, typ: typ, opts: opts,
 		log:       opts.Log.With("connector", def.Name, "type", def.Type),
@@ -133,9 +135,9 @@ func (n *connNode) call(op string, f func() error) (err error) {
 }
 
 // create makes a new instance and checks it implements the roles used.
-func (n *connNode) create() (Connector, error) {
-	var inst Connector
-	env := Env{Name: n.def.Name, Log: n.log, Wakeup: n.wakeup}
+func (n *connNode) create() (connector.Connector, error) {
+	var inst connector.Connector
+	env := connector.Env{Name: n.def.Name, Log: n.log, Wakeup: n.wakeup}
 	err := n.call("create", func() error {
 		var err error
 		inst, err = n.typ.New(n.def.Config, env)
@@ -147,15 +149,15 @@ func (n *connNode) create() (Connector, error) {
 	if inst == nil {
 		return nil, fmt.Errorf("create %s: constructor of type %q returned no instance", n.def.Name, n.def.Type)
 	}
-	if _, ok := inst.(Source); n.hasSource && !ok {
+	if _, ok := inst.(connector.Source); n.hasSource && !ok {
 		n.closeInst(inst)
 		return nil, fmt.Errorf("create %s: type %q used as a source does not implement Source", n.def.Name, n.def.Type)
 	}
-	if _, ok := inst.(Processor); n.proc && !ok {
+	if _, ok := inst.(connector.Processor); n.proc && !ok {
 		n.closeInst(inst)
 		return nil, fmt.Errorf("create %s: type %q used as a processor does not implement Processor", n.def.Name, n.def.Type)
 	}
-	if _, ok := inst.(Sink); n.hasSink && !ok {
+	if _, ok := inst.(connector.Sink); n.hasSink && !ok {
 		n.closeInst(inst)
 		return nil, fmt.Errorf("create %s: type %q used as a sink does not implement Sink", n.def.Name, n.def.Type)
 	}
@@ -206,9 +208,9 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 			continue
 		}
 		n.inst = inst
-		n.src, _ = inst.(Source)
-		n.snk, _ = inst.(Sink)
-		n.ackr, _ = inst.(Acker)
+		n.src, _ = inst.(connector.Source)
+		n.snk, _ = inst.(connector.Sink)
+		n.ackr, _ = inst.(connector.Acker)
 		n.gen.Add(1)
 		n.opened = true
 		n.drained.Store(false)
@@ -227,7 +229,7 @@ func (n *connNode) fail(err error) {
 
 // connect calls Connect with attempts 1, 2, ... and backoff until it
 // succeeds or ctx ends.
-func (n *connNode) connect(ctx context.Context, inst Connector) bool {
+func (n *connNode) connect(ctx context.Context, inst connector.Connector) bool {
 	n.state.Store(stConnecting)
 	for attempt := 1; ; attempt++ {
 		n.srcC.connects.Add(1)
@@ -247,7 +249,7 @@ func (n *connNode) connect(ctx context.Context, inst Connector) bool {
 	}
 }
 
-func (n *connNode) closeInst(inst Connector) {
+func (n *connNode) closeInst(inst connector.Connector) {
 	if err := n.call("close", inst.Close); err != nil {
 		n.log.Error("connector close failed", "err", err)
 	}

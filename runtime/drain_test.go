@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -131,7 +133,7 @@ func (s *heldSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, er
 // registerHeld registers type "held" in f; each instance is made by mk
 // from its 1-based number and appended to *made.
 func registerHeld(f *fixture, made *[]*heldSource, mk func(inst int) *heldSource) {
-	f.reg.MustRegister(Type{ID: "held", Roles: RoleSource, New: func([]byte, Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "held", Roles: connector.RoleSource, New: func([]byte, connector.Env) (connector.Connector, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		s := mk(len(*made) + 1)
@@ -372,7 +374,7 @@ func TestDualDrainedAfterSinkSide(t *testing.T) {
 			f := newFixture()
 			f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
 			mid := &drainEcho{}
-			f.reg.MustRegister(Type{ID: "echo", Roles: RoleSource | RoleSink, New: func([]byte, Env) (Connector, error) { return mid, nil }})
+			f.reg.MustRegister(connector.Type{ID: "echo", Roles: connector.RoleSource | connector.RoleSink, New: func([]byte, connector.Env) (connector.Connector, error) { return mid, nil }})
 			edges := []EdgeDef{{From: "in", To: "mid"}, {From: "mid", To: "out"}}
 			var pipes []PipelineDef
 			if cycle {

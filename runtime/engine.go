@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -84,7 +86,7 @@ type Engine struct {
 
 // New checks g against reg and prepares an engine for it. It creates no
 // connector instance; Start does.
-func New(g Graph, reg *Registry, opts Options) (*Engine, error) {
+func New(g Graph, reg *connector.Registry, opts Options) (*Engine, error) {
 	e, err := newEngine(g, reg, opts)
 	if err != nil {
 		return nil, err

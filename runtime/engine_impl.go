@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +19,7 @@ import (
 
 type engine struct {
 	opts Options
-	reg  *Registry
+	reg  *connector.Registry
 
 	mu      sync.Mutex // serializes start, reload and shutdown
 	plan    *plan
@@ -78,9 +80,9 @@ func (o *Options) setDefaults() {
 	}
 }
 
-func newEngine(g Graph, reg *Registry, opts Options) (*engine, error) {
+func newEngine(g Graph, reg *connector.Registry, opts Options) (*engine, error) {
 	if reg == nil {
-		reg = Default
+		reg = connector.Default
 	}
 	opts.setDefaults()
 	e := &engine{opts: opts, reg: reg, conns: map[string]*connNode{}, pipes: map[string]*pipeNode{}}

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -465,7 +467,7 @@ func TestDrainTimeoutDropsAndAccounts(t *testing.T) {
 // echo is both a sink and a source: every event written to it comes out of
 // its source side again.
 type echo struct {
-	Base
+	connector.Base
 	pending int
 }
 
@@ -489,7 +491,7 @@ func (e *echo) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
 func TestConnectorBothSourceAndSink(t *testing.T) {
 	f := newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 20} }
-	f.reg.MustRegister(Type{ID: "echo", Roles: RoleSource | RoleSink, New: func([]byte, Env) (Connector, error) { return &echo{}, nil }})
+	f.reg.MustRegister(connector.Type{ID: "echo", Roles: connector.RoleSource | connector.RoleSink, New: func([]byte, connector.Env) (connector.Connector, error) { return &echo{}, nil }})
 	g := graph([]string{"in:src", "mid:echo", "out:sink"}, nil, EdgeDef{From: "in", To: "mid"}, EdgeDef{From: "mid", To: "out"})
 	e := startEngine(t, g, f, testOpts())
 	eventually(t, 3*time.Second, "events echoed", func() bool { return f.sink("out") != nil && f.sink("out").events.Load() == 80 })
@@ -508,7 +510,7 @@ func TestConnectorBothSourceAndSink(t *testing.T) {
 // every Poll, as a kernel ring reader does: the engine must not poll again
 // until every holder of the previous batch is done.
 type borrowSource struct {
-	Base
+	connector.Base
 	buf   []byte
 	n     uint64
 	limit uint64
@@ -533,7 +535,7 @@ func (s *borrowSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, 
 func TestBorrowedBytesStayValidUntilDelivered(t *testing.T) {
 	f := newFixture()
 	src := &borrowSource{buf: make([]byte, 8*16), limit: 50}
-	f.reg.MustRegister(Type{ID: "borrow", Roles: RoleSource, New: func([]byte, Env) (Connector, error) { return src, nil }})
+	f.reg.MustRegister(connector.Type{ID: "borrow", Roles: connector.RoleSource, New: func([]byte, connector.Env) (connector.Connector, error) { return src, nil }})
 	var bad atomic.Int64
 	f.newSink = func(name string) *testSink {
 		var last uint64
@@ -566,7 +568,7 @@ func TestBorrowedBytesStayValidUntilDelivered(t *testing.T) {
 func TestSinkThatCannotBeCreated(t *testing.T) {
 	f := newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 40} }
-	f.reg.MustRegister(Type{ID: "mute", Roles: RoleSink, New: func([]byte, Env) (Connector, error) { return &testSource{}, nil }})
+	f.reg.MustRegister(connector.Type{ID: "mute", Roles: connector.RoleSink, New: func([]byte, connector.Env) (connector.Connector, error) { return &testSource{}, nil }})
 	g := graph([]string{"in:src", "bad:mute", "good:sink"}, nil,
 		EdgeDef{From: "in", To: "bad", Capacity: 1, Couple: true}, EdgeDef{From: "in", To: "good", Couple: true})
 	s := runToEnd(t, g, f, testOpts())
@@ -585,7 +587,7 @@ func TestCreateErrorIsFinal(t *testing.T) {
 	f := newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 40} }
 	var calls atomic.Int64
-	f.reg.MustRegister(Type{ID: "broken", Roles: RoleSink, New: func([]byte, Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "broken", Roles: connector.RoleSink, New: func([]byte, connector.Env) (connector.Connector, error) {
 		calls.Add(1)
 		return nil, errors.New("events.jsonl:3:7: bad event")
 	}})
@@ -604,7 +606,7 @@ func TestCreateErrorIsFinal(t *testing.T) {
 // lazySource never blocks in Poll: it has an event only after the test
 // calls its wakeup, and otherwise returns cabi.Timeout at once.
 type lazySource struct {
-	Base
+	connector.Base
 	polls  atomic.Int64
 	ready  atomic.Int64
 	wakeup func()
@@ -623,7 +625,7 @@ func (s *lazySource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, er
 func TestIdleSourceDoesNotSpinAndWakes(t *testing.T) {
 	f := newFixture()
 	src := &lazySource{}
-	f.reg.MustRegister(Type{ID: "lazy", Roles: RoleSource, New: func(_ []byte, env Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "lazy", Roles: connector.RoleSource, New: func(_ []byte, env connector.Env) (connector.Connector, error) {
 		src.wakeup = env.Wakeup
 		return src, nil
 	}})

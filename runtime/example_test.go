@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/runtime"
 )
 
 // numbers is a source of count 8-byte events, 100 per batch.
 type numbers struct {
-	runtime.Base
+	connector.Base
 	count, next int
 }
 
@@ -29,7 +30,7 @@ func (n *numbers) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error
 
 // tally is a sink that counts events.
 type tally struct {
-	runtime.Base
+	connector.Base
 	events int
 }
 
@@ -42,11 +43,13 @@ func (t *tally) Write(b *cabi.Batch) (cabi.Status, error) {
 // sample operator keeping 1 event in 10, and a sink.
 func Example() {
 	sink := &tally{}
-	reg := runtime.NewRegistry()
-	reg.MustRegister(runtime.Type{ID: "numbers", Roles: runtime.RoleSource,
-		New: func(config []byte, env runtime.Env) (runtime.Connector, error) { return &numbers{count: 10000}, nil }})
-	reg.MustRegister(runtime.Type{ID: "tally", Roles: runtime.RoleSink,
-		New: func(config []byte, env runtime.Env) (runtime.Connector, error) { return sink, nil }})
+	reg := connector.NewRegistry()
+	reg.MustRegister(connector.Type{ID: "numbers", Roles: connector.RoleSource,
+		New: func(config []byte, env connector.Env) (connector.Connector, error) {
+			return &numbers{count: 10000}, nil
+		}})
+	reg.MustRegister(connector.Type{ID: "tally", Roles: connector.RoleSink,
+		New: func(config []byte, env connector.Env) (connector.Connector, error) { return sink, nil }})
 
 	g := runtime.Graph{
 		Connectors: []runtime.ConnectorDef{{Name: "in", Type: "numbers"}, {Name: "out", Type: "tally"}},

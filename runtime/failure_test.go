@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"errors"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ func TestFailureOutlivesShutdown(t *testing.T) {
 		}
 		return s
 	}
-	f.reg.MustRegister(Type{ID: "broken", Roles: RoleSink, New: func([]byte, Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "broken", Roles: connector.RoleSink, New: func([]byte, connector.Env) (connector.Connector, error) {
 		return nil, errors.New("events.jsonl:3:7: bad event")
 	}})
 	g := graph([]string{"late:src", "never:src", "good:sink", "bad:broken"}, nil,

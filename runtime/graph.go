@@ -1,6 +1,6 @@
 package runtime
 
-import "github.com/weirproject/weir/runtime/spec"
+import "github.com/weirproject/weir/connector/spec"
 
 // Graph describes what the engine runs: connector instances, pipelines, and
 // the edges between them. The config package builds it from YAML; library

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -230,7 +232,7 @@ func (s *testSink) Write(b *cabi.Batch) (cabi.Status, error) {
 // fixture registers one instance per name in a fresh registry: the types
 // "src" and "sink" hand out the instances in the maps by connector name.
 type fixture struct {
-	reg     *Registry
+	reg     *connector.Registry
 	mu      sync.Mutex
 	sources map[string]*testSource
 	sinks   map[string]*testSink
@@ -241,10 +243,10 @@ type fixture struct {
 }
 
 func newFixture() *fixture {
-	f := &fixture{reg: NewRegistry(), sources: map[string]*testSource{}, sinks: map[string]*testSink{}, created: map[string]int{}}
+	f := &fixture{reg: connector.NewRegistry(), sources: map[string]*testSource{}, sinks: map[string]*testSink{}, created: map[string]int{}}
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 16, size: 64} }
 	f.newSink = func(name string) *testSink { return &testSink{name: name} }
-	f.reg.MustRegister(Type{ID: "src", Roles: RoleSource, New: func(config []byte, env Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "src", Roles: connector.RoleSource, New: func(config []byte, env connector.Env) (connector.Connector, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		s := f.newSrc(env.Name)
@@ -257,7 +259,7 @@ func newFixture() *fixture {
 		}
 		return s, nil
 	}})
-	f.reg.MustRegister(Type{ID: "sink", Roles: RoleSink, New: func(config []byte, env Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "sink", Roles: connector.RoleSink, New: func(config []byte, env connector.Env) (connector.Connector, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		s := f.newSink(env.Name)

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"sync/atomic"
 	"testing"
@@ -17,7 +19,7 @@ import (
 // drained, as the lifecycle asks: Shutdown polls a drained source until
 // EOF.
 type fastSource struct {
-	Base
+	connector.Base
 	per, size int
 	limit     int64
 	n         int64
@@ -54,7 +56,7 @@ func (s *fastSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, er
 
 // countSink counts events and bytes from the descriptors, like a blackhole.
 type countSink struct {
-	Base
+	connector.Base
 	events, bytes uint64
 	seen          chan struct{}
 }
@@ -78,10 +80,10 @@ type nopOp struct{}
 
 func (nopOp) Apply(*cabi.Batch, time.Time) {}
 
-func hotRegistry(src *fastSource, snk *countSink) *Registry {
-	reg := NewRegistry()
-	reg.MustRegister(Type{ID: "fast", Roles: RoleSource, New: func([]byte, Env) (Connector, error) { return src, nil }})
-	reg.MustRegister(Type{ID: "count", Roles: RoleSink, New: func([]byte, Env) (Connector, error) { return snk, nil }})
+func hotRegistry(src *fastSource, snk *countSink) *connector.Registry {
+	reg := connector.NewRegistry()
+	reg.MustRegister(connector.Type{ID: "fast", Roles: connector.RoleSource, New: func([]byte, connector.Env) (connector.Connector, error) { return src, nil }})
+	reg.MustRegister(connector.Type{ID: "count", Roles: connector.RoleSink, New: func([]byte, connector.Env) (connector.Connector, error) { return snk, nil }})
 	return reg
 }
 

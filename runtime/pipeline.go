@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"context"
 	"fmt"
 	"math/bits"
@@ -278,7 +280,7 @@ func (r *pipeRun) processOne(n *connNode, b *cabi.Batch) (err error) {
 			n.restart(r.ctx, err)
 		}
 	}()
-	proc, ok := n.inst.(Processor)
+	proc, ok := n.inst.(connector.Processor)
 	if !ok {
 		return fmt.Errorf("process %s: instance not running", n.def.Name)
 	}

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -248,7 +250,7 @@ func TestProcessorConnectorInPipeline(t *testing.T) {
 	f := newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 8, size: 8, limit: 10} }
 	var proc *testProcessor
-	f.reg.MustRegister(Type{ID: "proc", Roles: RoleProcessor, New: func([]byte, Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "proc", Roles: connector.RoleProcessor, New: func([]byte, connector.Env) (connector.Connector, error) {
 		proc = &testProcessor{}
 		return proc, nil
 	}})

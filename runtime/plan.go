@@ -1,13 +1,15 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"bytes"
 	"errors"
 	"fmt"
 	"sort"
 
+	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime/operator"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
 // plan is a checked Graph with its types resolved and operators built.
@@ -22,7 +24,7 @@ type plan struct {
 
 type connPlan struct {
 	def                ConnectorDef
-	typ                *Type
+	typ                *connector.Type
 	hasSource, hasSink bool
 }
 
@@ -36,7 +38,7 @@ type pipePlan struct {
 type stepPlan struct {
 	def  OpDef
 	op   operator.Op
-	proc *Type
+	proc *connector.Type
 }
 
 // at prefixes a message with its position, when known.
@@ -53,7 +55,7 @@ func graphErr(p spec.Pos, format string, args ...any) error {
 
 // buildPlan checks g against reg and opts and resolves it. Every problem
 // found is reported, joined.
-func buildPlan(g Graph, reg *Registry, opts *Options) (*plan, error) {
+func buildPlan(g Graph, reg *connector.Registry, opts *Options) (*plan, error) {
 	p := &plan{g: g, connByName: map[string]*connPlan{}, pipeByName: map[string]*pipePlan{}}
 	var errs []error
 	fail := func(err error) { errs = append(errs, err) }
@@ -123,7 +125,7 @@ func buildPlan(g Graph, reg *Registry, opts *Options) (*plan, error) {
 			ok = false
 		}
 		if c, isConn := p.connByName[e.From]; isConn {
-			if c.typ.Roles&RoleSource == 0 {
+			if c.typ.Roles&connector.RoleSource == 0 {
 				fail(graphErr(e.Pos, "edge from %q: type %q is not a source", e.From, c.def.Type))
 				ok = false
 			}
@@ -141,7 +143,7 @@ func buildPlan(g Graph, reg *Registry, opts *Options) (*plan, error) {
 			ok = false
 		}
 		if c, isConn := p.connByName[e.To]; isConn {
-			if c.typ.Roles&RoleSink == 0 {
+			if c.typ.Roles&connector.RoleSink == 0 {
 				fail(graphErr(e.Pos, "edge to %q: type %q is not a sink", e.To, c.def.Type))
 				ok = false
 			}
@@ -162,7 +164,7 @@ func buildPlan(g Graph, reg *Registry, opts *Options) (*plan, error) {
 		}
 	}
 	for _, c := range p.conns {
-		src, snk := c.typ.Roles&RoleSource != 0, c.typ.Roles&RoleSink != 0
+		src, snk := c.typ.Roles&connector.RoleSource != 0, c.typ.Roles&connector.RoleSink != 0
 		c.hasSource = src && (outgoing[c.def.Name] || !snk)
 		c.hasSink = snk && (incoming[c.def.Name] || !src)
 		if !c.hasSource && !c.hasSink {
@@ -178,12 +180,12 @@ func buildPlan(g Graph, reg *Registry, opts *Options) (*plan, error) {
 	return p, nil
 }
 
-func buildPipe(pd PipelineDef, reg *Registry, opts *Options) (*pipePlan, error) {
+func buildPipe(pd PipelineDef, reg *connector.Registry, opts *Options) (*pipePlan, error) {
 	pp := &pipePlan{def: pd, outputs: []string{""}}
 	var errs []error
 	for i, od := range pd.Ops {
 		sp := stepPlan{def: od}
-		if t, ok := reg.Lookup(od.Type); ok && t.Roles&RoleProcessor != 0 {
+		if t, ok := reg.Lookup(od.Type); ok && t.Roles&connector.RoleProcessor != 0 {
 			sp.proc = t
 		} else if opts.NewOp != nil {
 			op, err := opts.NewOp(od.Type, od.Config)

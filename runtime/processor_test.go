@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -15,7 +17,7 @@ import (
 // unmark it first clears cabi.FlagDrop on every event; with noMark it
 // marks none.
 type evenDropper struct {
-	Base
+	connector.Base
 	failAt         uint64
 	unmark, noMark bool
 }
@@ -76,7 +78,7 @@ func TestProcessorCounters(t *testing.T) {
 				"unmark_even": {unmark: true},
 				"unmark":      {unmark: true, noMark: true},
 			} {
-				f.reg.MustRegister(Type{ID: id, Roles: RoleProcessor, New: func([]byte, Env) (Connector, error) { return p, nil }})
+				f.reg.MustRegister(connector.Type{ID: id, Roles: connector.RoleProcessor, New: func([]byte, connector.Env) (connector.Connector, error) { return p, nil }})
 			}
 			g := graph([]string{"in:src", "out:sink"}, []PipelineDef{{Name: "p", Ops: tt.ops}},
 				EdgeDef{From: "in", To: "p"}, EdgeDef{From: "p", To: "out"})

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"bytes"
 	"encoding/binary"
 	"sync"
@@ -27,7 +29,7 @@ const (
 // as the packet source lends bytes in a kernel ring mapped read-only. The
 // first 8 bytes of event i hold i+1; the rest hold 'r'.
 type readOnlySource struct {
-	Base
+	connector.Base
 	mem  []byte
 	offs []int // event i is mem[offs[i]:offs[i+1]]
 	next int
@@ -77,7 +79,7 @@ func within(e *cabi.Event, mem []byte) bool {
 
 // stampProcessor is a Processor that rewrites every byte after the
 // sequence number of every event to 'W', as a plugin processor may.
-type stampProcessor struct{ Base }
+type stampProcessor struct{ connector.Base }
 
 func (stampProcessor) Process(b *cabi.Batch) error {
 	evs := b.EventSlice()
@@ -125,8 +127,8 @@ func (s *seenEvents) inspect(mem []byte) func(*cabi.Batch) {
 func TestProcessorOnReadOnlyBytes(t *testing.T) {
 	f := newFixture()
 	src, img := newReadOnlySource(t)
-	f.reg.MustRegister(Type{ID: "ro", Roles: RoleSource, New: func([]byte, Env) (Connector, error) { return src, nil }})
-	f.reg.MustRegister(Type{ID: "stamp", Roles: RoleProcessor, New: func([]byte, Env) (Connector, error) { return stampProcessor{}, nil }})
+	f.reg.MustRegister(connector.Type{ID: "ro", Roles: connector.RoleSource, New: func([]byte, connector.Env) (connector.Connector, error) { return src, nil }})
+	f.reg.MustRegister(connector.Type{ID: "stamp", Roles: connector.RoleProcessor, New: func([]byte, connector.Env) (connector.Connector, error) { return stampProcessor{}, nil }})
 	seen := &seenEvents{data: map[uint64][]byte{}}
 	f.newSink = func(name string) *testSink { return &testSink{name: name, inspect: seen.inspect(src.mem)} }
 	g := graph([]string{"in:ro", "out:sink"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "stamp"}}}},
@@ -161,7 +163,7 @@ func TestProcessorOnReadOnlyBytes(t *testing.T) {
 func TestOperatorsKeepLentBytes(t *testing.T) {
 	f := newFixture()
 	src, img := newReadOnlySource(t)
-	f.reg.MustRegister(Type{ID: "ro", Roles: RoleSource, New: func([]byte, Env) (Connector, error) { return src, nil }})
+	f.reg.MustRegister(connector.Type{ID: "ro", Roles: connector.RoleSource, New: func([]byte, connector.Env) (connector.Connector, error) { return src, nil }})
 	seen := &seenEvents{data: map[uint64][]byte{}}
 	f.newSink = func(name string) *testSink { return &testSink{name: name, inspect: seen.inspect(src.mem)} }
 	g := graph([]string{"in:ro", "out:sink"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "drop_every", Config: []byte(`{"n":2}`)}}}},

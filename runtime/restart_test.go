@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/weirproject/weir/connector"
+
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -52,7 +54,7 @@ func (l *instLog) instances() int {
 // instance number and the 1-based poll count of that instance. Connect
 // fails when refuse is set.
 type scriptSource struct {
-	Base
+	connector.Base
 	inst   int
 	log    *instLog
 	polls  int
@@ -89,7 +91,7 @@ func (s *scriptSource) Fail(id uint64) { s.log.add(s.log.failed, s.inst, id) }
 // registerScript registers type "script" in f, making scriptSources that
 // share log; instances numbered from refuseFrom on (0: none) never connect.
 func registerScript(f *fixture, log *instLog, refuseFrom int, script func(inst, poll int) cabi.Status) {
-	f.reg.MustRegister(Type{ID: "script", Roles: RoleSource, New: func([]byte, Env) (Connector, error) {
+	f.reg.MustRegister(connector.Type{ID: "script", Roles: connector.RoleSource, New: func([]byte, connector.Env) (connector.Connector, error) {
 		log.mu.Lock()
 		log.created++
 		inst := log.created

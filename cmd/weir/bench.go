@@ -16,9 +16,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/bench"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
 func init() {

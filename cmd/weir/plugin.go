@@ -12,7 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/weirproject/weir/cabi"
-	"github.com/weirproject/weir/runtime/plugin"
+	"github.com/weirproject/weir/cabi/loader"
+	"github.com/weirproject/weir/connector/plugin"
 )
 
 func init() {
@@ -118,7 +119,7 @@ Flags:
 	code := 0
 	var reps []inspectReport
 	for _, path := range paths {
-		lib, err := cabi.Load(path)
+		lib, err := loader.Load(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "weir plugin inspect: %v\n", err)
 			code = 1
@@ -152,7 +153,7 @@ Flags:
 	return code
 }
 
-func report(lib *cabi.Library) inspectReport {
+func report(lib *loader.Library) inspectReport {
 	rep := inspectReport{
 		Path:      lib.Path,
 		Name:      lib.Name,

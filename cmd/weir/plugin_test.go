@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// buildC compiles a C plugin from cabi/testdata into dir.
+// buildC compiles a C plugin from cabi/loader/testdata into dir.
 func buildC(t *testing.T, dir, src string) string {
 	t.Helper()
 	cc, err := exec.LookPath("cc")
@@ -17,7 +17,7 @@ func buildC(t *testing.T, dir, src string) string {
 		t.Skip("no C compiler (cc) on PATH")
 	}
 	out := filepath.Join(dir, strings.ReplaceAll(strings.TrimSuffix(src, ".c"), "/", "_")+".so")
-	cmd := exec.Command(cc, "-shared", "-fPIC", "-I../../cabi/include", "-o", out, filepath.Join("../../cabi/testdata", src), "-lpthread")
+	cmd := exec.Command(cc, "-shared", "-fPIC", "-I../../cabi/include", "-o", out, filepath.Join("../../cabi/loader/testdata", src), "-lpthread")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", src, err, msg)
 	}

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/connector"
 )
 
 // TestPluginSetSymlink loads a directory and a symlink to the library in
@@ -17,7 +17,7 @@ func TestPluginSetSymlink(t *testing.T) {
 	if err := os.Symlink(lib, link); err != nil {
 		t.Fatal(err)
 	}
-	reg := runtime.NewRegistry()
+	reg := connector.NewRegistry()
 	ps := newPluginSet()
 	if err := ps.load(reg, dir, link); err != nil {
 		t.Fatalf("load %s and a symlink to its library: %v", dir, err)

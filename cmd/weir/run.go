@@ -15,11 +15,12 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/weirproject/weir/connector"
+	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
+	"github.com/weirproject/weir/connector/plugin"
+	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
-	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
 	"github.com/weirproject/weir/runtime/config"
-	"github.com/weirproject/weir/runtime/plugin"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
 func init() {
@@ -102,7 +103,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 
 	// One registry for the life of the process: plugins load into it once,
 	// and a reload that names a new plugin adds its types.
-	reg := runtime.Default.Clone()
+	reg := connector.Default.Clone()
 	pl := newPluginSet()
 	cli := append(append(append([]string(nil), *plugins...), *pluginsAlias...), *pluginDirs...)
 	if err := pl.load(reg, cli...); err != nil {
@@ -239,7 +240,7 @@ func newPluginSet() *pluginSet { return &pluginSet{loaded: map[string]bool{}} }
 
 // load loads the libraries paths stand for (see plugin.Files) that are not
 // loaded yet. It has the signature of config.Options.LoadPlugins.
-func (p *pluginSet) load(reg *runtime.Registry, paths ...string) error {
+func (p *pluginSet) load(reg *connector.Registry, paths ...string) error {
 	if len(paths) == 0 {
 		return nil
 	}

@@ -10,11 +10,12 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/weirproject/weir/connector"
+	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
+	"github.com/weirproject/weir/connector/spec"
 	_ "github.com/weirproject/weir/ingest/packet" // the packet capture source
 	"github.com/weirproject/weir/runtime"
-	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
 	"github.com/weirproject/weir/runtime/config"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
 func init() {
@@ -89,7 +90,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	reg := runtime.Default.Clone()
+	reg := connector.Default.Clone()
 	// Load each library once, so a plugin named by -P and by the config is
 	// not a duplicate registration.
 	load := newPluginSet().load

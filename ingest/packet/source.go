@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
-	"github.com/weirproject/weir/runtime"
-	"github.com/weirproject/weir/runtime/spec"
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/spec"
 )
 
 // SourceSpec is the config of the "packet" source connector.
@@ -44,19 +44,19 @@ type sourceConfig struct {
 // detaches the programs; Poll then hands over what the rings still hold and
 // answers cabi.EOF once they are empty.
 type Source struct {
-	runtime.Base
+	connector.Base
 	cfg      Config
-	env      runtime.Env
+	env      connector.Env
 	capture  *Capture
 	last     *cabi.Batch
 	draining bool // Drain detached the programs
 }
 
-var _ runtime.Source = (*Source)(nil)
+var _ connector.Source = (*Source)(nil)
 
 // NewSource creates a packet source from its JSON config. It only parses
 // the config; Connect loads and attaches the programs.
-func NewSource(config []byte, env runtime.Env) (*Source, error) {
+func NewSource(config []byte, env connector.Env) (*Source, error) {
 	norm, err := spec.ApplyJSON(SourceSpec, config)
 	if err != nil {
 		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
@@ -209,13 +209,13 @@ func (s *Source) Close() error {
 }
 
 func init() {
-	runtime.MustRegister(runtime.Type{
+	connector.MustRegister(connector.Type{
 		ID:          "packet",
 		Description: "Captures packets with eBPF (XDP or TCX) and hands them over from the kernel rings without copying.",
-		Roles:       runtime.RoleSource,
+		Roles:       connector.RoleSource,
 		Unpausable:  true,
 		Spec:        SourceSpec,
-		New: func(config []byte, env runtime.Env) (runtime.Connector, error) {
+		New: func(config []byte, env connector.Env) (connector.Connector, error) {
 			return NewSource(config, env)
 		},
 	})

@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
-	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/connector"
 )
 
 func TestSourceSpec(t *testing.T) {
 	if err := SourceSpec.Check(); err != nil {
 		t.Fatal(err)
 	}
-	typ, ok := runtime.Default.Lookup("packet")
-	if !ok || !typ.Unpausable || typ.Roles != runtime.RoleSource {
+	typ, ok := connector.Default.Lookup("packet")
+	if !ok || !typ.Unpausable || typ.Roles != connector.RoleSource {
 		t.Fatalf("packet type = %+v, %v; want a registered unpausable source", typ, ok)
 	}
 }
@@ -31,7 +31,7 @@ func TestNewSourceErrors(t *testing.T) {
 		{`{"interfaces": ["lo"], "sample": 0}`, "sample"},
 		{`{"interfaces": ["lo"], "bogus": 1}`, "bogus"},
 	} {
-		_, err := NewSource([]byte(tc.config), runtime.Env{Name: "p"})
+		_, err := NewSource([]byte(tc.config), connector.Env{Name: "p"})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewSource(%s) = %v; want an error mentioning %q", tc.config, err, tc.want)
 		}
@@ -49,7 +49,7 @@ func TestSourceDirectionDefault(t *testing.T) {
 		{`{"interfaces": ["lo"], "mode": "xdp"}`, DirectionIn},
 		{`{"interfaces": ["lo"], "mode": "tc", "direction": "out"}`, DirectionOut},
 	} {
-		s, err := NewSource([]byte(tc.config), runtime.Env{Name: "p"})
+		s, err := NewSource([]byte(tc.config), connector.Env{Name: "p"})
 		if err != nil || s.cfg.Direction != tc.want {
 			t.Errorf("NewSource(%s) direction = %v, %v; want %v", tc.config, s, err, tc.want)
 			continue
@@ -72,7 +72,7 @@ func connectedSource(t *testing.T) (*vethPair, *Source) {
 	t.Helper()
 	v := newVethPair(t)
 	enterNetns(t, v.ns1)
-	s, err := NewSource([]byte(`{"interfaces": ["`+v.dev1+`"], "direction": "out", "snaplen": 128, "ring_size": "64KiB"}`), runtime.Env{Name: "pkt"})
+	s, err := NewSource([]byte(`{"interfaces": ["`+v.dev1+`"], "direction": "out", "snaplen": 128, "ring_size": "64KiB"}`), connector.Env{Name: "pkt"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/blackhole"
+	"github.com/weirproject/weir/connector/blaster"
+	"github.com/weirproject/weir/connector/plugin"
 	"github.com/weirproject/weir/runtime"
-	"github.com/weirproject/weir/runtime/builtin"
 	"github.com/weirproject/weir/runtime/operator"
-	"github.com/weirproject/weir/runtime/plugin"
 )
 
 // Config describes one benchmark run. The zero value of a field selects the
@@ -196,23 +198,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	// Capture the instances the engine creates, to read their counters.
 	var mu sync.Mutex
-	var blaster *builtin.Blaster
-	var hole *builtin.Blackhole
-	reg.MustRegister(runtime.Type{ID: "bench.blaster", Roles: runtime.RoleSource, Spec: builtin.BlasterSpec,
-		New: func(config []byte, env runtime.Env) (runtime.Connector, error) {
-			b, err := builtin.NewBlaster(config, env)
+	var src *blaster.Source
+	var hole *blackhole.Sink
+	reg.MustRegister(connector.Type{ID: "bench.blaster", Roles: connector.RoleSource, Spec: blaster.Spec,
+		New: func(config []byte, env connector.Env) (connector.Connector, error) {
+			b, err := blaster.New(config, env)
 			if err == nil {
 				mu.Lock()
-				blaster = b
+				src = b
 				mu.Unlock()
 			}
 			return b, err
 		}})
 	if sinkType == "" {
 		sinkType = "bench.blackhole"
-		reg.MustRegister(runtime.Type{ID: sinkType, Roles: runtime.RoleSink, Spec: builtin.BlackholeSpec,
-			New: func(config []byte, env runtime.Env) (runtime.Connector, error) {
-				h, err := builtin.NewBlackhole(config, env)
+		reg.MustRegister(connector.Type{ID: sinkType, Roles: connector.RoleSink, Spec: blackhole.Spec,
+			New: func(config []byte, env connector.Env) (connector.Connector, error) {
+				h, err := blackhole.New(config, env)
 				if err == nil {
 					mu.Lock()
 					hole = h
@@ -262,8 +264,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				mem.RSSPeak = max(mem.RSSPeak, m.rss)
 				mu.Lock()
 				var emitted uint64
-				if blaster != nil {
-					emitted = blaster.Emitted()
+				if src != nil {
+					emitted = src.Emitted()
 				}
 				mu.Unlock()
 				if emitted == 0 {
@@ -322,8 +324,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	mu.Lock()
-	if blaster != nil {
-		res.Emitted = blaster.Emitted()
+	if src != nil {
+		res.Emitted = src.Emitted()
 	}
 	if hole != nil {
 		lat := hole.Latency()
@@ -346,8 +348,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // registry returns a fresh registry for the run. For a plugin sink it
 // holds the plugin's types and names the sink type to use.
-func registry(cfg *Config) (reg *runtime.Registry, sinkType, label string, err error) {
-	reg = runtime.NewRegistry()
+func registry(cfg *Config) (reg *connector.Registry, sinkType, label string, err error) {
+	reg = connector.NewRegistry()
 	if cfg.Sink == "" || cfg.Sink == "native" {
 		return reg, "", "native", nil
 	}
@@ -359,14 +361,14 @@ func registry(cfg *Config) (reg *runtime.Registry, sinkType, label string, err e
 	for _, id := range preg.IDs() {
 		t, _ := preg.Lookup(id)
 		reg.MustRegister(*t)
-		if t.Roles&runtime.RoleSink != 0 {
+		if t.Roles&connector.RoleSink != 0 {
 			sinks = append(sinks, id)
 		}
 	}
 	switch {
 	case cfg.SinkType != "":
 		t, ok := reg.Lookup(cfg.SinkType)
-		if !ok || t.Roles&runtime.RoleSink == 0 {
+		if !ok || t.Roles&connector.RoleSink == 0 {
 			return nil, "", "", fmt.Errorf("bench: plugin %s has no sink type %q; its sink types are %v", cfg.Sink, cfg.SinkType, sinks)
 		}
 		sinkType = cfg.SinkType
@@ -384,16 +386,16 @@ func registry(cfg *Config) (reg *runtime.Registry, sinkType, label string, err e
 // free, and libraries with a Go runtime inside can never be unloaded.
 var (
 	pluginsMu sync.Mutex
-	plugins   = map[string]*runtime.Registry{}
+	plugins   = map[string]*connector.Registry{}
 )
 
-func pluginTypes(path string) (*runtime.Registry, error) {
+func pluginTypes(path string) (*connector.Registry, error) {
 	pluginsMu.Lock()
 	defer pluginsMu.Unlock()
 	if r, ok := plugins[path]; ok {
 		return r, nil
 	}
-	r := runtime.NewRegistry()
+	r := connector.NewRegistry()
 	if _, err := plugin.Load(r, path); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -445,7 +447,7 @@ func graph(cfg *Config, sinkType string) (runtime.Graph, error) {
 // throw-away blaster.
 func fileEvents(path, format string) (uint64, error) {
 	cfg, _ := json.Marshal(map[string]any{"file": path, "format": format, "loops": 0})
-	b, err := builtin.NewBlaster(cfg, runtime.Env{Name: "count"})
+	b, err := blaster.New(cfg, connector.Env{Name: "count"})
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
 	}

@@ -228,7 +228,7 @@ func BenchmarkBlasterToBlackhole(b *testing.B) {
 
 func TestRunFileRoundsUpToPasses(t *testing.T) {
 	// events.jsonl holds 5 events: 12 asked for means 3 passes, 15 events.
-	res, err := Run(context.Background(), Config{Events: 12, File: filepath.Join(repoRoot, "runtime/builtin/testdata/events.jsonl"), Latency: "off"})
+	res, err := Run(context.Background(), Config{Events: 12, File: filepath.Join(repoRoot, "connector/format/testdata/events.jsonl"), Latency: "off"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,19 +15,20 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/plugin"
+	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/operator"
-	"github.com/weirproject/weir/runtime/plugin"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
-// Options tune Load and Parse. The zero value uses runtime.Default,
+// Options tune Load and Parse. The zero value uses connector.Default,
 // os.LookupEnv and plugin.Load.
 type Options struct {
 	// Registry resolves connector types; plugins listed in the config are
-	// registered into it. Nil means runtime.Default; pass a Clone to keep
+	// registered into it. Nil means connector.Default; pass a Clone to keep
 	// the original untouched.
-	Registry *runtime.Registry
+	Registry *connector.Registry
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// LoadPlugins loads plugin libraries (files or directories) and
@@ -35,7 +36,7 @@ type Options struct {
 	// type already in Registry is an error. Callers that load a config
 	// more than once into one registry (a reload) should pass a loader
 	// that skips libraries it has already loaded.
-	LoadPlugins func(reg *runtime.Registry, paths ...string) error
+	LoadPlugins func(reg *connector.Registry, paths ...string) error
 }
 
 // Result is what a config describes.
@@ -106,13 +107,13 @@ func Parse(file string, data []byte, opts Options) (*Result, error) {
 		res: &Result{},
 	}
 	if l.reg == nil {
-		l.reg = runtime.Default
+		l.reg = connector.Default
 	}
 	if l.lookup == nil {
 		l.lookup = os.LookupEnv
 	}
 	if l.loadPlugins == nil {
-		l.loadPlugins = func(reg *runtime.Registry, paths ...string) error {
+		l.loadPlugins = func(reg *connector.Registry, paths ...string) error {
 			_, err := plugin.Load(reg, paths...)
 			return err
 		}
@@ -142,7 +143,7 @@ func sortList(l spec.List) {
 type entity struct {
 	name     string
 	pipeline bool
-	typ      *runtime.Type // connectors
+	typ      *connector.Type // connectors
 	pos      spec.Pos
 	ports    []string // route outputs of a pipeline ending in route
 	routePos spec.Pos
@@ -164,9 +165,9 @@ type edge struct {
 type loader struct {
 	file        string
 	lines       []string
-	reg         *runtime.Registry
+	reg         *connector.Registry
 	lookup      func(string) (string, bool)
-	loadPlugins func(reg *runtime.Registry, paths ...string) error
+	loadPlugins func(reg *connector.Registry, paths ...string) error
 
 	errs, warns spec.List
 	// badNodes are the positions of scalars whose interpolation failed;
@@ -442,12 +443,12 @@ func (l *loader) connector(k, v *yaml.Node) {
 			didYouMean(typeNode.Value, l.reg.IDs()), strings.Join(l.reg.IDs(), ", "), l.pluginHint())
 		return
 	}
-	if t.Roles&(runtime.RoleSource|runtime.RoleSink) == 0 {
+	if t.Roles&(connector.RoleSource|connector.RoleSink) == 0 {
 		l.errorf(typeNode, "connector %q: type %q is a processor; use it as a step in a pipeline", k.Value, t.ID)
 		return
 	}
 	e.typ = t
-	e.unpausable = t.Unpausable && t.Roles&runtime.RoleSource != 0
+	e.unpausable = t.Unpausable && t.Roles&connector.RoleSource != 0
 	cfg, errs := spec.Apply(t.Spec, l.file, cfgNode)
 	if len(errs) > 0 {
 		where := cfgNode
@@ -559,7 +560,7 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 	typ := typeNode.Value
 	def := runtime.OpDef{Type: typ, Pos: pos}
 	if ot, ok := operator.Types[typ]; ok {
-		if t, dup := l.reg.Lookup(typ); dup && t.Roles&runtime.RoleProcessor != 0 {
+		if t, dup := l.reg.Lookup(typ); dup && t.Roles&connector.RoleProcessor != 0 {
 			l.warnf(l.pos(typeNode), "%s: %q is both a built-in operator and a registered processor type; the built-in operator is used", where, typ)
 		}
 		cfg, errs := spec.Apply(ot.Spec, l.file, fields)
@@ -591,7 +592,7 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 		l.errorf(typeNode, "%s: unknown operator %q%s; want one of %s%s", where, typ, didYouMean(typ, all), strings.Join(all, ", "), l.pluginHint())
 		return def, nil, false
 	}
-	if t.Roles&runtime.RoleProcessor == 0 {
+	if t.Roles&connector.RoleProcessor == 0 {
 		l.errorf(typeNode, "%s: connector type %q is not a processor; declare it under connectors and connect it instead", where, typ)
 		return def, nil, false
 	}
@@ -678,7 +679,7 @@ func leaves(err error) []error {
 func (l *loader) processorIDs() []string {
 	var ids []string
 	for _, id := range l.reg.IDs() {
-		if t, _ := l.reg.Lookup(id); t != nil && t.Roles&runtime.RoleProcessor != 0 {
+		if t, _ := l.reg.Lookup(id); t != nil && t.Roles&connector.RoleProcessor != 0 {
 			ids = append(ids, id)
 		}
 	}
@@ -801,7 +802,7 @@ func (l *loader) connection(n *yaml.Node) {
 	case !from.pipeline && port != "":
 		l.errorf(fromNode, "%s: from: connector %q has no named outputs; write from: %s", label, name, name)
 		ok = false
-	case !from.pipeline && from.typ != nil && from.typ.Roles&runtime.RoleSource == 0:
+	case !from.pipeline && from.typ != nil && from.typ.Roles&connector.RoleSource == 0:
 		l.errorf(fromNode, "%s: from: connector %q (type %s) is a sink only; it produces no events to connect from", label, name, from.typ.ID)
 		ok = false
 	case from.pipeline && len(from.ports) > 0 && port == "":
@@ -823,7 +824,7 @@ func (l *loader) connection(n *yaml.Node) {
 	case !found:
 		l.errorf(toNode, "%s: to: no connector or pipeline named %q%s", label, c.To, didYouMean(c.To, l.allNames()))
 		ok = false
-	case !to.pipeline && to.typ != nil && to.typ.Roles&runtime.RoleSink == 0:
+	case !to.pipeline && to.typ != nil && to.typ.Roles&connector.RoleSink == 0:
 		l.errorf(toNode, "%s: to: connector %q (type %s) is a source only; it cannot receive events", label, c.To, to.typ.ID)
 		ok = false
 	}

@@ -9,33 +9,33 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weirproject/weir/runtime"
-	"github.com/weirproject/weir/runtime/spec"
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-func notRunnable([]byte, runtime.Env) (runtime.Connector, error) {
+func notRunnable([]byte, connector.Env) (connector.Connector, error) {
 	return nil, errors.New("test type cannot run")
 }
 
 // testRegistry holds fake connector types of every role, so the golden
 // files do not change when built-in connectors do.
-func testRegistry(t testing.TB) *runtime.Registry {
-	r := runtime.NewRegistry()
-	for _, ty := range []runtime.Type{
-		{ID: "gen", Roles: runtime.RoleSource, Spec: spec.Spec{
+func testRegistry(t testing.TB) *connector.Registry {
+	r := connector.NewRegistry()
+	for _, ty := range []connector.Type{
+		{ID: "gen", Roles: connector.RoleSource, Spec: spec.Spec{
 			{Name: "rate", Kind: spec.Float, Default: 0, Doc: "Events per second."},
 			{Name: "size", Kind: spec.Size, Default: 64, Doc: "Bytes per event."},
 		}},
-		{ID: "ring", Roles: runtime.RoleSource, Unpausable: true, Spec: spec.Spec{
+		{ID: "ring", Roles: connector.RoleSource, Unpausable: true, Spec: spec.Spec{
 			{Name: "iface", Kind: spec.String, Required: true, Doc: "Interface."},
 		}},
-		{ID: "sink", Roles: runtime.RoleSink, Spec: spec.Spec{
+		{ID: "sink", Roles: connector.RoleSink, Spec: spec.Spec{
 			{Name: "path", Kind: spec.String, Default: "", Doc: "Where to write."},
 		}},
-		{ID: "echo", Roles: runtime.RoleSource | runtime.RoleSink},
-		{ID: "upper", Roles: runtime.RoleProcessor, Spec: spec.Spec{
+		{ID: "echo", Roles: connector.RoleSource | connector.RoleSink},
+		{ID: "upper", Roles: connector.RoleProcessor, Spec: spec.Spec{
 			{Name: "mode", Kind: spec.Enum, Enum: []string{"upper", "lower"}, Default: "upper", Doc: "Case."},
 		}},
 	} {
@@ -49,12 +49,12 @@ func testRegistry(t testing.TB) *runtime.Registry {
 
 // fakeLoader stands in for plugin.Load: a path ending in fake.so
 // registers the sink type "plug"; anything else fails.
-func fakeLoader(reg *runtime.Registry, paths ...string) error {
+func fakeLoader(reg *connector.Registry, paths ...string) error {
 	for _, p := range paths {
 		if filepath.Base(p) != "fake.so" {
 			return fmt.Errorf("load plugins: open %s: no such file or directory", p)
 		}
-		if err := reg.Register(runtime.Type{ID: "plug", Roles: runtime.RoleSink, New: notRunnable}); err != nil {
+		if err := reg.Register(connector.Type{ID: "plug", Roles: connector.RoleSink, New: notRunnable}); err != nil {
 			return err
 		}
 	}
@@ -172,7 +172,7 @@ func TestDefaultsFromSpec(t *testing.T) {
 
 func TestOperatorShadowsProcessor(t *testing.T) {
 	opts := testOptions(t)
-	opts.Registry.MustRegister(runtime.Type{ID: "sample", Roles: runtime.RoleProcessor, New: notRunnable})
+	opts.Registry.MustRegister(connector.Type{ID: "sample", Roles: connector.RoleProcessor, New: notRunnable})
 	res, err := Parse("x.yaml", []byte("pipelines:\n  p:\n    - sample: {n: 2}\n"), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirproject/weir/connector"
+	_ "github.com/weirproject/weir/connector/builtin"
 	"github.com/weirproject/weir/runtime"
-	_ "github.com/weirproject/weir/runtime/builtin"
 	"github.com/weirproject/weir/runtime/config"
 )
 
@@ -76,11 +77,11 @@ connections:
 		}
 		return "", false
 	}
-	res, err := config.Parse("e2e.yaml", []byte(cfg), config.Options{Registry: runtime.Default.Clone(), LookupEnv: env})
+	res, err := config.Parse("e2e.yaml", []byte(cfg), config.Options{Registry: connector.Default.Clone(), LookupEnv: env})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := runtime.New(*res.Graph, runtime.Default, runtime.Options{})
+	eng, err := runtime.New(*res.Graph, connector.Default, runtime.Options{})
 	if err != nil {
 		t.Fatalf("engine rejected the loaded graph: %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/weirproject/weir/runtime/spec"
+	"github.com/weirproject/weir/connector/spec"
 )
 
 // FuzzLoad checks that Parse never panics, that every error and warning

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 
+	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/runtime"
 )
 
@@ -52,13 +53,13 @@ func (l *loader) checkGraph() {
 				l.warnf(e.pos, "pipeline %q has no output: its events are dropped; connect from: %s to a sink or pipeline", e.name, e.name)
 			}
 		case e.typ == nil:
-		case e.typ.Roles&runtime.RoleSource != 0 && e.typ.Roles&runtime.RoleSink != 0:
+		case e.typ.Roles&connector.RoleSource != 0 && e.typ.Roles&connector.RoleSink != 0:
 			if e.in == 0 && e.out == 0 {
 				l.warnf(e.pos, "connector %q (type %s) is not connected", e.name, e.typ.ID)
 			}
-		case e.typ.Roles&runtime.RoleSource != 0 && e.out == 0:
+		case e.typ.Roles&connector.RoleSource != 0 && e.out == 0:
 			l.warnf(e.pos, "source %q (type %s) feeds nothing: its events are discarded; connect from: %s", e.name, e.typ.ID, e.name)
-		case e.typ.Roles&runtime.RoleSink != 0 && e.in == 0:
+		case e.typ.Roles&connector.RoleSink != 0 && e.in == 0:
 			l.warnf(e.pos, "sink %q (type %s) receives nothing: no connection has to: %s", e.name, e.typ.ID, e.name)
 		}
 	}

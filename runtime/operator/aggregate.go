@@ -8,7 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/weirproject/weir/cabi"
-	"github.com/weirproject/weir/runtime/spec"
+	"github.com/weirproject/weir/connector/spec"
 )
 
 var aggregateSpec = spec.Spec{

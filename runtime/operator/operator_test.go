@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
-	"github.com/weirproject/weir/runtime/spec"
+	"github.com/weirproject/weir/connector/spec"
 )
 
 // ev is a test event.

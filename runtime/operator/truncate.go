@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
-	"github.com/weirproject/weir/runtime/spec"
+	"github.com/weirproject/weir/connector/spec"
 )
 
 var truncateSpec = spec.Spec{

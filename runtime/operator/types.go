@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/weirproject/weir/runtime/spec"
+	"github.com/weirproject/weir/connector/spec"
 )
 
 // Type describes a built-in operator type.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/loader"
 )
 
 // sinks are the blackholes the demo feeds: library file and type ID.
@@ -52,7 +53,7 @@ func run(o options) error {
 		return fmt.Errorf("bad flags: --batch %d, --size %d, --rate %d, --duration %v: want batch >= 1, size >= 0, rate >= 0, duration > 0",
 			o.batch, o.size, o.rate, o.duration)
 	}
-	genLib, err := cabi.Load(filepath.Join(o.dir, "libweir_generator.so"))
+	genLib, err := loader.Load(filepath.Join(o.dir, "libweir_generator.so"))
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func run(o options) error {
 		o.size, o.batch, o.duration, rateString(o.rate))
 	fmt.Printf("%-6s %14s %12s %14s\n", "sink", "events", "events/s", "counted by sink")
 	for _, s := range sinks {
-		lib, err := cabi.Load(filepath.Join(o.dir, s.file))
+		lib, err := loader.Load(filepath.Join(o.dir, s.file))
 		if err != nil {
 			return err
 		}
@@ -103,13 +104,13 @@ func rateString(r int) string {
 // drive runs one generator and one blackhole through their lifecycle for
 // o.duration and returns the events sent, the events the sink's counter
 // reports, and the time taken.
-func drive(o options, genType, sinkType *cabi.ConnectorType, b *cabi.Batch) (int64, int64, time.Duration, error) {
-	gen, err := genType.Create([]byte(fmt.Sprintf(`{"size":%d,"rate":%d}`, o.size, o.rate)), cabi.NewBasicHost("", nil))
+func drive(o options, genType, sinkType *loader.ConnectorType, b *cabi.Batch) (int64, int64, time.Duration, error) {
+	gen, err := genType.Create([]byte(fmt.Sprintf(`{"size":%d,"rate":%d}`, o.size, o.rate)), loader.NewBasicHost("", nil))
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer gen.Destroy()
-	host := cabi.NewBasicHost("", os.Stderr)
+	host := loader.NewBasicHost("", os.Stderr)
 	sink, err := sinkType.Create([]byte("{}"), host)
 	if err != nil {
 		return 0, 0, 0, err

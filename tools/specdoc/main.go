@@ -20,12 +20,12 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/weirproject/weir/connector"
+	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
+	"github.com/weirproject/weir/connector/spec"
 	_ "github.com/weirproject/weir/ingest/packet" // the packet capture source
-	"github.com/weirproject/weir/runtime"
-	_ "github.com/weirproject/weir/runtime/builtin" // built-in connector types
 	"github.com/weirproject/weir/runtime/config"
 	"github.com/weirproject/weir/runtime/operator"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "specdoc: %v\n", err)
 		os.Exit(1)
 	}
-	updated, err := fill(old, sections(runtime.Default))
+	updated, err := fill(old, sections(connector.Default))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "specdoc: %s: %v\n", *out, err)
 		os.Exit(1)
@@ -89,7 +89,7 @@ func fill(doc []byte, secs map[string]string) ([]byte, error) {
 }
 
 // sections renders every generated section.
-func sections(reg *runtime.Registry) map[string]string {
+func sections(reg *connector.Registry) map[string]string {
 	var conns strings.Builder
 	for _, id := range reg.IDs() {
 		t, _ := reg.Lookup(id)
@@ -111,15 +111,15 @@ func sections(reg *runtime.Registry) map[string]string {
 	return map[string]string{"connectors": conns.String(), "operators": ops.String(), "connections": edges.String()}
 }
 
-func roles(t *runtime.Type) string {
+func roles(t *connector.Type) string {
 	var r []string
-	if t.Roles&runtime.RoleSource != 0 {
+	if t.Roles&connector.RoleSource != 0 {
 		r = append(r, "source")
 	}
-	if t.Roles&runtime.RoleSink != 0 {
+	if t.Roles&connector.RoleSink != 0 {
 		r = append(r, "sink")
 	}
-	if t.Roles&runtime.RoleProcessor != 0 {
+	if t.Roles&connector.RoleProcessor != 0 {
 		r = append(r, "processor")
 	}
 	return strings.Join(r, ", ")

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime/config"
 	"github.com/weirproject/weir/runtime/operator"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
 const docPath = "../../docs/config.md"
@@ -20,7 +20,7 @@ func TestDocsUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := fill(old, sections(runtime.Default))
+	got, err := fill(old, sections(connector.Default))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +51,8 @@ func TestEveryFieldDocumented(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range runtime.Default.IDs() {
-		ty, _ := runtime.Default.Lookup(id)
+	for _, id := range connector.Default.IDs() {
+		ty, _ := connector.Default.Lookup(id)
 		if !strings.Contains(text, "### "+id+"\n") {
 			t.Errorf("connector type %s has no section in %s", id, docPath)
 		}

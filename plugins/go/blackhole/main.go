@@ -197,16 +197,16 @@ func (bh *blackhole) Write(b *weirsdk.Batch) error {
 	if b.EventSize < 32 {
 		return fmt.Errorf("batch event_size %d, want at least 32", b.EventSize)
 	}
-	if b.Length > b.Capacity {
-		return fmt.Errorf("batch len %d exceeds capacity %d", b.Length, b.Capacity)
+	if b.Len > b.Capacity {
+		return fmt.Errorf("batch len %d exceeds capacity %d", b.Len, b.Capacity)
 	}
-	if b.Length > 0 && b.Events == nil {
-		return fmt.Errorf("batch has %d events but events is NULL", b.Length)
+	if b.Len > 0 && b.Events == nil {
+		return fmt.Errorf("batch has %d events but events is NULL", b.Len)
 	}
 	// The loop only finds the first bad event; describing it is left to
 	// reject, off the hot path.
 	var total uint64
-	n := b.Len()
+	n := int(b.Len)
 	base, stride := b.Events, uintptr(b.EventSize)
 	for i := 0; i < n; i++ {
 		e := (*weirsdk.Event)(unsafe.Add(base, uintptr(i)*stride))

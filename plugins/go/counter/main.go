@@ -78,7 +78,7 @@ func (ct *counter) Process(b *weirsdk.Batch) error {
 		panic("go counter: process panicked as the config asked")
 	}
 	var dropped uint64
-	n := b.Len()
+	n := int(b.Len)
 	for i := 0; i < n; i++ {
 		e := b.Event(i)
 		ct.seen++

@@ -160,7 +160,7 @@ func (t *ticker) Poll(b *weirsdk.Batch, timeout time.Duration) (weirsdk.Status, 
 	switch {
 	case (t.limit > 0 && t.emitted >= t.limit) || (t.drained && t.available() == 0):
 		return weirsdk.EOF, nil
-	case b.Len() > 0:
+	case b.Len > 0:
 		return weirsdk.OK, nil
 	}
 	return weirsdk.Timeout, nil

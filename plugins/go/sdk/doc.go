@@ -39,7 +39,7 @@
 //	type counter struct{ events int }
 //
 //	func (c *counter) Write(b *weirsdk.Batch) error {
-//		for i := 0; i < b.Len(); i++ {
+//		for i := 0; i < int(b.Len); i++ {
 //			_ = b.Event(i).Bytes() // zero-copy view, valid during the call
 //			c.events++
 //		}

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
-	"unsafe"
+
+	"github.com/weirproject/weir/cabi"
 )
 
 // Role is a set of connector roles.
@@ -21,15 +22,15 @@ const (
 )
 
 // Status is a weir_status value.
-type Status int32
+type Status = cabi.Status
 
 // Status values, as plugin.h defines them.
 const (
-	OK      Status = 0
-	Timeout Status = 1
-	EOF     Status = 2
-	Retry   Status = 3
-	Error   Status = -1
+	OK      = cabi.OK
+	Timeout = cabi.Timeout
+	EOF     = cabi.EOF
+	Retry   = cabi.Retry
+	Error   = cabi.Error
 )
 
 // ErrRetry, returned (possibly wrapped) by Connect or Write, makes the
@@ -145,7 +146,7 @@ func Register(t Type) error {
 	if registry.frozen {
 		return fmt.Errorf("register %q: the host has already read the descriptor; register from init", t.ID)
 	}
-	if err := checkID(t.ID); err != nil {
+	if err := cabi.CheckID(t.ID); err != nil {
 		return fmt.Errorf("register %q: %w", t.ID, err)
 	}
 	if t.New == nil {
@@ -177,98 +178,31 @@ func MustRegister(t Type) {
 	}
 }
 
-func checkID(id string) error {
-	if id == "" {
-		return errors.New("empty ID")
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z':
-		case i > 0 && (c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'):
-		default:
-			return fmt.Errorf("byte %d (%q) not allowed; IDs match [a-z][a-z0-9_.-]*", i, c)
-		}
-	}
-	return nil
-}
-
 // Kind is an event kind (weir_event_kind); 0x8000 and up belong to plugins.
-type Kind uint16
+type Kind = cabi.Kind
 
 // Event kinds defined by plugin.h.
 const (
-	KindRaw     Kind = 0
-	KindPacket  Kind = 1
-	KindSyscall Kind = 2
-	KindJSON    Kind = 3
-	KindText    Kind = 4
-	KindTick    Kind = 5
+	KindRaw     = cabi.KindRaw
+	KindPacket  = cabi.KindPacket
+	KindSyscall = cabi.KindSyscall
+	KindJSON    = cabi.KindJSON
+	KindText    = cabi.KindText
+	KindTick    = cabi.KindTick
 )
 
 // Event flag bits (WEIR_EVENT_*).
 const (
-	FlagDrop      uint16 = 1 << 0
-	FlagTruncated uint16 = 1 << 1
+	FlagDrop      = cabi.FlagDrop
+	FlagTruncated = cabi.FlagTruncated
 )
 
-// Event mirrors struct weir_event. It lives in host memory; never keep a
-// pointer to it past the call that received it.
-type Event struct {
-	TsNs     uint64
-	StreamID uint64
-	Data     unsafe.Pointer
-	Len      uint32
-	Kind     Kind
-	Flags    uint16
-}
+// Event is struct weir_event, the host's own descriptor type. It lives in
+// host memory; never keep a pointer to it past the call that received it.
+// Bytes gives its data without copying.
+type Event = cabi.Event
 
-// Bytes returns the event's bytes without copying. The slice is valid only
-// during the call that received the batch.
-func (e *Event) Bytes() []byte {
-	if e.Data == nil || e.Len == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(e.Data), e.Len)
-}
-
-// Batch mirrors struct weir_batch, in host memory. Methods give zero-copy
-// access; the batch is valid only during the call that received it.
-type Batch struct {
-	StructSize uint32
-	EventSize  uint32
-	Capacity   uint32
-	Length     uint32
-	Events     unsafe.Pointer
-	Arena      unsafe.Pointer
-	ArenaCap   uint64
-	ArenaLen   uint64
-	ID         uint64
-}
-
-// Len returns the number of valid events.
-func (b *Batch) Len() int { return int(b.Length) }
-
-// Event returns event i (0 <= i < Len), stepping with the host's
-// event_size, without copying.
-func (b *Batch) Event(i int) *Event {
-	return (*Event)(unsafe.Add(b.Events, uintptr(i)*uintptr(b.EventSize)))
-}
-
-// Append adds an event whose bytes are copied into the arena, for sources.
-// It returns false, changing nothing, when the batch or arena is full.
-func (b *Batch) Append(ts, stream uint64, kind Kind, flags uint16, data []byte) bool {
-	if b.Length >= b.Capacity || uint64(len(data)) > b.ArenaCap-b.ArenaLen {
-		return false
-	}
-	e := b.Event(int(b.Length))
-	var p unsafe.Pointer
-	if len(data) > 0 {
-		p = unsafe.Add(b.Arena, b.ArenaLen)
-		copy(unsafe.Slice((*byte)(p), len(data)), data)
-		b.ArenaLen += uint64(len(data))
-	}
-	*e = Event{TsNs: ts, StreamID: stream, Data: p, Len: uint32(len(data)), Kind: kind, Flags: flags}
-	b.Length++
-	return true
-}
+// Batch is struct weir_batch, in host memory, valid only during the call
+// that received it. Len is the number of valid events; Event(i) returns one
+// without copying and Append (for sources) copies bytes into the arena.
+type Batch = cabi.Batch

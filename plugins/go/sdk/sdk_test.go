@@ -9,7 +9,7 @@ import (
 	"unsafe"
 )
 
-// TestLayout checks the Go mirrors against the C compiler's view of
+// TestLayout checks the cabi types the SDK uses against the C compiler's view of
 // plugin.h (weirsdk_layout in sdk.c).
 func TestLayout(t *testing.T) {
 	var e Event
@@ -26,7 +26,7 @@ func TestLayout(t *testing.T) {
 		{"offsetof(weir_event, kind)", 4, unsafe.Offsetof(e.Kind)},
 		{"offsetof(weir_event, flags)", 5, unsafe.Offsetof(e.Flags)},
 		{"sizeof(weir_batch)", 6, unsafe.Sizeof(b)},
-		{"offsetof(weir_batch, len)", 7, unsafe.Offsetof(b.Length)},
+		{"offsetof(weir_batch, len)", 7, unsafe.Offsetof(b.Len)},
 		{"offsetof(weir_batch, events)", 8, unsafe.Offsetof(b.Events)},
 		{"offsetof(weir_batch, arena)", 9, unsafe.Offsetof(b.Arena)},
 		{"offsetof(weir_batch, arena_cap)", 10, unsafe.Offsetof(b.ArenaCap)},
@@ -101,7 +101,7 @@ func TestRegister(t *testing.T) {
 		t    Type
 		want string
 	}{
-		{Type{ID: "", Roles: RoleSink, New: ok}, "empty ID"},
+		{Type{ID: "", Roles: RoleSink, New: ok}, "id is empty"},
 		{Type{ID: "Bad", Roles: RoleSink, New: ok}, "not allowed"},
 		{Type{ID: "9x", Roles: RoleSink, New: ok}, "not allowed"},
 		{Type{ID: "x", Roles: RoleSink}, "New is nil"},
@@ -140,7 +140,7 @@ func TestBatchAppend(t *testing.T) {
 	if b.Append(3, 4, KindRaw, 0, nil) {
 		t.Fatal("Append past capacity succeeded")
 	}
-	if got := string(b.Event(0).Bytes()); got != "abcde" || b.Len() != 2 || b.ArenaLen != 5 || b.Event(1).Data != nil {
-		t.Fatalf("batch after appends: %q, len %d, arena %d", got, b.Len(), b.ArenaLen)
+	if got := string(b.Event(0).Bytes()); got != "abcde" || b.Len != 2 || b.ArenaLen != 5 || b.Event(1).Data != nil {
+		t.Fatalf("batch after appends: %q, len %d, arena %d", got, b.Len, b.ArenaLen)
 	}
 }

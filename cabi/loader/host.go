@@ -1,0 +1,249 @@
+package loader
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// Host receives the calls a plugin instance makes through weir_host_api.
+// Each instance gets its own Host at Create.
+//
+// Log, RegisterMetric, CounterAdd and GaugeSet are called only from inside a
+// call the host makes on the instance, so never concurrently for one
+// instance. Wakeup may be called from any thread at any time until Stop
+// returns, concurrently with anything else; it must not block.
+type Host interface {
+	// Log writes msg at level (LogDebug..LogError).
+	Log(level int32, msg string)
+	// RegisterMetric declares a metric and returns its id (>= 0), or -1 if
+	// it is declared already with another kind. name has been checked
+	// against [a-z0-9_]+; help may be "".
+	RegisterMetric(name string, kind MetricKind, help string) int32
+	// CounterAdd adds delta to counter id. Unknown ids are ignored.
+	CounterAdd(id int32, delta uint64)
+	// GaugeSet sets gauge id to value. Unknown ids are ignored.
+	GaugeSet(id int32, value int64)
+	// Wakeup says a source has events ready.
+	Wakeup()
+}
+
+// hosts maps the integer handles passed to plugins as weir_host* to the
+// Host for each live instance. Plugins never see a Go pointer.
+var (
+	hosts      sync.Map // uintptr -> Host
+	nextHandle atomic.Uintptr
+)
+
+func registerHost(h Host) uintptr {
+	id := nextHandle.Add(1)
+	hosts.Store(id, h)
+	return id
+}
+
+func releaseHost(id uintptr) { hosts.Delete(id) }
+
+func lookupHost(id uintptr) Host {
+	if v, ok := hosts.Load(id); ok {
+		return v.(Host)
+	}
+	return nil
+}
+
+// theAPI is the one weir_host_api of the process. It lives in Go's static
+// data, never moves and is never freed. purego callbacks are capped and
+// cannot be released, so they are made once.
+var (
+	theAPI     hostAPI
+	theAPIOnce sync.Once
+)
+
+func hostAPIPtr() uintptr {
+	theAPIOnce.Do(func() {
+		theAPI = hostAPI{
+			StructSize:     uint32(unsafe.Sizeof(hostAPI{})),
+			Log:            purego.NewCallback(cbLog),
+			MetricRegister: purego.NewCallback(cbMetricRegister),
+			CounterAdd:     purego.NewCallback(cbCounterAdd),
+			GaugeSet:       purego.NewCallback(cbGaugeSet),
+			Wakeup:         purego.NewCallback(cbWakeup),
+		}
+	})
+	return uintptr(unsafe.Pointer(&theAPI))
+}
+
+func cbLog(host uintptr, level int32, msg uintptr) {
+	h := lookupHost(host)
+	if h == nil {
+		return
+	}
+	s, ok := cString(ptrFrom(msg))
+	if !ok {
+		s = "(log message not NUL-terminated within 64 KiB)"
+	}
+	h.Log(level, s)
+}
+
+func cbMetricRegister(host uintptr, name uintptr, kind int32, help uintptr) int32 {
+	h := lookupHost(host)
+	if h == nil || name == 0 {
+		return -1
+	}
+	n, ok := cString(ptrFrom(name))
+	if !ok || !validMetricName(n) {
+		return -1
+	}
+	k := MetricKind(kind)
+	if k != MetricCounter && k != MetricGauge {
+		return -1
+	}
+	hs, _ := cString(ptrFrom(help))
+	return h.RegisterMetric(n, k, hs)
+}
+
+func cbCounterAdd(host uintptr, id int32, delta uint64) {
+	if h := lookupHost(host); h != nil {
+		h.CounterAdd(id, delta)
+	}
+}
+
+func cbGaugeSet(host uintptr, id int32, value int64) {
+	if h := lookupHost(host); h != nil {
+		h.GaugeSet(id, value)
+	}
+}
+
+func cbWakeup(host uintptr) {
+	if h := lookupHost(host); h != nil {
+		h.Wakeup()
+	}
+}
+
+func validMetricName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// BasicHost is a simple Host for tests and tools: it writes log lines to a
+// writer, keeps metrics in memory and signals wakeups on a channel. It is
+// safe for concurrent use.
+type BasicHost struct {
+	prefix string
+	out    io.Writer
+	wake   chan struct{}
+	wakes  atomic.Uint64
+
+	mu      sync.Mutex
+	names   map[string]int32
+	metrics []*basicMetric
+}
+
+type basicMetric struct {
+	name  string
+	kind  MetricKind
+	help  string
+	value atomic.Int64
+}
+
+var _ Host = (*BasicHost)(nil)
+
+// NewBasicHost returns a BasicHost that writes log lines, each starting
+// with prefix, to out; out may be nil to discard them.
+func NewBasicHost(prefix string, out io.Writer) *BasicHost {
+	if out == nil {
+		out = io.Discard
+	}
+	return &BasicHost{prefix: prefix, out: out, wake: make(chan struct{}, 1), names: map[string]int32{}}
+}
+
+var levelNames = [...]string{"debug", "info", "warn", "error"}
+
+// Log writes "prefix level: msg" as one line.
+func (h *BasicHost) Log(level int32, msg string) {
+	name := "level" + fmt.Sprint(level)
+	if level >= 0 && int(level) < len(levelNames) {
+		name = levelNames[level]
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fmt.Fprintf(h.out, "%s%s: %s\n", h.prefix, name, msg)
+}
+
+// RegisterMetric declares a metric, returning the same id for the same name
+// and kind, and -1 for a name declared with another kind.
+func (h *BasicHost) RegisterMetric(name string, kind MetricKind, help string) int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id, ok := h.names[name]; ok {
+		if h.metrics[id].kind != kind {
+			return -1
+		}
+		return id
+	}
+	id := int32(len(h.metrics))
+	h.metrics = append(h.metrics, &basicMetric{name: name, kind: kind, help: help})
+	h.names[name] = id
+	return id
+}
+
+func (h *BasicHost) metric(id int32, kind MetricKind) *basicMetric {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id < 0 || int(id) >= len(h.metrics) || h.metrics[id].kind != kind {
+		return nil
+	}
+	return h.metrics[id]
+}
+
+// CounterAdd adds delta to counter id.
+func (h *BasicHost) CounterAdd(id int32, delta uint64) {
+	if m := h.metric(id, MetricCounter); m != nil {
+		m.value.Add(int64(delta))
+	}
+}
+
+// GaugeSet sets gauge id to value.
+func (h *BasicHost) GaugeSet(id int32, value int64) {
+	if m := h.metric(id, MetricGauge); m != nil {
+		m.value.Store(value)
+	}
+}
+
+// Wakeup counts the wakeup and signals WakeupC without blocking.
+func (h *BasicHost) Wakeup() {
+	h.wakes.Add(1)
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// WakeupC returns a channel that receives after one or more Wakeup calls.
+func (h *BasicHost) WakeupC() <-chan struct{} { return h.wake }
+
+// Wakeups returns how many times Wakeup was called.
+func (h *BasicHost) Wakeups() uint64 { return h.wakes.Load() }
+
+// Metric returns the value and kind of the metric named name, and whether
+// it exists. Counters are reported as int64.
+func (h *BasicHost) Metric(name string) (int64, MetricKind, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok := h.names[name]
+	if !ok {
+		return 0, 0, false
+	}
+	return h.metrics[id].value.Load(), h.metrics[id].kind, true
+}

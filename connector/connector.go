@@ -1,0 +1,117 @@
+package connector
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+)
+
+// Connector is the lifecycle every connector instance implements. The
+// runtime calls, in order:
+//
+//	Connect (repeated with backoff until it returns nil; attempt counts from 1)
+//	Start
+//	(Pause, Resume)* (any number of times)
+//	Drain (at most once: no more input arrives; flush what is held)
+//	Stop
+//	Close (exactly once, also after a failed Connect or Start)
+//
+// The runtime never calls one instance from two goroutines at once, except
+// Env.Wakeup, which the instance itself may call from anywhere.
+type Connector interface {
+	Connect(ctx context.Context, attempt int) error
+	Start() error
+	Pause() error
+	Resume() error
+	Drain() error
+	Stop() error
+	Close() error
+}
+
+// Source is a connector that produces events.
+type Source interface {
+	Connector
+	// Poll appends events to b at b.Len, up to b.Capacity, waiting at most
+	// timeout for the first one. It returns cabi.OK when it appended events,
+	// cabi.Timeout when none came, cabi.EOF when the source is exhausted
+	// (events appended in the same call count), or cabi.Error with err.
+	// Event bytes must live in b's arena or in memory that stays valid until
+	// the next Poll.
+	//
+	// After Drain, a source stops taking new input and returns what it
+	// still holds, then cabi.EOF: at a graceful Shutdown, and when Reload
+	// replaces the connector, the runtime polls a drained source until it
+	// answers cabi.EOF or cabi.Timeout, or the drain timeout expires. It is
+	// never paused or resumed after Drain.
+	Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error)
+}
+
+// Acker is implemented by sources that want to know the fate of each batch
+// they produced. The runtime calls exactly one of Ack or Fail per batch, on
+// the instance that produced it, once every sink the batch reached has
+// answered. An instance never hears of another instance's batches: when
+// one dies and is recreated, or the connector is shut down, the answers
+// ready by then are delivered before it is stopped, and batches answered
+// later get neither call and are counted in ComponentStats.AcksDropped.
+type Acker interface {
+	Ack(batchID uint64)
+	Fail(batchID uint64)
+}
+
+// Sink is a connector that consumes events.
+type Sink interface {
+	Connector
+	// Write consumes every event of b; b and its bytes are valid only
+	// during the call. It returns cabi.OK once the batch is taken,
+	// cabi.Retry to be offered the same batch again after a backoff, or
+	// cabi.Error with err to give up on it.
+	Write(b *cabi.Batch) (cabi.Status, error)
+}
+
+// Processor is a connector that works inside a pipeline: it marks events
+// with cabi.FlagDrop or rewrites their bytes in place, and never changes
+// b.Len or grows an event. The runtime hands it batches that no one else
+// holds, with every event's bytes in b's own writable arena, copying first
+// what a source lent or another consumer shares.
+type Processor interface {
+	Connector
+	Process(b *cabi.Batch) error
+}
+
+// Env is what the runtime gives a connector instance when it creates it.
+type Env struct {
+	// Name is the instance's name in the configuration.
+	Name string
+	// Log is a logger tagged with the instance name.
+	Log *slog.Logger
+	// Wakeup tells the runtime that a source has events ready, so a
+	// waiting Poll should run now. Safe from any goroutine.
+	Wakeup func()
+}
+
+// Base implements every Connector method as a no-op. Embed it in a
+// connector that needs only some of them.
+type Base struct{}
+
+// Connect does nothing.
+func (Base) Connect(context.Context, int) error { return nil }
+
+// Start does nothing.
+func (Base) Start() error { return nil }
+
+// Pause does nothing.
+func (Base) Pause() error { return nil }
+
+// Resume does nothing.
+func (Base) Resume() error { return nil }
+
+// Drain does nothing.
+func (Base) Drain() error { return nil }
+
+// Stop does nothing.
+func (Base) Stop() error { return nil }
+
+// Close does nothing.
+func (Base) Close() error { return nil }

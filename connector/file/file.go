@@ -1,0 +1,176 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/format"
+	"github.com/weirproject/weir/connector/spec"
+)
+
+// Spec describes the file sink's config fields.
+var Spec = spec.Spec{
+	{Name: "path", Kind: spec.String, Required: true, Doc: "File to write; created if missing."},
+	{Name: "format", Kind: spec.Enum, Enum: []string{format.JSONL, format.Raw, format.Text}, Default: format.JSONL,
+		Doc: "jsonl (one JSON object per event, readable by the blaster), raw (little-endian uint32 length, then the bytes) or text (the bytes and a newline)."},
+	{Name: "append", Kind: spec.Bool, Default: false, Doc: "Append to an existing file instead of truncating it."},
+	{Name: "buffer", Kind: spec.Size, Default: "256KiB", Max: "1GiB", Doc: "Bytes to buffer before writing to the file."},
+	{Name: "flush_interval", Kind: spec.Duration, Default: "1s", Doc: "Write buffered bytes when a batch arrives this long after the last write; 0 writes every batch."},
+	{Name: "fsync", Kind: spec.Bool, Default: false, Doc: "Sync the file to disk on drain and stop, after writing the buffer."},
+}
+
+// Config is the file sink's decoded config.
+type Config struct {
+	Path          string             `json:"path"`
+	Format        string             `json:"format"`
+	Append        bool               `json:"append"`
+	Buffer        int64              `json:"buffer"`
+	FlushInterval spec.DurationValue `json:"flush_interval"`
+	Fsync         bool               `json:"fsync"`
+}
+
+// Sink is a sink that writes events to a file, buffered. It opens the file
+// in Connect, writes the buffer when it fills or flush_interval has passed
+// at the next batch, and on Pause, Drain, Stop and Close; Drain and Stop
+// also fsync when configured.
+type Sink struct {
+	connector.Base
+	cfg       Config
+	name      string
+	encode    func([]byte, *cabi.Event) []byte
+	f         *os.File
+	buf       []byte
+	lastFlush time.Time
+	written   uint64
+}
+
+var _ connector.Sink = (*Sink)(nil)
+
+// New creates a file sink from a JSON config. It does not open the file.
+func New(config []byte, env connector.Env) (*Sink, error) {
+	var cfg Config
+	if err := spec.Decode(Spec, config, &cfg); err != nil {
+		return nil, fmt.Errorf("file %s: %w", env.Name, err)
+	}
+	enc, err := format.Encoder(cfg.Format)
+	if err != nil {
+		return nil, fmt.Errorf("file %s: %w", env.Name, err)
+	}
+	return &Sink{cfg: cfg, name: env.Name, encode: enc, buf: make([]byte, 0, int(cfg.Buffer))}, nil
+}
+
+// Connect opens the file.
+func (s *Sink) Connect(context.Context, int) error {
+	if s.f != nil {
+		return nil
+	}
+	flags := os.O_WRONLY | os.O_CREATE
+	if s.cfg.Append {
+		flags |= os.O_APPEND
+	} else {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(s.cfg.Path, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("file %s: open: %w", s.name, err)
+	}
+	s.f = f
+	s.lastFlush = time.Now()
+	return nil
+}
+
+// Write encodes the batch into the buffer and writes the buffer out when it
+// is full or stale.
+func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
+	if s.f == nil {
+		return cabi.Error, fmt.Errorf("file %s: write before connect", s.name)
+	}
+	evs := b.EventSlice()
+	for i := range evs {
+		s.buf = s.encode(s.buf, &evs[i])
+		if len(s.buf) >= int(s.cfg.Buffer) {
+			if err := s.flush(); err != nil {
+				return cabi.Error, err
+			}
+		}
+	}
+	if len(s.buf) > 0 && time.Since(s.lastFlush) >= time.Duration(s.cfg.FlushInterval) {
+		if err := s.flush(); err != nil {
+			return cabi.Error, err
+		}
+	}
+	return cabi.OK, nil
+}
+
+// flush writes the buffer to the file.
+func (s *Sink) flush() error {
+	s.lastFlush = time.Now()
+	if len(s.buf) == 0 || s.f == nil {
+		return nil
+	}
+	n, err := s.f.Write(s.buf)
+	s.written += uint64(n)
+	if err != nil {
+		// Keep what was not written, so a later flush can try again.
+		s.buf = s.buf[:copy(s.buf, s.buf[n:])]
+		return fmt.Errorf("file %s: write %s: %w", s.name, s.cfg.Path, err)
+	}
+	s.buf = s.buf[:0]
+	return nil
+}
+
+// sync flushes and, if configured, fsyncs.
+func (s *Sink) sync() error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	if s.cfg.Fsync && s.f != nil {
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("file %s: fsync %s: %w", s.name, s.cfg.Path, err)
+		}
+	}
+	return nil
+}
+
+// Written returns how many bytes have reached the file.
+func (s *Sink) Written() uint64 { return s.written }
+
+// Pause writes the buffer out.
+func (s *Sink) Pause() error { return s.flush() }
+
+// Drain writes the buffer out and syncs if configured.
+func (s *Sink) Drain() error { return s.sync() }
+
+// Stop writes the buffer out and syncs if configured.
+func (s *Sink) Stop() error { return s.sync() }
+
+// Close writes what is left and closes the file. It is safe after a failed
+// Connect.
+func (s *Sink) Close() error {
+	if s.f == nil {
+		return nil
+	}
+	err := s.flush()
+	if cerr := s.f.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("file %s: close %s: %w", s.name, s.cfg.Path, cerr))
+	}
+	s.f = nil
+	return err
+}
+
+func init() {
+	connector.MustRegister(connector.Type{
+		ID:          "file",
+		Description: "Writes events to a file as JSON lines, length-prefixed raw records or text lines.",
+		Roles:       connector.RoleSink,
+		Spec:        Spec,
+		New: func(config []byte, env connector.Env) (connector.Connector, error) {
+			return New(config, env)
+		},
+	})
+}

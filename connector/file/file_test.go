@@ -1,0 +1,99 @@
+package file
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector/blaster"
+	"github.com/weirproject/weir/connector/internal/conntest"
+)
+
+// TestFileReplay writes events with the file sink in each blaster format
+// and replays the file with the blaster.
+func TestFileReplay(t *testing.T) {
+	for _, format := range []string{"jsonl", "raw"} {
+		path := filepath.Join(t.TempDir(), "out."+format)
+		s, err := New([]byte(`{"path":"`+path+`","format":"`+format+`","fsync":true,"buffer":16}`), conntest.Env("f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Connect(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		in := conntest.GoldenBatch(t)
+		for range 3 {
+			if st, err := s.Write(in); st != cabi.OK || err != nil {
+				t.Fatalf("Write = %v, %v", st, err)
+			}
+		}
+		if err := s.Drain(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if format == "jsonl" {
+			got, _ := os.ReadFile(path)
+			conntest.Golden(t, "file.jsonl.golden", got[:len(got)/3])
+		}
+		bl, err := blaster.New([]byte(`{"file":"`+path+`","format":"`+format+`"}`), conntest.Env("b"))
+		if err != nil {
+			t.Fatalf("replay %s: %v", format, err)
+		}
+		_, evs := conntest.PollAll(t, bl, conntest.NewBatch(t, 64, 0), 10)
+		if len(evs) != 3*int(in.Len) {
+			t.Fatalf("%s replay has %d events; want %d", format, len(evs), 3*in.Len)
+		}
+		for i, e := range evs {
+			w := in.EventSlice()[i%int(in.Len)]
+			if string(e.Bytes()) != string(w.Bytes()) || (format == "jsonl" && (e.Kind != w.Kind || e.StreamID != w.StreamID)) {
+				t.Errorf("%s replay event %d = %q kind %d stream %d; want %q kind %d stream %d",
+					format, i, e.Bytes(), e.Kind, e.StreamID, w.Bytes(), w.Kind, w.StreamID)
+			}
+		}
+		bl.Close()
+	}
+}
+
+func TestFileAppendAndErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.txt")
+	for range 2 {
+		s, err := New([]byte(`{"path":"`+path+`","format":"text","append":true}`), conntest.Env("f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Connect(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		b := conntest.NewBatch(t, 4, 64)
+		conntest.Fill(t, b, 1, "a", "b")
+		s.Write(b)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := os.ReadFile(path); string(got) != "a\nb\na\nb\n" {
+		t.Errorf("appended file = %q; want two copies of a, b", got)
+	}
+	s, err := New([]byte(`{"path":"/nonexistent-dir/x"}`), conntest.Env("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(t.Context(), 1); err == nil || !strings.Contains(err.Error(), "file f: open: open /nonexistent-dir/x") {
+		t.Errorf("Connect error = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after failed Connect = %v; want nil", err)
+	}
+	for _, cfg := range []string{`{}`, `{"path":"x","format":"csv"}`, `{"path":"x","buffer":"2GiB"}`} {
+		if _, err := New([]byte(cfg), conntest.Env("f")); err == nil {
+			t.Errorf("New(%s) succeeded; want an error", cfg)
+		}
+	}
+}
