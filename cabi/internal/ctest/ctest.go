@@ -169,4 +169,6 @@ func NewBatch(t testing.TB, capacity, arena int) *cabi.Batch {
 }
 
 // Ev is PolledEvent{where, off, n}, for short tables.
-func Ev(where string, off uint64, n uint32) PolledEvent { return PolledEvent{Where: where, Off: off, Len: n} }
+func Ev(where string, off uint64, n uint32) PolledEvent {
+	return PolledEvent{Where: where, Off: off, Len: n}
+}
