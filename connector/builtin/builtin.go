@@ -9,5 +9,6 @@ import (
 	_ "github.com/weirproject/weir/connector/blaster"
 	_ "github.com/weirproject/weir/connector/file"
 	_ "github.com/weirproject/weir/connector/metronome"
+	_ "github.com/weirproject/weir/connector/packet"
 	_ "github.com/weirproject/weir/connector/stdout"
 )

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -149,6 +150,11 @@ type Config struct {
 	// it as filtered out. The verifier checks the body when Open loads
 	// the programs.
 	Filter asm.Instructions
+	// OrderWindow is how old a record must be before Poll hands it out,
+	// merged with the other CPUs' records by timestamp; 0 means
+	// DefaultOrderWindow, and a negative value hands records out in ring
+	// order, one CPU's after another's, without merging.
+	OrderWindow time.Duration
 }
 
 // Interface is an interface a Capture is attached to.
@@ -192,6 +198,10 @@ type Capture struct {
 	reader *ring.Reader
 	ifaces []Interface
 	cfg    Config
+	// Poll's state: the batch whose ring memory the next Poll gives
+	// back, and whether Drain was called.
+	last     *cabi.Batch
+	draining bool
 }
 
 // Open loads the capture programs, creates one ring per possible CPU,
@@ -224,6 +234,14 @@ func Open(cfg Config) (*Capture, error) {
 		}
 	}
 	return c, nil
+}
+
+// CheckConfig reports what Open would refuse in cfg before touching the
+// kernel: no interfaces, one named twice, a mode and direction that do not
+// go together, a ring size that is not a power of two in range.
+func CheckConfig(cfg Config) error {
+	_, err := cfg.normalize()
+	return err
 }
 
 func (cfg Config) normalize() (Config, error) {
@@ -262,6 +280,14 @@ func (cfg Config) normalize() (Config, error) {
 	// so the reader is woken only when half a ring waits (15% less CPU per
 	// packet than an eighth, docs/BENCHMARKS.md); its deadline bounds the
 	// latency at low rates.
+	if cfg.OrderWindow == 0 {
+		cfg.OrderWindow = DefaultOrderWindow
+	}
+	for i, name := range cfg.Interfaces {
+		if slices.Contains(cfg.Interfaces[:i], name) {
+			return cfg, fmt.Errorf("open capture: interface %q is given twice", name)
+		}
+	}
 	if cfg.WakeupBytes == 0 {
 		cfg.WakeupBytes = uint64(cfg.RingSize) / 2
 	}
@@ -388,6 +414,9 @@ func load(cfg Config, progs []string) (*Capture, error) {
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("load capture programs: %w", err)
+	}
+	if cfg.OrderWindow >= 0 {
+		c.reader.SetOrder(cfg.OrderWindow)
 	}
 	return c, nil
 }

@@ -111,6 +111,8 @@ type Reader struct {
 	fdsDone  bool
 	unmapped bool
 	stats    Stats
+	order    time.Duration // SetOrder's window; < 0: ring order
+	heads    []head        // each ring's next record, when ordered
 }
 
 // flight is a batch handed out and not yet released, with the position
@@ -146,7 +148,7 @@ func NewReader(rings []*ebpf.Map, opts Options) (*Reader, error) {
 	if opts.GiveBack == 0 {
 		opts.GiveBack = DefaultGiveBack
 	}
-	r := &Reader{describe: opts.Describe, giveStep: uint64(opts.GiveBack), epfd: -1, evfd: -1}
+	r := &Reader{describe: opts.Describe, giveStep: uint64(opts.GiveBack), epfd: -1, evfd: -1, order: -1}
 	fail := func(err error) (*Reader, error) {
 		r.closeFDs()
 		r.unmap()
@@ -298,13 +300,22 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 	}
 	r.refreshOffset()
 	for {
-		if n := r.collect(b); n > 0 {
+		n, held := r.collect(b)
+		if n > 0 {
 			return n, nil
 		}
 		if !time.Now().Before(deadline) {
 			return 0, nil
 		}
-		if err := r.wait(deadline); err != nil {
+		until := deadline
+		if held {
+			// Records wait only for the order window: look again
+			// when the oldest may have come of age.
+			if soon := time.Now().Add(r.order); soon.Before(until) {
+				until = soon
+			}
+		}
+		if err := r.wait(until); err != nil {
 			return 0, err
 		}
 		if r.closed {
@@ -339,6 +350,9 @@ func (r *Reader) Consume(fn func(rec []byte) bool, timeout time.Duration) (int, 
 		return 0, ErrClosed
 	}
 	r.refreshOffset()
+	for i := range r.heads {
+		r.heads[i].ok = false // Consume moves the read positions itself
+	}
 	for {
 		n, stopped := r.walk(fn, len(r.inflight) == 0)
 		r.stats.Records += uint64(n)
@@ -484,12 +498,44 @@ func (r *Reader) poll(fd uintptr) bool {
 	return n > 0
 }
 
-// collect appends available records to b and records b as in flight if it
-// got any. Called with r.mu held.
-func (r *Reader) collect(b *cabi.Batch) int {
-	slots := unsafe.Slice((*cabi.Event)(b.Events), b.Capacity)
+// collect appends available records to b, in ring order or merged by time
+// (SetOrder), and records b as in flight if it got any. held reports that
+// the order window kept records back. Called with r.mu held.
+func (r *Reader) collect(b *cabi.Batch) (int, bool) {
 	first := b.Len
-	n := first
+	var n uint32
+	held := false
+	if r.order >= 0 {
+		n, held = r.collectOrdered(b)
+	} else {
+		n = r.collectRing(b)
+	}
+	r.stats.Records += uint64(n - first)
+	if n == first {
+		// Nothing handed out, but skipped records may have moved the
+		// read positions.
+		r.giveBack()
+		return 0, held
+	}
+	b.Len = n
+	f := flight{b: b}
+	if k := len(r.spare); k > 0 {
+		f.pos, r.spare = r.spare[k-1], r.spare[:k-1]
+	} else {
+		f.pos = make([]uint64, len(r.rings))
+	}
+	for i, rg := range r.rings {
+		f.pos[i] = rg.readPos
+	}
+	r.inflight = append(r.inflight, f)
+	return int(n - first), held
+}
+
+// collectRing appends available records to b ring after ring, and returns
+// b's new length. Called with r.mu held.
+func (r *Reader) collectRing(b *cabi.Batch) uint32 {
+	slots := unsafe.Slice((*cabi.Event)(b.Events), b.Capacity)
+	n := b.Len
 	off := r.offset.Load()
 	var rejected uint64
 	r.walk(func(rec []byte) bool {
@@ -514,25 +560,7 @@ func (r *Reader) collect(b *cabi.Batch) int {
 		return true
 	}, false)
 	r.stats.Rejected += rejected
-	r.stats.Records += uint64(n - first)
-	if n == first {
-		// Nothing handed out, but skipped records may have moved the
-		// read positions.
-		r.giveBack()
-		return 0
-	}
-	b.Len = n
-	f := flight{b: b}
-	if k := len(r.spare); k > 0 {
-		f.pos, r.spare = r.spare[k-1], r.spare[:k-1]
-	} else {
-		f.pos = make([]uint64, len(r.rings))
-	}
-	for i, rg := range r.rings {
-		f.pos[i] = rg.readPos
-	}
-	r.inflight = append(r.inflight, f)
-	return int(n - first)
+	return n
 }
 
 // advance stores each ring's consumer position: from pos, or from the read

@@ -23,7 +23,6 @@ import (
 	"github.com/weirproject/weir/connector"
 	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
 	"github.com/weirproject/weir/connector/spec"
-	_ "github.com/weirproject/weir/ingest/packet" // the packet capture source
 	"github.com/weirproject/weir/runtime/config"
 	"github.com/weirproject/weir/runtime/operator"
 )

@@ -1,0 +1,175 @@
+package packet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/spec"
+	kpacket "github.com/weirproject/weir/ingest/packet"
+)
+
+// Spec is the config of the "packet" source connector.
+var Spec = spec.Spec{
+	{Name: "interfaces", Kind: spec.Strings, Required: true, Doc: "Interfaces to capture on, by name."},
+	{Name: "direction", Kind: spec.Enum, Enum: []string{"auto", "in", "out", "both"}, Default: "auto", Doc: "Traffic to capture: received (in), sent (out) or both; auto is both in tc mode and in in xdp mode, which supports only in."},
+	{Name: "mode", Kind: spec.Enum, Enum: []string{"tc", "xdp"}, Default: "tc", Doc: "Kernel hook: tc (TCX, both directions) or xdp (ingress only, before the kernel allocates a socket buffer)."},
+	{Name: "snaplen", Kind: spec.Size, Default: kpacket.SnaplenMax, Min: 1, Doc: "Most bytes kept of each packet; values above 9216 are capped to it."},
+	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Doc: "Keep 1 packet in this many, per interface and CPU, deterministically."},
+	{Name: "ring_size", Kind: spec.Size, Default: kpacket.DefaultRingSize, Min: 4096, Max: 1 << 30, Doc: "Size of each CPU's ring buffer, a power of two."},
+	{Name: "order", Kind: spec.Bool, Default: true, Doc: "Merge the per-CPU rings so that packets come out in time order; false hands them out one CPU's after another's, which costs less."},
+	{Name: "order_window", Kind: spec.Duration, Default: "1ms", Min: "1us", Max: "1s", Doc: "How old a packet must be before it is handed out when order is true: longer covers slower CPUs, and adds as much latency."},
+	{Name: "filter", Kind: spec.String, Default: "", Doc: "Filter expression; reserved for the filter compiler, so only the empty filter is accepted for now."},
+}
+
+// sourceConfig is SourceSpec decoded.
+type sourceConfig struct {
+	Interfaces  []string           `json:"interfaces"`
+	Direction   string             `json:"direction"`
+	Mode        string             `json:"mode"`
+	Snaplen     uint64             `json:"snaplen"`
+	Sample      uint64             `json:"sample"`
+	RingSize    uint64             `json:"ring_size"`
+	Filter      string             `json:"filter"`
+	Order       bool               `json:"order"`
+	OrderWindow spec.DurationValue `json:"order_window"`
+}
+
+// Source is the "packet" source connector: an ingest/packet Capture whose
+// records it hands to the engine without copying. Each Poll appends
+// descriptors of packet records (cabi.KindPacket, starting at their record
+// header) that point into the kernel rings, merged across CPUs in time
+// order, and gives the ring memory of the previous Poll back to the kernel,
+// as the source contract allows (bytes stay valid until the next Poll).
+// The kernel rings cannot be paused: when the engine falls behind, the
+// rings fill and the kernel counts ring-full drops, which Counters reports.
+// Drain detaches the programs; Poll then hands over what the rings still
+// hold and answers cabi.EOF once they are empty.
+type Source struct {
+	connector.Base
+	cfg     kpacket.Config
+	env     connector.Env
+	capture *kpacket.Capture
+}
+
+var _ connector.Source = (*Source)(nil)
+
+// New creates a packet source from its JSON config. It only parses the
+// config; Connect loads and attaches the programs.
+func New(config []byte, env connector.Env) (*Source, error) {
+	var sc sourceConfig
+	if err := spec.Decode(Spec, config, &sc); err != nil {
+		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+	}
+	if sc.Filter != "" {
+		return nil, fmt.Errorf("packet source %s: filter %q: filter expressions are not supported yet; leave filter empty", env.Name, sc.Filter)
+	}
+	mode, err := kpacket.ParseMode(sc.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+	}
+	dir := mode.DefaultDirection()
+	if sc.Direction != "auto" {
+		if dir, err = kpacket.ParseDirection(sc.Direction); err != nil {
+			return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+		}
+	}
+	cfg := kpacket.Config{
+		Interfaces:  sc.Interfaces,
+		Direction:   dir,
+		Mode:        mode,
+		Snaplen:     uint32(min(sc.Snaplen, kpacket.SnaplenMax)),
+		SampleRate:  uint32(min(sc.Sample, 1<<32-1)),
+		RingSize:    int(sc.RingSize),
+		OrderWindow: time.Duration(sc.OrderWindow),
+	}
+	if !sc.Order {
+		cfg.OrderWindow = -1
+	}
+	if err := kpacket.CheckConfig(cfg); err != nil {
+		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+	}
+	return &Source{cfg: cfg, env: env}, nil
+}
+
+// Config returns the capture configuration the source was created with.
+func (s *Source) Config() kpacket.Config { return s.cfg }
+
+// Connect loads the capture programs and attaches them. After a failure
+// nothing stays attached, so the engine may call it again.
+func (s *Source) Connect(ctx context.Context, attempt int) error {
+	if s.capture != nil {
+		return nil
+	}
+	c, err := kpacket.Open(s.cfg)
+	if err != nil {
+		return fmt.Errorf("packet source %s: %w", s.env.Name, err)
+	}
+	s.capture = c
+	return nil
+}
+
+// Poll appends the records waiting in the rings (see Capture.Poll).
+func (s *Source) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
+	if s.capture == nil {
+		return cabi.Error, fmt.Errorf("packet source %s: poll before connect", s.env.Name)
+	}
+	n, err := s.capture.Poll(b, timeout)
+	switch {
+	case err == io.EOF:
+		return cabi.EOF, nil
+	case err != nil:
+		return cabi.Error, fmt.Errorf("packet source %s: %w", s.env.Name, err)
+	case n == 0:
+		return cabi.Timeout, nil
+	}
+	return cabi.OK, nil
+}
+
+// Drain stops intake: it detaches the programs, so the rings only empty
+// from now on.
+func (s *Source) Drain() error {
+	if s.capture == nil {
+		return nil
+	}
+	if err := s.capture.Drain(); err != nil {
+		return fmt.Errorf("packet source %s: drain: %w", s.env.Name, err)
+	}
+	return nil
+}
+
+// Counters returns the kernel counters of the running capture.
+func (s *Source) Counters() (kpacket.Counters, error) {
+	if s.capture == nil {
+		return kpacket.Counters{}, errors.New("packet source: not connected")
+	}
+	return s.capture.Counters()
+}
+
+// Close detaches the programs and unloads them. It is safe after a failed
+// Connect.
+func (s *Source) Close() error {
+	if s.capture == nil {
+		return nil
+	}
+	err := s.capture.Close()
+	s.capture = nil
+	return err
+}
+
+func init() {
+	connector.MustRegister(connector.Type{
+		ID:          "packet",
+		Description: "Captures packets with eBPF (XDP or TCX) and hands them over from the kernel rings without copying.",
+		Roles:       connector.RoleSource,
+		Unpausable:  true,
+		Spec:        Spec,
+		New: func(config []byte, env connector.Env) (connector.Connector, error) {
+			return New(config, env)
+		},
+	})
+}

@@ -1,0 +1,55 @@
+package packet
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/weirproject/weir/connector"
+	kpacket "github.com/weirproject/weir/ingest/packet"
+)
+
+func TestSpec(t *testing.T) {
+	if err := Spec.Check(); err != nil {
+		t.Fatal(err)
+	}
+	typ, ok := connector.Default.Lookup("packet")
+	if !ok || !typ.Unpausable || typ.Roles != connector.RoleSource {
+		t.Fatalf("packet type = %+v, %v; want a registered unpausable source", typ, ok)
+	}
+}
+
+func TestNewSourceErrors(t *testing.T) {
+	for _, tc := range []struct{ config, want string }{
+		{`{}`, "interfaces"},
+		{`{"interfaces": ["lo"], "filter": "udp"}`, "not supported yet"},
+		{`{"interfaces": ["lo"], "mode": "xdp", "direction": "out"}`, "XDP sees only received packets"},
+		{`{"interfaces": ["lo"], "ring_size": 5000}`, "ring size 5000"},
+		{`{"interfaces": ["lo"], "sample": 0}`, "sample"},
+		{`{"interfaces": ["lo"], "bogus": 1}`, "bogus"},
+	} {
+		_, err := New([]byte(tc.config), connector.Env{Name: "p"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%s) = %v; want an error mentioning %q", tc.config, err, tc.want)
+		}
+	}
+}
+
+// TestSourceDirectionDefault: the default direction follows the mode, so
+// an xdp source without a direction is valid and captures ingress.
+func TestSourceDirectionDefault(t *testing.T) {
+	for _, tc := range []struct {
+		config string
+		want   kpacket.Direction
+	}{
+		{`{"interfaces": ["lo"]}`, kpacket.DirectionBoth},
+		{`{"interfaces": ["lo"], "mode": "xdp"}`, kpacket.DirectionIn},
+		{`{"interfaces": ["lo"], "mode": "tc", "direction": "out"}`, kpacket.DirectionOut},
+	} {
+		s, err := New([]byte(tc.config), connector.Env{Name: "p"})
+		if err != nil || s.cfg.Direction != tc.want {
+			t.Errorf("New(%s) direction = %v, %v; want %v", tc.config, s, err, tc.want)
+			continue
+		}
+		s.Close()
+	}
+}
