@@ -84,7 +84,7 @@ func TestBlackholeBatchLatencyAndClamp(t *testing.T) {
 	if s := h.Stats(); s.Clamped != 1 {
 		t.Errorf("Clamped = %d; want 1 for a 1s latency over a 1ms max", s.Clamped)
 	}
-	if _, err := New([]byte(`{"latency":"some"}`), conntest.Env("bh")); err == nil || !strings.Contains(err.Error(), `unknown latency mode "some"`) {
+	if _, err := New([]byte(`{"latency":"some"}`), conntest.Env("bh")); err == nil || !strings.Contains(err.Error(), `field latency: "some" is not one of batch, all, off`) {
 		t.Errorf("bad latency mode error = %v", err)
 	}
 }
