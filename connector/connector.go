@@ -115,3 +115,26 @@ func (Base) Stop() error { return nil }
 
 // Close does nothing.
 func (Base) Close() error { return nil }
+
+// Counter is one count a connector keeps of its own, beyond the events the
+// engine counts: what happened before events reached the engine, such as a
+// kernel source's packets seen, filtered and dropped on a full ring.
+type Counter struct {
+	// Name is a metric-name fragment, [a-z_]+, such as "ring_full".
+	Name string
+	// Help is one sentence saying what the counter counts.
+	Help string
+	// Value only grows over the instance's life.
+	Value uint64
+}
+
+// Counting is implemented by connectors that keep Counters. The engine
+// shows them in its Snapshot (each component's Counters), in the summary
+// and on /metrics, and adds up those of every instance a connector had, so
+// the totals grow across restarts and reloads. Counters may be called from
+// any goroutine at any time, concurrently with the other calls and after
+// Close, when it returns the final values; it returns the same names in the
+// same order every time.
+type Counting interface {
+	Counters() []Counter
+}

@@ -45,13 +45,15 @@ type connNode struct {
 
 	// mu serializes calls into the instance; held around Poll and Write
 	// only when both sides run (dual).
-	mu     sync.Mutex
-	inst   connector.Connector
-	src    connector.Source
-	snk    connector.Sink
-	ackr   connector.Acker
-	opened bool
-	closed bool
+	mu   sync.Mutex
+	inst connector.Connector
+	// counters adds up the instances' own connector.Counters.
+	counters instCounters
+	src      connector.Source
+	snk      connector.Sink
+	ackr     connector.Acker
+	opened   bool
+	closed   bool
 	// drained is set once Drain was called on inst (see drainLocked). It
 	// is atomic because a non-dual source worker sets it without mu, and
 	// finish may read it while a stuck worker still runs (after the kill
@@ -161,6 +163,7 @@ func (n *connNode) create() (connector.Connector, error) {
 		n.closeInst(inst)
 		return nil, fmt.Errorf("create %s: type %q used as a sink does not implement Sink", n.def.Name, n.def.Type)
 	}
+	n.counters.open(inst)
 	return inst, nil
 }
 
@@ -253,6 +256,7 @@ func (n *connNode) closeInst(inst connector.Connector) {
 	if err := n.call("close", inst.Close); err != nil {
 		n.log.Error("connector close failed", "err", err)
 	}
+	n.counters.close(inst)
 }
 
 // restart stops and closes a dead instance and opens a new one.
@@ -478,6 +482,7 @@ func (n *connNode) stats() []ComponentStats {
 	if n.hasSource {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st, Failure: failure}
 		n.srcC.component(&s)
+		s.Counters = n.counters.snapshot()
 		out = append(out, s)
 	}
 	if n.hasSink {
@@ -488,6 +493,7 @@ func (n *connNode) stats() []ComponentStats {
 			s.Restarts, s.ConnectAttempts = n.srcC.restarts.Load(), n.srcC.connects.Load()
 			s.Panics = n.srcC.panics.Load()
 			s.Errors += n.srcC.errors.Load()
+			s.Counters = n.counters.snapshot()
 		}
 		out = append(out, s)
 	}

@@ -113,6 +113,9 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 		if c.Circuit != "" {
 			add("weir_sink_circuit_state", "gauge", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", l, float64(indexString(breakerNames[:], c.Circuit)))
 		}
+		for _, k := range c.Counters {
+			add("weir_"+metricName(c.Type)+"_"+k.Name+"_total", "counter", k.Help, l, float64(k.Value))
+		}
 		for _, r := range sortedKeys(c.Dropped) {
 			add("weir_component_dropped_events_total", "counter", "Events the component dropped, by reason.", l+","+labels("reason", r), float64(c.Dropped[r]))
 		}
@@ -173,4 +176,16 @@ func sortedKeys(m map[string]uint64) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// metricName makes a connector type ID (such as "packet" or "my.plugin-x")
+// usable in a metric name.
+func metricName(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }

@@ -1,6 +1,10 @@
 package runtime
 
-import "time"
+import (
+	"time"
+
+	"github.com/weirproject/weir/connector"
+)
 
 // Roles a component plays in a Snapshot.
 const (
@@ -118,6 +122,11 @@ type ComponentStats struct {
 	// Circuit is the sink's breaker state: "closed", "open" or
 	// "half_open"; empty for other roles.
 	Circuit string
+	// Counters are the connector's own counts (connector.Counting),
+	// summed over every instance it had: for a kernel source, what
+	// happened to packets before the engine saw them. They are shown on
+	// the source side of a connector that has one.
+	Counters []connector.Counter
 }
 
 // DroppedTotal sums Dropped over every reason.

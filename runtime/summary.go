@@ -19,6 +19,16 @@ func (s Snapshot) WriteSummary(w io.Writer) error {
 			c.EventsIn, c.EventsOut, dropText(c.Dropped), c.InFlight, c.BytesOut, c.Errors, c.Retries, c.Restarts)
 	}
 	tw.Flush()
+	for _, c := range s.Components {
+		if len(c.Counters) == 0 {
+			continue
+		}
+		parts := make([]string, len(c.Counters))
+		for i, k := range c.Counters {
+			parts[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(k.Name, "_", " "), k.Value)
+		}
+		fmt.Fprintf(w, "%s (%s, its own counts): %s\n", c.Name, c.Role, strings.Join(parts, ", "))
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(tw, "edge\tpolicy\tcapacity\tevents in\tout\tdropped\tqueued\taccounting\t")
 	for _, e := range s.Edges {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/weirproject/weir/cabi"
@@ -51,12 +52,20 @@ type sourceConfig struct {
 // hold and answers cabi.EOF once they are empty.
 type Source struct {
 	connector.Base
-	cfg     kpacket.Config
-	env     connector.Env
+	cfg kpacket.Config
+	env connector.Env
+
+	// mu guards capture and final against Counters, which may run on
+	// any goroutine; the engine serializes every other call.
+	mu      sync.Mutex
 	capture *kpacket.Capture
+	final   []connector.Counter // Counters at Close
 }
 
-var _ connector.Source = (*Source)(nil)
+var (
+	_ connector.Source   = (*Source)(nil)
+	_ connector.Counting = (*Source)(nil)
+)
 
 // New creates a packet source from its JSON config. It only parses the
 // config; Connect loads and attaches the programs.
@@ -109,7 +118,9 @@ func (s *Source) Connect(ctx context.Context, attempt int) error {
 	if err != nil {
 		return fmt.Errorf("packet source %s: %w", s.env.Name, err)
 	}
+	s.mu.Lock()
 	s.capture = c
+	s.mu.Unlock()
 	return nil
 }
 
@@ -142,20 +153,61 @@ func (s *Source) Drain() error {
 	return nil
 }
 
-// Counters returns the kernel counters of the running capture.
-func (s *Source) Counters() (kpacket.Counters, error) {
+// Kernel returns the kernel counters of the running capture.
+func (s *Source) Kernel() (kpacket.Counters, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.capture == nil {
 		return kpacket.Counters{}, errors.New("packet source: not connected")
 	}
 	return s.capture.Counters()
 }
 
-// Close detaches the programs and unloads them. It is safe after a failed
-// Connect.
+// Counters reports what happened to every packet the kernel programs saw,
+// so the engine's summary and /metrics balance from the kernel to the
+// sinks: seen = filtered + sampled out + ring full + emitted, and emitted =
+// the events the engine polled + rejected + unread.
+func (s *Source) Counters() []connector.Counter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.capture == nil {
+		return s.final
+	}
+	return s.counters()
+}
+
+// counters reads the capture's counters. Called with s.mu held and a
+// capture open.
+func (s *Source) counters() []connector.Counter {
+	k, err := s.capture.Counters()
+	if err != nil {
+		return s.final
+	}
+	st := s.capture.Reader().Stats()
+	var unread uint64
+	if taken := st.Records + st.Rejected; k.Emitted > taken {
+		unread = k.Emitted - taken
+	}
+	return []connector.Counter{
+		{Name: "seen", Help: "Packets the kernel programs saw on the captured interfaces.", Value: k.Seen},
+		{Name: "filtered", Help: "Packets the kernel filter rejected.", Value: k.Filtered},
+		{Name: "sampled_out", Help: "Packets the kernel sampler skipped.", Value: k.SampledOut},
+		{Name: "ring_full", Help: "Packets lost in the kernel because their CPU's ring was full: the reader fell behind.", Value: k.RingFull},
+		{Name: "emitted", Help: "Packet records the kernel programs wrote to the rings.", Value: k.Emitted},
+		{Name: "rejected", Help: "Records in the rings that were not well-formed packet records.", Value: st.Rejected},
+		{Name: "unread", Help: "Records still in the rings, not yet polled (at exit: left unread).", Value: unread},
+	}
+}
+
+// Close detaches the programs and unloads them, keeping the final
+// counters. It is safe after a failed Connect.
 func (s *Source) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.capture == nil {
 		return nil
 	}
+	s.final = s.counters()
 	err := s.capture.Close()
 	s.capture = nil
 	return err
