@@ -16,14 +16,13 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/weirproject/weir/connector"
-	"github.com/weirproject/weir/connector/plugin"
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/operator"
 )
 
-// Options tune Load and Parse. The zero value uses connector.Default,
-// os.LookupEnv and plugin.Load.
+// Options tune Load and Parse. The zero value uses connector.Default and
+// os.LookupEnv, and loads no plugins.
 type Options struct {
 	// Registry resolves connector types; plugins listed in the config are
 	// registered into it. Nil means connector.Default; pass a Clone to keep
@@ -32,10 +31,11 @@ type Options struct {
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// LoadPlugins loads plugin libraries (files or directories) and
-	// registers their types into reg; nil means plugin.Load, for which a
-	// type already in Registry is an error. Callers that load a config
-	// more than once into one registry (a reload) should pass a loader
-	// that skips libraries it has already loaded.
+	// registers their types into reg (connector/plugin.Load does); nil
+	// makes a config that names plugins an error, so the engine's config
+	// package links no plugin loader. Callers that load a config more
+	// than once into one registry (a reload) should pass a loader that
+	// skips libraries it has already loaded.
 	LoadPlugins func(reg *connector.Registry, paths ...string) error
 }
 
@@ -113,9 +113,8 @@ func Parse(file string, data []byte, opts Options) (*Result, error) {
 		l.lookup = os.LookupEnv
 	}
 	if l.loadPlugins == nil {
-		l.loadPlugins = func(reg *connector.Registry, paths ...string) error {
-			_, err := plugin.Load(reg, paths...)
-			return err
+		l.loadPlugins = func(*connector.Registry, ...string) error {
+			return errors.New("this program cannot load plugins (config.Options.LoadPlugins is nil)")
 		}
 	}
 	l.parse(data)
