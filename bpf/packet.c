@@ -342,15 +342,20 @@ __noinline int weir_filter(const struct weir_filter_args *args)
 			n = (SIZE);                                                       \
 		if (n == 0 || load_bytes(ctx, xdp, 0, (void *)(r + 1), n) < 0)            \
 			n = 0;                                                            \
-		r->ts_ns = ts;                                                            \
-		r->seq = seq;                                                             \
-		r->type = WEIR_REC_PACKET;                                                \
-		r->version = WEIR_PKT_RECORD_VERSION;                                     \
+		r->hdr.ts_ns = ts;                                                        \
+		r->hdr.seq = seq;                                                         \
+		r->hdr.type = WEIR_RECORD_PACKET;                                         \
+		r->hdr.version = WEIR_PKT_RECORD_VERSION;                                 \
+		r->hdr.size = WEIR_PKT_RECORD_SIZE + n;                                   \
+		r->hdr.cpu = cpu;                                                         \
+		r->hdr.clock = WEIR_CLOCK_MONOTONIC;                                      \
+		r->hdr.reserved[0] = 0;                                                   \
+		r->hdr.reserved[1] = 0;                                                   \
+		r->hdr.reserved[2] = 0;                                                   \
 		r->ifindex = ifindex;                                                     \
 		r->orig_len = wire_len;                                                   \
 		r->cap_len = n;                                                           \
 		r->sample_rate = rate;                                                    \
-		r->cpu = cpu;                                                             \
 		r->direction = dir;                                                       \
 		r->hook = hook;                                                           \
 		r->parse_flags = p.flags;                                                 \
@@ -359,9 +364,9 @@ __noinline int weir_filter(const struct weir_filter_args *args)
 		r->l3_off = p.l3_off;                                                     \
 		r->l4_off = p.l4_off;                                                     \
 		r->l4_proto = p.l4_proto;                                                 \
-		r->_pad0 = 0;                                                             \
+		r->reserved0 = 0;                                                         \
 		r->vlan_tci = p.vlan_tci;                                                 \
-		r->_pad1 = 0;                                                             \
+		r->reserved1 = 0;                                                         \
 		bpf_ringbuf_submit(r, wake);                                              \
 		cnt->emitted++;                                                           \
 		return;                                                                   \

@@ -24,6 +24,7 @@ import (
 
 	"github.com/cilium/ebpf/link"
 
+	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/ingest/packet"
 	"github.com/weirproject/weir/ingest/pcapng"
 	"github.com/weirproject/weir/internal/netns"
@@ -552,7 +553,10 @@ func TestSinkRecordMalformed(t *testing.T) {
 	good := func() []byte {
 		rec := make([]byte, packet.HeaderSize+16)
 		h := (*packet.Header)(unsafe.Pointer(&rec[0]))
-		*h = packet.Header{Type: packet.RecordTypePacket, Version: packet.RecordVersion, Ifindex: 1, OrigLen: 16, CapLen: 16}
+		*h = packet.Header{
+			RecordHeader: cabi.RecordHeader{Type: packet.RecordTypePacket, Version: packet.RecordVersion, Size: uint32(packet.HeaderSize) + 16},
+			Ifindex:      1, OrigLen: 16, CapLen: 16,
+		}
 		return rec
 	}
 	for _, tc := range []struct {

@@ -2,8 +2,8 @@
 // programs built from bpf/packet.c, attaches them to interfaces, and gives
 // access to the per-CPU ring buffers they write records into.
 //
-// Each record is a Header (the Go mirror of struct weir_pkt_record in
-// bpf/headers/weir_record.h) followed by the captured bytes of the packet,
+// Each record is a Header (cabi.PacketRecord, the Go mirror of struct
+// weir_pkt_record in cabi/include/weir/records.h) followed by the captured bytes of the packet,
 // starting at its Ethernet header. Open returns a Capture whose Reader hands
 // out batches of cabi.Event descriptors that point at those records in ring
 // memory (Kind cabi.KindPacket, StreamID the ifindex, Len HeaderSize plus

@@ -14,19 +14,21 @@ import (
 )
 
 // layouts lists the structs shared with bpf/headers/weir_record.h: each C
-// field with the Go field that mirrors it.
+// field with the Go field that mirrors it. struct weir_pkt_record comes from
+// cabi/include/weir/records.h, which weir_record.h includes; package cabi's
+// layout test checks its prefix field by field.
 var layouts = []struct {
 	cName  string
 	goType reflect.Type
 	fields [][2]string // C field, Go field
 }{
 	{"weir_pkt_record", reflect.TypeOf(Header{}), [][2]string{
-		{"ts_ns", "TsNs"}, {"seq", "Seq"}, {"type", "Type"}, {"version", "Version"},
-		{"ifindex", "Ifindex"}, {"orig_len", "OrigLen"}, {"cap_len", "CapLen"},
-		{"sample_rate", "SampleRate"}, {"cpu", "CPU"}, {"direction", "Direction"},
+		{"hdr", "RecordHeader"}, {"ifindex", "Ifindex"}, {"orig_len", "OrigLen"}, {"cap_len", "CapLen"},
+		{"sample_rate", "SampleRate"}, {"direction", "Direction"},
 		{"hook", "Hook"}, {"parse_flags", "ParseFlags"}, {"vlan_depth", "VLANDepth"},
 		{"l3_proto", "L3Proto"}, {"l3_off", "L3Off"}, {"l4_off", "L4Off"},
-		{"l4_proto", "L4Proto"}, {"vlan_tci", "VLANTCI"},
+		{"l4_proto", "L4Proto"}, {"reserved0", "Reserved0"}, {"vlan_tci", "VLANTCI"},
+		{"reserved1", "Reserved1"},
 	}},
 	{"weir_pkt_counters", reflect.TypeOf(packetWeirPktCounters{}), [][2]string{
 		{"seen", "Seen"}, {"filtered", "Filtered"}, {"sampled_out", "SampledOut"},

@@ -1,85 +1,65 @@
 package packet
 
 import (
-	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/weirproject/weir/cabi"
 )
 
-// Record types and layout version (WEIR_REC_* and WEIR_PKT_RECORD_VERSION in
-// bpf/headers/weir_record.h).
+// Record type and layout version (WEIR_RECORD_PACKET and
+// WEIR_PKT_RECORD_VERSION in cabi/include/weir/records.h).
 const (
-	RecordTypePacket = 1
-	RecordVersion    = 1
+	RecordTypePacket = cabi.RecordPacket
+	RecordVersion    = cabi.PacketRecordVersion
 )
 
 // Direction values written into Header.Direction (WEIR_DIR_*).
 const (
-	RecordIngress = 1
-	RecordEgress  = 2
+	RecordIngress = cabi.DirIngress
+	RecordEgress  = cabi.DirEgress
 )
 
 // Hook values written into Header.Hook (WEIR_HOOK_*).
 const (
-	HookXDP = 1
-	HookTCX = 2
+	HookXDP = cabi.HookXDP
+	HookTCX = cabi.HookTCX
 )
 
-// Parse flag bits of Header.ParseFlags (WEIR_PARSE_*).
-//
-// The transport header and IPv6 extension headers are checked against the
-// packet's whole length, the link and IP headers against the part the
-// program reads directly, which under TCX ends before the packet does when
-// the kernel keeps the packet in pieces (a non-linear socket buffer). An
-// L4Off can lie beyond the captured bytes: check it against CapLen before
-// reading there.
+// Parse flag bits of Header.ParseFlags (WEIR_PARSE_*); cabi.ParsedL3 says
+// what each means and which bytes a flag was checked against. An L4Off can
+// lie beyond the captured bytes: check it against CapLen before reading
+// there.
 const (
-	ParsedL3       = 1 << 0 // L3Off and L3Proto are valid
-	ParsedL4       = 1 << 1 // L4Off and L4Proto are valid: the transport header is within the packet
-	ParseFragment  = 1 << 2 // an IP fragment that carries no transport header
-	ParseTruncated = 1 << 3 // a header ran past the end of the packet (see above) or starts beyond the parser's 1024 bytes
-	ParseExtLimit  = 1 << 4 // more IPv6 extension headers than the parser's bound
+	ParsedL3       = cabi.ParsedL3
+	ParsedL4       = cabi.ParsedL4
+	ParseFragment  = cabi.ParseFragment
+	ParseTruncated = cabi.ParseTruncated
+	ParseExtLimit  = cabi.ParseExtLimit
 )
 
 // OffNone marks an offset the parser did not find (WEIR_OFF_NONE).
-const OffNone = 0xffff
+const OffNone = cabi.OffNone
 
 // SnaplenMax is the largest snaplen the BPF programs honour
-// (WEIR_SNAPLEN_MAX): the largest record size class.
+// (WEIR_SNAPLEN_MAX in bpf/headers/weir_record.h): the largest record size
+// class.
 const SnaplenMax = 9216
 
-// Header mirrors struct weir_pkt_record, the fixed header in front of every
-// captured packet in a ring record. The captured bytes (CapLen of them)
-// follow it. All fields are in host byte order.
-type Header struct {
-	TsNs       uint64 // bpf_ktime_get_ns (CLOCK_MONOTONIC) at capture
-	Seq        uint64 // per-CPU sequence; a gap means ring-full drops
-	Type       uint16 // RecordTypePacket
-	Version    uint16 // RecordVersion
-	Ifindex    uint32 // interface index
-	OrigLen    uint32 // length on the wire
-	CapLen     uint32 // bytes captured after the header
-	SampleRate uint32 // 1-in-N rate in force (1 = every packet)
-	CPU        uint32 // CPU the program ran on
-	Direction  uint8  // RecordIngress or RecordEgress
-	Hook       uint8  // HookXDP or HookTCX
-	ParseFlags uint8  // Parsed* and Parse* bits
-	VLANDepth  uint8  // number of VLAN tags, at most 2
-	L3Proto    uint16 // EtherType of the network layer, 0 if none
-	L3Off      uint16 // offset of the network header
-	L4Off      uint16 // offset of the transport header, OffNone if none
-	L4Proto    uint8  // IP protocol of the transport layer
-	_          uint8
-	VLANTCI    uint16 // TCI of the outer VLAN tag, 0 if none
-	_          uint16
-}
+// Header is the fixed header in front of every captured packet in a ring
+// record: cabi.PacketRecord, the Go mirror of struct weir_pkt_record in
+// cabi/include/weir/records.h. Its common prefix (cabi.RecordHeader) holds
+// the timestamp (CLOCK_MONOTONIC, bpf_ktime_get_ns), sequence number, type,
+// version, total size and CPU. The captured bytes (CapLen of them) follow
+// it. All fields are in host byte order.
+type Header = cabi.PacketRecord
 
 // HeaderSize is the size of Header and of struct weir_pkt_record.
-const HeaderSize = int(unsafe.Sizeof(Header{}))
+const HeaderSize = cabi.PacketRecordSize
 
 // ErrShortRecord is returned by Decode for a buffer shorter than its header
-// claims.
-var ErrShortRecord = errors.New("short packet record")
+// claims. It is cabi.ErrRecordShort, which cabi.ReadPacket returns too.
+var ErrShortRecord = cabi.ErrRecordShort
 
 // Decode interprets rec as a packet record: a Header followed by CapLen
 // packet bytes. The returned header is a copy; data aliases rec. It checks
@@ -99,6 +79,9 @@ func Decode(rec []byte) (Header, []byte, error) {
 	if h.CapLen > h.OrigLen {
 		return h, nil, fmt.Errorf("decode packet record: captured length %d exceeds original length %d", h.CapLen, h.OrigLen)
 	}
+	if uint64(h.Size) != uint64(HeaderSize)+uint64(h.CapLen) {
+		return h, nil, fmt.Errorf("decode packet record: size %d, want header %d + captured length %d", h.Size, HeaderSize, h.CapLen)
+	}
 	if uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
 		return h, nil, fmt.Errorf("decode packet record: captured length %d but only %d bytes follow the header: %w", h.CapLen, len(rec)-HeaderSize, ErrShortRecord)
 	}
@@ -116,14 +99,12 @@ func View(rec []byte) (h *Header, data []byte, ok bool) {
 		return nil, nil, false
 	}
 	h = (*Header)(unsafe.Pointer(unsafe.SliceData(rec)))
-	if h.Type != RecordTypePacket || h.Version != RecordVersion || h.CapLen > h.OrigLen || uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
+	if h.Type != RecordTypePacket || h.Version != RecordVersion || h.CapLen > h.OrigLen ||
+		uint64(h.Size) != uint64(HeaderSize)+uint64(h.CapLen) || uint64(h.CapLen) > uint64(len(rec)-HeaderSize) {
 		return nil, nil, false
 	}
 	return h, rec[HeaderSize : HeaderSize+int(h.CapLen)], true
 }
-
-// Truncated reports whether fewer bytes were captured than were on the wire.
-func (h *Header) Truncated() bool { return h.CapLen < h.OrigLen }
 
 // FilterHead is how many leading packet bytes the filter hook sees
 // (WEIR_FILTER_HEAD).

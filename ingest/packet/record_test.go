@@ -17,7 +17,7 @@ func record(h Header, data []byte) []byte {
 }
 
 func TestDecode(t *testing.T) {
-	ok := Header{Type: RecordTypePacket, Version: RecordVersion, Ifindex: 3, OrigLen: 100, CapLen: 4, SampleRate: 1}
+	ok := Header{RecordHeader: cabi.RecordHeader{Type: RecordTypePacket, Version: RecordVersion, Size: uint32(HeaderSize) + 4}, Ifindex: 3, OrigLen: 100, CapLen: 4, SampleRate: 1}
 	for _, tc := range []struct {
 		name    string
 		rec     []byte
@@ -29,9 +29,9 @@ func TestDecode(t *testing.T) {
 		{"empty", nil, true, true},
 		{"header cut", record(ok, nil)[:HeaderSize-1], true, true},
 		{"bytes cut", record(ok, []byte{1, 2, 3}), true, true},
-		{"wrong type", record(Header{Type: 9, Version: RecordVersion}, nil), true, false},
-		{"wrong version", record(Header{Type: RecordTypePacket, Version: 2}, nil), true, false},
-		{"cap over orig", record(Header{Type: RecordTypePacket, Version: RecordVersion, OrigLen: 1, CapLen: 2}, []byte{1, 2}), true, false},
+		{"wrong type", record(Header{RecordHeader: cabi.RecordHeader{Type: 9, Version: RecordVersion}}, nil), true, false},
+		{"wrong version", record(Header{RecordHeader: cabi.RecordHeader{Type: RecordTypePacket, Version: 1}}, nil), true, false},
+		{"cap over orig", record(Header{RecordHeader: cabi.RecordHeader{Type: RecordTypePacket, Version: RecordVersion, Size: uint32(HeaderSize) + 2}, OrigLen: 1, CapLen: 2}, []byte{1, 2}), true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vh, vdata, vok := View(tc.rec)
@@ -56,8 +56,8 @@ func TestDecode(t *testing.T) {
 // accepts is consistent, and that View and Describe accept exactly the same
 // records, View with the same header and bytes.
 func FuzzDecode(f *testing.F) {
-	f.Add(record(Header{Type: RecordTypePacket, Version: RecordVersion, OrigLen: 60, CapLen: 3}, []byte{1, 2, 3}))
-	f.Add(record(Header{Type: RecordTypePacket, Version: RecordVersion, OrigLen: 2, CapLen: 2}, []byte{1}))
+	f.Add(record(Header{RecordHeader: cabi.RecordHeader{Type: RecordTypePacket, Version: RecordVersion, Size: uint32(HeaderSize) + 3}, OrigLen: 60, CapLen: 3}, []byte{1, 2, 3}))
+	f.Add(record(Header{RecordHeader: cabi.RecordHeader{Type: RecordTypePacket, Version: RecordVersion, Size: uint32(HeaderSize) + 2}, OrigLen: 2, CapLen: 2}, []byte{1}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		h, data, err := Decode(rec)

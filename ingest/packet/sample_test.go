@@ -87,16 +87,16 @@ func TestRingFull(t *testing.T) {
 	tp := testProg{"tc-ingress", p, tcxNext, RecordIngress, HookTCX}
 	f := frame(nil, 0x86dd, ipv6(nil, 17, udp(100)))
 	runProg(t, tp, f, 100)
-	// Each record is 8 (ring header) + 56 + 64 (size class) = 128 bytes, and
-	// the kernel never fills a ring to the last byte (it refuses a record
-	// that would make producer - consumer exceed size - 1).
-	const fit = 4096/128 - 1
+	// Each record is 8 (ring header) + HeaderSize + 64 (size class) bytes,
+	// and the kernel never fills a ring to the last byte (it refuses a
+	// record that would make producer - consumer exceed size - 1).
+	fit := uint64((4096 - 1) / (8 + HeaderSize + 64))
 	k := checkInvariant(t, c)
 	if k.Emitted != fit || k.RingFull != 100-fit {
 		t.Fatalf("counters %+v; want %d emitted and %d ring full", k, fit, 100-fit)
 	}
 	recs := drain(t, c)
-	if len(recs) != fit {
+	if uint64(len(recs)) != fit {
 		t.Fatalf("read %d records; want %d", len(recs), fit)
 	}
 	for i, r := range recs {
@@ -117,7 +117,7 @@ func TestRingFull(t *testing.T) {
 
 // TestSnaplenClass checks that the largest record class is sized by the
 // capture's snaplen: a 4 KiB ring holds as many records as their size
-// (8 ring header + 56 + the snaplen rounded up to 8, or a smaller class for
+// (8 ring header + HeaderSize + the snaplen rounded up to 8, or a smaller class for
 // a short frame) allows, and SetInterface cannot raise the snaplen above
 // the one the programs were loaded with.
 func TestSnaplenClass(t *testing.T) {

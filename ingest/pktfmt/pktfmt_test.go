@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/ingest/packet"
 )
 
@@ -52,8 +53,11 @@ func record(data []byte, orig int) *Record {
 		TsNs:  1_763_776_245_000_000_123, // 2025-11-22 01:50:45.000000123 UTC
 		Iface: "veth0",
 		Header: packet.Header{
-			Type: packet.RecordTypePacket, Version: packet.RecordVersion, Ifindex: 7,
-			OrigLen: uint32(orig), CapLen: uint32(len(data)), SampleRate: 1, CPU: 1, Seq: 42,
+			RecordHeader: cabi.RecordHeader{
+				Type: packet.RecordTypePacket, Version: packet.RecordVersion, CPU: 1, Seq: 42,
+				Size: uint32(packet.HeaderSize + len(data)), Clock: cabi.ClockMonotonic,
+			},
+			Ifindex: 7, OrigLen: uint32(orig), CapLen: uint32(len(data)), SampleRate: 1,
 			Direction: packet.RecordIngress, Hook: packet.HookXDP,
 		},
 		Data: data,
