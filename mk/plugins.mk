@@ -40,10 +40,12 @@ $(PLUGDIR)/lib$(2).so: $(wildcard plugins/rust/$(1)/src/*.rs) plugins/rust/$(1)/
 PLUGINS += $(PLUGDIR)/lib$(2).so
 endef
 
-# The blackhole uses the template's FFI (src/ffi.rs) by path, and the
-# template the blackhole's config parser (src/config.rs).
-$(eval $(call rust_plugin,blackhole,weir_rust_blackhole,plugins/rust/template/src/ffi.rs))
-$(eval $(call rust_plugin,template,weir_rust_template,plugins/rust/blackhole/src/config.rs))
+# Both plugins depend by path on plugins/rust/weir-ffi: the FFI, the packet
+# record reader and the config parser.
+RUST_FFI_SRC := $(wildcard plugins/rust/weir-ffi/src/*.rs) plugins/rust/weir-ffi/Cargo.toml cabi/include/weir/records.h
+
+$(eval $(call rust_plugin,blackhole,weir_rust_blackhole,$(RUST_FFI_SRC)))
+$(eval $(call rust_plugin,template,weir_rust_template,$(RUST_FFI_SRC)))
 
 # Go plugins: c-shared libraries built with the SDK (the only cgo in weir).
 GO_SDK_SRC := $(filter-out %_test.go,$(wildcard plugins/go/sdk/*.go)) $(wildcard plugins/go/sdk/*.c plugins/go/sdk/*.h)

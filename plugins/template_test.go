@@ -170,9 +170,10 @@ func TestTemplateBadConfig(t *testing.T) {
 	}
 }
 
-// TestRustTemplateLayout runs the Rust template's own tests, which check
-// every field offset of its FFI structs against the header; sizes are
-// checked at compile time.
+// TestRustTemplateLayout runs the tests of the Rust template and of the
+// weir-ffi crate it uses, which check every field offset of the FFI structs
+// and record mirrors against the headers (sizes are checked at compile
+// time) and read a packet record.
 func TestRustTemplateLayout(t *testing.T) {
 	if _, err := exec.LookPath("cargo"); err != nil {
 		t.Skipf("cargo not found on PATH: %v", err)
@@ -181,9 +182,12 @@ func TestRustTemplateLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("find module root: %v", err)
 	}
-	cmd := exec.Command("cargo", "test", "--offline", "--manifest-path", filepath.Join(root, "plugins/rust/template/Cargo.toml"))
-	cmd.Env = append(os.Environ(), "CARGO_TARGET_DIR="+t.TempDir())
-	if err := run(cmd); err != nil {
-		t.Fatal(err)
+	target := t.TempDir()
+	for _, crate := range []string{"weir-ffi", "template"} {
+		cmd := exec.Command("cargo", "test", "--offline", "--manifest-path", filepath.Join(root, "plugins/rust", crate, "Cargo.toml"))
+		cmd.Env = append(os.Environ(), "CARGO_TARGET_DIR="+target)
+		if err := run(cmd); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 //! The weir "blackhole" sink in Rust, built as a cdylib against
 //! cabi/include/weir/plugin.h with hand-written FFI and std only. The FFI
-//! is the Rust template's, plugins/rust/template/src/ffi.rs (see below).
+//! is the weir-ffi crate's, plugins/rust/weir-ffi (see below).
 //!
 //! It validates every event descriptor of every batch (stepping with the
 //! batch's event_size), counts events, bytes and batches, and publishes the
@@ -13,12 +13,24 @@
 //! the named operation (create, connect, start, pause, resume, drain, stop
 //! or write) panic, to test that panics never cross the boundary.
 
-mod config;
-// The FFI mirror of weir/plugin.h lives in the Rust template, which every
-// Rust plugin in this tree shares: plugins/rust/template/src/ffi.rs. It
-// names the crate's instance type as crate::Instance.
-#[path = "../../template/src/ffi.rs"]
-mod ffi;
+// The FFI mirror of weir/plugin.h and the config parser live in the
+// weir-ffi crate (plugins/rust/weir-ffi), which every Rust plugin in this
+// tree shares.
+mod ffi {
+    //! weir-ffi's mirror of weir/plugin.h, with the types that hold or take
+    //! an instance bound to this crate's Instance.
+    #![allow(dead_code)]
+    pub use weir_ffi::*;
+    pub type SourceOps = weir_ffi::SourceOps<crate::Instance>;
+    pub type SinkOps = weir_ffi::SinkOps<crate::Instance>;
+    pub type ProcessorOps = weir_ffi::ProcessorOps<crate::Instance>;
+    pub type CreateFn = weir_ffi::CreateFn<crate::Instance>;
+    pub type OpFn = weir_ffi::OpFn<crate::Instance>;
+    pub type ConnectorType = weir_ffi::ConnectorType<crate::Instance>;
+    pub type Plugin = weir_ffi::Plugin<crate::Instance>;
+}
+
+use weir_ffi::config;
 
 use std::ffi::CString;
 use std::os::raw::c_char;

@@ -1,5 +1,6 @@
 //! A minimal weir processor plugin in Rust, to copy and adapt: std only,
-//! hand-written FFI (src/ffi.rs) against cabi/include/weir/plugin.h.
+//! hand-written FFI (the weir-ffi crate, plugins/rust/weir-ffi) against
+//! cabi/include/weir/plugin.h.
 //!
 //! Connector type "rust_template", a processor that does what the C
 //! template (plugins/c/template) does. For every event of a batch that no
@@ -26,14 +27,25 @@
 //! - No global state: everything lives in the Instance.
 //! - Only Rust 1.63 features (Cargo.toml's rust-version).
 //!
-//! To start a plugin of your own, copy this crate and
-//! plugins/rust/blackhole/src/config.rs (the flat JSON config parser, used
-//! here by path) into src/, drop the #[path] below, rename the type, and
-//! replace `Instance::process`.
+//! To start a plugin of your own, copy this crate (and plugins/rust/weir-ffi
+//! beside it, or point the weir-ffi path in Cargo.toml at the weir tree),
+//! rename the type, and replace `Instance::process`.
 
-#[path = "../../blackhole/src/config.rs"]
-mod config;
-mod ffi;
+mod ffi {
+    //! weir-ffi's mirror of weir/plugin.h, with the types that hold or take
+    //! an instance bound to this crate's Instance.
+    #![allow(dead_code)]
+    pub use weir_ffi::*;
+    pub type SourceOps = weir_ffi::SourceOps<crate::Instance>;
+    pub type SinkOps = weir_ffi::SinkOps<crate::Instance>;
+    pub type ProcessorOps = weir_ffi::ProcessorOps<crate::Instance>;
+    pub type CreateFn = weir_ffi::CreateFn<crate::Instance>;
+    pub type OpFn = weir_ffi::OpFn<crate::Instance>;
+    pub type ConnectorType = weir_ffi::ConnectorType<crate::Instance>;
+    pub type Plugin = weir_ffi::Plugin<crate::Instance>;
+}
+
+use weir_ffi::config;
 
 use std::ffi::CString;
 use std::os::raw::c_char;

@@ -9,10 +9,10 @@
 //! (offset_of! needs 1.77), so `cargo test` checks them instead, and
 //! plugins/template_test.go runs every event field through the plugin.
 //!
-//! plugins/rust/blackhole uses this file too, by #[path]: a change here
-//! changes both crates, so build and test both.
-
-#![allow(dead_code)]
+//! The structs that hold or take a plugin instance are generic over the
+//! instance type `I`, the plugin's own struct (weir_instance is opaque to
+//! the host). A plugin names them with aliases, e.g.
+//! `type ConnectorType = weir_ffi::ConnectorType<Instance>;`.
 
 use std::os::raw::c_char;
 
@@ -62,9 +62,6 @@ pub struct Host {
     _private: [u8; 0],
 }
 
-/// The plugin's own instance type, opaque to the host (weir_instance).
-pub use crate::Instance;
-
 /// struct weir_event.
 #[repr(C)]
 pub struct Event {
@@ -105,62 +102,62 @@ pub struct HostApi {
 
 /// struct weir_source_ops.
 #[repr(C)]
-pub struct SourceOps {
+pub struct SourceOps<I> {
     pub struct_size: u32,
     pub flags: u32,
-    pub poll: Option<unsafe extern "C" fn(*mut Instance, *mut Batch, i64) -> Status>,
-    pub ack: Option<unsafe extern "C" fn(*mut Instance, u64) -> Status>,
-    pub fail: Option<unsafe extern "C" fn(*mut Instance, u64) -> Status>,
+    pub poll: Option<unsafe extern "C" fn(*mut I, *mut Batch, i64) -> Status>,
+    pub ack: Option<unsafe extern "C" fn(*mut I, u64) -> Status>,
+    pub fail: Option<unsafe extern "C" fn(*mut I, u64) -> Status>,
 }
 
 /// struct weir_sink_ops.
 #[repr(C)]
-pub struct SinkOps {
+pub struct SinkOps<I> {
     pub struct_size: u32,
     pub flags: u32,
-    pub write: Option<unsafe extern "C" fn(*mut Instance, *const Batch) -> Status>,
+    pub write: Option<unsafe extern "C" fn(*mut I, *const Batch) -> Status>,
 }
 
 /// struct weir_processor_ops.
 #[repr(C)]
-pub struct ProcessorOps {
+pub struct ProcessorOps<I> {
     pub struct_size: u32,
     pub flags: u32,
-    pub process: Option<unsafe extern "C" fn(*mut Instance, *mut Batch) -> Status>,
+    pub process: Option<unsafe extern "C" fn(*mut I, *mut Batch) -> Status>,
 }
 
 /// weir_connector_type.create.
-pub type CreateFn =
-    unsafe extern "C" fn(*const u8, usize, *const HostApi, *mut Host, *mut *mut Instance) -> Status;
+pub type CreateFn<I> =
+    unsafe extern "C" fn(*const u8, usize, *const HostApi, *mut Host, *mut *mut I) -> Status;
 /// An operation that takes only the instance (start, pause, resume, drain,
 /// stop).
-pub type OpFn = unsafe extern "C" fn(*mut Instance) -> Status;
+pub type OpFn<I> = unsafe extern "C" fn(*mut I) -> Status;
 
 /// struct weir_connector_type.
 #[repr(C)]
-pub struct ConnectorType {
+pub struct ConnectorType<I> {
     pub struct_size: u32,
     pub reserved: u32,
     pub id: *const c_char,
     pub description: *const c_char,
     pub config_schema: *const c_char,
-    pub create: Option<CreateFn>,
-    pub destroy: Option<unsafe extern "C" fn(*mut Instance)>,
-    pub last_error: Option<unsafe extern "C" fn(*mut Instance) -> *const c_char>,
-    pub connect: Option<unsafe extern "C" fn(*mut Instance, u32) -> Status>,
-    pub start: Option<OpFn>,
-    pub pause: Option<OpFn>,
-    pub resume: Option<OpFn>,
-    pub drain: Option<OpFn>,
-    pub stop: Option<OpFn>,
-    pub source: *const SourceOps,
-    pub sink: *const SinkOps,
-    pub processor: *const ProcessorOps,
+    pub create: Option<CreateFn<I>>,
+    pub destroy: Option<unsafe extern "C" fn(*mut I)>,
+    pub last_error: Option<unsafe extern "C" fn(*mut I) -> *const c_char>,
+    pub connect: Option<unsafe extern "C" fn(*mut I, u32) -> Status>,
+    pub start: Option<OpFn<I>>,
+    pub pause: Option<OpFn<I>>,
+    pub resume: Option<OpFn<I>>,
+    pub drain: Option<OpFn<I>>,
+    pub stop: Option<OpFn<I>>,
+    pub source: *const SourceOps<I>,
+    pub sink: *const SinkOps<I>,
+    pub processor: *const ProcessorOps<I>,
 }
 
 /// struct weir_plugin.
 #[repr(C)]
-pub struct Plugin {
+pub struct Plugin<I> {
     pub abi_major: u16,
     pub abi_minor: u16,
     pub struct_size: u32,
@@ -168,7 +165,7 @@ pub struct Plugin {
     pub version: *const c_char,
     pub n_types: u32,
     pub reserved: u32,
-    pub types: *const *const ConnectorType,
+    pub types: *const *const ConnectorType<I>,
 }
 
 /// Lets the static descriptor tables, which hold raw pointers to other
@@ -180,6 +177,8 @@ unsafe impl<T> Sync for Static<T> {}
 
 // Sizes and alignments as the C compiler lays the header out on 64-bit
 // targets (cabi/layout_test.go checks the same numbers for the Go mirrors).
+// The instance type does not change them (only pointers to it are held);
+// u8 stands in for it.
 #[cfg(target_pointer_width = "64")]
 mod layout {
     use super::*;
@@ -188,11 +187,11 @@ mod layout {
     const _: () = assert!(size_of::<Event>() == 32 && align_of::<Event>() == 8);
     const _: () = assert!(size_of::<Batch>() == 56 && align_of::<Batch>() == 8);
     const _: () = assert!(size_of::<HostApi>() == 48 && align_of::<HostApi>() == 8);
-    const _: () = assert!(size_of::<SourceOps>() == 32 && align_of::<SourceOps>() == 8);
-    const _: () = assert!(size_of::<SinkOps>() == 16 && align_of::<SinkOps>() == 8);
-    const _: () = assert!(size_of::<ProcessorOps>() == 16 && align_of::<ProcessorOps>() == 8);
-    const _: () = assert!(size_of::<ConnectorType>() == 128 && align_of::<ConnectorType>() == 8);
-    const _: () = assert!(size_of::<Plugin>() == 40 && align_of::<Plugin>() == 8);
+    const _: () = assert!(size_of::<SourceOps<u8>>() == 32 && align_of::<SourceOps<u8>>() == 8);
+    const _: () = assert!(size_of::<SinkOps<u8>>() == 16 && align_of::<SinkOps<u8>>() == 8);
+    const _: () = assert!(size_of::<ProcessorOps<u8>>() == 16 && align_of::<ProcessorOps<u8>>() == 8);
+    const _: () = assert!(size_of::<ConnectorType<u8>>() == 128 && align_of::<ConnectorType<u8>>() == 8);
+    const _: () = assert!(size_of::<Plugin<u8>>() == 40 && align_of::<Plugin<u8>>() == 8);
     // Status crosses the boundary as a C enum: 32 bits.
     const _: () = assert!(size_of::<Status>() == 4);
 }
@@ -251,9 +250,9 @@ mod tests {
             ],
             [8, 16, 24, 32, 40]
         );
-        let p = MaybeUninit::<ProcessorOps>::uninit();
+        let p = MaybeUninit::<ProcessorOps<u8>>::uninit();
         assert_eq!([off!(p, flags), off!(p, process)], [4, 8]);
-        let c = MaybeUninit::<ConnectorType>::uninit();
+        let c = MaybeUninit::<ConnectorType<u8>>::uninit();
         assert_eq!(
             [
                 off!(c, id),
@@ -268,7 +267,7 @@ mod tests {
             ],
             [8, 32, 40, 48, 56, 96, 104, 112, 120]
         );
-        let d = MaybeUninit::<Plugin>::uninit();
+        let d = MaybeUninit::<Plugin<u8>>::uninit();
         assert_eq!(
             [
                 off!(d, abi_minor),
