@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/loader"
 )
 
 // packetEvent is one event for TestCPacketView: a packet record built from
@@ -98,16 +99,16 @@ func TestCPacketView(t *testing.T) {
 		"-I", "../cabi/include", "-o", lib, "c/testdata/packetview.c")); err != nil {
 		t.Fatal(err)
 	}
-	l, err := cabi.Load(lib)
+	l, err := loader.Load(lib)
 	if err != nil {
-		t.Fatalf("cabi.Load(%s): %v", lib, err)
+		t.Fatalf("loader.Load(%s): %v", lib, err)
 	}
 	typ := l.Type("packetview")
 	if typ == nil {
 		t.Fatalf("%s offers no packetview type", lib)
 	}
 	var log bytes.Buffer
-	host := cabi.NewBasicHost("", &log)
+	host := loader.NewBasicHost("", &log)
 	in, err := typ.Create([]byte("{}"), host)
 	if err != nil {
 		t.Fatalf("create packetview: %v", err)

@@ -51,6 +51,13 @@ type Field struct {
 // "field NAME OFFSET SIZE" lines.
 func Layout(t *testing.T, include, src string) map[string]*Struct {
 	t.Helper()
+	return ParseLayout(t, Run(t, include, src))
+}
+
+// Run builds the C program src against the headers in include, runs it and
+// returns what it printed.
+func Run(t *testing.T, include, src string) []byte {
+	t.Helper()
 	exe := filepath.Join(t.TempDir(), "layout")
 	if msg, err := exec.Command(CC(t), "-std=c11", "-Wall", "-Werror", "-I"+include, "-o", exe, src).CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", src, err, msg)
@@ -59,6 +66,12 @@ func Layout(t *testing.T, include, src string) map[string]*Struct {
 	if err != nil {
 		t.Fatalf("run %s: %v", src, err)
 	}
+	return out
+}
+
+// ParseLayout parses what a layout program printed (see Layout).
+func ParseLayout(t *testing.T, out []byte) map[string]*Struct {
+	t.Helper()
 	m := map[string]*Struct{}
 	var cur *Struct
 	sc := bufio.NewScanner(bytes.NewReader(out))
