@@ -74,7 +74,6 @@ type benchFlags struct {
 func runBench(args []string, stdout, stderr io.Writer) int {
 	var f benchFlags
 	fs := pflag.NewFlagSet("weir bench", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	fs.StringVar(&f.events, "events", "10M", "`N` events to emit: a count with an optional K, M or G suffix (powers of 1000)")
 	fs.StringVar(&f.size, "size", "64", "`SIZE` of each synthetic event in bytes, such as 64 or 1KiB")
@@ -98,23 +97,19 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up if the run takes longer")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as one JSON object")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, benchHelp)
+		fmt.Fprint(fs.Output(), benchHelp)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "weir bench: %v\nRun 'weir bench --help' for the flags.\n", err)
-		return 2
+	if code, ok := parseFlags(fs, "bench", args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "weir bench: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "weir bench: unexpected argument %q\n%s", fs.Arg(0), helpHint("bench"))
 		return 2
 	}
 	cfg, err := f.config()
 	if err != nil {
-		fmt.Fprintf(stderr, "weir bench: %v\n", err)
+		fmt.Fprintf(stderr, "weir bench: %v\n%s", err, helpHint("bench"))
 		return 2
 	}
 	if f.procs > 0 {

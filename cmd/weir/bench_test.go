@@ -88,8 +88,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	if code := runBench([]string{"--help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "--filter") {
-		t.Errorf("weir bench --help exit %d; want 0 and the flags", code)
+	if code := runBench([]string{"--help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "--filter") || errOut.Len() != 0 {
+		t.Errorf("weir bench --help exit %d, stderr %q; want 0 and the flags on stdout", code, errOut.String())
 	}
 	// A run that fails (unknown operator) exits 1 with the engine's error.
 	out.Reset()

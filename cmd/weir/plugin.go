@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,10 +71,9 @@ type inspectedType struct {
 
 func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("weir plugin inspect", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage:
+		fmt.Fprintf(fs.Output(), `Usage:
   weir plugin inspect PATH... [--json]
 
 Loads each plugin library the way weir run does (dlopen with RTLD_NOW, ABI
@@ -91,12 +89,8 @@ Loading runs the library's initializers, so inspect only files you trust.
 Flags:
 %s`, fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "weir plugin inspect: %v\n", err)
-		return 2
+	if code, ok := parseFlags(fs, "plugin inspect", args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintf(stderr, "weir plugin inspect: missing PATH\n")

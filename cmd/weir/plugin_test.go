@@ -100,7 +100,7 @@ func TestPluginInspectErrors(t *testing.T) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	if code := runPlugin([]string{"inspect", "--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "--json") {
-		t.Errorf("inspect --help = exit %d, %q", code, stderr.String())
+	if code := runPlugin([]string{"inspect", "--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "--json") || stderr.Len() != 0 {
+		t.Errorf("inspect --help = exit %d, stdout %q, stderr %q; want 0 and the flags on stdout", code, stdout.String(), stderr.String())
 	}
 }

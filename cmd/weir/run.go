@@ -58,8 +58,7 @@ Flags:
 `
 
 func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("weir run", flag.ContinueOnError)
 	file := fs.StringP("config", "c", "", "config `FILE` to run (required)")
 	plugins := pluginFlag(fs)
 	// Older spellings, kept so scripts do not break: --plugin-dir took only
@@ -76,14 +75,11 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	capacity := fs.Int("edge-capacity", 16, "queue length in batches of edges that do not set capacity")
 	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, runUsage)
+		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, "run", args, stdout, stderr); !ok {
+		return code
 	}
 	if *file == "" || fs.NArg() > 0 {
 		if fs.NArg() > 0 {
@@ -96,7 +92,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "weir run: --log-level %q: want debug, info, warn or error\n", *logLevel)
+		fmt.Fprintf(stderr, "weir run: --log-level %q: want debug, info, warn or error\n%s", *logLevel, helpHint("run"))
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))

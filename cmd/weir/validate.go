@@ -62,23 +62,18 @@ Flags:
 `
 
 func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("weir validate", flag.ContinueOnError)
 	file := fs.StringP("config", "c", "", "config `FILE` to check (required; - reads standard input, with plugin paths relative to the current directory)")
 	plugins := pluginFlag(fs)
 	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
 	dump := fs.Bool("print", false, "on success, print the effective graph as JSON (every config with its defaults filled in) instead of the summary")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, validateUsage)
+		fmt.Fprint(fs.Output(), validateUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "weir validate: %v\nRun 'weir validate --help' for usage.\n", err)
-		return 2
+	if code, ok := parseFlags(fs, "validate", args, stdout, stderr); !ok {
+		return code
 	}
 	if *file == "" || fs.NArg() > 0 {
 		if fs.NArg() > 0 {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// weir runs this test binary as weir (see TestMain) with args and returns
+// its stdout, stderr and exit status.
+func weir(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	cmd.Stdin = strings.NewReader("")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run weir %q: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// TestFlagErrors checks that every command reports a bad flag on stderr,
+// naming the command, the flag and what is wrong with it, and points at
+// --help, with exit status 2 and nothing on stdout.
+func TestFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string // substrings of stderr
+	}{
+		{[]string{"run", "-c", "x.yaml", "--frob"}, []string{"weir run: unknown flag: --frob"}},
+		{[]string{"run", "--drain-timeout", "abc"}, []string{"weir run: ", `"abc"`, "--drain-timeout"}},
+		{[]string{"run", "-c"}, []string{"weir run: flag needs an argument: 'c' in -c"}},
+		{[]string{"validate", "-c"}, []string{"weir validate: flag needs an argument: 'c' in -c"}},
+		{[]string{"validate", "--frob"}, []string{"weir validate: unknown flag: --frob"}},
+		{[]string{"bench", "--frob"}, []string{"weir bench: unknown flag: --frob"}},
+		{[]string{"bench", "--rate", "x"}, []string{"weir bench: ", `"x"`, "--rate"}},
+		{[]string{"plugin", "inspect", "--frob"}, []string{"weir plugin inspect: unknown flag: --frob"}},
+		{[]string{"capture", "--frob"}, []string{"weir capture: unknown flag: --frob"}},
+		{[]string{"capture", "-i"}, []string{"weir capture: flag needs an argument: 'i' in -i"}},
+	} {
+		stdout, stderr, code := weir(t, c.args...)
+		if code != 2 {
+			t.Errorf("weir %q: exit %d; want 2", c.args, code)
+		}
+		if stdout != "" {
+			t.Errorf("weir %q: stdout %q; want nothing", c.args, stdout)
+		}
+		name := c.args[0]
+		if name == "plugin" {
+			name = "plugin inspect"
+		}
+		for _, w := range append(c.want, "Run 'weir "+name+" --help' for usage.") {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("weir %q: stderr %q; want it to contain %q", c.args, stderr, w)
+			}
+		}
+	}
+}

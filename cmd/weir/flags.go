@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+)
+
+// parseFlags parses args into fs for the command cmd (such as "run" or
+// "plugin inspect"), the same way for every command. -h or --help prints
+// fs.Usage to stdout and gives exit status 0. A flag error (an unknown flag,
+// a missing or malformed value) prints "weir CMD: " and the error, which
+// names the flag and the problem, then a pointer to --help, on stderr, and
+// gives exit status 2. ok is true when the command should go on, and code
+// is the exit status when it should not.
+//
+// fs.Usage must write to fs.Output(), which parseFlags sets to stderr
+// after parsing, so later usage errors go there.
+func parseFlags(fs *pflag.FlagSet, cmd string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	usage := fs.Usage
+	// pflag calls Usage itself on --help and, with ContinueOnError, prints
+	// nothing on other errors; both are handled below instead.
+	fs.Usage = func() {}
+	fs.SetOutput(stderr)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, pflag.ErrHelp):
+		fs.SetOutput(stdout)
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(stdout, "Usage of weir %s:\n%s", cmd, fs.FlagUsages())
+		}
+		fs.SetOutput(stderr)
+		return 0, false
+	default:
+		fmt.Fprintf(stderr, "weir %s: %v\n%s", cmd, err, helpHint(cmd))
+		return 2, false
+	}
+}
+
+// helpHint is the line that follows a usage error of the command cmd.
+func helpHint(cmd string) string {
+	return fmt.Sprintf("Run 'weir %s --help' for usage.\n", cmd)
+}
