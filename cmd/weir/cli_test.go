@@ -66,3 +66,45 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpOutput checks that asked-for help goes to stdout with exit 0 (so
+// it can be paged), and that usage errors go to stderr with exit 2.
+func TestHelpOutput(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		code   int
+		stdout string // substring of stdout; "" wants stdout empty
+		stderr string // substring of stderr; "" wants stderr empty
+	}{
+		{[]string{"--help"}, 0, "Usage:\n  weir COMMAND", ""},
+		{[]string{"-h"}, 0, "Usage:\n  weir COMMAND", ""},
+		{[]string{"help"}, 0, "Usage:\n  weir COMMAND", ""},
+		{[]string{"help", "run"}, 0, "weir run -c FILE", ""},
+		{[]string{"help", "validate"}, 0, "weir validate -c FILE", ""},
+		{[]string{"help", "bench"}, 0, "weir bench [flags]", ""},
+		{[]string{"help", "capture"}, 0, "Usage:", ""},
+		{[]string{"help", "plugin"}, 0, "weir plugin inspect PATH", ""},
+		{[]string{"help", "version"}, 0, "Usage: weir version", ""},
+		{[]string{"run", "--help"}, 0, "weir run -c FILE", ""},
+		{[]string{"validate", "-h"}, 0, "weir validate -c FILE", ""},
+		{[]string{"bench", "--help"}, 0, "weir bench [flags]", ""},
+		{[]string{"plugin", "inspect", "--help"}, 0, "weir plugin inspect PATH", ""},
+		{[]string{}, 2, "", "Usage:\n  weir COMMAND"},
+		{[]string{"help", "nosuch"}, 2, "", `unknown command "nosuch"`},
+		{[]string{"nosuch"}, 2, "", `unknown command "nosuch"`},
+		{[]string{"run"}, 2, "", "weir run: missing -c FILE"},
+	} {
+		stdout, stderr, code := weir(t, c.args...)
+		if code != c.code {
+			t.Errorf("weir %q: exit %d; want %d", c.args, code, c.code)
+		}
+		for _, s := range []struct{ name, got, want string }{{"stdout", stdout, c.stdout}, {"stderr", stderr, c.stderr}} {
+			if s.want == "" && s.got != "" {
+				t.Errorf("weir %q: %s %q; want nothing", c.args, s.name, s.got)
+			}
+			if !strings.Contains(s.got, s.want) {
+				t.Errorf("weir %q: %s %q; want it to contain %q", c.args, s.name, s.got, s.want)
+			}
+		}
+	}
+}

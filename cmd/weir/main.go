@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sort"
 )
@@ -27,17 +28,19 @@ func register(c command) {
 	commands[c.name] = c
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, "weir captures network and syscall events with eBPF and moves them through pipelines to sinks.\n\nUsage:\n  weir COMMAND [flags] [args]\n\nCommands:\n")
+// usage writes weir's usage to w: stdout when asked for, stderr after a
+// usage error.
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "weir captures network and syscall events with eBPF and moves them through pipelines to sinks.\n\nUsage:\n  weir COMMAND [flags] [args]\n\nCommands:\n")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(os.Stderr, "\nRun 'weir help COMMAND' (or 'weir COMMAND --help') for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'weir help COMMAND' (or 'weir COMMAND --help') for a command's flags.\n")
 }
 
 func main() { os.Exit(dispatch(os.Args[1:])) }
@@ -45,29 +48,36 @@ func main() { os.Exit(dispatch(os.Args[1:])) }
 // dispatch runs the command named by args[0] and returns the exit code.
 func dispatch(args []string) int {
 	if len(args) == 0 {
-		usage()
+		usage(os.Stderr)
 		return 2
 	}
 	name := args[0]
+	help := false
 	switch name {
 	case "-h", "--help":
-		usage()
+		usage(os.Stdout)
 		return 0
 	case "help":
 		// "weir help CMD" is "weir CMD --help".
 		if len(args) < 2 {
-			usage()
+			usage(os.Stdout)
 			return 0
 		}
-		name, args = args[1], []string{args[1], "--help"}
+		name, args, help = args[1], []string{args[1], "--help"}, true
 	case "-V", "--version":
 		name = "version"
 	}
 	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "weir: unknown command %q\n\n", name)
-		usage()
+		usage(os.Stderr)
 		return 2
+	}
+	if help {
+		// Help that was asked for goes to stdout, so "weir help CMD | less"
+		// works, even from a command that prints its --help on stderr.
+		defer func(stderr *os.File) { os.Stderr = stderr }(os.Stderr)
+		os.Stderr = os.Stdout
 	}
 	return c.run(args[1:])
 }
