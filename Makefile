@@ -9,6 +9,11 @@ BIN     := bin
 PLUGDIR := $(BIN)/plugins
 # The host binary never uses cgo.
 HOST_ENV := CGO_ENABLED=0
+# weir version prints VERSION, from git when the tree is a checkout. Without
+# it (go build, go install) weir falls back to the VCS revision the Go
+# toolchain records.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+VERSION_LDFLAGS := $(if $(VERSION),-ldflags '-X main.version=$(VERSION)')
 
 # Fragments append: plugin libraries to build, and checks `make test` runs
 # after the Go tests.
@@ -23,8 +28,8 @@ include $(sort $(wildcard mk/*.mk))
 
 all: build plugins ## build bin/weir and every plugin into bin/plugins/
 
-build: ## build bin/weir, without cgo
-	$(HOST_ENV) $(GO) build -o $(BIN)/weir ./cmd/weir
+build: ## build bin/weir, without cgo, its version stamped from git describe
+	$(HOST_ENV) $(GO) build $(VERSION_LDFLAGS) -o $(BIN)/weir ./cmd/weir
 
 plugins: $(PLUGINS) ## build the C, Rust and Go plugins into bin/plugins/
 
