@@ -37,6 +37,45 @@ type Options struct {
 	// than once into one registry (a reload) should pass a loader that
 	// skips libraries it has already loaded.
 	LoadPlugins func(reg *connector.Registry, paths ...string) error
+	// MaxSize is the largest config, in bytes, that Load, Read and Parse
+	// accept; 0 means DefaultMaxSize.
+	MaxSize int64
+}
+
+// DefaultMaxSize is the default limit on the size of a config file. Real
+// configs are a few KiB; the limit keeps a mistaken path such as
+// /dev/zero, or a runaway generator on standard input, from using
+// unbounded memory.
+const DefaultMaxSize = 4 << 20
+
+// ErrTooLarge is wrapped by the error Load, Read and Parse return for a
+// config larger than the limit.
+var ErrTooLarge = errors.New("config too large")
+
+func (o Options) maxSize() int64 {
+	if o.MaxSize > 0 {
+		return o.MaxSize
+	}
+	return DefaultMaxSize
+}
+
+// Read reads a config from r, which name names in messages, and fails with
+// an error wrapping ErrTooLarge once it has read more than opts.MaxSize
+// bytes, without reading the rest.
+func Read(name string, r io.Reader, opts Options) ([]byte, error) {
+	limit := opts.maxSize()
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, tooLarge(name, limit)
+	}
+	return data, nil
+}
+
+func tooLarge(name string, limit int64) error {
+	return fmt.Errorf("read config %s: larger than the limit of %d bytes: %w", name, limit, ErrTooLarge)
 }
 
 // Result is what a config describes.
@@ -89,9 +128,14 @@ var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 // Result with the warnings found so far and a spec.List holding every
 // error, sorted by position.
 func Load(path string, opts Options) (*Result, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
+	}
+	defer f.Close()
+	data, err := Read(path, f, opts)
+	if err != nil {
+		return nil, err
 	}
 	return Parse(path, data, opts)
 }
@@ -99,6 +143,9 @@ func Load(path string, opts Options) (*Result, error) {
 // Parse is Load for config text; file names it in messages and anchors
 // relative plugin paths.
 func Parse(file string, data []byte, opts Options) (*Result, error) {
+	if limit := opts.maxSize(); int64(len(data)) > limit {
+		return nil, tooLarge(file, limit)
+	}
 	l := &loader{
 		file:  file,
 		lines: strings.Split(string(data), "\n"),

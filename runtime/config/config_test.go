@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -196,5 +197,57 @@ func TestPluginsRegisterIntoRegistry(t *testing.T) {
 	}
 	if _, ok := reg.Lookup("plug"); !ok {
 		t.Error("plugin type not registered into Options.Registry")
+	}
+}
+
+// endless is an io.Reader of zero bytes without end that counts what it
+// hands out.
+type endless struct{ n int64 }
+
+func (r *endless) Read(p []byte) (int, error) {
+	clear(p)
+	r.n += int64(len(p))
+	return len(p), nil
+}
+
+func TestSizeLimit(t *testing.T) {
+	const limit = 1 << 10
+	opts := testOptions(t)
+	opts.MaxSize = limit
+	dir := t.TempDir()
+	// A file of exactly the limit is read and parsed (and found to be
+	// bad YAML); one byte more is refused before parsing.
+	at := filepath.Join(dir, "at.yaml")
+	over := filepath.Join(dir, "over.yaml")
+	if err := os.WriteFile(at, bytes.Repeat([]byte("#"), limit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(over, bytes.Repeat([]byte("#"), limit+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(at, opts); errors.Is(err, ErrTooLarge) {
+		t.Errorf("Load(%d bytes) = %v; want it parsed", limit, err)
+	}
+	for _, path := range []string{over, "/dev/zero"} {
+		_, err := Load(path, opts)
+		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "1024 bytes") {
+			t.Errorf("Load(%s) = %v; want ErrTooLarge naming the file and the limit", path, err)
+		}
+	}
+	// Read stops at one byte past the limit.
+	r := &endless{}
+	if _, err := Read("<stdin>", r, opts); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "<stdin>") {
+		t.Errorf("Read(endless) = %v; want ErrTooLarge naming <stdin>", err)
+	}
+	if r.n > limit+1 {
+		t.Errorf("Read(endless) read %d bytes; want at most %d", r.n, limit+1)
+	}
+	if _, err := Parse("big.yaml", make([]byte, limit+1), opts); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Parse(%d bytes) = %v; want ErrTooLarge", limit+1, err)
+	}
+	// The default applies when MaxSize is 0.
+	opts.MaxSize = 0
+	if _, err := Parse("big.yaml", make([]byte, DefaultMaxSize+1), opts); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Parse(DefaultMaxSize+1 bytes) = %v; want ErrTooLarge", err)
 	}
 }
