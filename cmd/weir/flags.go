@@ -6,6 +6,9 @@ import (
 	"io"
 
 	"github.com/spf13/pflag"
+
+	"github.com/weirproject/weir/runtime/config"
+	"github.com/weirproject/weir/runtime/spec"
 )
 
 // parseFlags parses args into fs for the command cmd (such as "run" or
@@ -47,4 +50,34 @@ func parseFlags(fs *pflag.FlagSet, cmd string, args []string, stdout, stderr io.
 // helpHint is the line that follows a usage error of the command cmd.
 func helpHint(cmd string) string {
 	return fmt.Sprintf("Run 'weir %s --help' for usage.\n", cmd)
+}
+
+// sizeFlag is a pflag.Value holding a byte size given as 4MiB, 64KiB or a
+// plain number of bytes (spec.ParseSize).
+type sizeFlag struct {
+	text string
+	n    int64
+}
+
+func (f *sizeFlag) String() string { return f.text }
+func (f *sizeFlag) Type() string   { return "SIZE" }
+
+func (f *sizeFlag) Set(s string) error {
+	n, err := spec.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("want a size above 0")
+	}
+	f.text, f.n = s, int64(n)
+	return nil
+}
+
+// maxConfigSizeFlag defines --max-config-size on fs, the same for run and
+// validate, and returns a pointer to the limit in bytes.
+func maxConfigSizeFlag(fs *pflag.FlagSet) *int64 {
+	f := &sizeFlag{text: "4MiB", n: config.DefaultMaxSize}
+	fs.Var(f, "max-config-size", "refuse a config file larger than `SIZE`, such as 4MiB or 64KiB")
+	return &f.n
 }

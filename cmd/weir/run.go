@@ -74,6 +74,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	pool := fs.Int("pool", 64, "batches each source and pipeline may have in flight")
 	capacity := fs.Int("edge-capacity", 16, "queue length in batches of edges that do not set capacity")
 	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	maxConfig := maxConfigSizeFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
@@ -107,7 +108,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		return 2
 	}
 	load := func() (*runtime.Graph, bool) {
-		res, err := config.Load(*file, config.Options{Registry: reg, LoadPlugins: pl.load})
+		res, err := config.Load(*file, config.Options{Registry: reg, LoadPlugins: pl.load, MaxSize: *maxConfig})
 		if res != nil {
 			for _, w := range res.Warnings {
 				fmt.Fprintf(stderr, "%s: warning: %s\n", w.Pos, w.Msg)

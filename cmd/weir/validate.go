@@ -68,6 +68,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
 	dump := fs.Bool("print", false, "on success, print the effective graph as JSON (every config with its defaults filled in) instead of the summary")
+	maxConfig := maxConfigSizeFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), validateUsage)
 		fs.PrintDefaults()
@@ -94,16 +95,16 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	opts := config.Options{Registry: reg, LoadPlugins: load}
+	opts := config.Options{Registry: reg, LoadPlugins: load, MaxSize: *maxConfig}
 	var res *config.Result
 	var err error
 	if *file == "-" {
-		data, rerr := io.ReadAll(stdin)
+		*file = "<stdin>"
+		data, rerr := config.Read(*file, stdin, opts)
 		if rerr != nil {
-			fmt.Fprintf(stderr, "weir validate: read standard input: %v\n", rerr)
+			fmt.Fprintf(stderr, "weir validate: %v\n", rerr)
 			return 2
 		}
-		*file = "<stdin>"
 		res, err = config.Parse(*file, data, opts)
 	} else {
 		res, err = config.Load(*file, opts)
