@@ -8,6 +8,21 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"time"
+)
+
+// Limits of the metrics and health server, so that slow or idle clients
+// cannot hold connections or goroutines without end. They are variables so
+// that tests can shorten them.
+var (
+	metricsReadHeaderTimeout = 5 * time.Second
+	metricsReadTimeout       = 10 * time.Second
+	metricsWriteTimeout      = 10 * time.Second
+	metricsIdleTimeout       = 60 * time.Second
+	// metricsMaxConns is how many connections the server serves at once;
+	// further ones wait in the listen backlog until one closes.
+	metricsMaxConns = 64
 )
 
 // serveMetrics listens on addr and serves the engine's handler.
@@ -16,16 +31,69 @@ func (e *engine) serveMetrics(addr string) error {
 	if err != nil {
 		return fmt.Errorf("listen for metrics on %s: %w", addr, err)
 	}
+	ln = newLimitListener(ln, metricsMaxConns)
 	e.ln = ln
 	addr = ln.Addr().String()
 	e.addr.Store(&addr)
-	e.srv = &http.Server{Handler: e.handler()}
+	e.srv = &http.Server{
+		Handler:           e.handler(),
+		ReadHeaderTimeout: metricsReadHeaderTimeout,
+		ReadTimeout:       metricsReadTimeout,
+		WriteTimeout:      metricsWriteTimeout,
+		IdleTimeout:       metricsIdleTimeout,
+	}
 	go func() {
 		if err := e.srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 			e.opts.Log.Error("metrics server stopped", "err", err)
 		}
 	}()
 	return nil
+}
+
+// limitListener is a net.Listener that has at most n accepted connections
+// open at once: Accept waits for one to close before taking another.
+type limitListener struct {
+	net.Listener
+	sem       chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newLimitListener(l net.Listener, n int) *limitListener {
+	return &limitListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+// Close closes the listener and wakes an Accept waiting for a free slot.
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its slot back on the first Close.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 func (e *engine) metricsAddr() string {
