@@ -211,10 +211,18 @@ func TestConsumeWait(t *testing.T) {
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Fatalf("Consume returned after %v; want it to wait out its 50ms", d)
 	}
+	filled := make(chan error, 1)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		f.Fill(ringfill.Args{Count: 1, SubmitFlags: 2}) // BPF_RB_FORCE_WAKEUP
+		filled <- f.Fill(ringfill.Args{Count: 1, SubmitFlags: 2}) // BPF_RB_FORCE_WAKEUP
 	}()
+	// The filler runs the BPF program, so it must be done before the
+	// cleanup newRing registered closes it, however this test ends.
+	t.Cleanup(func() {
+		if err := <-filled; err != nil {
+			t.Errorf("Fill: %v", err)
+		}
+	})
 	start = time.Now()
 	if n, err := r.Consume(count, 10*time.Second); n != 1 || err != nil {
 		t.Fatalf("Consume waiting for a record = %d, %v; want 1, nil", n, err)
