@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	goruntime "runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func run(tests func() int, o Options, stderr io.Writer) int {
 			m.Close()
 		}
 	}
-	fds, gs := OpenFDs(), goruntime.NumGoroutine()
+	fds, gs := OpenFDs(), goroutines()
 	code := tests()
 	if o.Cleanup != nil {
 		o.Cleanup()
@@ -55,15 +56,21 @@ func run(tests func() int, o Options, stderr io.Writer) int {
 	if code != 0 {
 		return code
 	}
+	var stacks []string // of the goroutines left running
 	leaked := func() (int, int) {
-		f, g := 0, 0
+		f := 0
 		if o.FDs {
 			f = OpenFDs() - fds
 		}
+		stacks = stacks[:0]
 		if o.Goroutines {
-			g = goruntime.NumGoroutine() - gs
+			for id, stack := range goroutines() {
+				if _, ok := gs[id]; !ok {
+					stacks = append(stacks, stack)
+				}
+			}
 		}
-		return f, g
+		return f, len(stacks)
 	}
 	grace := o.Grace
 	if grace == 0 {
@@ -78,10 +85,46 @@ func run(tests func() int, o Options, stderr io.Writer) int {
 		code = 1
 	}
 	if g > 0 {
-		fmt.Fprintf(stderr, "leak: %d goroutines left running by the tests\n", g)
+		fmt.Fprintf(stderr, "leak: %d goroutines left running by the tests:\n\n%s\n", g, strings.Join(stacks, "\n\n"))
 		code = 1
 	}
 	return code
+}
+
+// ignored marks the stacks of goroutines that are not the tests' to stop:
+// the os/signal loop, which the first signal.Notify starts for the life of
+// the process (go test -fuzz calls it to catch SIGINT), and the fuzzing
+// engine's own goroutines.
+var ignored = []string{"\nos/signal.loop(", "\ninternal/fuzz."}
+
+// goroutines returns the stack of every goroutine but the ignored ones,
+// keyed by goroutine ID.
+func goroutines() map[string]string {
+	buf := make([]byte, 1<<16)
+	for {
+		n := goruntime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	gs := map[string]string{}
+next:
+	for _, stack := range strings.Split(string(buf), "\n\n") {
+		// Each stack starts "goroutine ID [state]:".
+		id, _, ok := strings.Cut(strings.TrimPrefix(stack, "goroutine "), " ")
+		if !ok {
+			continue
+		}
+		for _, frame := range ignored {
+			if strings.Contains(stack, frame) {
+				continue next
+			}
+		}
+		gs[id] = stack
+	}
+	return gs
 }
 
 // OpenFDs counts the process's open file descriptors, or returns -1 when

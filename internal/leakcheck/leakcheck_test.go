@@ -3,7 +3,9 @@ package leakcheck
 import (
 	"bytes"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,6 +42,14 @@ func TestRun(t *testing.T) {
 		}, 1, "1 goroutines left running"},
 		{"goroutine ends within grace", Options{Goroutines: true}, func() int {
 			go func() { time.Sleep(50 * time.Millisecond) }()
+			return 0
+		}, 0, ""},
+		{"the os/signal loop is not a leak", Options{Goroutines: true, Grace: 20 * time.Millisecond}, func() int {
+			// go test -fuzz starts it, and it runs for the life of the
+			// process.
+			c := make(chan os.Signal, 1)
+			signal.Notify(c, syscall.SIGUSR2)
+			signal.Stop(c)
 			return 0
 		}, 0, ""},
 		{"unchecked kinds are ignored", Options{}, func() int {
