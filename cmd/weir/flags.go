@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime/config"
-	"github.com/weirproject/weir/runtime/spec"
 )
 
 // parseFlags parses args into fs for the command cmd (such as "run" or

@@ -263,7 +263,10 @@ func TestRunPluginFlags(t *testing.T) {
 	if code := runRun([]string{"--help"}, &stdout, &stderr, nil); code != 0 {
 		t.Fatalf("run --help exited %d; want 0", code)
 	}
-	help := stderr.String()
+	help := stdout.String()
+	if stderr.String() != "" {
+		t.Errorf("run --help wrote to stderr: %q; want its help on stdout only", stderr.String())
+	}
 	if want := `(?m)^\s+-P, --plugin PATH\s+load plugin PATH \(a library or a directory of \*\.so\) before the config's own; repeatable$`; !regexp.MustCompile(want).MatchString(help) {
 		t.Errorf("run --help lacks a line matching %s:\n%s", want, help)
 	}
