@@ -20,9 +20,9 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector/pcapng"
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/ingest/packet"
-	"github.com/weirproject/weir/ingest/pcapng"
 	"github.com/weirproject/weir/ingest/pktfmt"
 	"github.com/weirproject/weir/ingest/ring"
 )

@@ -25,8 +25,8 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector/pcapng"
 	"github.com/weirproject/weir/ingest/packet"
-	"github.com/weirproject/weir/ingest/pcapng"
 	"github.com/weirproject/weir/internal/netns"
 	"github.com/weirproject/weir/tools/trafgen"
 )

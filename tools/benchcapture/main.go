@@ -39,7 +39,7 @@ import (
 
 	"github.com/cilium/ebpf/link"
 
-	"github.com/weirproject/weir/ingest/pcapng"
+	"github.com/weirproject/weir/connector/pcapng"
 	"github.com/weirproject/weir/internal/netns"
 	"github.com/weirproject/weir/tools/trafgen"
 )
