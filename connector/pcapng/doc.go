@@ -7,7 +7,10 @@
 // length, name, and if_tsresol=9 so that timestamps carry nanoseconds), then
 // one enhanced packet block per packet. Output is buffered; Flush pushes it
 // to the underlying writer and Close flushes and, for files opened with
-// Create, closes the file. A Writer is not safe for concurrent use.
+// Create, closes the file. A write that stops part way keeps the whole
+// blocks it wrote: a regular file made by Create is cut back to the last of
+// them, and Packets counts exactly the packets that arrived. The error
+// sticks. A Writer is not safe for concurrent use.
 //
 // The Reader is deliberately minimal: it reads the blocks a Writer produces
 // (and any other well-formed section in either byte order), skipping block

@@ -1,6 +1,7 @@
 package pcapng
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -8,19 +9,25 @@ import (
 )
 
 // output collects a Writer's blocks in a buffer, in place, and writes the
-// buffer to w when it is full. A write error sticks: every later call
-// returns it.
+// buffer to w when it is full or flushed. A write error sticks: every later
+// call returns it.
 type output struct {
 	w       io.Writer
 	file    *os.File // set by Create; closed by close
+	trunc   bool     // file is a regular file, cut back to whole blocks on a short write
 	buf     []byte   // len is what is filled, cap the buffer size
 	flushed int64    // bytes written to w, all of them whole blocks
+	pending uint64   // packet blocks in buf
+	packets uint64   // packet blocks written to w whole
 	err     error
 }
 
 // reserve returns the next n bytes of the output for the caller to fill
 // completely before the next call.
 func (o *output) reserve(n int) ([]byte, error) {
+	if o.err != nil {
+		return nil, o.err
+	}
 	if len(o.buf)+n > cap(o.buf) {
 		if err := o.flush(); err != nil {
 			return nil, err
@@ -34,9 +41,10 @@ func (o *output) reserve(n int) ([]byte, error) {
 	return o.buf[k : k+n : k+n], nil
 }
 
-// flush writes the buffer. When writing a file fails part way (a full
-// disk), the file is cut back to the blocks written before, so that it
-// stays readable to the end.
+// flush writes the buffer. When a write stops part way (a full disk, a
+// closed pipe), the whole blocks that were written count, and a regular
+// file is cut back to the end of the last of them, so that it stays
+// readable to its end; what a pipe took stays where it went.
 func (o *output) flush() error {
 	if o.err != nil {
 		return o.err
@@ -44,18 +52,44 @@ func (o *output) flush() error {
 	if len(o.buf) == 0 {
 		return nil
 	}
-	if _, err := o.w.Write(o.buf); err != nil {
+	n, err := o.w.Write(o.buf)
+	if err == nil && n < len(o.buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		whole, packets := wholeBlocks(o.buf[:n])
+		o.flushed += int64(whole)
+		o.packets += packets
 		o.err = err
-		if o.file != nil {
+		if o.trunc && whole < n {
 			if terr := o.file.Truncate(o.flushed); terr != nil {
 				o.err = errors.Join(err, fmt.Errorf("cut %s back to its last whole block: %w", o.file.Name(), terr))
 			}
 		}
+		o.buf, o.pending = o.buf[:0], 0
 		return o.err
 	}
 	o.flushed += int64(len(o.buf))
-	o.buf = o.buf[:0]
+	o.packets += o.pending
+	o.buf, o.pending = o.buf[:0], 0
 	return nil
+}
+
+// wholeBlocks returns the length of the whole blocks at the start of b,
+// which holds blocks the Writer built, and how many of them are packet
+// blocks.
+func wholeBlocks(b []byte) (n int, packets uint64) {
+	for len(b)-n >= 8 {
+		total := int(binary.LittleEndian.Uint32(b[n+4:]))
+		if total > len(b)-n {
+			break
+		}
+		if binary.LittleEndian.Uint32(b[n:]) == blockEPB {
+			packets++
+		}
+		n += total
+	}
+	return n, packets
 }
 
 // close flushes and closes the file Create opened.

@@ -45,17 +45,10 @@ func TestCreateGolden(t *testing.T) {
 }
 
 // TestCreateNoSpace fills a small tmpfs: WritePacket must fail with ENOSPC,
-// and the file must still read back cleanly to its end, holding whole
-// packets only.
+// the file must still read back cleanly to its end, and it must keep every
+// whole block that fit, with Packets counting its packets exactly.
 func TestCreateNoSpace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "weir-test", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := smallTmpfs(t, "3m")
 	path := filepath.Join(dir, "full.pcapng")
 	pw, err := Create(path, "")
 	if err != nil {
@@ -78,23 +71,120 @@ func TestCreateNoSpace(t *testing.T) {
 	if err := pw.Close(); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Close after ENOSPC = %v; want the ENOSPC again", err)
 	}
+	n := countPackets(t, path)
+	if uint64(n) != pw.Packets() {
+		t.Errorf("read back %d packets; Packets() = %d", n, pw.Packets())
+	}
+	// Two whole 1 MiB buffers fit in 3 MiB, and part of the third.
+	if per := DefaultBufferSize / 1552; n <= 2*per || n > written {
+		t.Errorf("read back %d packets; want more than the %d of two whole buffers, and at most the %d written", n, 2*per, written)
+	}
+}
+
+// smallTmpfs mounts a tmpfs of the given size in a temporary directory for
+// the test, or skips the test when mounting is not permitted.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "weir-test", dir).CombinedOutput(); err != nil {
+		t.Skipf("skipping: mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// countPackets reads the pcapng file at path to its end and returns how
+// many packets it holds; any read error fails the test.
+func countPackets(t *testing.T, path string) int {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	r := NewReader(f)
-	n := 0
-	for ; ; n++ {
+	for n := 0; ; n++ {
 		if _, err := r.Next(); err == io.EOF {
-			break
+			return n
 		} else if err != nil {
-			t.Fatalf("reading packet %d back: %v", n, err)
+			t.Fatalf("%s: reading packet %d: %v", path, n, err)
 		}
 	}
-	// 3 MiB holds two whole 1 MiB buffers, with their packets.
-	if per := DefaultBufferSize / 1552; n < 2*per-1 || n > written {
-		t.Fatalf("read back %d packets; want the %d to %d of two whole buffers, and at most the %d written", n, 2*per-1, written, written)
+}
+
+// shortWriter takes the first room bytes written to it, then fails.
+type shortWriter struct {
+	bytes.Buffer
+	room int
+}
+
+var errFull = errors.New("full")
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	if len(p) <= w.room {
+		w.room -= len(p)
+		return w.Buffer.Write(p)
+	}
+	n, _ := w.Buffer.Write(p[:w.room])
+	w.room = 0
+	return n, errFull
+}
+
+// TestShortWrite cuts a stream at every 7th byte of the sample (each cut
+// a new buffer, so not at every byte), and one byte before its end:
+// Packets must
+// count exactly the packets whose blocks arrived whole, and the error must
+// stick.
+func TestShortWrite(t *testing.T) {
+	var full bytes.Buffer
+	writeSample(t, &full)
+	rooms := []int{full.Len() - 1}
+	for room := 0; room < full.Len(); room += 7 {
+		rooms = append(rooms, room)
+	}
+	for _, room := range rooms {
+		sw := &shortWriter{room: room}
+		pw, err := NewWriter(sw, "weir test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ifc := range sampleIfaces {
+			if _, err := pw.AddInterface(ifc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range samplePackets {
+			if err := pw.WritePacket(p.iface, p.tsNs, p.data, p.origLen); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pw.Flush(); !errors.Is(err, errFull) {
+			t.Fatalf("room %d: Flush = %v; want errFull", room, err)
+		}
+		if err := pw.WritePacket(0, 1, frame(60, 0), 60); !errors.Is(err, errFull) {
+			t.Fatalf("room %d: WritePacket after a failed flush = %v; want errFull again", room, err)
+		}
+		pw.Close()
+		n := 0
+		r := NewReader(bytes.NewReader(full.Bytes()[:room]))
+		for ; ; n++ {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+		}
+		if pw.Packets() != uint64(n) {
+			t.Errorf("room %d: Packets() = %d; want the %d packets of the whole blocks", room, pw.Packets(), n)
+		}
+		if !bytes.Equal(sw.Bytes(), full.Bytes()[:room]) {
+			t.Errorf("room %d: the writer got %d bytes; want the first %d of the sample", room, sw.Len(), room)
+		}
 	}
 }
 

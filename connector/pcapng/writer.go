@@ -85,14 +85,19 @@ func newWriter(out output, application string) (*Writer, error) {
 
 // Create creates (or truncates) the file at path and returns a Writer on
 // it. Close closes the file. If a write fails part way, for instance on a
-// full disk, the file is cut back to the last whole block before the error
-// is returned, so it stays readable.
+// full disk, a regular file is cut back to the end of the last whole block
+// written before the error is returned, so it stays readable, and Packets
+// counts the packets it holds.
 func Create(path, application string) (*Writer, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create pcapng file: %w", err)
 	}
-	w, err := newWriter(output{w: f, file: f}, application)
+	out := output{w: f, file: f}
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		out.trunc = true
+	}
+	w, err := newWriter(out, application)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("create pcapng file %s: %w", path, err)
@@ -159,8 +164,17 @@ func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) erro
 	tail := h[28+copy(h[28:], data):]
 	clear(tail[:pad])
 	binary.LittleEndian.PutUint32(tail[pad:], uint32(total))
+	w.out.pending++
 	return nil
 }
+
+// Packets returns how many packets have reached the underlying writer
+// whole; packets still in the buffer do not count. After a failed write it
+// is the number of packets the output holds.
+func (w *Writer) Packets() uint64 { return w.out.packets }
+
+// Buffered returns how many bytes are in the buffer, waiting for Flush.
+func (w *Writer) Buffered() int { return len(w.out.buf) }
 
 // Flush writes any buffered data to the underlying writer.
 func (w *Writer) Flush() error {
@@ -169,6 +183,20 @@ func (w *Writer) Flush() error {
 	}
 	if err := w.out.flush(); err != nil {
 		return fmt.Errorf("flush pcapng: %w", err)
+	}
+	return nil
+}
+
+// Sync flushes the Writer and, if it was made by Create, commits the file
+// to stable storage (fsync).
+func (w *Writer) Sync() error {
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if w.out.file != nil {
+		if err := w.out.file.Sync(); err != nil {
+			return fmt.Errorf("sync pcapng: %w", err)
+		}
 	}
 	return nil
 }
