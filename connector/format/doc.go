@@ -19,4 +19,17 @@
 // blaster's config.
 //
 // Text ("text"): each event's bytes and a newline; written, never read.
+//
+// # Packet encodings
+//
+// Packet events (cabi.KindPacket, a packet record header and the captured
+// bytes) are written by the "packet" encoding as a tcpdump-like line and by
+// "packet-json" as one JSON object a line, both from ingest/pktfmt, with
+// the interface named as the host names it then (or "ifN"). Any other
+// event, or a malformed record, becomes a short marker line instead:
+//
+//	[text event, 5 bytes: not a packet]
+//	{"ts_ns":1700000000000010000,"kind":"text","len":5,"error":"not a packet"}
+//
+// Both are written, never read.
 package format

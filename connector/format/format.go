@@ -11,13 +11,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/ingest/pktfmt"
 )
 
-// Event file formats, as named in configs.
+// Event file formats and packet encodings, as named in configs.
 const (
-	JSONL = "jsonl"
-	Raw   = "raw"
-	Text  = "text"
+	JSONL      = "jsonl"
+	Raw        = "raw"
+	Text       = "text"
+	Packet     = "packet"      // a tcpdump-like line per packet record
+	PacketJSON = "packet-json" // a JSON object per packet record
 )
 
 // KindNames names the event kinds plugin.h defines, indexed by kind.
@@ -257,7 +260,9 @@ func AppendText(dst []byte, e *cabi.Event) []byte {
 	return append(dst, '\n')
 }
 
-// Encoder returns the record encoder for a sink format.
+// Encoder returns the record encoder for a sink format. The packet
+// encoders keep a cache of interface names of their own, so each is not
+// safe for concurrent use; the others are.
 func Encoder(format string) (func([]byte, *cabi.Event) []byte, error) {
 	switch format {
 	case JSONL:
@@ -266,6 +271,10 @@ func Encoder(format string) (func([]byte, *cabi.Event) []byte, error) {
 		return AppendRaw, nil
 	case Text:
 		return AppendText, nil
+	case Packet:
+		return packetEncoder(pktfmt.AppendText, appendTextMarker), nil
+	case PacketJSON:
+		return packetEncoder(pktfmt.AppendJSON, appendJSONMarker), nil
 	}
-	return nil, fmt.Errorf("unknown format %q; want jsonl, raw or text", format)
+	return nil, fmt.Errorf("unknown format %q; want jsonl, raw, text, packet or packet-json", format)
 }

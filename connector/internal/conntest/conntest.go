@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/ingest/packet"
 	"github.com/weirproject/weir/internal/leakcheck"
 )
 
@@ -115,5 +117,57 @@ func RawFile(records ...string) []byte {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(r)))
 		b = append(b, r...)
 	}
+	return b
+}
+
+// Frame returns an Ethernet/IPv4/UDP frame of n bytes (n >= 42), from
+// 10.1.0.1 port 40000 to 10.1.0.2 port 9, whose payload bytes are seed.
+func Frame(n int, seed byte) []byte {
+	b := make([]byte, n)
+	copy(b, []byte{
+		0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00, // Ethernet
+		0x45, 0, byte((n - 14) >> 8), byte(n - 14), 0, 1, 0x40, 0, 64, 17, 0, 0, // IPv4
+		10, 1, 0, 1, 10, 1, 0, 2,
+		0x9c, 0x40, 0, 9, byte((n - 34) >> 8), byte(n - 34), 0, 0, // UDP
+	})
+	for i := 42; i < n; i++ {
+		b[i] = seed
+	}
+	return b
+}
+
+// PacketRecord returns the bytes of a packet event as the packet source
+// emits them: a record header for a frame of origLen bytes that came in on
+// interface ifindex, then the captured bytes.
+func PacketRecord(ifindex uint32, data []byte, origLen int) []byte {
+	h := packet.Header{
+		Type: packet.RecordTypePacket, Version: packet.RecordVersion, Ifindex: ifindex,
+		OrigLen: uint32(origLen), CapLen: uint32(len(data)), SampleRate: 1,
+		Direction: packet.RecordIngress, Hook: packet.HookXDP,
+	}
+	rec := make([]byte, packet.HeaderSize, packet.HeaderSize+len(data))
+	copy(rec, unsafe.Slice((*byte)(unsafe.Pointer(&h)), packet.HeaderSize))
+	return append(rec, data...)
+}
+
+// UnknownIfindex is an interface index no test host has.
+const UnknownIfindex = 999999
+
+// PacketBatch is the batch the packet golden tests write: two packets on
+// the loopback interface (index 1), one of them truncated, one on
+// UnknownIfindex, then a text event and a packet event too short for its
+// header, which packet sinks reject.
+func PacketBatch(t testing.TB) *cabi.Batch {
+	t.Helper()
+	b := NewBatch(t, 8, 4096)
+	for i, rec := range [][]byte{
+		PacketRecord(1, Frame(60, 1), 60),
+		PacketRecord(1, Frame(1514, 2)[:96], 1514),
+		PacketRecord(UnknownIfindex, Frame(42, 3), 42),
+	} {
+		b.Append(1700000000000000000+uint64(i)*1001, 0, cabi.KindPacket, 0, rec)
+	}
+	b.Append(1700000000000010000, 0, cabi.KindText, 0, []byte("hello"))
+	b.Append(1700000000000020000, 0, cabi.KindPacket, 0, []byte("short"))
 	return b
 }
