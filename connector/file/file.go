@@ -16,8 +16,8 @@ import (
 // Spec describes the file sink's config fields.
 var Spec = spec.Spec{
 	{Name: "path", Kind: spec.String, Required: true, Doc: "File to write; created if missing."},
-	{Name: "format", Kind: spec.Enum, Enum: []string{format.JSONL, format.Raw, format.Text}, Default: format.JSONL,
-		Doc: "jsonl (one JSON object per event, readable by the blaster), raw (little-endian uint32 length, then the bytes) or text (the bytes and a newline)."},
+	{Name: "format", Kind: spec.Enum, Enum: []string{format.JSONL, format.Raw, format.Text, format.Packet, format.PacketJSON}, Default: format.JSONL,
+		Doc: "jsonl (one JSON object per event, readable by the blaster), raw (little-endian uint32 length, then the bytes), text (the bytes and a newline), packet (a tcpdump-like line per packet event) or packet-json (a JSON object per packet event); the packet formats write a marker line for other events."},
 	{Name: "append", Kind: spec.Bool, Default: false, Doc: "Append to an existing file instead of truncating it."},
 	{Name: "buffer", Kind: spec.Size, Default: "256KiB", Max: "1GiB", Doc: "Bytes to buffer before writing to the file."},
 	{Name: "flush_interval", Kind: spec.Duration, Default: "1s", Doc: "Write buffered bytes when a batch arrives this long after the last write; 0 writes every batch."},
@@ -166,7 +166,7 @@ func (s *Sink) Close() error {
 func init() {
 	connector.MustRegister(connector.Type{
 		ID:          "file",
-		Description: "Writes events to a file as JSON lines, length-prefixed raw records or text lines.",
+		Description: "Writes events to a file as JSON lines, length-prefixed raw records or text lines, or packets as tcpdump-like or JSON lines.",
 		Roles:       connector.RoleSink,
 		Spec:        Spec,
 		New: func(config []byte, env connector.Env) (connector.Connector, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector/blaster"
+	"github.com/weirproject/weir/connector/format"
 	"github.com/weirproject/weir/connector/internal/conntest"
 )
 
@@ -94,6 +95,40 @@ func TestFileAppendAndErrors(t *testing.T) {
 	for _, cfg := range []string{`{}`, `{"path":"x","format":"csv"}`, `{"path":"x","buffer":"2GiB"}`} {
 		if _, err := New([]byte(cfg), conntest.Env("f")); err == nil {
 			t.Errorf("New(%s) succeeded; want an error", cfg)
+		}
+	}
+}
+
+// TestFilePacketFormats checks that the file sink takes the packet
+// encodings and writes what the encoder writes (the golden files of
+// connector/format show what that is).
+func TestFilePacketFormats(t *testing.T) {
+	for _, name := range []string{format.Packet, format.PacketJSON} {
+		path := filepath.Join(t.TempDir(), "out."+name)
+		s, err := New([]byte(`{"path":"`+path+`","format":"`+name+`"}`), conntest.Env("f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Connect(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		in := conntest.PacketBatch(t)
+		if st, err := s.Write(in); st != cabi.OK || err != nil {
+			t.Fatalf("%s: Write = %v, %v", name, st, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		enc, err := format.Encoder(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		for _, e := range in.EventSlice() {
+			want = enc(want, &e)
+		}
+		if got, _ := os.ReadFile(path); string(got) != string(want) {
+			t.Errorf("%s: file holds\n%s\nwant\n%s", name, got, want)
 		}
 	}
 }

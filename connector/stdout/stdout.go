@@ -13,8 +13,8 @@ import (
 
 // Spec describes the stdout sink's config fields.
 var Spec = spec.Spec{
-	{Name: "format", Kind: spec.Enum, Enum: []string{format.Text, format.JSONL}, Default: format.Text,
-		Doc: "text prints each event's bytes and a newline; jsonl prints one JSON object per event, in the format the blaster reads."},
+	{Name: "format", Kind: spec.Enum, Enum: []string{format.Text, format.JSONL, format.Packet, format.PacketJSON}, Default: format.Text,
+		Doc: "text prints each event's bytes and a newline; jsonl prints one JSON object per event, in the format the blaster reads; packet prints each packet event as a tcpdump-like line and packet-json as a JSON object, with a marker line for other events."},
 }
 
 // Config is the stdout sink's decoded config.
@@ -40,7 +40,7 @@ func New(config []byte, env connector.Env) (*Sink, error) {
 		return nil, fmt.Errorf("stdout %s: %w", env.Name, err)
 	}
 	if cfg.Format == format.Raw {
-		return nil, fmt.Errorf("stdout %s: format raw is for files; want text or jsonl", env.Name)
+		return nil, fmt.Errorf("stdout %s: format raw is for files; want text, jsonl, packet or packet-json", env.Name)
 	}
 	enc, err := format.Encoder(cfg.Format)
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 func init() {
 	connector.MustRegister(connector.Type{
 		ID:          "stdout",
-		Description: "Prints events to standard output as text or JSON lines.",
+		Description: "Prints events to standard output as text or JSON lines, or packets as tcpdump-like or JSON lines.",
 		Roles:       connector.RoleSink,
 		Spec:        Spec,
 		New: func(config []byte, env connector.Env) (connector.Connector, error) {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/ingest/packet"
+	"github.com/weirproject/weir/ingest/pktfmt"
 	"github.com/weirproject/weir/internal/leakcheck"
 )
 
@@ -74,7 +76,7 @@ func Golden(t *testing.T, name string, got []byte) {
 }
 
 // GoldenBatch is the batch every sink golden test writes.
-func GoldenBatch(t *testing.T) *cabi.Batch {
+func GoldenBatch(t testing.TB) *cabi.Batch {
 	b := NewBatch(t, 8, 1024)
 	b.Append(1700000000000000000, 7, cabi.KindText, 0, []byte("hello world"))
 	b.Append(1700000000000000001, 0, cabi.KindJSON, cabi.FlagTruncated, []byte(`{"k":"v\n"}`))
@@ -156,9 +158,15 @@ const UnknownIfindex = 999999
 // PacketBatch is the batch the packet golden tests write: two packets on
 // the loopback interface (index 1), one of them truncated, one on
 // UnknownIfindex, then a text event and a packet event too short for its
-// header, which packet sinks reject.
+// header, which packet sinks reject. It skips the test when interface 1 is
+// not lo, and sets pktfmt.Location to UTC, so that golden text does not
+// depend on the host.
 func PacketBatch(t testing.TB) *cabi.Batch {
 	t.Helper()
+	if lo, err := net.InterfaceByIndex(1); err != nil || lo.Name != "lo" {
+		t.Skipf("skipping: interface 1 is not lo (%v); the golden files name it", err)
+	}
+	pktfmt.Location = time.UTC
 	b := NewBatch(t, 8, 4096)
 	for i, rec := range [][]byte{
 		PacketRecord(1, Frame(60, 1), 60),
