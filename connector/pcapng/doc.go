@@ -1,6 +1,7 @@
 // Package pcapng writes and reads packet captures in the pcapng format
 // (IETF draft-ietf-opsawg-pcapng), the format tshark and Wireshark read
-// natively.
+// natively, and provides the "pcapng" sink connector, which writes packet
+// events (cabi.KindPacket) to a file or standard output with a Writer.
 //
 // A Writer streams one section: a section header block, then one interface
 // description block per interface added with AddInterface (link type, snap

@@ -3,7 +3,6 @@ package pcapng
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/weirproject/weir/connector/internal/conntest"
+)
 
 type testPacket struct {
 	iface   int
@@ -23,21 +22,9 @@ type testPacket struct {
 	origLen int
 }
 
-// frame returns an Ethernet/IPv4/UDP frame of n bytes (n >= 42) whose
+// frame is conntest.Frame: an Ethernet/IPv4/UDP frame of n bytes whose
 // payload bytes are seed.
-func frame(n int, seed byte) []byte {
-	b := make([]byte, n)
-	copy(b, []byte{
-		0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00, // Ethernet
-		0x45, 0, byte((n - 14) >> 8), byte(n - 14), 0, 1, 0x40, 0, 64, 17, 0, 0, // IPv4
-		10, 1, 0, 1, 10, 1, 0, 2,
-		0x9c, 0x40, 0, 9, byte((n - 34) >> 8), byte(n - 34), 0, 0, // UDP
-	})
-	for i := 42; i < n; i++ {
-		b[i] = seed
-	}
-	return b
-}
+var frame = conntest.Frame
 
 var samplePackets = []testPacket{
 	{0, 1_700_000_000_123_456_789, frame(60, 1), 60},
@@ -77,7 +64,7 @@ func TestGolden(t *testing.T) {
 	var buf bytes.Buffer
 	writeSample(t, &buf)
 	golden := filepath.Join("testdata", "sample.pcapng")
-	if *update {
+	if conntest.Updating() {
 		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}

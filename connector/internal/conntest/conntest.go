@@ -57,6 +57,10 @@ func Main(m *testing.M) {
 	leakcheck.Main(m, leakcheck.Options{FDs: true, Goroutines: true})
 }
 
+// Updating reports whether the tests run with -update, for golden files
+// that Golden cannot compare (binary ones).
+func Updating() bool { return *update }
+
 // Golden compares got with testdata/name, or rewrites it under -update.
 func Golden(t *testing.T, name string, got []byte) {
 	t.Helper()

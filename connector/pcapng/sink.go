@@ -1,0 +1,293 @@
+package pcapng
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/format"
+	"github.com/weirproject/weir/connector/spec"
+	"github.com/weirproject/weir/ingest/packet"
+)
+
+// Spec describes the pcapng sink's config fields.
+var Spec = spec.Spec{
+	{Name: "path", Kind: spec.String, Required: true, Doc: "File to write, created or truncated; - writes to standard output."},
+	{Name: "flush_interval", Kind: spec.Duration, Default: "200ms", Min: "0s",
+		Doc: "Longest time a written packet waits in the buffer, also when no more packets come; 0 writes at the end of every batch."},
+	{Name: "fsync", Kind: spec.Bool, Default: false, Doc: "Sync the file to disk on drain and stop, after writing the buffer."},
+}
+
+// Config is the pcapng sink's decoded config.
+type Config struct {
+	Path          string             `json:"path"`
+	FlushInterval spec.DurationValue `json:"flush_interval"`
+	Fsync         bool               `json:"fsync"`
+}
+
+// Stdout is the path that means standard output.
+const Stdout = "-"
+
+// Sink is a sink that writes packet events to a pcapng file, as enhanced
+// packet blocks, with an interface description block (Ethernet,
+// packet.SnaplenMax, named as the host names the interface) the first time
+// each interface index appears. Other events and malformed packet records
+// are counted by Rejected and skipped.
+//
+// It opens the file in Connect. Blocks are buffered and written when the
+// buffer fills, at most flush_interval after they were buffered (by a
+// timer of the sink's, also when no batch follows), and on Pause, Drain,
+// Stop and Close; Drain and Stop also fsync when configured. When a write
+// fails (a full disk), the file keeps the whole blocks that fit, Written
+// counts its packets exactly, and Write, Drain, Stop and Close return the
+// error from then on.
+//
+// Write, Written, Rejected and the timer may run concurrently; the other
+// methods follow the connector.Connector lifecycle.
+type Sink struct {
+	connector.Base
+	cfg  Config
+	name string
+	app  string
+	out  io.Writer // for Stdout
+
+	mu       sync.Mutex
+	w        *Writer
+	closed   bool
+	timer    *time.Timer
+	armed    bool
+	ids      map[uint32]int // interface index → pcapng interface ID
+	names    format.InterfaceNames
+	rejected uint64
+	hdr      packet.Header // a copy of an unaligned record's header
+}
+
+var _ connector.Sink = (*Sink)(nil)
+
+// New creates a pcapng sink from a JSON config. It checks that the file's
+// directory exists but does not open the file.
+func New(config []byte, env connector.Env) (*Sink, error) {
+	var cfg Config
+	if err := spec.Decode(Spec, config, &cfg); err != nil {
+		return nil, fmt.Errorf("pcapng %s: %w", env.Name, err)
+	}
+	if cfg.Path != Stdout {
+		dir := filepath.Dir(cfg.Path)
+		if st, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("pcapng %s: path %s: %w", env.Name, cfg.Path, err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("pcapng %s: path %s: %s is not a directory", env.Name, cfg.Path, dir)
+		}
+	}
+	return &Sink{cfg: cfg, name: env.Name, app: "weir", out: os.Stdout, ids: map[uint32]int{}}, nil
+}
+
+// SetOutput replaces standard output as the destination of path "-", for
+// tests and commands. Call it before Connect.
+func (s *Sink) SetOutput(w io.Writer) { s.out = w }
+
+// SetApplication sets the application recorded in the section header
+// (shb_userappl), "weir" unless set. Call it before Connect.
+func (s *Sink) SetApplication(app string) { s.app = app }
+
+// Connect creates the file, or starts the stream on standard output, and
+// buffers the section header.
+func (s *Sink) Connect(context.Context, int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w != nil {
+		return nil
+	}
+	var w *Writer
+	var err error
+	if s.cfg.Path == Stdout {
+		w, err = NewWriter(s.out, s.app)
+	} else {
+		w, err = Create(s.cfg.Path, s.app)
+	}
+	if err != nil {
+		return fmt.Errorf("pcapng %s: %w", s.name, err)
+	}
+	s.w = w
+	s.timer = time.AfterFunc(time.Hour, s.tick)
+	s.timer.Stop()
+	s.arm()
+	return nil
+}
+
+// Write adds every packet event of b to the buffer.
+func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil || s.closed {
+		return cabi.Error, fmt.Errorf("pcapng %s: write before connect or after close", s.name)
+	}
+	evs := b.EventSlice()
+	for i := range evs {
+		e := &evs[i]
+		if e.Kind != cabi.KindPacket {
+			s.rejected++
+			continue
+		}
+		h, data, ok := s.view(e.Bytes())
+		if !ok {
+			s.rejected++
+			continue
+		}
+		id, err := s.iface(h.Ifindex)
+		if err == nil {
+			err = s.w.WritePacket(id, e.TsNs, data, int(h.OrigLen))
+		}
+		if err != nil {
+			return cabi.Error, s.failed(err)
+		}
+	}
+	if s.cfg.FlushInterval == 0 {
+		if err := s.w.Flush(); err != nil {
+			return cabi.Error, s.failed(err)
+		}
+		return cabi.OK, nil
+	}
+	s.arm()
+	return cabi.OK, nil
+}
+
+// view returns the header and captured bytes of a packet record, in place
+// when rec is 8-byte aligned, as ring records are, else from a copy of the
+// header.
+func (s *Sink) view(rec []byte) (*packet.Header, []byte, bool) {
+	if uintptr(unsafe.Pointer(unsafe.SliceData(rec)))%8 == 0 {
+		return packet.View(rec)
+	}
+	h, data, err := packet.Decode(rec)
+	s.hdr = h
+	return &s.hdr, data, err == nil
+}
+
+// iface returns the pcapng interface ID of an interface index, describing
+// the interface first if it is new.
+func (s *Sink) iface(index uint32) (int, error) {
+	if id, ok := s.ids[index]; ok {
+		return id, nil
+	}
+	id, err := s.w.AddInterface(Interface{Name: s.names.Name(index), LinkType: LinkTypeEthernet, SnapLen: packet.SnaplenMax})
+	if err != nil {
+		return 0, err
+	}
+	s.ids[index] = id
+	return id, nil
+}
+
+// failed wraps a write error with the sink's name and what the output
+// kept.
+func (s *Sink) failed(err error) error {
+	dest := s.cfg.Path
+	if dest == Stdout {
+		dest = "standard output"
+	}
+	return fmt.Errorf("pcapng %s: %w (%s holds the %d packets written before)", s.name, err, dest, s.w.Packets())
+}
+
+// arm starts the flush timer if blocks wait in the buffer and it is not
+// running.
+func (s *Sink) arm() {
+	if !s.armed && s.cfg.FlushInterval > 0 && s.w.Buffered() > 0 {
+		s.armed = true
+		s.timer.Reset(time.Duration(s.cfg.FlushInterval))
+	}
+}
+
+// tick writes the buffer out when the flush timer fires. An error sticks in
+// the Writer, so the next Write returns it.
+func (s *Sink) tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = false
+	if s.w != nil && !s.closed {
+		s.w.Flush()
+	}
+}
+
+// flush writes the buffer out and, when sync is set and fsync configured,
+// syncs the file.
+func (s *Sink) flush(sync bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil || s.closed {
+		return nil
+	}
+	var err error
+	if sync && s.cfg.Fsync {
+		err = s.w.Sync()
+	} else {
+		err = s.w.Flush()
+	}
+	if err != nil {
+		return s.failed(err)
+	}
+	return nil
+}
+
+// Written returns how many packets have reached the file (or standard
+// output) whole. After Close it is the number of packets the file holds.
+func (s *Sink) Written() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return 0
+	}
+	return s.w.Packets()
+}
+
+// Rejected returns how many events were skipped: events of another kind
+// than cabi.KindPacket, and malformed packet records.
+func (s *Sink) Rejected() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rejected
+}
+
+// Pause writes the buffer out.
+func (s *Sink) Pause() error { return s.flush(false) }
+
+// Drain writes the buffer out and syncs if configured.
+func (s *Sink) Drain() error { return s.flush(true) }
+
+// Stop writes the buffer out and syncs if configured.
+func (s *Sink) Stop() error { return s.flush(true) }
+
+// Close writes what is left and closes the file. It is safe after a failed
+// Connect, and a second call does nothing.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil || s.closed {
+		return nil
+	}
+	s.closed = true
+	s.timer.Stop()
+	if err := s.w.Close(); err != nil && !errors.Is(err, ErrClosed) {
+		return s.failed(err)
+	}
+	return nil
+}
+
+func init() {
+	connector.MustRegister(connector.Type{
+		ID:          "pcapng",
+		Description: "Writes packet events to a pcapng file that tshark and Wireshark read.",
+		Roles:       connector.RoleSink,
+		Spec:        Spec,
+		New: func(config []byte, env connector.Env) (connector.Connector, error) {
+			return New(config, env)
+		},
+	})
+}

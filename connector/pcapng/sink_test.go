@@ -1,0 +1,234 @@
+package pcapng
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector/internal/conntest"
+	"github.com/weirproject/weir/ingest/packet"
+)
+
+// newSink creates and connects a sink, closed when the test ends.
+func newSink(t *testing.T, config string) *Sink {
+	t.Helper()
+	s, err := New([]byte(config), conntest.Env("cap"))
+	if err != nil {
+		t.Fatalf("New(%s) error: %v", config, err)
+	}
+	if err := s.Connect(t.Context(), 1); err != nil {
+		t.Fatalf("Connect error: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestSink writes the packet batch and reads the file back: the packets in
+// order, one interface per index with its name, the other events rejected.
+func TestSink(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.pcapng")
+	s := newSink(t, `{"path":"`+path+`","fsync":true}`)
+	in := conntest.PacketBatch(t)
+	if st, err := s.Write(in); st != cabi.OK || err != nil {
+		t.Fatalf("Write = %v, %v", st, err)
+	}
+	if err := s.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Written() != 3 || s.Rejected() != 2 {
+		t.Errorf("Written, Rejected = %d, %d; want 3, 2", s.Written(), s.Rejected())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f)
+	evs := in.EventSlice()
+	for i, want := range evs[:3] {
+		got, err := r.Next()
+		if err != nil {
+			t.Fatalf("Next() #%d: %v", i, err)
+		}
+		h, data, _ := packet.Decode(want.Bytes())
+		if got.TsNs != want.TsNs || got.OrigLen != int(h.OrigLen) || !bytes.Equal(got.Data, data) {
+			t.Errorf("packet %d = ts %d orig %d len %d; want ts %d orig %d len %d",
+				i, got.TsNs, got.OrigLen, len(got.Data), want.TsNs, h.OrigLen, len(data))
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Errorf("Next() after the packets = %v; want io.EOF", err)
+	}
+	ifs := r.Interfaces()
+	want := []Interface{
+		{Name: "lo", LinkType: LinkTypeEthernet, SnapLen: packet.SnaplenMax},
+		{Name: "if" + strconv.Itoa(conntest.UnknownIfindex), LinkType: LinkTypeEthernet, SnapLen: packet.SnaplenMax},
+	}
+	if len(ifs) != len(want) {
+		t.Fatalf("file describes %d interfaces; want %d", len(ifs), len(want))
+	}
+	for i := range want {
+		if ifs[i].Interface != want[i] {
+			t.Errorf("interface %d = %+v; want %+v", i, ifs[i].Interface, want[i])
+		}
+	}
+}
+
+// packetBatch returns a batch of n packet events of size-byte frames on
+// the loopback interface.
+func packetBatch(t *testing.T, n, size int) *cabi.Batch {
+	rec := conntest.PacketRecord(1, conntest.Frame(size, 7), size)
+	b := conntest.NewBatch(t, n, n*len(rec))
+	for i := range n {
+		b.Append(uint64(i), 0, cabi.KindPacket, 0, rec)
+	}
+	return b
+}
+
+// TestSinkNoSpace fills a 256 KiB tmpfs, both with one large write of the
+// buffer (a flush interval longer than the test) and with a write per
+// batch: Write must fail with ENOSPC naming the path, and the file must
+// hold exactly Written() whole packets for this package's reader and for
+// tshark.
+func TestSinkNoSpace(t *testing.T) {
+	dir := smallTmpfs(t, "256k")
+	for _, interval := range []string{"1h", "0s"} {
+		path := filepath.Join(dir, "full-"+interval+".pcapng")
+		s := newSink(t, `{"path":"`+path+`","flush_interval":"`+interval+`"}`)
+		b := packetBatch(t, 32, 1000)
+		var err error
+		var st cabi.Status
+		for i := 0; i < 1000 && err == nil; i++ {
+			st, err = s.Write(b)
+		}
+		if st != cabi.Error || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("interval %s: Write = %v, %v; want cabi.Error, ENOSPC naming %s", interval, st, err, path)
+		}
+		if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("interval %s: Close = %v; want the ENOSPC again", interval, err)
+		}
+		n := s.Written()
+		t.Logf("interval %s: %d packets written before: %v", interval, n, err)
+		if got := countPackets(t, path); uint64(got) != n {
+			t.Errorf("interval %s: the file holds %d packets; Written() = %d", interval, got, n)
+		}
+		// A 1000-byte frame takes a 1032-byte block: most of 256 KiB.
+		if n < 200 {
+			t.Errorf("interval %s: Written() = %d; want the ~250 that fit", interval, n)
+		}
+		tsharkCount(t, path, n)
+		os.Remove(path)
+	}
+}
+
+// tsharkCount checks that tshark reads want packets from path, when
+// tshark is installed.
+func tsharkCount(t *testing.T, path string, want uint64) {
+	t.Helper()
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Log("not checking with tshark: not installed (CI installs it with tools/deps.sh)")
+		return
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(tshark, "-r", path, "-T", "fields", "-e", "frame.number")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s: %v\n%s", path, err, stderr.Bytes())
+	}
+	if got := strings.Count(string(out), "\n"); uint64(got) != want {
+		t.Errorf("tshark -r %s read %d packets; want %d\n%s", path, got, want, stderr.Bytes())
+	}
+}
+
+// TestSinkPipe writes one batch to a pipe and no more: the reader must see
+// the packets, which only the flush timer writes.
+func TestSinkPipe(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	s, err := New([]byte(`{"path":"-","flush_interval":"50ms"}`), conntest.Env("cap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetOutput(pw)
+	if err := s.Connect(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st, err := s.Write(packetBatch(t, 2, 60)); st != cabi.OK || err != nil {
+		t.Fatalf("Write = %v, %v", st, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		r := NewReader(pr)
+		for range 2 {
+			if _, err := r.Next(); err != nil {
+				got <- err
+				return
+			}
+		}
+		got <- nil
+	}()
+	// The property is that the packets come without another write; the
+	// timeout is generous, not a speed.
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("reading the pipe: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		pw.Close()
+		<-got
+		t.Fatal("the packets did not reach the pipe within 30s of the write, with a 50ms flush interval")
+	}
+	if n := s.Written(); n != 2 {
+		t.Errorf("Written() = %d; want 2", n)
+	}
+}
+
+func TestSinkErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, cfg := range []string{
+		`{}`,
+		`{"path":"` + dir + `/no-such-dir/x.pcapng"}`,
+		`{"path":"x","flush_interval":"soon"}`,
+		`{"path":"x","format":"jsonl"}`,
+	} {
+		if _, err := New([]byte(cfg), conntest.Env("cap")); err == nil {
+			t.Errorf("New(%s) succeeded; want an error", cfg)
+		}
+	}
+	s, err := New([]byte(`{"path":"`+dir+`"}`), conntest.Env("cap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Write(packetBatch(t, 1, 60)); st != cabi.Error || err == nil {
+		t.Errorf("Write before Connect = %v, %v; want cabi.Error", st, err)
+	}
+	if err := s.Connect(t.Context(), 1); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("Connect to a directory = %v; want an error naming it", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after a failed Connect = %v; want nil", err)
+	}
+}
