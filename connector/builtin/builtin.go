@@ -10,5 +10,6 @@ import (
 	_ "github.com/weirproject/weir/connector/file"
 	_ "github.com/weirproject/weir/connector/metronome"
 	_ "github.com/weirproject/weir/connector/packet"
+	_ "github.com/weirproject/weir/connector/pcapng"
 	_ "github.com/weirproject/weir/connector/stdout"
 )

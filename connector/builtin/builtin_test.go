@@ -11,6 +11,7 @@ import (
 	"github.com/weirproject/weir/connector/blaster"
 	"github.com/weirproject/weir/connector/file"
 	"github.com/weirproject/weir/connector/metronome"
+	"github.com/weirproject/weir/connector/pcapng"
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/connector/stdout"
 )
@@ -22,10 +23,11 @@ var configTypes = map[string]any{
 	"stdout":    stdout.Config{},
 	"file":      file.Config{},
 	"metronome": metronome.Config{},
+	"pcapng":    pcapng.Config{},
 }
 
 // minimal are the smallest configs each type accepts: its required fields.
-var minimal = map[string]string{"file": `{"path":"x"}`}
+var minimal = map[string]string{"file": `{"path":"x"}`, "pcapng": `{"path":"x"}`}
 
 // TestSpecsDocumentConfig checks that every built-in type is registered,
 // that its spec is sound and lists exactly the fields its config struct
@@ -83,6 +85,7 @@ func TestSpecBoundsRefused(t *testing.T) {
 		{"blackhole", `{"max_latency": "0s"}`, "max_latency"},
 		{"file", `{"path": "x", "buffer": "2GiB"}`, "buffer"},
 		{"blackhole", `{"latency": "some"}`, "latency"},
+		{"pcapng", `{"path": "x", "flush_interval": "-1s"}`, "flush_interval"},
 	} {
 		typ, _ := connector.Default.Lookup(tc.id)
 		if _, err := spec.ApplyJSON(typ.Spec, []byte(tc.config)); err == nil || !strings.Contains(err.Error(), tc.want) {
