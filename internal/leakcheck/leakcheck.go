@@ -3,6 +3,7 @@
 package leakcheck
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +33,21 @@ type Options struct {
 }
 
 // Main runs the tests of m, then exits: with m's code, or 1 when the tests
-// passed but left descriptors or goroutines behind.
+// passed but left descriptors or goroutines behind. It checks nothing when
+// the binary fuzzes (-test.fuzz, or a fuzzing worker), whose engine keeps
+// goroutines and descriptors of its own.
 func Main(m *testing.M, o Options) {
 	os.Exit(run(m.Run, o, os.Stderr))
+}
+
+// fuzzing reports whether the test binary was asked to fuzz.
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }
 
 func run(tests func() int, o Options, stderr io.Writer) int {
@@ -53,7 +66,7 @@ func run(tests func() int, o Options, stderr io.Writer) int {
 	if o.Cleanup != nil {
 		o.Cleanup()
 	}
-	if code != 0 {
+	if code != 0 || fuzzing() {
 		return code
 	}
 	var stacks []string // of the goroutines left running
