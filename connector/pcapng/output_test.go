@@ -18,16 +18,7 @@ func TestCreateGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ifc := range sampleIfaces {
-		if _, err := pw.AddInterface(ifc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range samplePackets {
-		if err := pw.WritePacket(p.iface, p.tsNs, p.data, p.origLen); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addSample(t, pw)
 	if err := pw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -155,16 +146,7 @@ func TestShortWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ifc := range sampleIfaces {
-			if _, err := pw.AddInterface(ifc); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, p := range samplePackets {
-			if err := pw.WritePacket(p.iface, p.tsNs, p.data, p.origLen); err != nil {
-				t.Fatal(err)
-			}
-		}
+		addSample(t, pw)
 		if err := pw.Flush(); !errors.Is(err, errFull) {
 			t.Fatalf("room %d: Flush = %v; want errFull", room, err)
 		}

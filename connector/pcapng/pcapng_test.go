@@ -38,12 +38,23 @@ var sampleIfaces = []Interface{
 	{Name: "wb-peer", LinkType: LinkTypeEthernet, SnapLen: 96},
 }
 
+// writeSample writes the sample interfaces and packets to w and closes
+// the Writer.
 func writeSample(t testing.TB, w io.Writer) {
 	t.Helper()
 	pw, err := NewWriter(w, "weir test")
 	if err != nil {
 		t.Fatal(err)
 	}
+	addSample(t, pw)
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// addSample adds the sample interfaces and packets to pw.
+func addSample(t testing.TB, pw *Writer) {
+	t.Helper()
 	for i, ifc := range sampleIfaces {
 		id, err := pw.AddInterface(ifc)
 		if err != nil || id != i {
@@ -54,9 +65,6 @@ func writeSample(t testing.TB, w io.Writer) {
 		if err := pw.WritePacket(p.iface, p.tsNs, p.data, p.origLen); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := pw.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
