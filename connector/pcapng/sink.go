@@ -186,14 +186,10 @@ func (s *Sink) iface(index uint32) (int, error) {
 	return id, nil
 }
 
-// failed wraps a write error with the sink's name and what the output
-// kept.
+// failed wraps a write error, which names the file, with the sink's name
+// and how many packets the file kept.
 func (s *Sink) failed(err error) error {
-	dest := s.cfg.Path
-	if dest == Stdout {
-		dest = "standard output"
-	}
-	return fmt.Errorf("pcapng %s: %w (%s holds the %d packets written before)", s.name, err, dest, s.w.Packets())
+	return fmt.Errorf("pcapng %s: %w (%d packets written before it)", s.name, err, s.w.Packets())
 }
 
 // arm starts the flush timer if blocks wait in the buffer and it is not
