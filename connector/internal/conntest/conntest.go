@@ -147,7 +147,11 @@ func Frame(n int, seed byte) []byte {
 // interface ifindex, then the captured bytes.
 func PacketRecord(ifindex uint32, data []byte, origLen int) []byte {
 	h := packet.Header{
-		Type: packet.RecordTypePacket, Version: packet.RecordVersion, Ifindex: ifindex,
+		RecordHeader: cabi.RecordHeader{
+			Type: cabi.RecordPacket, Version: cabi.PacketRecordVersion, Clock: cabi.ClockMonotonic,
+			Size: uint32(packet.HeaderSize + len(data)),
+		},
+		Ifindex: ifindex,
 		OrigLen: uint32(origLen), CapLen: uint32(len(data)), SampleRate: 1,
 		Direction: packet.RecordIngress, Hook: packet.HookXDP,
 	}
