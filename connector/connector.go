@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -138,3 +139,24 @@ type Counter struct {
 type Counting interface {
 	Counters() []Counter
 }
+
+// ErrPermanent is wrapped by Connect errors that retrying cannot cure:
+// missing privileges, a device that does not exist. The engine then fails
+// the connector at once, naming the error, instead of retrying with
+// backoff; a reload with another config may try again.
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent marks err as one retrying cannot cure (see ErrPermanent). It
+// returns nil for a nil err.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+
+func (e permanentError) Unwrap() []error { return []error{e.err, ErrPermanent} }

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"errors"
+
 	"github.com/weirproject/weir/connector"
 
 	"context"
@@ -245,6 +247,11 @@ func (n *connNode) connect(ctx context.Context, inst connector.Connector) bool {
 			n.fail(err)
 		}
 		n.srcC.errors.Add(1)
+		if errors.Is(err, connector.ErrPermanent) {
+			n.log.Error("connector connect failed; retrying cannot help", "err", err)
+			n.state.Store(stFailed)
+			return false
+		}
 		n.log.Warn("connector connect failed", "attempt", attempt, "err", err)
 		if !sleep(n.opts.ConnectBackoff.delay(attempt), ctx.Done()) {
 			return false

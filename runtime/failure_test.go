@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"strings"
+
 	"github.com/weirproject/weir/connector"
 
 	"errors"
@@ -56,5 +58,26 @@ func TestFailureOutlivesShutdown(t *testing.T) {
 		if c.State != tt.state || c.Failure != tt.failure {
 			t.Errorf("%s %s: state %q, failure %q; want %q, %q", tt.role, tt.name, c.State, c.Failure, tt.state, tt.failure)
 		}
+	}
+}
+
+// TestPermanentConnectFails checks that a Connect error marked permanent
+// fails the connector at once, naming the error, and ends the engine's
+// wait when it was the only source, instead of being retried forever.
+func TestPermanentConnectFails(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource {
+		return &testSource{eventsPer: 4, size: 8, failConn: 1 << 30, permanent: true}
+	}
+	g := graph([]string{"cap:src", "out:sink"}, nil, EdgeDef{From: "cap", To: "out"})
+	e := startEngine(t, g, f, testOpts())
+	select {
+	case <-e.Finished():
+	case <-time.After(5 * time.Second):
+		t.Fatal("engine not finished 5s after its only source failed for good")
+	}
+	c, _ := e.Stats().Component("cap", StatSource)
+	if c.State != "failed" || c.ConnectAttempts != 1 || !strings.Contains(c.Failure, "refused for good") {
+		t.Errorf("source: state %q, %d connect attempts, failure %q; want failed after 1 attempt, naming the error", c.State, c.ConnectAttempts, c.Failure)
 	}
 }

@@ -71,6 +71,7 @@ type testSource struct {
 	size       int
 	limit      int
 	failConn   int  // fail this many Connect calls
+	permanent  bool // Connect failures are connector.Permanent
 	connWaits  bool // the first Connect waits for its ctx to end, then succeeds
 	drained    atomic.Bool
 	attempts   []int
@@ -93,6 +94,9 @@ func (s *testSource) Connect(ctx context.Context, attempt int) error {
 	s.attempts = append(s.attempts, attempt)
 	s.mu.Unlock()
 	if attempt <= s.failConn {
+		if s.permanent {
+			return connector.Permanent(errors.New("refused for good"))
+		}
 		return errors.New("refused")
 	}
 	if s.connWaits && attempt == 1 {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -20,13 +18,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
-	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector/pcapng"
-	"github.com/weirproject/weir/ingest/packet"
 	"github.com/weirproject/weir/internal/netns"
 	"github.com/weirproject/weir/tools/trafgen"
 )
@@ -83,18 +79,18 @@ func TestCaptureUsageErrors(t *testing.T) {
 			t.Errorf("weir capture %q = %d, stderr %q; want 2 and a message containing %q", tc.args, code, stderr.String(), tc.want)
 		}
 	}
-	var stderr bytes.Buffer
-	if code := runCapture(context.Background(), []string{"--help"}, io.Discard, &stderr); code != 0 || !strings.Contains(stderr.String(), "Examples:") {
-		t.Errorf("weir capture --help = %d, %q; want 0 and the usage text", code, stderr.String())
+	var stdout, stderr bytes.Buffer
+	if code := runCapture(context.Background(), []string{"--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Examples:") || stderr.Len() != 0 {
+		t.Errorf("weir capture --help = %d, stdout %q, stderr %q; want 0 and the usage text on stdout", code, stdout.String(), stderr.String())
 	}
 }
 
 // counters are the exit counters weir capture prints to stderr.
 type counters struct {
-	captured, seen, filtered, sampledOut, ringFull, unread uint64
+	captured, seen, filtered, sampledOut, ringFull, unread, unwritten uint64
 }
 
-var counterLine = regexp.MustCompile(`(?m)^(\d+) packets (captured|seen by the kernel programs|filtered out|sampled out|dropped by ring|in the rings not read)`)
+var counterLine = regexp.MustCompile(`(?m)^(\d+) packets (captured|seen by the kernel programs|filtered out|sampled out|dropped by ring|in the rings not read|read but not written out)`)
 
 func parseCounters(t *testing.T, stderr string) counters {
 	t.Helper()
@@ -116,12 +112,14 @@ func parseCounters(t *testing.T, stderr string) counters {
 			c.ringFull = n
 		case "in the rings not read":
 			c.unread = n
+		case "read but not written out":
+			c.unwritten = n
 		}
 	}
 	if found < 5 {
 		t.Fatalf("weir capture printed no exit counters:\n%s", stderr)
 	}
-	if c.seen != c.filtered+c.sampledOut+c.ringFull+c.captured+c.unread {
+	if c.seen != c.filtered+c.sampledOut+c.ringFull+c.captured+c.unread+c.unwritten {
 		t.Errorf("counters do not add up: %+v\n%s", c, stderr)
 	}
 	return c
@@ -200,12 +198,13 @@ func (r *rig) send(t *testing.T) trafgen.Result {
 	return res
 }
 
-// capture runs weir capture with args in B's namespace until it exits.
+// capture runs weir capture with args in B's namespace, as a child
+// process (the test binary running main), until it exits.
 type capture struct {
 	stdout, stderr syncBuffer
 	code           int
 	done           chan struct{}
-	cancel         context.CancelFunc
+	cancel         func() // sends SIGINT, as Ctrl-C does
 }
 
 func (r *rig) startCapture(t *testing.T, args ...string) *capture {
@@ -213,28 +212,54 @@ func (r *rig) startCapture(t *testing.T, args ...string) *capture {
 	return r.startCaptureSlow(t, 0, args...)
 }
 
-// startCaptureSlow is startCapture with a standard output that takes delay
-// over every write, like a slow disk or pipe.
+// startCaptureSlow is startCapture with a standard output that is read
+// only every delay, up to 1 MiB (the pipe's size) at a time, like a slow
+// disk or pipe.
 func (r *rig) startCaptureSlow(t *testing.T, delay time.Duration, args ...string) *capture {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	c := &capture{done: make(chan struct{}), cancel: cancel}
-	var stdout io.Writer = &c.stdout
-	if delay > 0 {
-		stdout = slowWriter{stdout, delay}
+	cmd := exec.Command(os.Args[0], append([]string{"capture"}, args...)...)
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	out, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20); err != nil {
+		t.Logf("pipe stays at its default size: %v", err)
+	}
+	cmd.Stdout = w
+	c := &capture{done: make(chan struct{})}
+	cmd.Stderr = &c.stderr
+	err = netns.Do(r.p.B.NS, cmd.Start)
+	w.Close()
+	if err != nil {
+		out.Close()
+		t.Fatal(err)
+	}
+	c.cancel = func() { cmd.Process.Signal(os.Interrupt) }
 	go func() {
 		defer close(c.done)
-		err := netns.Do(r.p.B.NS, func() error {
-			c.code = runCapture(ctx, args, stdout, &c.stderr)
-			return nil
-		})
-		if err != nil {
-			c.code = -1
-			fmt.Fprintf(&c.stderr, "enter namespace: %v\n", err)
+		defer out.Close()
+		buf := make([]byte, 1<<20)
+		for {
+			n, err := out.Read(buf)
+			c.stdout.Write(buf[:n])
+			if err != nil {
+				break
+			}
+			time.Sleep(delay)
 		}
+		cmd.Wait()
+		c.code = cmd.ProcessState.ExitCode()
 	}()
-	t.Cleanup(func() { cancel(); <-c.done })
+	t.Cleanup(func() {
+		select {
+		case <-c.done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	t.Cleanup(c.cancel)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		select {
 		case <-c.done:
@@ -546,49 +571,13 @@ func readPcapngFrom(t *testing.T, name string, r io.Reader) ([]pcapng.Packet, []
 	}
 }
 
-// TestSinkRecordMalformed feeds the Consume path's record decoder records
-// that packet.Describe would refuse; each must come back as errMalformed,
-// which the capture loop counts, and never be written.
-func TestSinkRecordMalformed(t *testing.T) {
-	good := func() []byte {
-		rec := make([]byte, packet.HeaderSize+16)
-		h := (*packet.Header)(unsafe.Pointer(&rec[0]))
-		*h = packet.Header{
-			RecordHeader: cabi.RecordHeader{Type: packet.RecordTypePacket, Version: packet.RecordVersion, Size: uint32(packet.HeaderSize) + 16},
-			Ifindex:      1, OrigLen: 16, CapLen: 16,
-		}
-		return rec
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(rec []byte) []byte
-	}{
-		{"short", func(rec []byte) []byte { return rec[:packet.HeaderSize-1] }},
-		{"type", func(rec []byte) []byte { (*packet.Header)(unsafe.Pointer(&rec[0])).Type = 7; return rec }},
-		{"version", func(rec []byte) []byte { (*packet.Header)(unsafe.Pointer(&rec[0])).Version = 9; return rec }},
-		{"caplen over origlen", func(rec []byte) []byte { (*packet.Header)(unsafe.Pointer(&rec[0])).OrigLen = 8; return rec }},
-		{"caplen over record", func(rec []byte) []byte { return rec[:packet.HeaderSize+15] }},
-	} {
-		s := &sink{ifaces: []sinkIface{{index: 1, name: "x"}}, text: bufio.NewWriter(io.Discard)}
-		if err := s.record(tc.edit(good()), nil); !errors.Is(err, errMalformed) {
-			t.Errorf("%s: record = %v; want errMalformed", tc.name, err)
-		}
-		if s.text.Buffered() != 0 {
-			t.Errorf("%s: a malformed record was written", tc.name)
-		}
-	}
-}
-
 // TestCaptureDrainBounded stops a capture whose output is too slow to
 // empty the rings: the stop must be noticed in the middle of a pass over a
 // ring, the drain must give up at drainTimeout, also in the middle of a
 // pass, and what it left must be reported as unread.
 func TestCaptureDrainBounded(t *testing.T) {
 	const sent, delay = 100000, 150 * time.Millisecond
-	// Restored after the capture's own cleanup, which waits for it to end.
-	old := drainTimeout
-	t.Cleanup(func() { drainTimeout = old })
-	drainTimeout = 200 * time.Millisecond
+	const drainTimeout = 200 * time.Millisecond
 	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: sent, Rate: 500000}, false, toBlackhole)
 	// A 90-byte frame takes a 192-byte record, so a 16 MiB ring holds
 	// about 87,000, nearly all of what is sent, since the output drains
@@ -597,7 +586,7 @@ func TestCaptureDrainBounded(t *testing.T) {
 	// capture ends after at most a write in progress, one more before the
 	// stop is seen, the drain's 200 ms with a write running past it, and
 	// the final flush: 0.8 s.
-	c := r.startCaptureSlow(t, delay, "-i", r.p.B.Name, "--mode", "xdp", "--ring-size", "16MiB", "-w", "-")
+	c := r.startCaptureSlow(t, delay, "-i", r.p.B.Name, "--mode", "xdp", "--ring-size", "16MiB", "-w", "-", "--drain-timeout", drainTimeout.String())
 	r.send(t)
 	stop := time.Now()
 	c.cancel()

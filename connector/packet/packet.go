@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/connector/spec"
@@ -22,6 +24,8 @@ var Spec = spec.Spec{
 	{Name: "snaplen", Kind: spec.Size, Default: kpacket.SnaplenMax, Min: 1, Doc: "Most bytes kept of each packet; values above 9216 are capped to it."},
 	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Doc: "Keep 1 packet in this many, per interface and CPU, deterministically."},
 	{Name: "ring_size", Kind: spec.Size, Default: kpacket.DefaultRingSize, Min: 4096, Max: 1 << 30, Doc: "Size of each CPU's ring buffer, a power of two."},
+	{Name: "wakeup_bytes", Kind: spec.Size, Default: 0, Doc: "Wake the reader when this much data waits in a ring; 0 is half the ring. Below it, a 100ms deadline picks records up."},
+	{Name: "count", Kind: spec.Uint, Default: 0, Doc: "Stop after handing over this many packets, then end as a drained source does; 0 captures until stopped."},
 	{Name: "order", Kind: spec.Bool, Default: true, Doc: "Merge the per-CPU rings so that packets come out in time order; false hands them out one CPU's after another's, which costs less."},
 	{Name: "order_window", Kind: spec.Duration, Default: "1ms", Min: "1us", Max: "1s", Doc: "How old a packet must be before it is handed out when order is true: longer covers slower CPUs, and adds as much latency."},
 	{Name: "filter", Kind: spec.String, Default: "", Doc: "Filter expression; reserved for the filter compiler, so only the empty filter is accepted for now."},
@@ -36,9 +40,15 @@ type sourceConfig struct {
 	Sample      uint64             `json:"sample"`
 	RingSize    uint64             `json:"ring_size"`
 	Filter      string             `json:"filter"`
+	WakeupBytes uint64             `json:"wakeup_bytes"`
+	Count       uint64             `json:"count"`
 	Order       bool               `json:"order"`
 	OrderWindow spec.DurationValue `json:"order_window"`
 }
+
+// NeedsPrivileges says what loading and attaching the capture programs
+// needs, for error messages.
+const NeedsPrivileges = "capturing needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON"
 
 // Source is the "packet" source connector: an ingest/packet Capture whose
 // records it hands to the engine without copying. Each Poll appends
@@ -52,8 +62,10 @@ type sourceConfig struct {
 // hold and answers cabi.EOF once they are empty.
 type Source struct {
 	connector.Base
-	cfg kpacket.Config
-	env connector.Env
+	cfg   kpacket.Config
+	count uint64 // packets to hand over in all; 0: no limit
+	out   uint64 // packets handed over
+	env   connector.Env
 
 	// mu guards capture and final against Counters, which may run on
 	// any goroutine; the engine serializes every other call.
@@ -95,6 +107,7 @@ func New(config []byte, env connector.Env) (*Source, error) {
 		SampleRate:  uint32(min(sc.Sample, 1<<32-1)),
 		RingSize:    int(sc.RingSize),
 		OrderWindow: time.Duration(sc.OrderWindow),
+		WakeupBytes: sc.WakeupBytes,
 	}
 	if !sc.Order {
 		cfg.OrderWindow = -1
@@ -102,7 +115,7 @@ func New(config []byte, env connector.Env) (*Source, error) {
 	if err := kpacket.CheckConfig(cfg); err != nil {
 		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
 	}
-	return &Source{cfg: cfg, env: env}, nil
+	return &Source{cfg: cfg, count: sc.Count, env: env}, nil
 }
 
 // Config returns the capture configuration the source was created with.
@@ -115,7 +128,12 @@ func (s *Source) Connect(ctx context.Context, attempt int) error {
 		return nil
 	}
 	c, err := kpacket.Open(s.cfg)
-	if err != nil {
+	switch {
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
+		return connector.Permanent(fmt.Errorf("packet source %s: %w (%s)", s.env.Name, err, NeedsPrivileges))
+	case errors.Is(err, kpacket.ErrNoInterface) || errors.Is(err, kpacket.ErrNotSupported):
+		return connector.Permanent(fmt.Errorf("packet source %s: %w", s.env.Name, err))
+	case err != nil:
 		return fmt.Errorf("packet source %s: %w", s.env.Name, err)
 	}
 	s.mu.Lock()
@@ -129,7 +147,20 @@ func (s *Source) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error)
 	if s.capture == nil {
 		return cabi.Error, fmt.Errorf("packet source %s: poll before connect", s.env.Name)
 	}
+	if s.count > 0 && s.out >= s.count {
+		// The count is reached: what the rings still hold stays
+		// unread, and counted so.
+		return cabi.EOF, nil
+	}
+	capacity := b.Capacity
+	if s.count > 0 {
+		// Read no more records than the count allows, so none are
+		// taken from the rings and then thrown away.
+		b.Capacity = uint32(min(uint64(capacity), uint64(b.Len)+s.count-s.out))
+	}
 	n, err := s.capture.Poll(b, timeout)
+	b.Capacity = capacity
+	s.out += uint64(n)
 	switch {
 	case err == io.EOF:
 		return cabi.EOF, nil

@@ -1,6 +1,8 @@
 package packet
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -51,5 +53,19 @@ func TestSourceDirectionDefault(t *testing.T) {
 			continue
 		}
 		s.Close()
+	}
+}
+
+// TestConnectPermanent checks that an interface the host lacks fails
+// Connect with an error marked permanent, so the engine does not retry it.
+func TestConnectPermanent(t *testing.T) {
+	s, err := New([]byte(`{"interfaces": ["nosuch0"]}`), connector.Env{Name: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Connect(context.Background(), 1)
+	if !errors.Is(err, connector.ErrPermanent) || !strings.Contains(err.Error(), `"nosuch0"`) {
+		t.Fatalf("Connect(nosuch0) = %v; want a permanent error naming the interface", err)
 	}
 }

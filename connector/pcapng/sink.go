@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -24,6 +25,8 @@ var Spec = spec.Spec{
 	{Name: "flush_interval", Kind: spec.Duration, Default: "200ms", Min: "0s",
 		Doc: "Longest time a written packet waits in the buffer, also when no more packets come; 0 writes at the end of every batch."},
 	{Name: "fsync", Kind: spec.Bool, Default: false, Doc: "Sync the file to disk on drain and stop, after writing the buffer."},
+	{Name: "snaplen", Kind: spec.Size, Default: packet.SnaplenMax, Min: 1, Doc: "Snap length each interface description states: the most bytes of a packet the capture keeps."},
+	{Name: "interfaces", Kind: spec.Strings, Default: []string{}, Doc: "Interfaces to describe at the start of the file, in this order, even if no packet comes from them; others are described when their first packet comes."},
 }
 
 // Config is the pcapng sink's decoded config.
@@ -31,6 +34,8 @@ type Config struct {
 	Path          string             `json:"path"`
 	FlushInterval spec.DurationValue `json:"flush_interval"`
 	Fsync         bool               `json:"fsync"`
+	Snaplen       uint32             `json:"snaplen"`
+	Interfaces    []string           `json:"interfaces"`
 }
 
 // Stdout is the path that means standard output.
@@ -117,6 +122,17 @@ func (s *Sink) Connect(context.Context, int) error {
 		return fmt.Errorf("pcapng %s: %w", s.name, err)
 	}
 	s.w = w
+	for _, name := range s.cfg.Interfaces {
+		ifc, err := net.InterfaceByName(name)
+		if err == nil {
+			_, err = s.iface(uint32(ifc.Index))
+		}
+		if err != nil {
+			w.Close()
+			s.w = nil
+			return fmt.Errorf("pcapng %s: describe interface %s: %w", s.name, name, err)
+		}
+	}
 	s.timer = time.AfterFunc(time.Hour, s.tick)
 	s.timer.Stop()
 	s.arm()
@@ -178,7 +194,7 @@ func (s *Sink) iface(index uint32) (int, error) {
 	if id, ok := s.ids[index]; ok {
 		return id, nil
 	}
-	id, err := s.w.AddInterface(Interface{Name: s.names.Name(index), LinkType: LinkTypeEthernet, SnapLen: packet.SnaplenMax})
+	id, err := s.w.AddInterface(Interface{Name: s.names.Name(index), LinkType: LinkTypeEthernet, SnapLen: s.cfg.Snaplen})
 	if err != nil {
 		return 0, err
 	}

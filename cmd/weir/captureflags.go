@@ -1,0 +1,200 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/weirproject/weir/connector/spec"
+	"github.com/weirproject/weir/ingest/packet"
+)
+
+
+const captureUsage = `weir capture captures packets on one or more interfaces with eBPF (XDP or
+TCX programs that never alter traffic) and prints one line per packet, writes
+JSON lines (-j), or writes a pcapng file (-w) that tshark and Wireshark read.
+
+Usage:
+  weir capture -i IFACE [-i IFACE ...] [flags] [filter expression]
+
+Examples:
+  # print packets on eth0, both directions, until Ctrl-C
+  weir capture -i eth0
+
+  # 100 packets arriving on veth1, caught at XDP, as JSON lines
+  weir capture -i veth1 --mode xdp -c 100 -j
+
+  # headers only (96 bytes) into a pcapng file, 1 packet in 10, then read it
+  weir capture -i eth0 -s 96 --sample 10 -w /tmp/eth0.pcapng
+  tshark -r /tmp/eth0.pcapng
+
+  # pcapng to stdout, straight into tshark
+  weir capture -i eth0 -w - | tshark -r -
+
+Notes:
+  --mode tc (the default) attaches TCX programs and sees both directions;
+  --mode xdp attaches an XDP program, which sees ingress only, earlier and
+  cheaper. Timestamps are the kernel's, in nanoseconds.
+
+  The snap length is capped at %d bytes, weir's largest record class
+  (tcpdump's default is 262144); -s 0 means that maximum.
+
+  Sampling (--sample N) keeps the first packet and then every N-th, per
+  interface and CPU; every record says the rate it was sampled at.
+
+  Each CPU has its own ring; weir merges them so packets come out in time
+  order, holding each packet until it is --order-window old (1ms).
+  --no-order hands them out one CPU's after another's, which costs less.
+
+  Filter expressions (trailing words, as in tcpdump) are not supported yet:
+  weir refuses them rather than capture everything.
+
+  On SIGINT or SIGTERM weir detaches its programs and first writes out the
+  packets still waiting in the rings (for up to --drain-timeout), so stopping loses
+  none it saw. On exit it prints the kernel's counters to stderr: every
+  packet the programs saw was either captured, filtered, sampled out,
+  dropped because the ring was full, or left unread (after -c, or when
+  writing them out took longer than that bound, or the output went away).
+  A reader that goes away (weir capture | head) ends the capture the same
+  way.
+
+  Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON).
+
+Exit status: 0 when the capture ran and stopped, 1 when it could not start
+(privileges, interface, output file) or its output failed, 2 for bad flags.
+
+Flags:
+`
+
+// captureOpts are the parsed flags of weir capture.
+type captureOpts struct {
+	cfg      packet.Config
+	count    uint64
+	write    string
+	json     bool
+	quiet    bool
+	snapNote string
+	// source is the packet source's config.
+	source map[string]any
+	// drain bounds the drain after a stop.
+	drain time.Duration
+	// cpuProfile, when set, names a file for a Go CPU profile of the run.
+	cpuProfile string
+}
+
+func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bool) {
+	fs := flag.NewFlagSet("weir capture", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	var (
+		o         captureOpts
+		ifaces    = fs.StringArrayP("interface", "i", nil, "interface to capture on (repeat for several)")
+		count     = fs.Uint64P("count", "c", 0, "exit after this many packets (0: until interrupted)")
+		snaplen   = fs.IntP("snaplen", "s", packet.SnaplenMax, "bytes to keep of each packet (0: the maximum)")
+		sample    = fs.Uint32("sample", 1, "keep 1 packet in N")
+		direction = fs.String("direction", "", "in, out or both (default both for tc, in for xdp)")
+		mode      = fs.String("mode", "tc", "kernel hook: tc (TCX, both directions) or xdp (ingress only)")
+		write     = fs.StringP("write", "w", "", "write packets to this pcapng file (- for stdout) instead of printing them")
+		jsonOut   = fs.BoolP("json", "j", false, "print one JSON object per packet instead of text")
+		quiet     = fs.BoolP("quiet", "q", false, "print nothing per packet; only the counters at exit")
+		ringSize  = fs.String("ring-size", "4MiB", "SIZE of each CPU's ring buffer, a power of two such as 1MiB or 16MiB")
+		cpuProf   = fs.String("cpuprofile", "", "write a Go CPU profile to this file (for developers)")
+		wakeup    = fs.Uint64("wakeup-bytes", 0, "wake the reader when this much data waits in a ring (0: half the ring)")
+		drain     = fs.Duration("drain-timeout", 2*time.Second, "once stopped, how long to go on writing out the packets left in the rings")
+		noOrder   = fs.Bool("no-order", false, "hand packets out in ring order, one CPU's after another's, instead of merged in time order")
+		window    = fs.Duration("order-window", packet.DefaultOrderWindow, "how old a packet must be before it is merged into time order")
+	)
+	fs.MarkHidden("cpuprofile")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), captureUsage, packet.SnaplenMax)
+		fmt.Fprint(fs.Output(), fs.FlagUsages())
+	}
+	if code, ok := parseFlags(fs, "capture", args, stdout, stderr); !ok {
+		return o, code, false
+	}
+	usageErr := func(format string, a ...any) (captureOpts, int, bool) {
+		fmt.Fprintf(stderr, "weir capture: "+format+"\nRun 'weir capture --help' for usage.\n", a...)
+		return o, 2, false
+	}
+	if fs.NArg() > 0 {
+		return usageErr("filter expressions are not supported yet (got %q); remove them to capture all packets", strings.Join(fs.Args(), " "))
+	}
+	if len(*ifaces) == 0 {
+		return usageErr("no interface given: use -i IFACE")
+	}
+	var err error
+	if o.cfg.Mode, err = packet.ParseMode(*mode); err != nil {
+		return usageErr("--mode: %v", err)
+	}
+	switch {
+	case *direction != "":
+		if o.cfg.Direction, err = packet.ParseDirection(*direction); err != nil {
+			return usageErr("--direction: %v", err)
+		}
+		if o.cfg.Mode == packet.ModeXDP && o.cfg.Direction != packet.DirectionIn {
+			return usageErr("--mode xdp captures ingress only; use --direction in, or --mode tc for %s", o.cfg.Direction)
+		}
+	default:
+		o.cfg.Direction = o.cfg.Mode.DefaultDirection()
+	}
+	switch {
+	case *snaplen < 0:
+		return usageErr("-s %d: snap length must be 0 (maximum) or positive", *snaplen)
+	case *snaplen == 0:
+		o.cfg.Snaplen = packet.SnaplenMax
+	case *snaplen > packet.SnaplenMax:
+		o.cfg.Snaplen = packet.SnaplenMax
+		o.snapNote = fmt.Sprintf("weir capture: snap length %d capped to %d, the largest weir captures\n", *snaplen, packet.SnaplenMax)
+	default:
+		o.cfg.Snaplen = uint32(*snaplen)
+	}
+	if *sample == 0 {
+		return usageErr("--sample 0: the rate must be at least 1")
+	}
+	if *jsonOut && *quiet {
+		return usageErr("-j and -q contradict each other")
+	}
+	if *write == "-" && *jsonOut {
+		return usageErr("-w - writes pcapng to stdout, which leaves no room for -j")
+	}
+	if *drain <= 0 {
+		return usageErr("--drain-timeout %v: want a positive duration", *drain)
+	}
+	if *window < time.Microsecond || *window > time.Second {
+		return usageErr("--order-window %v: want 1us to 1s", *window)
+	}
+	for i, name := range *ifaces {
+		if slices.Contains((*ifaces)[:i], name) {
+			return usageErr("-i %s is given twice", name)
+		}
+	}
+	o.cfg.Interfaces = *ifaces
+	o.cfg.SampleRate = *sample
+	ring, err := spec.ParseSize(*ringSize)
+	if err != nil || ring < 4096 || ring > 1<<30 || ring&(ring-1) != 0 {
+		return usageErr("--ring-size %s: want a power of two from 4KiB to 1GiB, such as 4MiB", *ringSize)
+	}
+	o.cfg.RingSize = int(ring)
+	o.count, o.write, o.json, o.quiet, o.cpuProfile, o.drain = *count, *write, *jsonOut, *quiet, *cpuProf, *drain
+	o.source = map[string]any{
+		"interfaces": o.cfg.Interfaces, "mode": o.cfg.Mode.String(), "direction": o.cfg.Direction.String(),
+		"snaplen": o.cfg.Snaplen, "sample": o.cfg.SampleRate, "ring_size": o.cfg.RingSize,
+		"count": o.count, "order": !*noOrder, "order_window": window.String(), "wakeup_bytes": *wakeup,
+	}
+	if *write != "" && *write != "-" {
+		// Open the output before attaching anything, so a bad path
+		// costs nothing; the sink opens it again when it starts.
+		f, err := os.OpenFile(*write, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			fmt.Fprintf(stderr, "weir capture: -w: %v\n", err)
+			return o, 1, false
+		}
+		f.Close()
+	}
+	return o, 0, true
+}
