@@ -14,7 +14,6 @@ import (
 	"github.com/weirproject/weir/ingest/packet"
 )
 
-
 const captureUsage = `weir capture captures packets on one or more interfaces with eBPF (XDP or
 TCX programs that never alter traffic) and prints one line per packet, writes
 JSON lines (-j), or writes a pcapng file (-w) that tshark and Wireshark read.
