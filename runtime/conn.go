@@ -222,6 +222,7 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 		n.paused = false
 		n.failure.Store(nil)
 		n.state.Store(stRunning)
+		n.log.Info("connector running", "attempts", try)
 		return true
 	}
 }

@@ -147,6 +147,9 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 		return cabi.Error, fmt.Errorf("pcapng %s: write before connect or after close", s.name)
 	}
 	evs := b.EventSlice()
+	// Packets come in runs from one interface: look the ID up once per
+	// run, not in the map once per packet.
+	lastIndex, lastID := ^uint32(0), 0
 	for i := range evs {
 		e := &evs[i]
 		if e.Kind != cabi.KindPacket {
@@ -158,9 +161,13 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 			s.rejected++
 			continue
 		}
-		id, err := s.iface(h.Ifindex)
+		var err error
+		if h.Ifindex != lastIndex {
+			lastID, err = s.iface(h.Ifindex)
+			lastIndex = h.Ifindex
+		}
 		if err == nil {
-			err = s.w.WritePacket(id, e.TsNs, data, int(h.OrigLen))
+			err = s.w.WritePacket(lastID, e.TsNs, data, int(h.OrigLen))
 		}
 		if err != nil {
 			return cabi.Error, s.failed(err)

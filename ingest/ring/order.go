@@ -5,14 +5,13 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/weirproject/weir/cabi"
 )
 
 // SetOrder makes Read and Append merge the rings by timestamp: each batch
 // holds its records in TsNs order, and a record is handed out only once it
-// is window old (by CLOCK_MONOTONIC, the clock the Describer's TsNs is on
+// is window old (a read that finds only younger records looks again when
+// the oldest has come of age) (by CLOCK_MONOTONIC, the clock the Describer's TsNs is on
 // before the Reader converts it), so that a record another CPU stamped
 // earlier but committed a little later is not overtaken. Output is then in
 // time order across batches unless a record takes longer than window
@@ -39,56 +38,87 @@ type head struct {
 }
 
 // collectOrdered is collect for an ordered Reader: a k-way merge over the
-// rings' heads, taking the oldest head each step, up to b's capacity, and
-// stopping at heads newer than the window allows. held reports that a
-// record was left in a ring only because of the window. Called with r.mu
-// held.
+// rings' heads, up to b's capacity, stopping at heads newer than the
+// window allows. Each step takes the oldest head, then goes on taking that
+// ring's records, described straight into b, for as long as they are no
+// newer than any other ring's head: a run of one CPU's packets costs a
+// comparison each, not a scan of every head. It returns b's new length,
+// and whether the window held records back. Called with r.mu held.
 func (r *Reader) collectOrdered(b *cabi.Batch) (n uint32, held bool) {
 	slots := unsafe.Slice((*cabi.Event)(b.Events), b.Capacity)
 	n = b.Len
+	off := r.offset.Load()
 	limit := ^uint64(0)
 	if r.order > 0 {
-		var now unix.Timespec
-		unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
-		limit = uint64(now.Nano() - int64(r.order))
+		// CLOCK_MONOTONIC now, from the wall clock and the offset the
+		// Reader keeps between the two: time.Now reads the vDSO, a
+		// clock_gettime syscall per read would cost more than the merge.
+		limit = uint64(time.Now().UnixNano() - off - int64(r.order))
 	}
-	off := r.offset.Load()
 	for n < b.Capacity {
-		best := -1
+		best, bound := -1, limit
 		for i := range r.rings {
 			h := &r.heads[i]
-			if !h.ok && !r.peek(i) {
-				continue
+			if !h.ok {
+				if h.ok = r.describeNext(i, &h.ev, &h.next); !h.ok {
+					continue
+				}
 			}
-			if best < 0 || h.ev.TsNs < r.heads[best].ev.TsNs {
+			switch {
+			case best < 0:
 				best = i
+			case h.ev.TsNs < r.heads[best].ev.TsNs:
+				bound = min(bound, r.heads[best].ev.TsNs)
+				best = i
+			default:
+				bound = min(bound, h.ev.TsNs)
 			}
 		}
 		if best < 0 {
 			break
 		}
-		h := &r.heads[best]
-		if h.ev.TsNs > limit {
+		if r.heads[best].ev.TsNs > limit {
 			held = true
 			break
 		}
-		ev := &slots[n]
-		*ev = h.ev
-		if ev.TsNs != 0 {
-			ev.TsNs = uint64(int64(ev.TsNs) + off)
-		}
-		r.rings[best].readPos = h.next
+		h, rg := &r.heads[best], r.rings[best]
+		slots[n] = h.ev
+		toUnix(&slots[n], off)
+		rg.readPos = h.next
 		h.ok = false
 		n++
+		// The same ring's next records, while none is newer than bound.
+		for n < b.Capacity {
+			ev := &slots[n]
+			var next uint64
+			if !r.describeNext(best, ev, &next) {
+				break
+			}
+			if ev.TsNs > bound {
+				h.ev, h.next, h.ok = *ev, next, true
+				break
+			}
+			toUnix(ev, off)
+			rg.readPos = next
+			n++
+		}
 	}
 	return n, held
 }
 
-// peek describes the next committed record of ring i into its head,
-// skipping discarded and refused records (and counting them). It reports
-// whether ring i has a head. Called with r.mu held.
-func (r *Reader) peek(i int) bool {
-	rg, h := r.rings[i], &r.heads[i]
+// toUnix moves ev's CLOCK_MONOTONIC time to Unix time by off; 0 stays 0.
+func toUnix(ev *cabi.Event, off int64) {
+	if ev.TsNs != 0 {
+		ev.TsNs = uint64(int64(ev.TsNs) + off)
+	}
+}
+
+// describeNext describes the next committed record of ring i into ev and
+// its end position into next, skipping discarded and refused records (and
+// counting them; the read position moves past them). It reports whether
+// ring i has such a record. Called with r.mu held.
+func (r *Reader) describeNext(i int, ev *cabi.Event, next *uint64) bool {
+	rg := r.rings[i]
 	prod := atomic.LoadUint64(rg.prodPos)
 	for rg.readPos < prod {
 		hdr := unsafe.Add(rg.data, rg.readPos&rg.mask)
@@ -97,23 +127,22 @@ func (r *Reader) peek(i int) bool {
 			return false
 		}
 		size := l &^ (busyBit | discardBit)
-		next := rg.readPos + (uint64(size)+recHdrSize+7)&^7
+		end := rg.readPos + (uint64(size)+recHdrSize+7)&^7
 		if l&discardBit != 0 {
 			r.stats.Discarded++
-			rg.readPos = next
+			rg.readPos = end
 			continue
 		}
 		rec := unsafe.Slice((*byte)(unsafe.Add(hdr, recHdrSize)), size)
-		h.ev = cabi.Event{Kind: cabi.KindRaw, Len: size}
-		if r.describe != nil && !r.describe(rec, &h.ev) {
+		*ev = cabi.Event{Kind: cabi.KindRaw, Len: size}
+		if r.describe != nil && !r.describe(rec, ev) {
 			r.stats.Rejected++
-			rg.readPos = next
+			rg.readPos = end
 			continue
 		}
-		h.ev.Len = min(h.ev.Len, size)
-		h.ev.Data = unsafe.Pointer(unsafe.SliceData(rec))
-		h.next = next
-		h.ok = true
+		ev.Len = min(ev.Len, size)
+		ev.Data = unsafe.Pointer(unsafe.SliceData(rec))
+		*next = end
 		return true
 	}
 	return false

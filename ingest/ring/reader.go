@@ -112,6 +112,7 @@ type Reader struct {
 	unmapped bool
 	stats    Stats
 	order    time.Duration // SetOrder's window; < 0: ring order
+	dry      bool          // the last read did not fill its batch
 	heads    []head        // each ring's next record, when ordered
 }
 
@@ -299,21 +300,33 @@ func (r *Reader) read(b *cabi.Batch, timeout time.Duration, reset bool) (int, er
 		return 0, nil // nowhere to put a record: do not wait
 	}
 	r.refreshOffset()
+	if r.dry && timeout > 0 {
+		// The last read left the rings dry (it did not fill its
+		// batch): wait for the producers' wakeup, or the timeout, as
+		// after an empty read, rather than come back at once for the
+		// few records that arrived since. Batches stay large, and so
+		// the cost per record small, at any rate.
+		if err := r.wait(deadline); err != nil {
+			return 0, err
+		}
+		if r.closed {
+			return 0, ErrClosed
+		}
+	}
 	for {
 		n, held := r.collect(b)
 		if n > 0 {
+			r.dry = b.Len < b.Capacity
 			return n, nil
 		}
 		if !time.Now().Before(deadline) {
 			return 0, nil
 		}
 		until := deadline
-		if held {
-			// Records wait only for the order window: look again
-			// when the oldest may have come of age.
-			if soon := time.Now().Add(r.order); soon.Before(until) {
-				until = soon
-			}
+		if soon := time.Now().Add(r.order); held && soon.Before(until) {
+			// Only the order window holds records back: look again
+			// when the oldest has come of age.
+			until = soon
 		}
 		if err := r.wait(until); err != nil {
 			return 0, err
