@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -709,4 +710,53 @@ func TestCaptureStopDrains(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCaptureReaderGone runs weir capture | head -2: once the reader of its
+// output has gone, the capture ends by itself, with its counters and exit
+// status 0, instead of dying of SIGPIPE.
+func TestCaptureReaderGone(t *testing.T) {
+	r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: 20000, Rate: 20000}, false, toBlackhole)
+	cmd := exec.Command(os.Args[0], "capture", "-i", r.p.B.Name, "--mode", "xdp")
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := netns.Do(r.p.B.NS, cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "listening on"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("weir capture did not start:\n%s", stderr.String())
+		}
+	}
+	sending := make(chan struct{})
+	go func() {
+		defer close(sending)
+		netns.Do(r.p.A.NS, func() error { _, err := r.tg.Run(context.Background()); return err })
+	}()
+	defer func() { <-sending }()
+	// Read two lines, as head -2 does, and go away.
+	br := bufio.NewReader(out)
+	for range 2 {
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatalf("read a line: %v\n%s", err, stderr.String())
+		}
+	}
+	out.Close()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("weir capture still running 10s after its reader went away:\n%s", stderr.String())
+	}
+	if ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("weir capture ended with %v; want exit status 0:\n%s", cmd.ProcessState, stderr.String())
+	}
+	parseCounters(t, stderr.String())
 }

@@ -225,3 +225,21 @@ func TestConfigSizeLimit(t *testing.T) {
 		t.Errorf("run --max-config-size 1KiB BIG = %d, %q; want 1 and an error naming the file and the limit", code, runErr.String())
 	}
 }
+
+// TestValidateBounds checks that values the constructors refuse at run
+// time are refused by validate too, each with its position.
+func TestValidateBounds(t *testing.T) {
+	code, _, errs := validate(t, "-c", "testdata/validate/bounds.yaml")
+	for _, want := range []string{
+		`testdata/validate/bounds.yaml:4:41: connector "gen" (type blaster): field rate: -5 is out of range >= 0`,
+		`testdata/validate/bounds.yaml:5:47: connector "tick" (type metronome): field interval: 0s is out of range >= 1µs`,
+		`testdata/validate/bounds.yaml:6:50: connector "hole" (type blackhole): field max_latency: 0s is out of range >= 1µs`,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if code != 1 {
+		t.Errorf("validate bounds.yaml = %d; want 1", code)
+	}
+}
