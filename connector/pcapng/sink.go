@@ -75,7 +75,10 @@ type Sink struct {
 	hdr      packet.Header // a copy of an unaligned record's header
 }
 
-var _ connector.Sink = (*Sink)(nil)
+var (
+	_ connector.Sink     = (*Sink)(nil)
+	_ connector.Counting = (*Sink)(nil)
+)
 
 // New creates a pcapng sink from a JSON config. It checks that the file's
 // directory exists but does not open the file.
@@ -272,6 +275,15 @@ func (s *Sink) Rejected() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rejected
+}
+
+// Counters reports the packets in the file and the events skipped, for the
+// engine's summary and /metrics.
+func (s *Sink) Counters() []connector.Counter {
+	return []connector.Counter{
+		{Name: "written", Help: "Packets written to the file (buffered ones count once written).", Value: s.Written()},
+		{Name: "rejected", Help: "Events skipped: not packets, or malformed packet records.", Value: s.Rejected()},
+	}
 }
 
 // Pause writes the buffer out.
