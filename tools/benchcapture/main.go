@@ -2,8 +2,9 @@
 // load: a veth pair in two throw-away namespaces, trafgen sending from A,
 // the capturing tool on B's end with snaplen 96 writing a file.
 //
-// For each scenario (no capture, tcpdump, weir capture --mode xdp, weir
-// capture --mode tc, and the file writes alone: see write.go) and each
+// For each scenario (no capture, tcpdump, netsniff-ng when installed, weir
+// capture --mode xdp, weir capture --mode tc, and the file writes alone:
+// see write.go) and each
 // repetition it creates a fresh pair, starts the
 // capturing process, sends the load, stops the process with SIGINT, and
 // records: frames sent and the generator's rate, frames that reached B,
@@ -75,7 +76,7 @@ func main() {
 	size := flag.Int("size", 128, "frame size in bytes")
 	snap := flag.Int("snaplen", 96, "snap length for both tools")
 	reps := flag.Int("reps", 3, "repetitions per scenario (the median is reported)")
-	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,weir-xdp,weir-tc,write-pcap,write-pcapng; with -base also weir-xdp-base,weir-tc-base)")
+	only := flag.String("only", "", "comma-separated scenarios to run (none,tcpdump,netsniff-ng,weir-xdp,weir-tc,write-pcap,write-pcapng; with -base also weir-xdp-base,weir-tc-base)")
 	base := flag.String("base", "", "a second `DIR` holding weir, for A/B comparisons of two builds: its runs are the scenarios weir-xdp-base and weir-tc-base")
 	outDir := flag.String("dir", "", "directory for the capture files (default: a new directory under $TMPDIR)")
 	verbose := flag.Bool("v", false, "also print every run's figures to stderr as it ends")
@@ -89,6 +90,9 @@ func main() {
 		os.Exit(1)
 	}
 	scenarios := []string{"none", "tcpdump", "weir-xdp", "weir-tc"}
+	if _, err := exec.LookPath("netsniff-ng"); err == nil {
+		scenarios = append(scenarios, "netsniff-ng")
+	}
 	if *base != "" {
 		scenarios = append(scenarios, "weir-xdp-base", "weir-tc-base")
 	}
@@ -297,6 +301,10 @@ func (b *bench) run(name string, idle bool) (result, error) {
 	case "none":
 	case "tcpdump":
 		tool, err = start(p.B.NS, "listening on", "tcpdump", "-i", p.B.Name, "-n", "-B", strconv.Itoa(b.tcpdumpBuf()), "-s", strconv.Itoa(b.snap), "-w", out)
+	case "netsniff-ng":
+		// netsniff-ng has no snap length: it writes whole frames.
+		tool, err = start(p.B.NS, "Running!", "netsniff-ng", "-i", p.B.Name, "-o", out, "-s", "-A",
+			"-S", fmt.Sprintf("%dKiB", b.tcpdumpBuf()))
 	case "weir-xdp":
 		tool, err = start(p.B.NS, "listening on", filepath.Join(bin, "weir"), append([]string{"capture", "-i", p.B.Name, "--mode", "xdp",
 			"-s", strconv.Itoa(b.snap), "--ring-size", strconv.Itoa(b.ring), "-w", out}, weirArgs...)...)
@@ -336,7 +344,7 @@ func (b *bench) run(name string, idle bool) (result, error) {
 		res.user, res.sys = tool.user, tool.sys
 	}
 	switch scenario {
-	case "none", "weir-tc", "tcpdump":
+	case "none", "weir-tc", "tcpdump", "netsniff-ng":
 		res.arrived, _ = g.Received()
 	}
 	switch scenario {
@@ -344,6 +352,11 @@ func (b *bench) run(name string, idle bool) (result, error) {
 		// "N packets captured", "N packets received by filter", "N packets dropped by kernel"
 		res.toolCaptured = grab(tool.stderr, `(\d+) packets captured`)
 		res.toolDropped = grab(tool.stderr, `(\d+) packets dropped by kernel`)
+		res.inFile, err = b.countIn(out, countPcap, res.toolCaptured)
+	case "netsniff-ng":
+		// "N  packets passed filter", "N  packets failed filter (out of space)"
+		res.toolCaptured = grab(tool.stderr, `(\d+)\s+packets passed filter`)
+		res.toolDropped = grab(tool.stderr, `(\d+)\s+packets failed filter`)
 		res.inFile, err = b.countIn(out, countPcap, res.toolCaptured)
 	case "weir-xdp", "weir-tc":
 		res.toolCaptured = grab(tool.stderr, `(\d+) packets captured`)
@@ -382,7 +395,7 @@ type proc struct {
 func start(ns, ready, name string, args ...string) (*proc, error) {
 	cmd := netns.Exec(ns, name, args...)
 	eb := &lockedBuf{}
-	cmd.Stderr = eb
+	cmd.Stdout, cmd.Stderr = eb, eb // netsniff-ng reports on stdout
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
