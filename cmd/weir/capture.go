@@ -18,6 +18,7 @@ import (
 
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/internal/privs"
 	"github.com/weirproject/weir/runtime"
 )
 
@@ -72,9 +73,15 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	source := func() runtime.ComponentStats { c, _ := eng.Stats().Component("capture", runtime.StatSource); return c }
-	// Say "listening" once the programs are attached (or failed to be).
-	for st := source().State; (st == "creating" || st == "connecting") && ctx.Err() == nil; st = source().State {
+	// Once the programs are attached and the outputs open (or failed),
+	// give up every privilege and say "listening".
+	for !started(eng.Stats()) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
+	}
+	if o.user != "root" {
+		if err := privs.Drop(o.user); err != nil {
+			fmt.Fprintf(stderr, "weir capture: warning: %v; going on as root\n", err)
+		}
 	}
 	if !o.quiet {
 		fmt.Fprintf(stderr, "weir capture: listening on %s (%s, %s), snaplen %d, sampling 1 in %d\n",
@@ -104,6 +111,16 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		code = 1
 	}
 	return code
+}
+
+// started reports whether every connector of s is past connecting.
+func started(s runtime.Snapshot) bool {
+	for _, c := range s.Components {
+		if c.State == "creating" || c.State == "connecting" {
+			return false
+		}
+	}
+	return true
 }
 
 // captureGraph is the packet source, with an edge to each sink: pcapng for

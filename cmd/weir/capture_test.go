@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -206,6 +208,7 @@ type capture struct {
 	code           int
 	done           chan struct{}
 	cancel         func() // sends SIGINT, as Ctrl-C does
+	pid            int
 }
 
 func (r *rig) startCapture(t *testing.T, args ...string) *capture {
@@ -237,6 +240,7 @@ func (r *rig) startCaptureSlow(t *testing.T, delay time.Duration, args ...string
 		t.Fatal(err)
 	}
 	c.cancel = func() { cmd.Process.Signal(os.Interrupt) }
+	c.pid = cmd.Process.Pid
 	go func() {
 		defer close(c.done)
 		defer out.Close()
@@ -759,4 +763,46 @@ func TestCaptureReaderGone(t *testing.T) {
 		t.Fatalf("weir capture ended with %v; want exit status 0:\n%s", cmd.ProcessState, stderr.String())
 	}
 	parseCounters(t, stderr.String())
+}
+
+// TestCaptureDropsPrivileges checks that a running capture runs as nobody
+// with no capability (or, with --user root, keeps them), and still
+// captures and counts what it is sent.
+func TestCaptureDropsPrivileges(t *testing.T) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	for _, tc := range []struct{ user, uid, caps string }{
+		{"", nobody.Uid, "0000000000000000"},
+		{"root", "0", ""},
+	} {
+		t.Run("user="+tc.user, func(t *testing.T) {
+			r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 90}, Count: 50, Rate: 10000}, false, toBlackhole)
+			path := filepath.Join(t.TempDir(), "p.pcapng")
+			args := []string{"-i", r.p.B.Name, "--mode", "xdp", "-w", path}
+			if tc.user != "" {
+				args = append(args, "--user", tc.user)
+			}
+			c := r.startCapture(t, args...)
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(status), "Uid:\t"+tc.uid+"\t") {
+				t.Errorf("a running capture does not run as uid %s:\n%s", tc.uid, status)
+			}
+			for _, k := range []string{"CapPrm", "CapEff"} {
+				got := regexp.MustCompile(k + `:\t(\w+)`).FindStringSubmatch(string(status))
+				if tc.caps != "" && (got == nil || got[1] != tc.caps) || tc.caps == "" && (got == nil || got[1] == "0000000000000000") {
+					t.Errorf("%s of a running capture = %v; want %q (empty: some)", k, got, tc.caps)
+				}
+			}
+			r.send(t)
+			c.wait(t, 500*time.Millisecond)
+			if cnt := parseCounters(t, c.stderr.String()); cnt.captured != 50 {
+				t.Errorf("captured %d of 50:\n%s", cnt.captured, c.stderr.String())
+			}
+		})
+	}
 }

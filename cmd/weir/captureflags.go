@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"slices"
 	"strings"
 	"time"
@@ -62,7 +63,12 @@ Notes:
   A reader that goes away (weir capture | head) ends the capture the same
   way.
 
-  Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON).
+  Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON) to load and attach its
+  programs. Once they are attached and the output is open, weir runs as
+  --user (nobody by default) with no capability for the rest of the run:
+  what is left is reading the rings and counters and writing to
+  descriptors it already holds, which need no privilege. --user root keeps
+  every privilege.
 
 Exit status: 0 when the capture ran and stopped, 1 when it could not start
 (privileges, interface, output file) or its output failed, 2 for bad flags.
@@ -80,6 +86,8 @@ type captureOpts struct {
 	snapNote string
 	// source is the packet source's config.
 	source map[string]any
+	// user, when set, is who the capture runs as once started.
+	user string
 	// drain bounds the drain after a stop.
 	drain time.Duration
 	// cpuProfile, when set, names a file for a Go CPU profile of the run.
@@ -105,6 +113,7 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		cpuProf   = fs.String("cpuprofile", "", "write a Go CPU profile to this file (for developers)")
 		wakeup    = fs.Uint64("wakeup-bytes", 0, "wake the reader when this much data waits in a ring (0: half the ring)")
 		drain     = fs.Duration("drain-timeout", 2*time.Second, "once stopped, how long to go on writing out the packets left in the rings")
+		userName  = fs.StringP("user", "Z", "nobody", "after attaching and opening the output, run as this user (as tcpdump -Z); root keeps every privilege")
 		noOrder   = fs.Bool("no-order", false, "hand packets out in ring order, one CPU's after another's, instead of merged in time order")
 		window    = fs.Duration("order-window", packet.DefaultOrderWindow, "how old a packet must be before it is merged into time order")
 	)
@@ -161,6 +170,13 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 	if *write == "-" && *jsonOut {
 		return usageErr("-w - writes pcapng to stdout, which leaves no room for -j")
 	}
+	switch _, err := user.Lookup(*userName); {
+	case *userName == "root":
+	case err != nil && fs.Changed("user"):
+		return usageErr("--user: %v", err)
+	case err != nil:
+		*userName = "" // no nobody here: shed capabilities as root
+	}
 	if *drain <= 0 {
 		return usageErr("--drain-timeout %v: want a positive duration", *drain)
 	}
@@ -179,7 +195,7 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		return usageErr("--ring-size %s: want a power of two from 4KiB to 1GiB, such as 4MiB", *ringSize)
 	}
 	o.cfg.RingSize = int(ring)
-	o.count, o.write, o.json, o.quiet, o.cpuProfile, o.drain = *count, *write, *jsonOut, *quiet, *cpuProf, *drain
+	o.count, o.write, o.json, o.quiet, o.cpuProfile, o.drain, o.user = *count, *write, *jsonOut, *quiet, *cpuProf, *drain, *userName
 	o.source = map[string]any{
 		"interfaces": o.cfg.Interfaces, "mode": o.cfg.Mode.String(), "direction": o.cfg.Direction.String(),
 		"snaplen": o.cfg.Snaplen, "sample": o.cfg.SampleRate, "ring_size": o.cfg.RingSize,
