@@ -2,6 +2,7 @@ package operator
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -47,6 +48,11 @@ func IDs() []string {
 	return ids
 }
 
+// ErrUnknownType is wrapped by the error New returns for a type that is
+// not in Types, so that a caller can tell an unknown type from a bad
+// config.
+var ErrUnknownType = errors.New("unknown type")
+
 // New builds an operator of type typ from its JSON config. The config is
 // checked against the type's spec and absent fields take their defaults, so
 // "{}" or empty input is fine for types without required fields. Predicate
@@ -54,7 +60,7 @@ func IDs() []string {
 func New(typ string, config []byte) (Op, error) {
 	t, ok := Types[typ]
 	if !ok {
-		return nil, fmt.Errorf("new operator: unknown type %q; want one of %s", typ, strings.Join(IDs(), ", "))
+		return nil, fmt.Errorf("new operator: %w %q; want one of %s", ErrUnknownType, typ, strings.Join(IDs(), ", "))
 	}
 	full, err := spec.ApplyJSON(t.Spec, config)
 	if err != nil {
