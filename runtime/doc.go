@@ -9,7 +9,10 @@
 //
 // # Engine
 //
-// New checks a Graph against a Registry; Start creates the connector
+// CheckGraph reports every way a Graph breaks the graph rules (names,
+// types, roles, ports, queues, duplicate edges, cycles), each as a
+// GraphProblem that locates the part concerned. New checks a Graph with
+// it and fails with a GraphError listing them all; Start creates the connector
 // instances and runs one goroutine per source, pipeline and sink; Shutdown
 // drains; Reload switches to a new Graph keeping unchanged connectors;
 // Stats returns a Snapshot of every counter, and Handler serves it as

@@ -383,14 +383,14 @@ func TestNewRejectsBadGraphs(t *testing.T) {
 		g    Graph
 		want string
 	}{
-		{"unknown type", graph([]string{"a:nope"}, nil), `connector "a": unknown type "nope"`},
-		{"duplicate name", graph([]string{"a:src", "a:sink"}, nil), `name "a" already used`},
-		{"dangling edge", graph([]string{"a:src"}, nil, EdgeDef{From: "a", To: "b"}), `edge to "b": no such connector or pipeline`},
-		{"sink as source", graph([]string{"a:sink", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}), `type "sink" is not a source`},
+		{"unknown type", graph([]string{"a:nope"}, nil), `connector "a": unknown connector type "nope"; known types: `},
+		{"duplicate name", graph([]string{"a:src", "a:sink"}, nil), `duplicate name "a": already used by the connector`},
+		{"dangling edge", graph([]string{"a:src"}, nil, EdgeDef{From: "a", To: "b"}), `connection a -> b: to: no connector or pipeline named "b"`},
+		{"sink as source", graph([]string{"a:sink", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}), `connection a -> b: from: connector "a" (type sink) is a sink only`},
 		{"bad policy", graph([]string{"a:src", "b:sink"}, nil, EdgeDef{From: "a", To: "b", Policy: "maybe"}), `unknown policy "maybe"`},
-		{"unknown op", graph([]string{"a:src"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "frob"}}}}), `unknown type "frob"`},
-		{"duplicate edge", graph([]string{"a:src", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}, EdgeDef{From: "a", To: "b"}), `edge a -> b given twice`},
-		{"cycle", graph(nil, []PipelineDef{{Name: "p"}, {Name: "q"}}, EdgeDef{From: "p", To: "q"}, EdgeDef{From: "q", To: "p"}), `is part of a cycle`},
+		{"unknown op", graph([]string{"a:src"}, []PipelineDef{{Name: "p", Ops: []OpDef{{Type: "frob"}}}}), `pipeline "p" step 1: unknown operator "frob"; want one of `},
+		{"duplicate edge", graph([]string{"a:src", "b:sink"}, nil, EdgeDef{From: "a", To: "b"}, EdgeDef{From: "a", To: "b"}), `connection a -> b: duplicate connection`},
+		{"cycle", graph(nil, []PipelineDef{{Name: "p"}, {Name: "q"}}, EdgeDef{From: "p", To: "q"}, EdgeDef{From: "q", To: "p"}), `connection q -> p closes a cycle: p -> q -> p`},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.g, f.reg, testOpts())
