@@ -202,6 +202,19 @@ type entity struct {
 	bad bool
 }
 
+// nodeRef is where a connector's or step's type is named, and whether
+// the definition's own problems are reported already.
+type nodeRef struct {
+	pos      spec.Pos
+	reported bool
+}
+
+// edgeNodes are the fields of a connections entry, for positions.
+type edgeNodes struct {
+	from, to, capacity, policy *yaml.Node
+}
+
+// edge is a connection that CheckGraph found good, with its ends.
 type edge struct {
 	def      runtime.EdgeDef
 	from, to *entity
@@ -230,8 +243,14 @@ type loader struct {
 	// pendingConns are the connections entries, resolved after every
 	// connector and pipeline is declared.
 	pendingConns []*yaml.Node
-	graph        runtime.Graph
-	res          *Result
+	// graph holds every definition, good or not, for CheckGraph; the
+	// slices below run parallel to its Connectors, Pipelines (and their
+	// Ops) and Connections.
+	graph     runtime.Graph
+	connTypes []nodeRef
+	stepTypes [][]nodeRef
+	edgeNodes []edgeNodes
+	res       *Result
 }
 
 func (l *loader) pos(n *yaml.Node) spec.Pos {
@@ -420,34 +439,35 @@ func (l *loader) plugins(v *yaml.Node) {
 	}
 }
 
-// declare records a connector or pipeline name, reporting bad and
-// duplicate names.
-func (l *loader) declare(k *yaml.Node, e *entity) bool {
+// declare records a connector or pipeline name and reports one that
+// the config syntax cannot refer to. The graph rules, such as unique
+// names, are runtime.CheckGraph's: a name used again is left to it, and
+// the entity stays the first definition's.
+func (l *loader) declare(k *yaml.Node, e *entity) {
+	e.name, e.pos = k.Value, l.pos(k)
 	what := "connector"
 	if e.pipeline {
 		what = "pipeline"
 	}
 	if !validName.MatchString(k.Value) {
 		l.errorf(k, "%s name %q: want letters, digits, _ and -, not starting with a digit", what, k.Value)
-		return false
+		return
 	}
-	if prev, dup := l.names[k.Value]; dup {
-		prevWhat := "connector"
-		if prev.pipeline {
-			prevWhat = "pipeline"
-		}
-		l.errorf(k, "duplicate name %q: already used by the %s at line %d (connectors and pipelines share one namespace)", k.Value, prevWhat, prev.pos.Line)
-		return false
+	if _, dup := l.names[k.Value]; dup {
+		return
 	}
-	e.name, e.pos = k.Value, l.pos(k)
 	l.names[k.Value] = e
 	l.order = append(l.order, e)
-	return true
 }
 
 func (l *loader) connector(k, v *yaml.Node) {
 	e := &entity{}
-	declared := l.declare(k, e)
+	l.declare(k, e)
+	// Every definition goes into the graph, so that CheckGraph sees every
+	// name; its type and config are filled in as far as they are good.
+	ci := len(l.graph.Connectors)
+	l.graph.Connectors = append(l.graph.Connectors, runtime.ConnectorDef{Name: k.Value, Pos: e.pos})
+	l.connTypes = append(l.connTypes, nodeRef{reported: true})
 	if v.Kind != yaml.MappingNode {
 		hint := ""
 		if v.Kind == yaml.ScalarNode && !isNull(v) {
@@ -483,15 +503,11 @@ func (l *loader) connector(k, v *yaml.Node) {
 		l.errorf(typeNode, "connector %q: type: want a type name, found %s", k.Value, describe(typeNode))
 		return
 	}
+	l.graph.Connectors[ci].Type = typeNode.Value
+	l.connTypes[ci] = nodeRef{pos: l.pos(typeNode)}
 	t, ok := l.reg.Lookup(typeNode.Value)
-	if !ok {
-		l.errorf(typeNode, "connector %q: unknown connector type %q%s; known types: %s%s", k.Value, typeNode.Value,
-			didYouMean(typeNode.Value, l.reg.IDs()), strings.Join(l.reg.IDs(), ", "), l.pluginHint())
-		return
-	}
-	if t.Roles&(connector.RoleSource|connector.RoleSink) == 0 {
-		l.errorf(typeNode, "connector %q: type %q is a processor; use it as a step in a pipeline", k.Value, t.ID)
-		return
+	if !ok || t.Roles&(connector.RoleSource|connector.RoleSink) == 0 {
+		return // CheckGraph reports the type
 	}
 	e.typ = t
 	e.unpausable = t.Unpausable && t.Roles&connector.RoleSource != 0
@@ -509,9 +525,7 @@ func (l *loader) connector(k, v *yaml.Node) {
 		l.addErrs(fmt.Sprintf("connector %q (type %s): ", k.Value, t.ID), errs)
 		return
 	}
-	if declared {
-		l.graph.Connectors = append(l.graph.Connectors, runtime.ConnectorDef{Name: k.Value, Type: t.ID, Config: cfg, Pos: e.pos})
-	}
+	l.graph.Connectors[ci].Config = cfg
 }
 
 func (l *loader) pluginHint() string {
@@ -526,7 +540,10 @@ func (l *loader) pluginHint() string {
 
 func (l *loader) pipeline(k, v *yaml.Node) {
 	e := &entity{pipeline: true}
-	declared := l.declare(k, e)
+	l.declare(k, e)
+	pi := len(l.graph.Pipelines)
+	l.graph.Pipelines = append(l.graph.Pipelines, runtime.PipelineDef{Name: k.Value, Pos: e.pos})
+	l.stepTypes = append(l.stepTypes, nil)
 	var steps []*yaml.Node
 	switch {
 	case isNull(v):
@@ -536,33 +553,32 @@ func (l *loader) pipeline(k, v *yaml.Node) {
 		l.errorf(v, "pipeline %q: want a list of steps such as - filter: {expr: \"len > 64\"}, found %s", k.Value, describe(v))
 		return
 	}
-	def := runtime.PipelineDef{Name: k.Value, Pos: e.pos}
-	ok := true
+	def := &l.graph.Pipelines[pi]
 	for i, st := range steps {
-		op, router, good := l.step(k.Value, i, st)
+		// A step in error still takes its place, so that CheckGraph
+		// numbers the steps as the file does; its problems there are
+		// not reported again.
+		op, router, typ, good := l.step(k.Value, i, st)
 		if !good {
-			ok, e.bad = false, true
-			continue
+			e.bad = true
 		}
 		if router != nil {
-			if i != len(steps)-1 {
-				l.errorf(st, "pipeline %q: step %d (route) must be the last step; route sends events to the pipeline's outputs", k.Value, i+1)
-				ok = false
-			}
 			e.ports = router.Outputs()
 			e.routePos = l.pos(st)
 		}
 		def.Ops = append(def.Ops, op)
-	}
-	if declared && ok {
-		l.graph.Pipelines = append(l.graph.Pipelines, def)
+		l.stepTypes[pi] = append(l.stepTypes[pi], nodeRef{pos: typ, reported: !good})
 	}
 }
 
-// step resolves one pipeline step to an OpDef; router is set for a route.
-func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operator.Router, bool) {
+// step resolves one pipeline step to an OpDef and checks its fields;
+// router is set for a route, and typ is where its type is named. A type
+// that is neither a built-in operator nor a registered processor is left
+// to CheckGraph.
+func (l *loader) step(pipe string, i int, st *yaml.Node) (def runtime.OpDef, router operator.Router, typ spec.Pos, good bool) {
 	where := fmt.Sprintf("pipeline %q step %d", pipe, i+1)
-	pos := l.pos(st) // an alias's own position, not its anchor's
+	def.Pos = l.pos(st) // an alias's own position, not its anchor's
+	typ = def.Pos
 	st = deref(st)
 	var typeNode, fields *yaml.Node
 	switch {
@@ -586,70 +602,64 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (runtime.OpDef, operato
 			main := mainField(typeNode.Value)
 			if main == "" {
 				l.errorf(fields, "%s (%s): want a mapping of fields, found %s; only operators with one required field take a single value", where, typeNode.Value, describe(fields))
-				return runtime.OpDef{}, nil, false
+				return def, nil, typ, false
 			}
 			key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: main, Line: fields.Line, Column: fields.Column}
 			fields = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: fields.Line, Column: fields.Column, Content: []*yaml.Node{key, fields}}
 		}
 		if !isNull(fields) && fields.Kind != yaml.MappingNode {
 			l.errorf(fields, "%s (%s): want a mapping of fields, found %s", where, typeNode.Value, describe(fields))
-			return runtime.OpDef{}, nil, false
+			return def, nil, typ, false
 		}
 	default:
 		l.errorf(st, "%s: want an operator as - NAME: {fields}, - {type: NAME, fields...} or - NAME, found %s", where, describe(st))
-		return runtime.OpDef{}, nil, false
+		return def, nil, typ, false
 	}
 	if typeNode.Kind != yaml.ScalarNode {
 		l.errorf(typeNode, "%s: type: want an operator name, found %s", where, describe(typeNode))
-		return runtime.OpDef{}, nil, false
+		return def, nil, typ, false
 	}
-	typ := typeNode.Value
-	def := runtime.OpDef{Type: typ, Pos: pos}
-	if ot, ok := operator.Types[typ]; ok {
-		if t, dup := l.reg.Lookup(typ); dup && t.Roles&connector.RoleProcessor != 0 {
-			l.warnf(l.pos(typeNode), "%s: %q is both a built-in operator and a registered processor type; the built-in operator is used", where, typ)
+	name := typeNode.Value
+	def.Type, typ = name, l.pos(typeNode)
+	if ot, ok := operator.Types[name]; ok {
+		if t, dup := l.reg.Lookup(name); dup && t.Roles&connector.RoleProcessor != 0 {
+			l.warnf(l.pos(typeNode), "%s: %q is both a built-in operator and a registered processor type; the built-in operator is used", where, name)
 		}
 		cfg, errs := spec.Apply(ot.Spec, l.file, fields)
 		if len(errs) > 0 {
 			l.fixPos(errs, fields, typeNode)
-			l.addErrs(fmt.Sprintf("%s (%s): ", where, typ), errs)
+			l.addErrs(fmt.Sprintf("%s (%s): ", where, name), errs)
 			// The predicates can still be checked on their own.
 			for _, path := range ot.Exprs {
 				for _, f := range exprNodes(fields, path) {
 					if err := operator.CheckExpr(f.path, f.node.Value); err != nil {
-						l.opError(where, typ, fields, typeNode, err)
+						l.opError(where, name, fields, typeNode, err)
 					}
 				}
 			}
-			return def, nil, false
+			return def, nil, typ, false
 		}
-		op, err := operator.New(typ, cfg)
+		op, err := operator.New(name, cfg)
 		if err != nil {
-			l.opError(where, typ, fields, typeNode, err)
-			return def, nil, false
+			l.opError(where, name, fields, typeNode, err)
+			return def, nil, typ, false
 		}
 		def.Config = cfg
 		r, _ := op.(operator.Router)
-		return def, r, true
+		return def, r, typ, true
 	}
-	t, ok := l.reg.Lookup(typ)
-	if !ok {
-		all := append(operator.IDs(), l.processorIDs()...)
-		l.errorf(typeNode, "%s: unknown operator %q%s; want one of %s%s", where, typ, didYouMean(typ, all), strings.Join(all, ", "), l.pluginHint())
-		return def, nil, false
-	}
-	if t.Roles&connector.RoleProcessor == 0 {
-		l.errorf(typeNode, "%s: connector type %q is not a processor; declare it under connectors and connect it instead", where, typ)
-		return def, nil, false
+	t, ok := l.reg.Lookup(name)
+	if !ok || t.Roles&connector.RoleProcessor == 0 {
+		return def, nil, typ, true // CheckGraph reports the type
 	}
 	cfg, errs := spec.Apply(t.Spec, l.file, fields)
 	if len(errs) > 0 {
 		l.fixPos(errs, fields, typeNode)
-		l.addErrs(fmt.Sprintf("%s (%s): ", where, typ), errs)
-		return def, nil, false
+		l.addErrs(fmt.Sprintf("%s (%s): ", where, name), errs)
+		return def, nil, typ, false
 	}
 	def.Config = cfg
-	return def, nil, true
+	return def, nil, typ, true
 }
 
 // mainField is the one required field of a built-in operator, or "" when
@@ -720,16 +730,6 @@ func leaves(err error) []error {
 		}
 	}
 	return []error{err}
-}
-
-func (l *loader) processorIDs() []string {
-	var ids []string
-	for _, id := range l.reg.IDs() {
-		if t, _ := l.reg.Lookup(id); t != nil && t.Roles&connector.RoleProcessor != 0 {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }
 
 type exprNode struct {
@@ -834,83 +834,10 @@ func (l *loader) connection(n *yaml.Node) {
 		l.errorf(n, "connection: %v", err)
 		return
 	}
-	ed := &edge{def: runtime.EdgeDef{To: c.To, Capacity: c.Capacity, Policy: c.Policy, Couple: c.Couple, Pos: l.pos(n)}, policy: valueOf(n, "policy")}
 	name, port, _ := strings.Cut(c.From, ".")
-	ed.def.From, ed.def.FromPort = name, port
-	ok := true
-	label := fmt.Sprintf("connection %s -> %s", c.From, c.To)
-
-	from, found := l.names[name]
-	switch {
-	case !found:
-		l.errorf(fromNode, "%s: from: no connector or pipeline named %q%s", label, name, didYouMean(name, l.allNames()))
-		ok = false
-	case !from.pipeline && port != "":
-		l.errorf(fromNode, "%s: from: connector %q has no named outputs; write from: %s", label, name, name)
-		ok = false
-	case !from.pipeline && from.typ != nil && from.typ.Roles&connector.RoleSource == 0:
-		l.errorf(fromNode, "%s: from: connector %q (type %s) is a sink only; it produces no events to connect from", label, name, from.typ.ID)
-		ok = false
-	case from.pipeline && len(from.ports) > 0 && port == "":
-		l.errorf(fromNode, "%s: from: pipeline %q ends in route, so connect one of its outputs: %s", label, name, prefixed(name, from.ports))
-		ok = false
-	case from.pipeline && port != "" && !contains(from.ports, port):
-		if len(from.ports) == 0 {
-			l.errorf(fromNode, "%s: from: pipeline %q has no output %q; only pipelines ending in route have named outputs", label, name, port)
-		} else {
-			l.errorf(fromNode, "%s: from: pipeline %q has no output %q%s; its outputs are %s", label, name, port, didYouMean(port, from.ports), prefixed(name, from.ports))
-		}
-		ok = false
-	}
-	to, found := l.names[c.To]
-	switch {
-	case strings.Contains(c.To, "."):
-		l.errorf(toNode, "%s: to: %q names an output; to takes a pipeline or sink connector name", label, c.To)
-		ok = false
-	case !found:
-		l.errorf(toNode, "%s: to: no connector or pipeline named %q%s", label, c.To, didYouMean(c.To, l.allNames()))
-		ok = false
-	case !to.pipeline && to.typ != nil && to.typ.Roles&connector.RoleSink == 0:
-		l.errorf(toNode, "%s: to: connector %q (type %s) is a source only; it cannot receive events", label, c.To, to.typ.ID)
-		ok = false
-	}
-	if !ok || len(errs) > 0 {
-		l.connFailed = true
-		return
-	}
-	for _, o := range l.edges {
-		if o.def.From == ed.def.From && o.def.FromPort == ed.def.FromPort && o.def.To == ed.def.To {
-			l.errorf(n, "%s: duplicate connection (first at line %d); one edge per output and destination", label, o.def.Pos.Line)
-			return
-		}
-	}
-	ed.from, ed.to = from, to
-	l.edges = append(l.edges, ed)
-}
-
-func prefixed(name string, ports []string) string {
-	out := make([]string, len(ports))
-	for i, p := range ports {
-		out[i] = name + "." + p
-	}
-	return strings.Join(out, ", ")
-}
-
-func (l *loader) allNames() []string {
-	out := make([]string, 0, len(l.order))
-	for _, e := range l.order {
-		out = append(out, e.name)
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	l.graph.Connections = append(l.graph.Connections, runtime.EdgeDef{From: name, FromPort: port, To: c.To,
+		Capacity: c.Capacity, Policy: c.Policy, Couple: c.Couple, Pos: l.pos(n)})
+	l.edgeNodes = append(l.edgeNodes, edgeNodes{from: fromNode, to: toNode, capacity: valueOf(n, "capacity"), policy: valueOf(n, "policy")})
 }
 
 func didYouMean(s string, candidates []string) string {
@@ -947,4 +874,13 @@ func describe(n *yaml.Node) string {
 		return "null"
 	}
 	return strconv.Quote(n.Value)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,9 @@
 // Package config reads weir's YAML configuration into a runtime.Graph. It
 // validates everything it can without starting anything: connector types
 // and their fields against the registry's specs, operator fields and
-// predicates, references between connectors, pipelines and connections,
-// and cycles. It reports every error it finds, each as FILE:LINE:COL:
+// predicates here, and the graph rules (references between connectors,
+// pipelines and connections, roles, ports, cycles) with
+// runtime.CheckGraph, whose problems it places in the file. It reports every error it finds, each as FILE:LINE:COL:
 // message, and separately warns about settings that cannot be honoured,
 // such as the block policy on a kernel ring source.
 //

@@ -1,18 +1,39 @@
 package config
 
 import (
-	"strings"
+	"gopkg.in/yaml.v3"
 
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
+	"github.com/weirproject/weir/runtime/operator"
 )
 
-// checkGraph resolves the connections, then reports cycles among pipelines
-// and warns about parts of the graph that do nothing or cannot keep their
+// checkGraph resolves the connections, has runtime.CheckGraph check the
+// graph rules and reports its problems at their place in the file, then
+// warns about parts of the graph that do nothing or cannot keep their
 // promises.
 func (l *loader) checkGraph() {
 	for _, n := range l.pendingConns {
 		l.connection(n)
+	}
+	unresolved := map[int]bool{}
+	for _, p := range runtime.CheckGraph(l.graph, l.reg, operator.New) {
+		l.report(p)
+		if p.Kind == runtime.KindEdge {
+			switch p.Rule {
+			case runtime.RuleRef, runtime.RuleRole, runtime.RulePort, runtime.RuleDuplicate:
+				unresolved[p.Index] = true
+			}
+		}
+	}
+	for i, d := range l.graph.Connections {
+		from, to := l.names[d.From], l.names[d.To]
+		if unresolved[i] || from == nil || to == nil {
+			l.connFailed = true
+			continue
+		}
+		l.edges = append(l.edges, &edge{def: d, from: from, to: to, policy: l.edgeNodes[i].policy})
 	}
 	for _, ed := range l.edges {
 		ed.from.out++
@@ -23,9 +44,7 @@ func (l *loader) checkGraph() {
 			}
 			ed.from.portUsed[ed.def.FromPort] = true
 		}
-		l.graph.Connections = append(l.graph.Connections, ed.def)
 	}
-	l.cycles()
 	for _, ed := range l.edges {
 		if ed.from.unpausable && ed.def.Policy == runtime.Block {
 			pos := ed.def.Pos
@@ -54,9 +73,7 @@ func (l *loader) checkGraph() {
 			}
 		case e.typ == nil:
 		case e.typ.Roles&connector.RoleSource != 0 && e.typ.Roles&connector.RoleSink != 0:
-			if e.in == 0 && e.out == 0 {
-				l.warnf(e.pos, "connector %q (type %s) is not connected", e.name, e.typ.ID)
-			}
+			// Unconnected, it is a CheckGraph problem.
 		case e.typ.Roles&connector.RoleSource != 0 && e.out == 0:
 			l.warnf(e.pos, "source %q (type %s) feeds nothing: its events are discarded; connect from: %s", e.name, e.typ.ID, e.name)
 		case e.typ.Roles&connector.RoleSink != 0 && e.in == 0:
@@ -72,55 +89,48 @@ func edgeFrom(d runtime.EdgeDef) string {
 	return d.From
 }
 
-// cycles reports every cycle among pipelines once, at the edge that closes
-// it. Connectors end paths: a connector that is both source and sink (an
-// echo server, say) may feed itself through a pipeline, because what it
-// receives leaves the process before anything comes back.
-func (l *loader) cycles() {
-	out := map[*entity][]*edge{}
-	for _, ed := range l.edges {
-		if ed.from.pipeline && ed.to.pipeline {
-			out[ed.from] = append(out[ed.from], ed)
-		}
-	}
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[*entity]int{}
-	var stack []*entity
-	var visit func(e *entity)
-	visit = func(e *entity) {
-		color[e] = grey
-		stack = append(stack, e)
-		for _, ed := range out[e] {
-			switch color[ed.to] {
-			case white:
-				visit(ed.to)
-			case grey:
-				var names []string
-				for i := len(stack) - 1; i >= 0; i-- {
-					names = append(names, stack[i].name)
-					if stack[i] == ed.to {
-						break
-					}
-				}
-				for i, j := 0, len(names)-1; i < j; i, j = i+1, j-1 {
-					names[i], names[j] = names[j], names[i]
-				}
-				names = append(names, ed.to.name)
-				l.errs = append(l.errs, l.errAt(ed.def.Pos.Line, ed.def.Pos.Col,
-					"connection %s -> %s closes a cycle: %s; events would circulate forever, so pipelines must not feed back into themselves",
-					edgeFrom(ed.def), ed.def.To, strings.Join(names, " -> ")))
+// report adds a CheckGraph problem to the errors, at the place in the
+// file of the part it concerns, with a did-you-mean hint for an unknown
+// name. A problem with a definition that already has its own errors is
+// left out: it would only repeat them.
+func (l *loader) report(p runtime.GraphProblem) {
+	pos := p.Pos
+	switch p.Kind {
+	case runtime.KindConnector:
+		if p.Field == "type" {
+			ref := l.connTypes[p.Index]
+			if ref.reported {
+				return
 			}
+			pos = ref.pos
 		}
-		stack = stack[:len(stack)-1]
-		color[e] = black
-	}
-	for _, e := range l.order {
-		if e.pipeline && color[e] == white {
-			visit(e)
+	case runtime.KindOp:
+		ref := l.stepTypes[p.Index][p.Step]
+		if ref.reported {
+			return
+		}
+		if p.Field == "type" {
+			pos = ref.pos
+		}
+	case runtime.KindEdge:
+		nodes := l.edgeNodes[p.Index]
+		n := map[string]*yaml.Node{"from": nodes.from, "to": nodes.to, "capacity": nodes.capacity, "policy": nodes.policy}[p.Field]
+		if n != nil {
+			pos = l.pos(n)
 		}
 	}
+	if l.badNodes[pos] {
+		return
+	}
+	msg := p.Msg
+	if len(p.Options) > 0 {
+		msg += didYouMean(p.Value, p.Options)
+	}
+	if p.Want != "" {
+		msg += "; " + p.Want
+	}
+	if p.Rule == runtime.RuleType && len(p.Options) > 0 {
+		msg += l.pluginHint()
+	}
+	l.errs = append(l.errs, &spec.Error{Pos: pos, Msg: msg})
 }
