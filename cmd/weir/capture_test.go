@@ -239,7 +239,10 @@ func (r *rig) startCaptureSlow(t *testing.T, delay time.Duration, args ...string
 		out.Close()
 		t.Fatal(err)
 	}
-	c.cancel = func() { cmd.Process.Signal(os.Interrupt) }
+	// One SIGINT, however often cancel is called: a second one would
+	// end the capture at once, as it does for a user.
+	var once sync.Once
+	c.cancel = func() { once.Do(func() { cmd.Process.Signal(os.Interrupt) }) }
 	c.pid = cmd.Process.Pid
 	go func() {
 		defer close(c.done)
