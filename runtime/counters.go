@@ -92,5 +92,5 @@ func (c *counters) component(s *ComponentStats) {
 	s.ConnectAttempts = c.connects.Load()
 	s.Acks, s.Fails = c.acks.Load(), c.fails.Load()
 	s.AcksDropped = c.ackDrops.Load()
-	s.InFlight = int64(s.EventsIn) - int64(s.EventsOut) - int64(sumDrops(s.Dropped))
+	s.InFlight = s.inFlight()
 }

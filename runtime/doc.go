@@ -5,7 +5,9 @@
 // plugin connectors loaded through cabi are registered in one Registry and
 // are indistinguishable to the engine. Every edge between components is a
 // bounded queue with its own overflow policy, and every event is accounted
-// for: for each component and edge, in = out + dropped + in flight.
+// for: for each component and edge, in = out + dropped + in flight, where a
+// pipeline's in counts what its edges delivered plus, apart, what its
+// operators emitted.
 //
 // # Engine
 //

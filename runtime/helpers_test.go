@@ -304,13 +304,13 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// checkAccounting asserts in = out + dropped + in flight for every
-// component and edge of an idle engine, with nothing in flight.
+// checkAccounting asserts in (+ emitted) = out + dropped + in flight for
+// every component and edge of an idle engine, with nothing in flight.
 func checkAccounting(t *testing.T, s Snapshot) {
 	t.Helper()
 	for _, c := range s.Components {
 		if c.InFlight != 0 {
-			t.Errorf("%s %s: in %d != out %d + dropped %d (in flight %d)", c.Role, c.Name, c.EventsIn, c.EventsOut, c.DroppedTotal(), c.InFlight)
+			t.Errorf("%s %s: in %d + emitted %d != out %d + dropped %d (in flight %d)", c.Role, c.Name, c.EventsIn, c.Emitted, c.EventsOut, c.DroppedTotal(), c.InFlight)
 		}
 	}
 	for _, e := range s.Edges {

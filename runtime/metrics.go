@@ -164,6 +164,9 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 		add("weir_component_bytes_out_total", "counter", "Event bytes the component passed on or wrote.", l, float64(c.BytesOut))
 		add("weir_component_batches_in_total", "counter", "Batches that entered the component.", l, float64(c.BatchesIn))
 		add("weir_component_batches_out_total", "counter", "Batches the component passed on or wrote.", l, float64(c.BatchesOut))
+		if c.Role == StatPipeline {
+			add("weir_component_events_emitted_total", "counter", "Events the pipeline's operators created; not in events_in.", l, float64(c.Emitted))
+		}
 		add("weir_component_events_in_flight", "gauge", "Events inside the component now.", l, float64(c.InFlight))
 		add("weir_component_errors_total", "counter", "Failed connector calls.", l, float64(c.Errors))
 		add("weir_component_retries_total", "counter", "Sink writes retried.", l, float64(c.Retries))

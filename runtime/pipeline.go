@@ -423,10 +423,10 @@ func (r *pipeRun) flush(now time.Time, all bool) {
 			next := em.Flush(now, l.b)
 			n := uint64(l.b.Len)
 			if n > 0 {
+				// Emitted events are no input: they count apart, so that
+				// EventsIn is what the edges delivered.
 				p.c.emitted.Add(n)
 				l.bytes = batchBytes(l.b)
-				p.c.in(n, l.bytes)
-				p.c.batIn.Add(^uint64(0)) // emitted batches are not inputs
 				r.run(l, i+1, now)
 			} else {
 				l.release(true)

@@ -119,7 +119,7 @@ func TestProcessorCounters(t *testing.T) {
 
 			var sum bytes.Buffer
 			s.WriteSummary(&sum)
-			row := fmt.Sprintf("%s processor stopped %d %d %s 0 ", tt.step, tt.in, tt.out, dropText(tt.dropped))
+			row := fmt.Sprintf("%s processor stopped %d 0 %d %s 0 ", tt.step, tt.in, tt.out, dropText(tt.dropped))
 			if !strings.Contains(strings.Join(strings.Fields(sum.String()), " "), row) {
 				t.Errorf("summary lacks the row %q:\n%s", row, sum.String())
 			}

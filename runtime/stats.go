@@ -63,11 +63,15 @@ type Snapshot struct {
 }
 
 // ComponentStats are the counters of one side of a connector, or of a
-// pipeline. For every entry EventsIn = EventsOut + dropped + InFlight:
+// pipeline. For every entry EventsIn + Emitted = EventsOut + dropped +
+// InFlight, where Emitted is zero except for a pipeline:
 //   - for a source, EventsIn counts events polled, EventsOut events handed
 //     to at least one edge;
-//   - for a pipeline, EventsIn counts events received plus events emitted
-//     by its operators, EventsOut events handed to at least one edge;
+//   - for a pipeline, EventsIn counts events received from its edges,
+//     Emitted events its operators created (an aggregate's rollups),
+//     EventsOut events handed to at least one edge, and dropped both kinds:
+//     an aggregate drops every event it absorbs with ReasonOperator and
+//     emits its rollups;
 //   - for a sink, EventsIn counts events taken from its edges, EventsOut
 //     events written with cabi.OK;
 //   - for a processor, EventsIn counts the events of the batches handed to
@@ -93,12 +97,12 @@ type ComponentStats struct {
 	EventsIn, EventsOut   uint64
 	BytesIn, BytesOut     uint64
 	BatchesIn, BatchesOut uint64
-	// Emitted counts events created by pipeline operators (included in
-	// EventsIn).
+	// Emitted counts events created by pipeline operators; they are not
+	// in EventsIn, BytesIn or BatchesIn.
 	Emitted uint64
 	// Dropped counts dropped events by reason.
 	Dropped map[string]uint64
-	// InFlight is EventsIn - EventsOut - dropped.
+	// InFlight is EventsIn + Emitted - EventsOut - dropped.
 	InFlight int64
 
 	// Errors counts failed calls (Poll, Write, Process, lifecycle).
@@ -131,6 +135,11 @@ type ComponentStats struct {
 
 // DroppedTotal sums Dropped over every reason.
 func (c ComponentStats) DroppedTotal() uint64 { return sumDrops(c.Dropped) }
+
+// inFlight is what the accounting identity leaves in the component.
+func (c ComponentStats) inFlight() int64 {
+	return int64(c.EventsIn) + int64(c.Emitted) - int64(c.EventsOut) - int64(c.DroppedTotal())
+}
 
 // EdgeStats are the counters of one edge. EventsIn = EventsOut + dropped +
 // QueuedEvents, and likewise for batches.

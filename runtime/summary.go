@@ -8,15 +8,16 @@ import (
 	"text/tabwriter"
 )
 
-// WriteSummary writes s as two aligned tables, components then edges, with
-// the accounting identity checked on each line ("ok", or the gap). It is
+// WriteSummary writes s as two aligned tables, components then edges. A
+// component's line reads in + emitted = out + dropped + in flight; an
+// edge's has the identity checked ("ok", or the gap). It is
 // what `weir run` prints when it stops.
 func (s Snapshot) WriteSummary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "component\trole\tstate\tevents in\tout\tdropped\tin flight\tbytes out\terrors\tretries\trestarts\t")
+	fmt.Fprintln(tw, "component\trole\tstate\tevents in\temitted\tout\tdropped\tin flight\tbytes out\terrors\tretries\trestarts\t")
 	for _, c := range s.Components {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t\n", c.Name, c.Role, c.State,
-			c.EventsIn, c.EventsOut, dropText(c.Dropped), c.InFlight, c.BytesOut, c.Errors, c.Retries, c.Restarts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t\n", c.Name, c.Role, c.State,
+			c.EventsIn, c.Emitted, c.EventsOut, dropText(c.Dropped), c.InFlight, c.BytesOut, c.Errors, c.Retries, c.Restarts)
 	}
 	tw.Flush()
 	for _, c := range s.Components {

@@ -46,10 +46,10 @@ func TestExamplePipeline(t *testing.T) {
 	// the operator's); both sinks get every kept event and no edge drops.
 	summary := stdout.String()
 	for _, row := range []string{
-		`(?m)^gen\s+source\s+stopped\s+200000\s+200000\s+0\s`,
-		`(?m)^keep_tenth\s+pipeline\s+stopped\s+200000\s+20000\s+180000 operator\s`,
-		`(?m)^latency\s+sink\s+stopped\s+20000\s+20000\s+0\s`,
-		`(?m)^c_sink\s+sink\s+stopped\s+20000\s+20000\s+0\s`,
+		`(?m)^gen\s+source\s+stopped\s+200000\s+0\s+200000\s+0\s`,
+		`(?m)^keep_tenth\s+pipeline\s+stopped\s+200000\s+0\s+20000\s+180000 operator\s`,
+		`(?m)^latency\s+sink\s+stopped\s+20000\s+0\s+20000\s+0\s`,
+		`(?m)^c_sink\s+sink\s+stopped\s+20000\s+0\s+20000\s+0\s`,
 		`(?m)^keep_tenth -> latency\s+block\s+\d+\s+20000\s+20000\s+0\s+0\s+ok`,
 		`(?m)^keep_tenth -> c_sink\s+block\s+\d+\s+20000\s+20000\s+0\s+0\s+ok`,
 		`(?m)^accounting: balanced`,

@@ -36,7 +36,7 @@ const runUsage = `weir run starts the connectors, pipelines and connections of a
 and moves events until SIGINT or SIGTERM, or until every source has ended.
 It then drains: sources stop taking input, in-flight batches are delivered
 within --drain-timeout, every connector is stopped, and an accounting summary
-(in = out + dropped + in flight, per component and edge) goes to stdout.
+(in + emitted = out + dropped + in flight, per component and edge) goes to stdout.
 A second SIGINT or SIGTERM during the drain gives up on it.
 
 SIGHUP reloads the config: connectors whose type and config did not change
@@ -197,7 +197,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		fmt.Fprintln(stdout, "accounting: NOT balanced")
 		code = 1
 	} else {
-		fmt.Fprintln(stdout, "accounting: balanced (in = out + dropped for every component and edge)")
+		fmt.Fprintln(stdout, "accounting: balanced (in + emitted = out + dropped for every component and edge)")
 	}
 	for _, c := range failedConnectors(s) {
 		fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed: %s\n", c.Name, c.Type, c.Failure)

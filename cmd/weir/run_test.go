@@ -125,7 +125,7 @@ func TestRunReloadAndDrain(t *testing.T) {
 	if !strings.Contains(out, "accounting: balanced") {
 		t.Errorf("summary does not report balanced accounting:\n%s", out)
 	}
-	m := regexp.MustCompile(`(?m)^gen\s+source\s+\S+\s+(\d+)\s+(\d+)\s`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`(?m)^gen\s+source\s+\S+\s+(\d+)\s+\d+\s+(\d+)\s`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no gen line in summary:\n%s", out)
 	}
