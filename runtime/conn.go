@@ -51,11 +51,15 @@ type connNode struct {
 	inst connector.Connector
 	// counters adds up the instances' own connector.Counters.
 	counters instCounters
-	src      connector.Source
-	snk      connector.Sink
-	ackr     connector.Acker
-	opened   bool
-	closed   bool
+	// base holds the final figures of the node this one replaced in a
+	// reload, one entry per role; stats adds them (see carry). It is set
+	// before the node is published and never changes.
+	base   []ComponentStats
+	src    connector.Source
+	snk    connector.Sink
+	ackr   connector.Acker
+	opened bool
+	closed bool
 	// drained is set once Drain was called on inst (see drainLocked). It
 	// is atomic because a non-dual source worker sets it without mu, and
 	// finish may read it while a stuck worker still runs (after the kill
@@ -505,5 +509,5 @@ func (n *connNode) stats() []ComponentStats {
 		}
 		out = append(out, s)
 	}
-	return out
+	return carry(out, n.base)
 }

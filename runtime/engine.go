@@ -145,6 +145,16 @@ func (e *Engine) Shutdown(ctx context.Context) error { return e.eng.shutdown(ctx
 // case their operators (and any window state) are kept. Batches in flight
 // are delivered under the old wiring before the new one starts. When g is
 // invalid nothing changes.
+//
+// Counters stay monotonic, as Prometheus counters must. A connector or
+// pipeline that is replaced keeps its totals: the new one's counters (and
+// connector.Counting counts) add to the old one's for each role, and
+// processor step, that keeps its name and role; an edge between the same
+// ends keeps its counters too. A component, role or edge that g removes is
+// forgotten: it leaves Stats and /metrics, and if a later Reload adds it
+// back it starts from zero, like one never seen (Prometheus takes that as
+// a new series after a gap, or a counter reset). So the accounting
+// identity holds for every component and edge after a reload as before.
 func (e *Engine) Reload(g Graph) error { return e.eng.reload(g) }
 
 // Stats returns the current counters.

@@ -231,28 +231,37 @@ func (e *engine) reload(g Graph) error {
 	}
 	e.nodesMu.Lock()
 	defer e.nodesMu.Unlock()
+	// The final figures of each node that goes, by name, for the node
+	// that replaces it (see carry); those of removed nodes are forgotten.
+	retired := map[string][]ComponentStats{}
 	for name, n := range e.conns {
 		if !keepConn[name] {
 			n.finish(true)
+			retired[name] = n.stats()
 			delete(e.conns, name)
 		}
 	}
 	for name, pn := range e.pipes {
 		if !keepPipe[name] {
 			e.closePipe(pn)
+			retired[name] = pn.stats()
 			delete(e.pipes, name)
 		}
 	}
 	for _, cp := range p.conns {
 		if !keepConn[cp.def.Name] {
-			e.conns[cp.def.Name] = newConnNode(cp.def, cp.typ, &e.opts, cp.hasSource, cp.hasSink)
+			n := newConnNode(cp.def, cp.typ, &e.opts, cp.hasSource, cp.hasSink)
+			n.base = retired[cp.def.Name]
+			e.conns[cp.def.Name] = n
 		} else {
 			e.conns[cp.def.Name].def = cp.def
 		}
 	}
 	for _, pp := range p.pipes {
 		if !keepPipe[pp.def.Name] {
-			e.pipes[pp.def.Name] = e.newPipeNode(pp)
+			pn := e.newPipeNode(pp)
+			pn.base = retired[pp.def.Name]
+			e.pipes[pp.def.Name] = pn
 		}
 	}
 	e.plan = p
@@ -277,14 +286,7 @@ func (e *engine) stats() Snapshot {
 		s.Components = append(s.Components, n.stats()...)
 	}
 	for _, p := range pipes {
-		for _, st := range p.steps {
-			if st.proc != nil {
-				s.Components = append(s.Components, st.proc.stats()...)
-			}
-		}
-		c := ComponentStats{Name: p.def.Name, Type: "pipeline", Role: StatPipeline, State: stateNames[p.state.Load()]}
-		p.c.component(&c)
-		s.Components = append(s.Components, c)
+		s.Components = append(s.Components, p.stats()...)
 	}
 	sort.Slice(s.Components, func(i, j int) bool {
 		a, b := s.Components[i], s.Components[j]

@@ -36,6 +36,23 @@ type pipeNode struct {
 	// nextFlush is when the emitters next want a flush (zero: none).
 	nextFlush time.Time
 	state     atomic.Int32
+	// base holds the final figures of the pipeline this one replaced in a
+	// reload, its processor steps' included; stats adds them (see
+	// carry). It is set before the node is published and never changes.
+	base []ComponentStats
+}
+
+// stats returns the pipeline's entry and its processor steps'.
+func (p *pipeNode) stats() []ComponentStats {
+	var out []ComponentStats
+	for _, st := range p.steps {
+		if st.proc != nil {
+			out = append(out, st.proc.stats()...)
+		}
+	}
+	c := ComponentStats{Name: p.def.Name, Type: "pipeline", Role: StatPipeline, State: stateNames[p.state.Load()]}
+	p.c.component(&c)
+	return carry(append(out, c), p.base)
 }
 
 // emits reports whether any step is an Emitter.

@@ -78,6 +78,11 @@ type Snapshot struct {
 //     it that earlier steps had not marked dropped, EventsOut those it left
 //     unmarked; the events it marked are dropped with ReasonOperator, and
 //     every event of a batch it failed on with ReasonProcessor.
+//
+// Every counter only grows, across restarts and reloads alike: a component
+// that a reload replaces (a connector or pipeline whose definition
+// changed) keeps adding to the totals of the one it replaces, for each
+// role it had before and still has; see Engine.Reload.
 type ComponentStats struct {
 	Name string
 	// Type is the connector type ID, or "pipeline".
@@ -127,9 +132,10 @@ type ComponentStats struct {
 	// "half_open"; empty for other roles.
 	Circuit string
 	// Counters are the connector's own counts (connector.Counting),
-	// summed over every instance it had: for a kernel source, what
-	// happened to packets before the engine saw them. They are shown on
-	// the source side of a connector that has one.
+	// summed over every instance it had, across restarts and reloads:
+	// for a kernel source, what happened to packets before the engine
+	// saw them. They are shown on the source side of a connector that
+	// has one.
 	Counters []connector.Counter
 }
 
@@ -139,6 +145,48 @@ func (c ComponentStats) DroppedTotal() uint64 { return sumDrops(c.Dropped) }
 // inFlight is what the accounting identity leaves in the component.
 func (c ComponentStats) inFlight() int64 {
 	return int64(c.EventsIn) + int64(c.Emitted) - int64(c.EventsOut) - int64(c.DroppedTotal())
+}
+
+// add adds the counters of o to c, which keeps its own name, type, role,
+// state, failure and circuit; InFlight follows the sums. It never changes
+// o's maps or slices.
+func (c *ComponentStats) add(o ComponentStats) {
+	c.EventsIn += o.EventsIn
+	c.EventsOut += o.EventsOut
+	c.BytesIn += o.BytesIn
+	c.BytesOut += o.BytesOut
+	c.BatchesIn += o.BatchesIn
+	c.BatchesOut += o.BatchesOut
+	c.Emitted += o.Emitted
+	if len(o.Dropped) > 0 && c.Dropped == nil {
+		c.Dropped = map[string]uint64{}
+	}
+	for r, v := range o.Dropped {
+		c.Dropped[r] += v
+	}
+	c.Errors += o.Errors
+	c.Retries += o.Retries
+	c.Restarts += o.Restarts
+	c.ConnectAttempts += o.ConnectAttempts
+	c.Panics += o.Panics
+	c.Acks += o.Acks
+	c.Fails += o.Fails
+	c.AcksDropped += o.AcksDropped
+	c.Counters = addCounters(c.Counters, o.Counters)
+	c.InFlight = c.inFlight()
+}
+
+// carry adds to each entry of live the entry of base with the same name
+// and role, if any: the final figures of what a reload replaced.
+func carry(live, base []ComponentStats) []ComponentStats {
+	for _, b := range base {
+		for i := range live {
+			if live[i].Name == b.Name && live[i].Role == b.Role {
+				live[i].add(b)
+			}
+		}
+	}
+	return live
 }
 
 // EdgeStats are the counters of one edge. EventsIn = EventsOut + dropped +

@@ -1,0 +1,186 @@
+package runtime
+
+import (
+	"testing"
+	"time"
+
+	"github.com/weirproject/weir/connector"
+)
+
+// countingSource is a testSource that reports its batches as a connector
+// counter.
+type countingSource struct{ *testSource }
+
+func (s countingSource) Counters() []connector.Counter {
+	return []connector.Counter{{Name: "batches", Help: "Batches produced.", Value: uint64(s.produced.Load())}}
+}
+
+// reloadFixture is a fixture with the types "csrc" (a countingSource) and
+// "proc" (a testProcessor) besides "src" and "sink".
+func reloadFixture() *fixture {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
+	f.reg.MustRegister(connector.Type{ID: "csrc", Roles: connector.RoleSource, New: func(_ []byte, env connector.Env) (connector.Connector, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		s := f.newSrc(env.Name)
+		f.sources[env.Name] = s
+		f.created[env.Name]++
+		return countingSource{s}, nil
+	}})
+	f.reg.MustRegister(connector.Type{ID: "proc", Roles: connector.RoleProcessor, New: func([]byte, connector.Env) (connector.Connector, error) {
+		return &testProcessor{}, nil
+	}})
+	return f
+}
+
+// TestReloadKeepsCountersOfReplacedComponents changes the config of a
+// source, a sink and a pipeline with a processor step, so that a reload
+// replaces them all, and checks that every counter keeps growing from
+// its total before the reload, and that components and edges still agree
+// after Shutdown.
+func TestReloadKeepsCountersOfReplacedComponents(t *testing.T) {
+	f := reloadFixture()
+	opts := testOpts()
+	opts.NewOp = testNewOp
+	mk := func(v string) Graph {
+		g := graph([]string{"in:csrc", "out:sink", "raw:sink"},
+			[]PipelineDef{{Name: "p", Ops: []OpDef{{Type: "drop_every", Config: []byte(`{"N":` + v + `}`)}, {Type: "proc"}}}},
+			EdgeDef{From: "in", To: "p"}, EdgeDef{From: "in", To: "raw"}, EdgeDef{From: "p", To: "out"})
+		g.Connectors[0].Config = []byte(`{"v":` + v + `}`)
+		g.Connectors[1].Config = []byte(`{"v":` + v + `}`)
+		return g
+	}
+	e := startEngine(t, mk("3"), f, opts)
+	eventually(t, 2*time.Second, "flow", func() bool { return f.sinkBatches("out") > 5 })
+	out1 := f.sink("out")
+	before := e.Stats()
+	if err := e.Reload(mk("5")); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	checkGrows(t, before, e.Stats())
+	eventually(t, 2*time.Second, "flow after the reload", func() bool {
+		return f.createdCount("in") == 2 && f.sink("out") != out1 && f.sinkBatches("out") > 5
+	})
+	mid := e.Stats()
+	checkGrows(t, before, mid)
+	shutdown(t, e)
+	s := e.Stats()
+	checkGrows(t, mid, s)
+	checkAccounting(t, s)
+
+	in, _ := s.Component("in", StatSource)
+	p, _ := s.Component("p", StatPipeline)
+	out, _ := s.Component("out", StatSink)
+	raw, _ := s.Component("raw", StatSink)
+	for _, c := range []struct {
+		what      string
+		got, want uint64
+	}{
+		{"edge in->p offered / source out", edgeOf(s, "in", "p").EventsIn, in.EventsOut},
+		{"edge in->raw offered / source out", edgeOf(s, "in", "raw").EventsIn, in.EventsOut},
+		{"edge in->p delivered / pipeline in", edgeOf(s, "in", "p").EventsOut, p.EventsIn},
+		{"edge p->out offered / pipeline out", edgeOf(s, "p", "out").EventsIn, p.EventsOut},
+		{"edge p->out delivered / sink out in", edgeOf(s, "p", "out").EventsOut, out.EventsIn},
+		{"edge in->raw delivered / sink raw in", edgeOf(s, "in", "raw").EventsOut, raw.EventsIn},
+		{"source batches counted by its instances / source batches in", ownCounter(in, "batches"), in.BatchesIn},
+		{"source connect attempts / instances", in.ConnectAttempts, 2},
+		{"sink out connect attempts / instances", out.ConnectAttempts, 2},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %d != %d", c.what, c.got, c.want)
+		}
+	}
+	proc, _ := s.Component("p/2", StatProcessor)
+	if proc.EventsIn != p.EventsIn-p.Dropped[ReasonOperator]+proc.Dropped[ReasonOperator] {
+		t.Errorf("processor p/2 took in %d; the pipeline took in %d and its first step dropped %d",
+			proc.EventsIn, p.EventsIn, p.Dropped[ReasonOperator]-proc.Dropped[ReasonOperator])
+	}
+}
+
+// TestReloadForgetsRemovedComponents removes a sink with a reload and adds
+// it back with another: it starts again from zero, as does its edge.
+func TestReloadForgetsRemovedComponents(t *testing.T) {
+	f := reloadFixture()
+	both := graph([]string{"in:src", "a:sink", "b:sink"}, nil, EdgeDef{From: "in", To: "a"}, EdgeDef{From: "in", To: "b"})
+	one := graph([]string{"in:src", "a:sink"}, nil, EdgeDef{From: "in", To: "a"})
+	e := startEngine(t, both, f, testOpts())
+	eventually(t, 2*time.Second, "flow", func() bool { return f.sinkBatches("b") > 5 })
+	b1 := f.sink("b")
+	if err := e.Reload(one); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if _, ok := e.Stats().Component("b", StatSink); ok {
+		t.Fatalf("removed sink b is still in the snapshot")
+	}
+	if err := e.Reload(both); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	eventually(t, 2*time.Second, "flow to the new b", func() bool { return f.sink("b") != b1 && f.sinkBatches("b") > 5 })
+	shutdown(t, e)
+	s := e.Stats()
+	checkAccounting(t, s)
+	b, _ := s.Component("b", StatSink)
+	if got := uint64(f.sink("b").events.Load()); b.EventsOut != got || b.ConnectAttempts != 1 {
+		t.Errorf("re-added sink b wrote %d events in %d connects; want only its new instance's %d events and 1 connect", b.EventsOut, b.ConnectAttempts, got)
+	}
+	if ed := edgeOf(s, "in", "b"); ed.EventsOut != b.EventsIn {
+		t.Errorf("edge in->b delivered %d; the re-added sink took in %d", ed.EventsOut, b.EventsIn)
+	}
+}
+
+// checkGrows fails for every counter of a component or edge in a that is
+// smaller in b, or missing from b.
+func checkGrows(t *testing.T, a, b Snapshot) {
+	t.Helper()
+	for _, ca := range a.Components {
+		cb, ok := b.Component(ca.Name, ca.Role)
+		if !ok {
+			t.Errorf("%s %s vanished", ca.Role, ca.Name)
+			continue
+		}
+		va, vb := componentCounts(ca), componentCounts(cb)
+		for k, v := range va {
+			if vb[k] < v {
+				t.Errorf("%s %s: %s went from %d to %d", ca.Role, ca.Name, k, v, vb[k])
+			}
+		}
+	}
+	for _, ea := range a.Edges {
+		eb := edgeOf(b, ea.From, ea.To)
+		if eb.EventsIn < ea.EventsIn || eb.EventsOut < ea.EventsOut || eb.BatchesIn < ea.BatchesIn || eb.BytesIn < ea.BytesIn {
+			t.Errorf("edge %s->%s went from %+v to %+v", ea.From, ea.To, ea, eb)
+		}
+	}
+}
+
+// componentCounts names every counter of c.
+func componentCounts(c ComponentStats) map[string]uint64 {
+	m := map[string]uint64{
+		"events in": c.EventsIn, "events out": c.EventsOut, "bytes in": c.BytesIn, "bytes out": c.BytesOut,
+		"batches in": c.BatchesIn, "batches out": c.BatchesOut, "emitted": c.Emitted,
+		"errors": c.Errors, "retries": c.Retries, "restarts": c.Restarts, "connect attempts": c.ConnectAttempts,
+		"panics": c.Panics, "acks": c.Acks, "fails": c.Fails, "acks dropped": c.AcksDropped,
+	}
+	for r, v := range c.Dropped {
+		m["dropped "+r] = v
+	}
+	for _, k := range c.Counters {
+		m["counter "+k.Name] = k.Value
+	}
+	return m
+}
+
+func edgeOf(s Snapshot, from, to string) EdgeStats {
+	e, _ := s.Edge(from, to)
+	return e
+}
+
+func ownCounter(c ComponentStats, name string) uint64 {
+	for _, k := range c.Counters {
+		if k.Name == name {
+			return k.Value
+		}
+	}
+	return 0
+}
