@@ -153,6 +153,14 @@ func (s *testSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, er
 	return cabi.OK, nil
 }
 
+// countingSource is a testSource that reports its batches as a connector
+// counter.
+type countingSource struct{ *testSource }
+
+func (s countingSource) Counters() []connector.Counter {
+	return []connector.Counter{{Name: "batches", Help: "Batches produced.", Value: uint64(s.produced.Load())}}
+}
+
 // ackSource is a testSource that wants acknowledgements.
 type ackSource struct{ *testSource }
 
@@ -244,6 +252,9 @@ type fixture struct {
 	newSrc  func(name string) *testSource
 	newSink func(name string) *testSink
 	ackers  bool
+	// counting makes sources report their batches as a connector
+	// counter (countingSource).
+	counting bool
 }
 
 func newFixture() *fixture {
@@ -260,6 +271,9 @@ func newFixture() *fixture {
 			s.wantsAcks = true
 			s.acked, s.failed = map[uint64]int{}, map[uint64]int{}
 			return ackSource{s}, nil
+		}
+		if f.counting {
+			return countingSource{s}, nil
 		}
 		return s, nil
 	}})

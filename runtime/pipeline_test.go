@@ -94,6 +94,8 @@ var (
 	_ operator.Emitter = (*counter)(nil)
 )
 
+// testNewOp builds the test operators, and the built-in ones by their
+// names.
 func testNewOp(typ string, cfg []byte) (operator.Op, error) {
 	switch typ {
 	case "drop_every":
@@ -109,11 +111,11 @@ func testNewOp(typ string, cfg []byte) (operator.Op, error) {
 	case "counter":
 		return &counter{}, nil
 	}
-	return nil, fmt.Errorf("unknown operator %q", typ)
+	return operator.New(typ, cfg)
 }
 
-// runToEnd starts g, waits for it to finish, shuts it down and returns
-// the snapshot.
+// runToEnd starts g (with testNewOp's operators and the built-in ones),
+// waits for it to finish, shuts it down and returns the snapshot.
 func runToEnd(t *testing.T, g Graph, f *fixture, opts Options) Snapshot {
 	t.Helper()
 	opts.NewOp = testNewOp
@@ -222,8 +224,11 @@ func inspectLastByte(name string, b *cabi.Batch, dirty, clean *sync.Map) {
 	}
 }
 
-func TestEmitterFlushesOnTimerAndAtDrain(t *testing.T) {
-	f := newFixture()
+// emitterFixture is a fixture whose sources give 100 events in 25 batches
+// and whose sinks add up the little-endian uint64 at offset of every event
+// they write; sum returns the total.
+func emitterFixture(offset int) (f *fixture, sum func() uint64) {
+	f = newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 25} }
 	var total uint64
 	var mu sync.Mutex
@@ -232,15 +237,24 @@ func TestEmitterFlushesOnTimerAndAtDrain(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range b.EventSlice() {
-				total += binary.LittleEndian.Uint64(e.Bytes())
+				total += binary.LittleEndian.Uint64(e.Bytes()[offset:])
 			}
 		}}
 	}
+	return f, func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return total
+	}
+}
+
+func TestEmitterFlushesOnTimerAndAtDrain(t *testing.T) {
+	f, total := emitterFixture(0)
 	g := graph([]string{"in:src", "out:sink"}, []PipelineDef{{Name: "agg", Ops: []OpDef{{Type: "counter"}}}},
 		EdgeDef{From: "in", To: "agg"}, EdgeDef{From: "agg", To: "out"})
 	s := runToEnd(t, g, f, testOpts())
-	if total != 100 {
-		t.Errorf("emitted counts sum to %d; want 100", total)
+	if got := total(); got != 100 {
+		t.Errorf("emitted counts sum to %d; want 100", got)
 	}
 	p, _ := s.Component("agg", StatPipeline)
 	if p.Dropped[ReasonOperator] != 100 || p.Emitted == 0 || p.EventsOut != p.Emitted {
@@ -252,32 +266,12 @@ func TestEmitterFlushesOnTimerAndAtDrain(t *testing.T) {
 // the pipeline's books: EventsIn is what its edge delivered, Emitted the
 // rollups, and in + emitted = out + dropped.
 func TestAggregateCountsOnlyEdgeInput(t *testing.T) {
-	f := newFixture()
-	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, limit: 25} }
-	var counted uint64
-	var mu sync.Mutex
-	f.newSink = func(name string) *testSink {
-		return &testSink{name: name, inspect: func(b *cabi.Batch) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, e := range b.EventSlice() {
-				counted += binary.LittleEndian.Uint64(e.Bytes()[24:])
-			}
-		}}
-	}
+	f, counted := emitterFixture(24) // a binary rollup's event count
 	g := graph([]string{"in:src", "out:sink"}, []PipelineDef{{Name: "agg", Ops: []OpDef{{Type: "aggregate", Config: []byte(`{"window":"5ms","group_by":"none"}`)}}}},
 		EdgeDef{From: "in", To: "agg"}, EdgeDef{From: "agg", To: "out"})
-	e := startEngine(t, g, f, testOpts()) // the real operators
-	select {
-	case <-e.Finished():
-	case <-time.After(5 * time.Second):
-		t.Fatal("engine did not finish")
-	}
-	shutdown(t, e)
-	s := e.Stats()
-	checkAccounting(t, s)
-	if counted != 100 {
-		t.Errorf("rollups count %d events; want 100", counted)
+	s := runToEnd(t, g, f, testOpts())
+	if got := counted(); got != 100 {
+		t.Errorf("rollups count %d events; want 100", got)
 	}
 	p, _ := s.Component("agg", StatPipeline)
 	into, _ := s.Edge("in", "agg")

@@ -7,27 +7,12 @@ import (
 	"github.com/weirproject/weir/connector"
 )
 
-// countingSource is a testSource that reports its batches as a connector
-// counter.
-type countingSource struct{ *testSource }
-
-func (s countingSource) Counters() []connector.Counter {
-	return []connector.Counter{{Name: "batches", Help: "Batches produced.", Value: uint64(s.produced.Load())}}
-}
-
-// reloadFixture is a fixture with the types "csrc" (a countingSource) and
-// "proc" (a testProcessor) besides "src" and "sink".
+// reloadFixture is a fixture of counting sources with the type "proc" (a
+// testProcessor) besides "src" and "sink".
 func reloadFixture() *fixture {
 	f := newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8} }
-	f.reg.MustRegister(connector.Type{ID: "csrc", Roles: connector.RoleSource, New: func(_ []byte, env connector.Env) (connector.Connector, error) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		s := f.newSrc(env.Name)
-		f.sources[env.Name] = s
-		f.created[env.Name]++
-		return countingSource{s}, nil
-	}})
+	f.counting = true
 	f.reg.MustRegister(connector.Type{ID: "proc", Roles: connector.RoleProcessor, New: func([]byte, connector.Env) (connector.Connector, error) {
 		return &testProcessor{}, nil
 	}})
@@ -44,7 +29,7 @@ func TestReloadKeepsCountersOfReplacedComponents(t *testing.T) {
 	opts := testOpts()
 	opts.NewOp = testNewOp
 	mk := func(v string) Graph {
-		g := graph([]string{"in:csrc", "out:sink", "raw:sink"},
+		g := graph([]string{"in:src", "out:sink", "raw:sink"},
 			[]PipelineDef{{Name: "p", Ops: []OpDef{{Type: "drop_every", Config: []byte(`{"N":` + v + `}`)}, {Type: "proc"}}}},
 			EdgeDef{From: "in", To: "p"}, EdgeDef{From: "in", To: "raw"}, EdgeDef{From: "p", To: "out"})
 		g.Connectors[0].Config = []byte(`{"v":` + v + `}`)

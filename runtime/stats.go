@@ -151,12 +151,9 @@ func (c ComponentStats) inFlight() int64 {
 // state, failure and circuit; InFlight follows the sums. It never changes
 // o's maps or slices.
 func (c *ComponentStats) add(o ComponentStats) {
-	c.EventsIn += o.EventsIn
-	c.EventsOut += o.EventsOut
-	c.BytesIn += o.BytesIn
-	c.BytesOut += o.BytesOut
-	c.BatchesIn += o.BatchesIn
-	c.BatchesOut += o.BatchesOut
+	c.EventsIn, c.EventsOut = c.EventsIn+o.EventsIn, c.EventsOut+o.EventsOut
+	c.BytesIn, c.BytesOut = c.BytesIn+o.BytesIn, c.BytesOut+o.BytesOut
+	c.BatchesIn, c.BatchesOut = c.BatchesIn+o.BatchesIn, c.BatchesOut+o.BatchesOut
 	c.Emitted += o.Emitted
 	if len(o.Dropped) > 0 && c.Dropped == nil {
 		c.Dropped = map[string]uint64{}
@@ -164,14 +161,10 @@ func (c *ComponentStats) add(o ComponentStats) {
 	for r, v := range o.Dropped {
 		c.Dropped[r] += v
 	}
-	c.Errors += o.Errors
-	c.Retries += o.Retries
-	c.Restarts += o.Restarts
-	c.ConnectAttempts += o.ConnectAttempts
-	c.Panics += o.Panics
-	c.Acks += o.Acks
-	c.Fails += o.Fails
-	c.AcksDropped += o.AcksDropped
+	c.Errors, c.Retries = c.Errors+o.Errors, c.Retries+o.Retries
+	c.Restarts, c.Panics = c.Restarts+o.Restarts, c.Panics+o.Panics
+	c.Acks, c.Fails = c.Acks+o.Acks, c.Fails+o.Fails
+	c.ConnectAttempts, c.AcksDropped = c.ConnectAttempts+o.ConnectAttempts, c.AcksDropped+o.AcksDropped
 	c.Counters = addCounters(c.Counters, o.Counters)
 	c.InFlight = c.inFlight()
 }
