@@ -127,3 +127,32 @@ func (b *Batch) ArenaBytes() []byte {
 	}
 	return unsafe.Slice((*byte)(b.Arena), b.ArenaCap)
 }
+
+// Log levels (weir_log_level).
+const (
+	LogDebug int32 = 0
+	LogInfo  int32 = 1
+	LogWarn  int32 = 2
+	LogError int32 = 3
+)
+
+// MetricKind mirrors weir_metric_kind, the kind of a metric a plugin
+// registers with the host.
+type MetricKind int32
+
+// Metric kinds.
+const (
+	MetricCounter MetricKind = 0
+	MetricGauge   MetricKind = 1
+)
+
+// String returns the metric kind's name.
+func (k MetricKind) String() string {
+	switch k {
+	case MetricCounter:
+		return "counter"
+	case MetricGauge:
+		return "gauge"
+	}
+	return "unknown"
+}

@@ -34,9 +34,9 @@ var errNative = errors.New("native blackhole: invalid descriptor")
 
 func newNativeBlackhole(h loader.Host) *nativeBlackhole {
 	bh := &nativeBlackhole{host: h, publishEvery: 65536}
-	bh.ids[0] = h.RegisterMetric("blackhole_events_total", loader.MetricCounter, "")
-	bh.ids[1] = h.RegisterMetric("blackhole_bytes_total", loader.MetricCounter, "")
-	bh.ids[2] = h.RegisterMetric("blackhole_batches_total", loader.MetricCounter, "")
+	bh.ids[0] = h.RegisterMetric("blackhole_events_total", cabi.MetricCounter, "")
+	bh.ids[1] = h.RegisterMetric("blackhole_bytes_total", cabi.MetricCounter, "")
+	bh.ids[2] = h.RegisterMetric("blackhole_batches_total", cabi.MetricCounter, "")
 	return bh
 }
 

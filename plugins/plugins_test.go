@@ -80,7 +80,7 @@ func counter(tb testing.TB, h *loader.BasicHost, name string) int64 {
 	if !ok {
 		tb.Fatalf("metric %s not registered", name)
 	}
-	if kind != loader.MetricCounter {
+	if kind != cabi.MetricCounter {
 		tb.Fatalf("metric %s is a %v, want a counter", name, kind)
 	}
 	return v

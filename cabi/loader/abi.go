@@ -90,34 +90,6 @@ const SourceWantsAcks uint32 = 1 << 0
 // SourceUnpausable mirrors WEIR_SOURCE_UNPAUSABLE (ABI 1.1).
 const SourceUnpausable uint32 = 1 << 1
 
-// Log levels (weir_log_level).
-const (
-	LogDebug int32 = 0
-	LogInfo  int32 = 1
-	LogWarn  int32 = 2
-	LogError int32 = 3
-)
-
-// MetricKind mirrors weir_metric_kind.
-type MetricKind int32
-
-// Metric kinds.
-const (
-	MetricCounter MetricKind = 0
-	MetricGauge   MetricKind = 1
-)
-
-// String returns the metric kind's name.
-func (k MetricKind) String() string {
-	switch k {
-	case MetricCounter:
-		return "counter"
-	case MetricGauge:
-		return "gauge"
-	}
-	return "unknown"
-}
-
 // readPrefix copies the first min(have, want) bytes of the C struct at src
 // into the zeroed Go mirror at dst (want bytes), so fields beyond the size
 // the plugin declared read as zero.

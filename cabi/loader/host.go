@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/weirproject/weir/cabi"
 )
 
 // Host receives the calls a plugin instance makes through weir_host_api.
@@ -23,7 +25,7 @@ type Host interface {
 	// RegisterMetric declares a metric and returns its id (>= 0), or -1 if
 	// it is declared already with another kind. name has been checked
 	// against [a-z0-9_]+; help may be "".
-	RegisterMetric(name string, kind MetricKind, help string) int32
+	RegisterMetric(name string, kind cabi.MetricKind, help string) int32
 	// CounterAdd adds delta to counter id. Unknown ids are ignored.
 	CounterAdd(id int32, delta uint64)
 	// GaugeSet sets gauge id to value. Unknown ids are ignored.
@@ -97,8 +99,8 @@ func cbMetricRegister(host uintptr, name uintptr, kind int32, help uintptr) int3
 	if !ok || !validMetricName(n) {
 		return -1
 	}
-	k := MetricKind(kind)
-	if k != MetricCounter && k != MetricGauge {
+	k := cabi.MetricKind(kind)
+	if k != cabi.MetricCounter && k != cabi.MetricGauge {
 		return -1
 	}
 	hs, _ := cString(ptrFrom(help))
@@ -152,7 +154,7 @@ type BasicHost struct {
 
 type basicMetric struct {
 	name  string
-	kind  MetricKind
+	kind  cabi.MetricKind
 	help  string
 	value atomic.Int64
 }
@@ -183,7 +185,7 @@ func (h *BasicHost) Log(level int32, msg string) {
 
 // RegisterMetric declares a metric, returning the same id for the same name
 // and kind, and -1 for a name declared with another kind.
-func (h *BasicHost) RegisterMetric(name string, kind MetricKind, help string) int32 {
+func (h *BasicHost) RegisterMetric(name string, kind cabi.MetricKind, help string) int32 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if id, ok := h.names[name]; ok {
@@ -198,7 +200,7 @@ func (h *BasicHost) RegisterMetric(name string, kind MetricKind, help string) in
 	return id
 }
 
-func (h *BasicHost) metric(id int32, kind MetricKind) *basicMetric {
+func (h *BasicHost) metric(id int32, kind cabi.MetricKind) *basicMetric {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if id < 0 || int(id) >= len(h.metrics) || h.metrics[id].kind != kind {
@@ -209,14 +211,14 @@ func (h *BasicHost) metric(id int32, kind MetricKind) *basicMetric {
 
 // CounterAdd adds delta to counter id.
 func (h *BasicHost) CounterAdd(id int32, delta uint64) {
-	if m := h.metric(id, MetricCounter); m != nil {
+	if m := h.metric(id, cabi.MetricCounter); m != nil {
 		m.value.Add(int64(delta))
 	}
 }
 
 // GaugeSet sets gauge id to value.
 func (h *BasicHost) GaugeSet(id int32, value int64) {
-	if m := h.metric(id, MetricGauge); m != nil {
+	if m := h.metric(id, cabi.MetricGauge); m != nil {
 		m.value.Store(value)
 	}
 }
@@ -238,7 +240,7 @@ func (h *BasicHost) Wakeups() uint64 { return h.wakes.Load() }
 
 // Metric returns the value and kind of the metric named name, and whether
 // it exists. Counters are reported as int64.
-func (h *BasicHost) Metric(name string) (int64, MetricKind, bool) {
+func (h *BasicHost) Metric(name string) (int64, cabi.MetricKind, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	id, ok := h.names[name]

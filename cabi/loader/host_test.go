@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"unsafe"
+
+	"github.com/weirproject/weir/cabi"
 )
 
 // cstr returns a NUL-terminated copy of s and its address, as C would pass
@@ -23,11 +25,11 @@ func TestHostCallbacks(t *testing.T) {
 	defer releaseHost(id)
 
 	keep, msg := cstr("hello")
-	cbLog(id, LogWarn, msg)
+	cbLog(id, cabi.LogWarn, msg)
 	if log.String() != "[x] warn: hello\n" {
 		t.Errorf("log = %q", log.String())
 	}
-	cbLog(id+1000, LogWarn, msg) // unknown handle: ignored
+	cbLog(id+1000, cabi.LogWarn, msg) // unknown handle: ignored
 	_ = keep
 
 	cases := []struct {
@@ -35,12 +37,12 @@ func TestHostCallbacks(t *testing.T) {
 		kind int32
 		want int32
 	}{
-		{"events_total", int32(MetricCounter), 0},
-		{"events_total", int32(MetricCounter), 0}, // same name, same kind: same id
-		{"depth", int32(MetricGauge), 1},
-		{"events_total", int32(MetricGauge), -1}, // same name, other kind
-		{"Bad-Name", int32(MetricCounter), -1},
-		{"", int32(MetricCounter), -1},
+		{"events_total", int32(cabi.MetricCounter), 0},
+		{"events_total", int32(cabi.MetricCounter), 0}, // same name, same kind: same id
+		{"depth", int32(cabi.MetricGauge), 1},
+		{"events_total", int32(cabi.MetricGauge), -1}, // same name, other kind
+		{"Bad-Name", int32(cabi.MetricCounter), -1},
+		{"", int32(cabi.MetricCounter), -1},
 		{"ok", 7, -1}, // unknown kind
 	}
 	for _, tc := range cases {
@@ -58,10 +60,10 @@ func TestHostCallbacks(t *testing.T) {
 	cbCounterAdd(id, 1, 100) // a gauge: ignored by counter_add
 	cbCounterAdd(id, 42, 1)  // unknown: ignored
 	cbGaugeSet(id, 1, -3)
-	if v, k, _ := h.Metric("events_total"); v != 12 || k != MetricCounter {
+	if v, k, _ := h.Metric("events_total"); v != 12 || k != cabi.MetricCounter {
 		t.Errorf("events_total = %d %v; want 12 counter", v, k)
 	}
-	if v, k, _ := h.Metric("depth"); v != -3 || k != MetricGauge {
+	if v, k, _ := h.Metric("depth"); v != -3 || k != cabi.MetricGauge {
 		t.Errorf("depth = %d %v; want -3 gauge", v, k)
 	}
 

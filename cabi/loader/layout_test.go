@@ -56,7 +56,7 @@ int main(void) {
 	}
 	want := fmt.Sprintf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d\n", cabi.ABIMajor, cabi.ABIMinor,
 		cabi.OK, cabi.Timeout, cabi.EOF, cabi.Retry, cabi.Error, cabi.FlagDrop, cabi.FlagTruncated, SourceWantsAcks, SourceUnpausable,
-		MetricCounter, MetricGauge, LogDebug, LogError, cabi.KindText, cabi.KindTick)
+		cabi.MetricCounter, cabi.MetricGauge, cabi.LogDebug, cabi.LogError, cabi.KindText, cabi.KindTick)
 	if string(out) != want {
 		t.Errorf("header constants = %q; Go constants = %q", out, want)
 	}

@@ -128,7 +128,7 @@ func TestSourceLifecycle(t *testing.T) {
 	if len(got) != 20 || got[0] != "event 0" || got[2] != "event 2" || got[19] != "event 19" {
 		t.Errorf("events = %q; want event 0..event 19", got)
 	}
-	if v, kind, ok := host.Metric("acked_batches"); !ok || kind != MetricGauge || v < 7 {
+	if v, kind, ok := host.Metric("acked_batches"); !ok || kind != cabi.MetricGauge || v < 7 {
 		t.Errorf("acked_batches = %d, %v, %v; want a gauge >= 7", v, kind, ok)
 	}
 	if err := in.Drain(); err != nil {

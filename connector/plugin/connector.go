@@ -136,7 +136,7 @@ type host struct {
 
 	mu      sync.Mutex
 	names   []string
-	kinds   []loader.MetricKind
+	kinds   []cabi.MetricKind
 	values  []*atomic.Int64
 	indexOf map[string]int32
 }
@@ -150,10 +150,10 @@ func newHost(env connector.Env) *host {
 }
 
 var logLevels = [...]slog.Level{
-	loader.LogDebug: slog.LevelDebug,
-	loader.LogInfo:  slog.LevelInfo,
-	loader.LogWarn:  slog.LevelWarn,
-	loader.LogError: slog.LevelError,
+	cabi.LogDebug: slog.LevelDebug,
+	cabi.LogInfo:  slog.LevelInfo,
+	cabi.LogWarn:  slog.LevelWarn,
+	cabi.LogError: slog.LevelError,
 }
 
 // Log implements loader.Host.
@@ -166,7 +166,7 @@ func (h *host) Log(level int32, msg string) {
 }
 
 // RegisterMetric implements loader.Host.
-func (h *host) RegisterMetric(name string, kind loader.MetricKind, help string) int32 {
+func (h *host) RegisterMetric(name string, kind cabi.MetricKind, help string) int32 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if id, ok := h.indexOf[name]; ok {
@@ -183,7 +183,7 @@ func (h *host) RegisterMetric(name string, kind loader.MetricKind, help string) 
 	return id
 }
 
-func (h *host) metric(id int32, kind loader.MetricKind) *atomic.Int64 {
+func (h *host) metric(id int32, kind cabi.MetricKind) *atomic.Int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if id < 0 || int(id) >= len(h.values) || h.kinds[id] != kind {
@@ -194,14 +194,14 @@ func (h *host) metric(id int32, kind loader.MetricKind) *atomic.Int64 {
 
 // CounterAdd implements loader.Host.
 func (h *host) CounterAdd(id int32, delta uint64) {
-	if v := h.metric(id, loader.MetricCounter); v != nil {
+	if v := h.metric(id, cabi.MetricCounter); v != nil {
 		v.Add(int64(delta))
 	}
 }
 
 // GaugeSet implements loader.Host.
 func (h *host) GaugeSet(id int32, value int64) {
-	if v := h.metric(id, loader.MetricGauge); v != nil {
+	if v := h.metric(id, cabi.MetricGauge); v != nil {
 		v.Store(value)
 	}
 }

@@ -30,23 +30,27 @@ static void host_wakeup(const weir_host_api *api, weir_host *h) {
 */
 import "C"
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/weirproject/weir/cabi"
+)
 
 // Log levels for Host.Log.
 const (
-	LogDebug int32 = 0
-	LogInfo  int32 = 1
-	LogWarn  int32 = 2
-	LogError int32 = 3
+	LogDebug = cabi.LogDebug
+	LogInfo  = cabi.LogInfo
+	LogWarn  = cabi.LogWarn
+	LogError = cabi.LogError
 )
 
 // MetricKind is the kind of a host metric.
-type MetricKind int32
+type MetricKind = cabi.MetricKind
 
 // Metric kinds.
 const (
-	MetricCounter MetricKind = 0
-	MetricGauge   MetricKind = 1
+	MetricCounter = cabi.MetricCounter
+	MetricGauge   = cabi.MetricGauge
 )
 
 // Host is the host's service table for one instance: logging, metrics and
