@@ -78,12 +78,12 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	for !started(eng.Stats()) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if o.user != "root" {
+	if o.user != "root" && os.Geteuid() == 0 {
 		if err := privs.Drop(o.user); err != nil {
 			fmt.Fprintf(stderr, "weir capture: warning: %v; going on as root\n", err)
 		}
 	}
-	if !o.quiet {
+	if !o.quiet && source().State == "running" {
 		fmt.Fprintf(stderr, "weir capture: listening on %s (%s, %s), snaplen %d, sampling 1 in %d\n",
 			strings.Join(o.cfg.Interfaces, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, o.cfg.SampleRate)
 	}

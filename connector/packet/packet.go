@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,15 @@ type sourceConfig struct {
 	Order       bool               `json:"order"`
 	OrderWindow spec.DurationValue `json:"order_window"`
 }
+
+// wrapped is err with another message.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w wrapped) Error() string { return w.msg }
+func (w wrapped) Unwrap() error { return w.err }
 
 // NeedsPrivileges says what loading and attaching the capture programs
 // needs, for error messages.
@@ -130,7 +140,11 @@ func (s *Source) Connect(ctx context.Context, attempt int) error {
 	c, err := kpacket.Open(s.cfg)
 	switch {
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
-		return connector.Permanent(fmt.Errorf("packet source %s: %w (%s)", s.env.Name, err, NeedsPrivileges))
+		// cilium/ebpf suggests raising RLIMIT_MEMLOCK on EPERM; this
+		// kernel charges BPF memory to the cgroup instead, so that hint
+		// only misleads: what is missing is a privilege.
+		msg := strings.Replace(err.Error(), " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "", 1)
+		return connector.Permanent(fmt.Errorf("packet source %s: %s: %w", s.env.Name, NeedsPrivileges, wrapped{msg, err}))
 	case errors.Is(err, kpacket.ErrNoInterface) || errors.Is(err, kpacket.ErrNotSupported):
 		return connector.Permanent(fmt.Errorf("packet source %s: %w", s.env.Name, err))
 	case err != nil:
