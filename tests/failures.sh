@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# failures.sh drives weir's failure paths through the real binary, as a
+# user meets them: each case runs a command with a time bound and checks
+# its exit status and the first line of its error output (and, where it
+# applies, that the accounting summary balances). `make test` runs it as
+# root after building bin/weir.
+#
+# Usage: tests/failures.sh [BIN_DIR]
+set -uo pipefail
+bin=${1:-bin}
+weir="$bin/weir"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 cases=0
+
+# check NAME WANT_STATUS STDERR_REGEX [--summary] -- COMMAND...
+# runs COMMAND for at most 20 s and checks its status and the first line
+# of its standard error against the extended regex.
+check() {
+	local name=$1 want=$2 re=$3 summary=no
+	shift 3
+	if [ "$1" = --summary ]; then summary=yes; shift; fi
+	[ "$1" = -- ] && shift
+	cases=$((cases + 1))
+	local start=$SECONDS
+	timeout -s KILL 20 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local got=$? first
+	first=$(grep -v '^time=' "$tmp/err" | head -n 1)
+	local why=""
+	if [ "$got" != "$want" ]; then why="exit status $got, want $want"; fi
+	if ! printf '%s\n' "$first" | grep -Eq -- "$re"; then why="${why:+$why; }first error line: '$first', want /$re/"; fi
+	if [ $summary = yes ] && ! grep -q '^accounting: balanced' "$tmp/out"; then why="${why:+$why; }summary does not balance"; fi
+	if [ -n "$why" ]; then
+		fails=$((fails + 1))
+		echo "FAIL $name ($((SECONDS - start)) s): $why"
+		sed 's/^/    /' "$tmp/err" | head -n 8
+	else
+		echo "ok   $name ($((SECONDS - start)) s)"
+	fi
+}
+
+# nobody runs the command after it without root and its capabilities.
+nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --)
+
+cat >"$tmp/gen.yaml" <<'YAML'
+connectors:
+  gen:  {type: blaster, config: {count: 1000}}
+  hole: {type: blackhole, config: {print: false}}
+connections:
+  - {from: gen, to: hole}
+YAML
+cat >"$tmp/bounds.yaml" <<'YAML'
+connectors:
+  gen:  {type: blaster, config: {rate: -5}}
+  hole: {type: blackhole}
+connections:
+  - {from: gen, to: hole}
+YAML
+cat >"$tmp/nosuch.yaml" <<'YAML'
+connectors:
+  cap:  {type: packet, config: {interfaces: [nosuch0]}}
+  file: {type: pcapng, config: {path: /dev/null}}
+connections:
+  - {from: cap, to: file, policy: drop_newest}
+YAML
+cat >"$tmp/lo.yaml" <<'YAML'
+connectors:
+  cap:  {type: packet, config: {interfaces: [lo]}}
+  file: {type: pcapng, config: {path: /dev/null}}
+connections:
+  - {from: cap, to: file, policy: drop_newest}
+YAML
+chmod 0755 "$tmp" && chmod 0644 "$tmp"/*.yaml
+
+echo "## flags and usage"
+check "run: unknown flag" 2 "^weir run: unknown flag: --frob" -- "$weir" run -c "$tmp/gen.yaml" --frob
+check "run: bad duration" 2 '^weir run: invalid argument "abc" for "--drain-timeout"' -- "$weir" run --drain-timeout abc
+check "run: -c without a file" 2 "^weir run: flag needs an argument" -- "$weir" run -c
+check "capture: interface twice" 2 "^weir capture: -i lo is given twice" -- "$weir" capture -i lo -i lo
+check "capture: unknown user" 2 "^weir capture: --user: " -- "$weir" capture -i lo --user no-such-user-weir
+check "capture: -w into a missing directory" 1 "^weir capture: -w: open $tmp/nodir/x.pcapng" -- "$weir" capture -i lo -w "$tmp/nodir/x.pcapng"
+
+echo "## inputs are bounded"
+check "validate: /dev/zero" 2 "larger than the limit of 4194304 bytes" -- sh -c "'$weir' validate -c - </dev/zero"
+check "validate: out-of-range value" 1 "bounds.yaml:2:[0-9]+: connector \"gen\" \\(type blaster\\): field rate: -5 is out of range" -- "$weir" validate -c "$tmp/bounds.yaml"
+
+echo "## missing privileges and devices fail at once"
+check "capture as nobody" 1 "capturing needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON" -- "${nobody[@]}" "$weir" capture -i lo -c 1
+check "run as nobody" 1 "capturing needs root" --summary -- "${nobody[@]}" "$weir" run -c "$tmp/lo.yaml" --metrics off
+check "run: no such interface" 1 'interface "nosuch0": no such network interface' --summary -- "$weir" run -c "$tmp/nosuch.yaml" --metrics off
+
+echo "## a run that ends by itself balances"
+check "run: blaster to blackhole" 0 "" --summary -- "$weir" run -c "$tmp/gen.yaml" --metrics off
+
+echo "$cases cases, $fails failed"
+[ "$fails" -eq 0 ]
