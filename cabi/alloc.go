@@ -7,16 +7,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Bounds of AllocBatch: the most event slots and arena bytes one batch may
+// have.
+const (
+	MaxBatchCapacity = 1 << 24
+	MaxArenaCap      = 1 << 34
+)
+
 // AllocBatch allocates a Batch with capacity event slots and an arena of
 // arenaCap bytes in one anonymous mapping outside the Go heap, so plugins may
 // read and write it and the garbage collector never scans or moves it. The
 // batch is empty. Free it with FreeBatch.
 func AllocBatch(capacity, arenaCap int) (*Batch, error) {
-	if capacity <= 0 || capacity > 1<<24 {
-		return nil, fmt.Errorf("alloc batch: capacity %d out of range 1..%d", capacity, 1<<24)
+	if capacity <= 0 || capacity > MaxBatchCapacity {
+		return nil, fmt.Errorf("alloc batch: capacity %d out of range 1..%d", capacity, MaxBatchCapacity)
 	}
-	if arenaCap < 0 || int64(arenaCap) > 1<<34 {
-		return nil, fmt.Errorf("alloc batch: arena size %d out of range 0..%d", arenaCap, int64(1)<<34)
+	if arenaCap < 0 || int64(arenaCap) > MaxArenaCap {
+		return nil, fmt.Errorf("alloc batch: arena size %d out of range 0..%d", arenaCap, int64(MaxArenaCap))
 	}
 	size := batchMapSize(capacity, arenaCap)
 	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
