@@ -84,9 +84,12 @@ type Engine struct {
 	eng *engine
 }
 
-// New checks g against reg and prepares an engine for it. It creates no
-// connector instance; Start does.
+// New checks opts (see Options.Check) and g against reg and prepares an
+// engine for it. It creates no connector instance; Start does.
 func New(g Graph, reg *connector.Registry, opts Options) (*Engine, error) {
+	if err := opts.Check(); err != nil {
+		return nil, err
+	}
 	e, err := newEngine(g, reg, opts)
 	if err != nil {
 		return nil, err
