@@ -81,8 +81,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.file, "file", "", "replay the event file at `PATH` instead of synthesising events (rounded up to whole passes)")
 	fs.StringVar(&f.format, "format", "jsonl", "`FORMAT` of --file: jsonl or raw")
 	fs.BoolVar(&f.copyBytes, "copy", false, "copy each event's bytes into the batch arena instead of pointing into the blaster's preloaded buffer")
-	fs.IntVar(&f.batch, "batch", 1024, "events per batch")
-	fs.IntVar(&f.queue, "queue", 16, "capacity of each edge, in batches")
+	fs.IntVar(&f.batch, "batch", 1024, fmt.Sprintf("events per batch, 1 to %d", runtime.MaxBatchEvents))
+	fs.IntVar(&f.queue, "queue", 16, fmt.Sprintf("capacity of each edge, in batches, 1 to %d", runtime.MaxEdgeCapacity))
 	fs.StringVar(&f.filter, "filter", "", "add a filter operator keeping events that match `EXPR`, such as 'len >= 64'")
 	fs.Uint64Var(&f.sample, "sample", 0, "add a sample operator keeping 1 event in `N`")
 	fs.StringVar(&f.truncate, "truncate", "", "add a truncate operator cutting events to `SIZE` bytes")
@@ -111,6 +111,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "weir bench: %v\n%s", err, helpHint("bench"))
 		return 2
+	}
+	if code, bad := optionsUsage(stderr, "bench", cfg.Check(), benchOptionFlags); bad {
+		return code
 	}
 	if f.procs > 0 {
 		defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(f.procs))
@@ -205,6 +208,13 @@ func (f *benchFlags) config() (bench.Config, error) {
 		return cfg, fmt.Errorf("--sink-config: %q is not valid JSON", f.sinkConfig)
 	}
 	return cfg, nil
+}
+
+// benchOptionFlags names the flags that set each runtime.Options field
+// bench.Config.Check reports.
+var benchOptionFlags = map[string]string{
+	"BatchEvents": "--batch", "EdgeCapacity": "--queue",
+	"BatchBytes": "batch arena (--batch × --size with --copy)", "PoolBatches": "batches in flight",
 }
 
 // parseCount parses "1000", "10M", "2.5K", "1G".

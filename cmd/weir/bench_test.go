@@ -81,6 +81,10 @@ func TestBenchUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--events", "many"}, {"--size", "big"}, {"--size", "0"}, {"--rate", "-1"}, {"--latency", "some"},
 		{"--op", "filter={"}, {"--sink-config", "nope"}, {"--batch", "0"}, {"stray"}, {"--no-such-flag"},
+		// Issue 11: sizes the engine cannot allocate used to run until
+		// the timeout and past it.
+		{"--batch", "100000000", "--timeout", "3s"}, {"--queue", "1000000", "--timeout", "3s"},
+		{"--copy", "--size", "1MiB", "--batch", "2048", "--timeout", "3s"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runBench(args, &out, &errOut); code != 2 || errOut.Len() == 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/weirproject/weir/connector/spec"
+	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/config"
 )
 
@@ -80,4 +81,33 @@ func maxConfigSizeFlag(fs *pflag.FlagSet) *int64 {
 	f := &sizeFlag{text: "4MiB", n: config.DefaultMaxSize}
 	fs.Var(f, "max-config-size", "refuse a config file larger than `SIZE`, such as 4MiB or 64KiB")
 	return &f.n
+}
+
+// optionsUsage reports err, from runtime.Options.Check, as a usage error of
+// the command cmd: one line per field out of range, naming the flag that
+// sets it (flags maps runtime.Options field names to flag names) and the
+// range allowed. It returns false when err is nil, and the exit status 2
+// otherwise.
+func optionsUsage(stderr io.Writer, cmd string, err error, flags map[string]string) (code int, bad bool) {
+	if err == nil {
+		return 0, false
+	}
+	var oe *runtime.OptionsError
+	if !errors.As(err, &oe) {
+		fmt.Fprintf(stderr, "weir %s: %v\n%s", cmd, err, helpHint(cmd))
+		return 2, true
+	}
+	for _, f := range oe.Fields {
+		name, ok := flags[f.Field]
+		if !ok {
+			name = "engine option " + f.Field
+		}
+		fmt.Fprintf(stderr, "weir %s: %s %d: out of range %d..%d", cmd, name, f.Value, f.Min, f.Max)
+		if f.Note != "" {
+			fmt.Fprintf(stderr, " %s", f.Note)
+		}
+		fmt.Fprintln(stderr)
+	}
+	fmt.Fprint(stderr, helpHint(cmd))
+	return 2, true
 }

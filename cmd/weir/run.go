@@ -69,10 +69,10 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	fs.MarkDeprecated("plugins", "use -P/--plugin PATH")
 	metrics := fs.String("metrics", "127.0.0.1:9464", "serve /metrics and /healthz on `ADDR`; \"off\" disables")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "how long to wait for in-flight batches at stop and reload")
-	batchEvents := fs.Int("batch-events", 1024, "events per batch")
-	batchBytes := fs.Int("batch-bytes", 1<<20, "arena bytes per batch")
-	pool := fs.Int("pool", 64, "batches each source and pipeline may have in flight")
-	capacity := fs.Int("edge-capacity", 16, "queue length in batches of edges that do not set capacity")
+	batchEvents := fs.Int("batch-events", 1024, fmt.Sprintf("events per batch, 1 to %d", runtime.MaxBatchEvents))
+	batchBytes := fs.Int("batch-bytes", 1<<20, fmt.Sprintf("arena bytes per batch, 1 to %d", runtime.MaxBatchBytes))
+	pool := fs.Int("pool", 64, fmt.Sprintf("batches each source and pipeline may have in flight, 1 to %d, and at most %d GiB of batches", runtime.MaxPoolBatches, runtime.MaxPoolBytes>>30))
+	capacity := fs.Int("edge-capacity", 16, fmt.Sprintf("queue length in batches of edges that do not set capacity, 1 to %d", runtime.MaxEdgeCapacity))
 	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	maxConfig := maxConfigSizeFlag(fs)
 	fs.Usage = func() {
@@ -97,6 +97,15 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := runtime.Options{
+		BatchEvents: *batchEvents, BatchBytes: *batchBytes, PoolBatches: *pool,
+		EdgeCapacity: *capacity, DrainTimeout: *drain, Log: log,
+	}
+	if code, bad := optionsUsage(stderr, "run", opts.Check(), map[string]string{
+		"BatchEvents": "--batch-events", "BatchBytes": "--batch-bytes", "PoolBatches": "--pool", "EdgeCapacity": "--edge-capacity",
+	}); bad {
+		return code
+	}
 
 	// One registry for the life of the process: plugins load into it once,
 	// and a reload that names a new plugin adds its types.
@@ -130,10 +139,6 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	g, ok := load()
 	if !ok {
 		return 1
-	}
-	opts := runtime.Options{
-		BatchEvents: *batchEvents, BatchBytes: *batchBytes, PoolBatches: *pool,
-		EdgeCapacity: *capacity, DrainTimeout: *drain, Log: log,
 	}
 	if *metrics != "off" && *metrics != "" {
 		opts.MetricsAddr = *metrics

@@ -154,6 +154,30 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// TestRunRefusesSizes is issue 11: sizes the engine can never allocate
+// used to run forever, logging an error ten times a second. They are
+// usage errors naming the flag and its range, before the config is read.
+func TestRunRefusesSizes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--batch-events", "100000000"}, "weir run: --batch-events 100000000: out of range 1..1048576"},
+		{[]string{"--batch-bytes", "-1"}, "weir run: --batch-bytes -1: out of range 1..1073741824"},
+		{[]string{"--pool", "5000"}, "weir run: --pool 5000: out of range 1..4096"},
+		{[]string{"--edge-capacity", "100000"}, "weir run: --edge-capacity 100000: out of range 1..65536"},
+		{[]string{"--batch-bytes", "1073741824"}, "weir run: --pool 64: out of range 1..15 for batches of 1024 events"},
+	} {
+		var stdout, stderr runOutput
+		args := append([]string{"-c", "/nonexistent.yaml", "--metrics", "off"}, c.args...)
+		sigs := make(chan os.Signal, 1)
+		time.AfterFunc(10*time.Second, func() { sigs <- syscall.SIGTERM })
+		if code := runRun(args, &stdout, &stderr, sigs); code != 2 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("weir run %q: exit %d, stderr %q; want 2 and %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+}
+
 // TestRunFailedConnectorExits1: a connector whose create fails (for good)
 // or whose connect never succeeds makes run exit 1 and name it, with its
 // error, on stderr, even when the run ends on SIGTERM.

@@ -182,6 +182,26 @@ func (c *Config) defaults() {
 	}
 }
 
+// options are the engine options of a run with cfg, defaults applied.
+func (c *Config) options() runtime.Options {
+	return runtime.Options{
+		BatchEvents:  c.Batch,
+		BatchBytes:   c.BatchBytes,
+		EdgeCapacity: c.Queue,
+		NewOp:        operator.New,
+		DrainTimeout: 30 * time.Second,
+	}
+}
+
+// Check reports whether the engine accepts the sizes cfg asks for: nil, or
+// the *runtime.OptionsError Run would fail with. Its fields are those of
+// runtime.Options: BatchEvents is Batch, EdgeCapacity is Queue, and
+// BatchBytes is BatchBytes (with Copy, Batch × Size by default).
+func (c Config) Check() error {
+	c.defaults()
+	return c.options().Check()
+}
+
 // Names of the components in the benchmark graph.
 const (
 	sourceName = "blaster"
@@ -227,13 +247,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := runtime.New(g, reg, runtime.Options{
-		BatchEvents:  cfg.Batch,
-		BatchBytes:   cfg.BatchBytes,
-		EdgeCapacity: cfg.Queue,
-		NewOp:        operator.New,
-		DrainTimeout: 30 * time.Second,
-	})
+	eng, err := runtime.New(g, reg, cfg.options())
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
