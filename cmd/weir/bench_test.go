@@ -95,6 +95,13 @@ func TestBenchUsageErrors(t *testing.T) {
 	if code := runBench([]string{"--help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "--filter") || errOut.Len() != 0 {
 		t.Errorf("weir bench --help exit %d, stderr %q; want 0 and the flags on stdout", code, errOut.String())
 	}
+	// A run that fails (unknown operator, a histogram log it cannot
+	// write) exits 1 with the reason.
+	out.Reset()
+	errOut.Reset()
+	if code := runBench([]string{"--events", "10", "--hdr-log", t.TempDir()}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "write histogram log") {
+		t.Errorf("weir bench --hdr-log DIR exit %d, stderr %q; want 1 and why", code, errOut.String())
+	}
 	// A run that fails (unknown operator) exits 1 with the engine's error.
 	out.Reset()
 	errOut.Reset()

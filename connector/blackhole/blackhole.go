@@ -218,15 +218,16 @@ func (h *Sink) Stop() error {
 		fmt.Fprintln(h.out, h.Summary())
 	}
 	if h.cfg.HdrLog != "" {
-		if err := h.writeLog(h.cfg.HdrLog); err != nil {
+		if err := h.WriteLog(h.cfg.HdrLog); err != nil {
 			return fmt.Errorf("blackhole %s: %w", h.name, err)
 		}
 	}
 	return nil
 }
 
-// writeLog writes the histogram to path in the HdrHistogram log format.
-func (h *Sink) writeLog(path string) error {
+// WriteLog writes the latency histogram to path in the HdrHistogram log
+// format, as Stop does with the hdr_log setting.
+func (h *Sink) WriteLog(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write histogram log: %w", err)

@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"runtime/metrics"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,8 +203,11 @@ func (c Config) Check() error {
 	return c.options().Check()
 }
 
-// Names of the components in the benchmark graph.
+// Names of the components in the benchmark graph, and the type of the
+// built-in sink.
 const (
+	builtinSink = "bench.blackhole"
+
 	sourceName = "blaster"
 	pipeName   = "pipeline"
 	sinkName   = "blackhole"
@@ -231,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return b, err
 		}})
 	if sinkType == "" {
-		sinkType = "bench.blackhole"
+		sinkType = builtinSink
 		reg.MustRegister(connector.Type{ID: sinkType, Roles: connector.RoleSink, Spec: blackhole.Spec,
 			New: func(config []byte, env connector.Env) (connector.Connector, error) {
 				h, err := blackhole.New(config, env)
@@ -242,6 +246,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				}
 				return h, err
 			}})
+	}
+	if cfg.HdrLog != "" && sinkType != builtinSink {
+		return nil, fmt.Errorf("bench: a histogram log (%s) needs the built-in sink; plugin sink %s keeps no histogram", cfg.HdrLog, sinkLabel)
 	}
 	g, err := graph(&cfg, sinkType)
 	if err != nil {
@@ -349,6 +356,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	mu.Unlock()
+	if runErr == nil {
+		runErr = incomplete(res, st, cfg.Events)
+	}
+	if hole != nil && cfg.HdrLog != "" {
+		if err := hole.WriteLog(cfg.HdrLog); err != nil && runErr == nil {
+			runErr = fmt.Errorf("bench: %w", err)
+		}
+	}
 	if s := res.Elapsed.Seconds(); s > 0 {
 		res.EventsPerSec = float64(res.Events) / s
 		res.EmittedPerSec = float64(res.Emitted) / s
@@ -358,6 +373,36 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.EmittedPerCPUSec = float64(res.Emitted) / s
 	}
 	return res, runErr
+}
+
+// incomplete returns an error saying why a run that finished did not do
+// what was asked, or nil: a connector failed, fewer than want events were
+// emitted, or events were lost other than by the pipeline's operators.
+func incomplete(res *Result, st runtime.Snapshot, want uint64) error {
+	var why []string
+	for _, c := range st.Components {
+		if c.Failure != "" {
+			why = append(why, fmt.Sprintf("%s %s failed: %s", c.Role, c.Name, c.Failure))
+		}
+	}
+	if res.Emitted < want {
+		why = append(why, fmt.Sprintf("%d of %d events emitted", res.Emitted, want))
+	}
+	for _, c := range res.Accounting {
+		for reason, n := range c.Dropped {
+			if n > 0 && reason != runtime.ReasonOperator {
+				why = append(why, fmt.Sprintf("%s %s dropped %d events (%s)", c.Role, c.Name, n, reason))
+			}
+		}
+		if c.InFlight != 0 {
+			why = append(why, fmt.Sprintf("%s %s has %d events in flight", c.Role, c.Name, c.InFlight))
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	sort.Strings(why)
+	return fmt.Errorf("bench: run incomplete, %d of %d events emitted were delivered: %s", res.Events, res.Emitted, strings.Join(why, "; "))
 }
 
 // registry returns a fresh registry for the run. For a plugin sink it
@@ -435,11 +480,9 @@ func graph(cfg *Config, sinkType string) (runtime.Graph, error) {
 		return runtime.Graph{}, err
 	}
 	sinkCfg := cfg.SinkConfig
-	if sinkType == "bench.blackhole" {
+	if sinkType == builtinSink {
+		// Run writes the HdrLog itself, to report if that fails.
 		m := map[string]any{"latency": cfg.Latency, "print": false, "touch": cfg.Touch}
-		if cfg.HdrLog != "" {
-			m["hdr_log"] = cfg.HdrLog
-		}
 		if sinkCfg, err = json.Marshal(m); err != nil {
 			return runtime.Graph{}, err
 		}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,5 +242,31 @@ func TestRunFileRoundsUpToPasses(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Config{Events: 1, File: "testdata/nonexistent.jsonl"}); err == nil {
 		t.Error("Run with a missing event file succeeded")
+	}
+}
+
+// TestRunIncomplete is issue 11: a run that did not deliver what it was
+// asked to, or could not write its histogram log, used to succeed.
+func TestRunIncomplete(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"failing sink", Config{Events: 1000, Sink: cBlackhole(t), SinkConfig: []byte(`{"nope":1}`)}, "0 of 1000 events emitted were delivered"},
+		{"hdr log to a directory", Config{Events: 1000, HdrLog: t.TempDir()}, "write histogram log"},
+		{"hdr log of a plugin sink", Config{Events: 1000, Sink: cBlackhole(t), HdrLog: filepath.Join(t.TempDir(), "h.hlog")}, "needs the built-in sink"},
+	} {
+		_, err := Run(context.Background(), c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Run() = %v; want an error saying %q", c.name, err, c.want)
+		}
+	}
+	hlog := filepath.Join(t.TempDir(), "h.hlog")
+	if _, err := Run(context.Background(), Config{Events: 1000, HdrLog: hlog}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(hlog); err != nil || !strings.HasPrefix(string(b), "#[Histogram log format") {
+		t.Errorf("histogram log: %v, %.40q; want the HdrHistogram log format", err, b)
 	}
 }
