@@ -8,7 +8,7 @@ import (
 )
 
 // Sentinel errors. Every error Load returns is a *LoadError wrapping one of
-// the Err* load sentinels; every error an Instance returns wraps ErrPlugin
+// the Err* load sentinels (ErrOpen to ErrInsecure); every error an Instance returns wraps ErrPlugin
 // (an operation answered WEIR_ERROR or an unknown status), ErrBatch (the
 // plugin left a batch inconsistent) or ErrDestroyed. Branch on them with
 // errors.Is.
@@ -28,6 +28,10 @@ var (
 	// ErrGoRuntime means the library embeds a Go runtime and the host
 	// refuses to load it next to another one.
 	ErrGoRuntime = errors.New("cannot load another Go runtime")
+	// ErrInsecure means the library file, or a directory it lies in, could
+	// have been changed by a user other than root and the one loading it
+	// (see CheckFile).
+	ErrInsecure = errors.New("insecure plugin file")
 	// ErrClosed means the library was closed.
 	ErrClosed = errors.New("plugin library closed")
 
@@ -45,7 +49,7 @@ var (
 const EntrySymbol = "weir_plugin_describe"
 
 // LoadError is the error Load returns. Err wraps one of ErrOpen, ErrNoEntry,
-// ErrABIVersion, ErrDescriptor or ErrGoRuntime.
+// ErrABIVersion, ErrDescriptor, ErrGoRuntime or ErrInsecure.
 type LoadError struct {
 	// Path is the file Load was given.
 	Path string

@@ -129,10 +129,21 @@ const MaxGoRuntimes = 8
 // working directory, not searched for like a system library. The library is
 // opened with RTLD_NOW|RTLD_LOCAL, so unresolved symbols fail here.
 //
+// Load refuses a file that users other than root and the one loading it
+// could have changed (CheckFile), since loading runs its code.
+//
 // Every error is a *LoadError naming path and wrapping ErrOpen, ErrNoEntry,
-// ErrABIVersion, ErrDescriptor or ErrGoRuntime.
-func Load(path string) (*Library, error) {
+// ErrABIVersion, ErrDescriptor, ErrGoRuntime or ErrInsecure.
+func Load(path string) (*Library, error) { return Options{}.Load(path) }
+
+// Load is the package's Load with the options o.
+func (o Options) Load(path string) (*Library, error) {
 	fail := func(err error) (*Library, error) { return nil, &LoadError{Path: path, Err: err} }
+	if !o.AllowInsecure {
+		if err := CheckFile(path); err != nil {
+			return fail(err)
+		}
+	}
 	open := path
 	if !strings.Contains(open, "/") {
 		open = "./" + open
