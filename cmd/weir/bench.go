@@ -69,6 +69,7 @@ type benchFlags struct {
 	timeout                time.Duration
 	asJSON, copyBytes      bool
 	touch                  bool
+	insecure               *bool
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
@@ -96,6 +97,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.procs, "procs", 0, "set GOMAXPROCS to `N` for the run; 0 leaves it as it is")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up if the run takes longer")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as one JSON object")
+	f.insecure = insecurePluginsFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchHelp)
 		fs.PrintDefaults()
@@ -169,6 +171,7 @@ func (f *benchFlags) config() (bench.Config, error) {
 		Events: n, Size: int(size), Rate: f.rate, File: f.file, Format: f.format,
 		Batch: f.batch, Queue: f.queue, Copy: f.copyBytes, Sink: f.sink, SinkType: f.sinkType, SinkConfig: []byte(f.sinkConfig),
 		Latency: f.latency, HdrLog: f.hdrLog, Touch: f.touch, Timeout: f.timeout, MemEvery: 10 * time.Millisecond,
+		AllowInsecurePlugins: f.insecure != nil && *f.insecure,
 	}
 	if size == 0 {
 		// Zero-byte events: the blaster's default would take over.

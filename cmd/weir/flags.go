@@ -83,6 +83,12 @@ func maxConfigSizeFlag(fs *pflag.FlagSet) *int64 {
 	return &f.n
 }
 
+// insecurePluginsFlag defines --allow-insecure-plugins on fs, the same for
+// every command that loads plugins.
+func insecurePluginsFlag(fs *pflag.FlagSet) *bool {
+	return fs.Bool("allow-insecure-plugins", false, "load plugin libraries that users other than root and you could have changed (writable by group or others, in such a directory, or owned by another user); for development only")
+}
+
 // optionsUsage reports err, from runtime.Options.Check, as a usage error of
 // the command cmd: one line per field out of range, naming the flag that
 // sets it (flags maps runtime.Options field names to flag names) and the

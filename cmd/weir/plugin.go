@@ -72,6 +72,7 @@ type inspectedType struct {
 func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("weir plugin inspect", pflag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	insecure := insecurePluginsFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage:
   weir plugin inspect PATH... [--json]
@@ -113,7 +114,7 @@ Flags:
 	code := 0
 	var reps []inspectReport
 	for _, path := range paths {
-		lib, err := loader.Load(path)
+		lib, err := loader.Options{AllowInsecure: *insecure}.Load(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "weir plugin inspect: %v\n", err)
 			code = 1

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/weirproject/weir/cabi/loader"
 	"github.com/weirproject/weir/connector"
 )
 
@@ -18,7 +19,7 @@ func TestPluginSetSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := connector.NewRegistry()
-	ps := newPluginSet()
+	ps := newPluginSet(loader.Options{})
 	if err := ps.load(reg, dir, link); err != nil {
 		t.Fatalf("load %s and a symlink to its library: %v", dir, err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/weirproject/weir/cabi/loader"
 	"github.com/weirproject/weir/connector"
 	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
 	"github.com/weirproject/weir/connector/plugin"
@@ -61,6 +62,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	fs := flag.NewFlagSet("weir run", flag.ContinueOnError)
 	file := fs.StringP("config", "c", "", "config `FILE` to run (required)")
 	plugins := pluginFlag(fs)
+	insecure := insecurePluginsFlag(fs)
 	// Older spellings, kept so scripts do not break: --plugin-dir took only
 	// directories, which -P now takes too.
 	pluginDirs := fs.StringArray("plugin-dir", nil, "load every *.so in `DIR`; repeatable")
@@ -110,7 +112,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	// One registry for the life of the process: plugins load into it once,
 	// and a reload that names a new plugin adds its types.
 	reg := connector.Default.Clone()
-	pl := newPluginSet()
+	pl := newPluginSet(loader.Options{AllowInsecure: *insecure})
 	cli := append(append(append([]string(nil), *plugins...), *pluginsAlias...), *pluginDirs...)
 	if err := pl.load(reg, cli...); err != nil {
 		fmt.Fprintf(stderr, "weir run: %v\n", err)
@@ -235,10 +237,14 @@ func pluginFlag(fs *flag.FlagSet) *[]string {
 // directory), or by a config reloaded later, does not register its types
 // twice.
 type pluginSet struct {
+	opts   loader.Options
 	loaded map[string]bool // absolute library paths
 }
 
-func newPluginSet() *pluginSet { return &pluginSet{loaded: map[string]bool{}} }
+// newPluginSet returns an empty set that opens libraries with opts.
+func newPluginSet(opts loader.Options) *pluginSet {
+	return &pluginSet{opts: opts, loaded: map[string]bool{}}
+}
 
 // load loads the libraries paths stand for (see plugin.Files) that are not
 // loaded yet. It has the signature of config.Options.LoadPlugins.
@@ -268,7 +274,7 @@ func (p *pluginSet) load(reg *connector.Registry, paths ...string) error {
 	if len(fresh) == 0 {
 		return nil
 	}
-	if _, err := plugin.Load(reg, fresh...); err != nil {
+	if _, err := plugin.LoadWith(reg, p.opts, fresh...); err != nil {
 		return err
 	}
 	for _, f := range fresh {

@@ -10,6 +10,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/weirproject/weir/cabi/loader"
 	"github.com/weirproject/weir/connector"
 	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
 	"github.com/weirproject/weir/connector/spec"
@@ -65,6 +66,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("weir validate", flag.ContinueOnError)
 	file := fs.StringP("config", "c", "", "config `FILE` to check (required; - reads standard input, with plugin paths relative to the current directory)")
 	plugins := pluginFlag(fs)
+	insecure := insecurePluginsFlag(fs)
 	quiet := fs.BoolP("quiet", "q", false, "print only errors and warnings, no summary line")
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
 	dump := fs.Bool("print", false, "on success, print the effective graph as JSON (every config with its defaults filled in) instead of the summary")
@@ -88,7 +90,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	reg := connector.Default.Clone()
 	// Load each library once, so a plugin named by -P and by the config is
 	// not a duplicate registration.
-	load := newPluginSet().load
+	load := newPluginSet(loader.Options{AllowInsecure: *insecure}).load
 	if len(*plugins) > 0 {
 		if err := load(reg, *plugins...); err != nil {
 			fmt.Fprintf(stderr, "weir validate: %v\n", err)

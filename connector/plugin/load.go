@@ -42,7 +42,15 @@ var (
 //
 // Libraries are never closed: instances may outlive any caller's interest
 // in them, and libraries with a Go runtime inside cannot be unloaded.
+//
+// Load refuses a library that users other than root and the one loading
+// it could have changed (loader.CheckFile); LoadWith can allow them.
 func Load(reg *connector.Registry, paths ...string) ([]Loaded, error) {
+	return LoadWith(reg, loader.Options{}, paths...)
+}
+
+// LoadWith is Load, opening each library with the options opts.
+func LoadWith(reg *connector.Registry, opts loader.Options, paths ...string) ([]Loaded, error) {
 	files, err := Files(paths...)
 	if err != nil {
 		return nil, err
@@ -62,7 +70,7 @@ func Load(reg *connector.Registry, paths ...string) ([]Loaded, error) {
 	var types []connector.Type
 	from := map[string]string{}
 	for _, f := range files {
-		lib, err := loader.Load(f)
+		lib, err := opts.Load(f)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/weirproject/weir/cabi/loader"
 	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/connector/blackhole"
 	"github.com/weirproject/weir/connector/blaster"
@@ -51,6 +52,10 @@ type Config struct {
 	Sink string
 	// SinkType picks the plugin's sink type when it offers several.
 	SinkType string
+	// AllowInsecurePlugins loads a Sink library that users other than
+	// root and the one running the bench could have changed
+	// (loader.CheckFile), for development.
+	AllowInsecurePlugins bool
 	// SinkConfig is the plugin sink's JSON config ("{}").
 	SinkConfig []byte
 	// Latency is the built-in blackhole's latency mode: batch, all or off
@@ -412,7 +417,7 @@ func registry(cfg *Config) (reg *connector.Registry, sinkType, label string, err
 	if cfg.Sink == "" || cfg.Sink == "native" {
 		return reg, "", "native", nil
 	}
-	preg, err := pluginTypes(cfg.Sink)
+	preg, err := pluginTypes(cfg.Sink, loader.Options{AllowInsecure: cfg.AllowInsecurePlugins})
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -448,14 +453,14 @@ var (
 	plugins   = map[string]*connector.Registry{}
 )
 
-func pluginTypes(path string) (*connector.Registry, error) {
+func pluginTypes(path string, opts loader.Options) (*connector.Registry, error) {
 	pluginsMu.Lock()
 	defer pluginsMu.Unlock()
 	if r, ok := plugins[path]; ok {
 		return r, nil
 	}
 	r := connector.NewRegistry()
-	if _, err := plugin.Load(r, path); err != nil {
+	if _, err := plugin.LoadWith(r, opts, path); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	plugins[path] = r
