@@ -51,6 +51,15 @@ Examples:
   weir bench --sink bin/plugins/libweir_blackhole.so --json
   weir bench --file events.jsonl --rate 100000 --latency all
 
+A plugin library given with --sink is refused when users other than root
+and you could have changed it (see weir plugin inspect --help).
+
+Exit status: 0 when every event emitted was delivered or dropped by the
+pipeline's operators (and any --hdr-log written), 1 when the run failed or
+fell short (a connector failed, events were lost, the timeout passed; the
+reason goes to stderr after the result), 2 for bad flags or sizes out of
+range.
+
 Flags:
 `
 

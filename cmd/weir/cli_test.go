@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,29 @@ func TestHelpOutput(t *testing.T) {
 				t.Errorf("weir %q: %s %q; want it to contain %q", c.args, s.name, s.got, s.want)
 			}
 		}
+	}
+}
+
+// TestHelpExitStatus: every command's help documents its exit statuses,
+// 0, 1 and 2 (issue 11).
+func TestHelpExitStatus(t *testing.T) {
+	for _, args := range [][]string{
+		{"help"}, {"run", "--help"}, {"validate", "--help"}, {"bench", "--help"}, {"capture", "--help"},
+		{"plugin", "--help"}, {"plugin", "inspect", "--help"}, {"version", "--help"},
+	} {
+		stdout, _, code := weir(t, args...)
+		i := strings.Index(stdout, "Exit status: 0")
+		if code != 0 || i < 0 || !regexp.MustCompile(`\b1\b`).MatchString(stdout[i:]) || !regexp.MustCompile(`\b2\b`).MatchString(stdout[i:]) {
+			t.Errorf("weir %q: exit %d; want 0 and help with \"Exit status: 0\", 1 and 2:\n%s", args, code, stdout)
+		}
+	}
+	// Commands that load plugins document the flag that allows insecure ones.
+	for _, args := range [][]string{{"run", "--help"}, {"validate", "--help"}, {"bench", "--help"}, {"plugin", "inspect", "--help"}} {
+		if stdout, _, _ := weir(t, args...); !strings.Contains(stdout, "--allow-insecure-plugins") {
+			t.Errorf("weir %q: help lacks --allow-insecure-plugins", args)
+		}
+	}
+	if stdout, _, _ := weir(t, "validate", "--help"); !strings.Contains(stdout, "Security: validating a config runs plugin code") {
+		t.Errorf("weir validate --help lacks its security note")
 	}
 }

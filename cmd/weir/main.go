@@ -41,6 +41,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun 'weir help COMMAND' (or 'weir COMMAND --help') for a command's flags.\n")
+	fmt.Fprintf(w, "\nExit status: 0 done, 1 when the command failed at run time, 2 for a usage\nerror (an unknown command, bad flags or arguments).\n")
 }
 
 func main() { os.Exit(dispatch(os.Args[1:])) }

@@ -29,6 +29,9 @@ Subcommands:
             print what it offers
 
 Run 'weir plugin inspect --help' for its flags.
+
+Exit status: 0 done, 1 when a library fails to load, 2 for bad flags or an
+unknown subcommand.
 `
 
 // runPlugin runs "weir plugin ARGS" and returns the exit code.
@@ -86,6 +89,13 @@ A library that fails to load gets exactly what is wrong on stderr, the
 others are still reported, and the exit status is 1.
 
 Loading runs the library's initializers, so inspect only files you trust.
+A library that users other than root and you could have changed (writable
+by group or others, in a directory they can write, sticky or not, or owned
+by another user) is refused with the fix to apply, as sshd refuses loose
+key files; --allow-insecure-plugins loads it anyway, for development.
+
+Exit status: 0 when every library loaded, 1 when one failed to load, 2 for
+bad flags or no PATH.
 
 Flags:
 %s`, fs.FlagUsages())

@@ -50,10 +50,15 @@ Metrics in the Prometheus text format are served on /metrics, and health on
 Usage:
   weir run -c FILE [flags]
 
+Plugin libraries that users other than root and you could have changed
+(writable by group or others, in a directory they can write, sticky or not,
+or owned by another user) are refused with the fix to apply;
+--allow-insecure-plugins loads them anyway, for development.
+
 Exit status: 0 after a complete drain, 1 when the config is invalid, a
 connector could not be created, connected or started (each is named on
 stderr with its error), the drain timed out, or the engine failed, 2 for bad
-flags.
+flags, sizes out of range, or a plugin given with -P that cannot be loaded.
 
 Flags:
 `
