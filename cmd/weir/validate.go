@@ -55,9 +55,17 @@ Examples:
 
 The format is described in docs/config.md.
 
+Security: validating a config runs plugin code. The plugins it lists, and
+those given with -P, are loaded so their connector types can be checked,
+and loading a library runs its initializers and its weir_plugin_describe
+entry point with your privileges. Validate only configs whose plugins you
+would run. Libraries that users other than root and you could have changed
+are refused; --allow-insecure-plugins loads them anyway, for development.
+
 Exit status: 0 when the config is valid (warnings allowed; a summary line
 such as "ok: 3 connectors, 1 pipeline, 4 connections" goes to stdout),
-1 when it has errors, 2 for bad flags or an unreadable file.
+1 when it has errors, 2 for bad flags, an unreadable file or a plugin given
+with -P that cannot be loaded.
 
 Flags:
 `
