@@ -89,6 +89,22 @@ check "capture as nobody" 1 "capturing needs root, or the capabilities CAP_BPF, 
 check "run as nobody" 1 "capturing needs root" --summary -- "${nobody[@]}" "$weir" run -c "$tmp/lo.yaml" --metrics off
 check "run: no such interface" 1 'interface "nosuch0": no such network interface' --summary -- "$weir" run -c "$tmp/nosuch.yaml" --metrics off
 
+echo "## settings that can never work are refused up front"
+check "run: batch too large" 2 "^weir run: --batch-events 100000000: out of range" -- "$weir" run -c "$tmp/gen.yaml" --batch-events 100000000
+check "bench: batch too large" 2 "^weir bench: --batch 100000000: out of range" -- "$weir" bench --batch 100000000 --timeout 3s
+check "bench: histogram log into a directory" 1 "^weir bench: .*write histogram log: open $tmp: is a directory" -- "$weir" bench --events 1000 --hdr-log "$tmp"
+
+echo "## plugins another user could have changed are refused"
+if [ -f "$bin/plugins/libweir_blackhole.so" ]; then
+	mkdir -m 0755 "$tmp/plug"
+	cp "$bin/plugins/libweir_blackhole.so" "$tmp/plug/"
+	chmod 0646 "$tmp/plug/libweir_blackhole.so"
+	check "plugin inspect: world-writable file" 1 "chmod go-w" -- "$weir" plugin inspect "$tmp/plug/libweir_blackhole.so"
+	check "plugin inspect: allowed for development" 0 "" -- "$weir" plugin inspect --allow-insecure-plugins "$tmp/plug/libweir_blackhole.so"
+else
+	echo "skip plugin cases: $bin/plugins/libweir_blackhole.so not built (make plugins)"
+fi
+
 echo "## a run that ends by itself balances"
 check "run: blaster to blackhole" 0 "" --summary -- "$weir" run -c "$tmp/gen.yaml" --metrics off
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	goruntime "runtime"
 	"runtime/metrics"
@@ -196,6 +197,8 @@ func (c *Config) options() runtime.Options {
 		EdgeCapacity: c.Queue,
 		NewOp:        operator.New,
 		DrainTimeout: 30 * time.Second,
+		// Failures only: the report is the output, not the lifecycle.
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
 
