@@ -125,8 +125,11 @@ type Counter struct {
 	Name string
 	// Help is one sentence saying what the counter counts.
 	Help string
-	// Value only grows over the instance's life.
+	// Value only grows over the instance's life, unless Gauge is set.
 	Value uint64
+	// Gauge marks a count that goes up and down, such as what waits in a
+	// queue now; /metrics gives it the gauge type.
+	Gauge bool
 }
 
 // Counting is implemented by connectors that keep Counters. The engine

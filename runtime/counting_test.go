@@ -52,7 +52,8 @@ func TestInstCountersAcrossInstances(t *testing.T) {
 func TestCountersShown(t *testing.T) {
 	s := Snapshot{Components: []ComponentStats{{
 		Name: "cap", Type: "packet", Role: StatSource, State: "stopped",
-		Counters: []connector.Counter{{Name: "ring_full", Help: "Lost to a full ring.", Value: 29467}},
+		Counters: []connector.Counter{{Name: "ring_full", Help: "Lost to a full ring.", Value: 29467},
+			{Name: "unread", Help: "Waiting in the rings.", Value: 12, Gauge: true}},
 	}}}
 	var sum, prom bytes.Buffer
 	if err := s.WriteSummary(&sum); err != nil {
@@ -68,6 +69,8 @@ func TestCountersShown(t *testing.T) {
 		"# HELP weir_packet_ring_full_total Lost to a full ring.",
 		"# TYPE weir_packet_ring_full_total counter",
 		`weir_packet_ring_full_total{component="cap",role="source",type="packet"} 29467`,
+		"# TYPE weir_packet_unread gauge",
+		`weir_packet_unread{component="cap",role="source",type="packet"} 12`,
 	} {
 		if !strings.Contains(prom.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, prom.String())

@@ -111,12 +111,14 @@ func (e *engine) handler() http.Handler {
 		code, body := http.StatusOK, "ok\n"
 		var failed []string
 		for _, c := range s.Components {
-			if c.State == "failed" {
-				failed = append(failed, c.Name)
+			// A connector that cannot connect is not serving either,
+			// however long it retries.
+			if c.State == "failed" || c.State == "connecting" {
+				failed = append(failed, c.Name+" ("+c.State+")")
 			}
 		}
 		if len(failed) > 0 {
-			code, body = http.StatusServiceUnavailable, "failed: "+strings.Join(failed, ", ")+"\n"
+			code, body = http.StatusServiceUnavailable, "not running: "+strings.Join(failed, ", ")+"\n"
 		}
 		w.WriteHeader(code)
 		io.WriteString(w, body)
@@ -185,7 +187,11 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 			add("weir_sink_circuit_state", "gauge", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", l, float64(indexString(breakerNames[:], c.Circuit)))
 		}
 		for _, k := range c.Counters {
-			add("weir_"+metricName(c.Type)+"_"+k.Name+"_total", "counter", k.Help, l, float64(k.Value))
+			if k.Gauge {
+				add("weir_"+metricName(c.Type)+"_"+k.Name, "gauge", k.Help, l, float64(k.Value))
+			} else {
+				add("weir_"+metricName(c.Type)+"_"+k.Name+"_total", "counter", k.Help, l, float64(k.Value))
+			}
 		}
 		for _, r := range sortedKeys(c.Dropped) {
 			add("weir_component_dropped_events_total", "counter", "Events the component dropped, by reason.", l+","+labels("reason", r), float64(c.Dropped[r]))

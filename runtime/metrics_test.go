@@ -144,3 +144,22 @@ func FuzzLabels(f *testing.F) {
 		}
 	})
 }
+
+// TestHealthzConnecting checks that /healthz does not say ok while a
+// connector keeps failing to connect.
+func TestHealthzConnecting(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 8, failConn: 1 << 30} }
+	opts := testOpts()
+	opts.MetricsAddr = "127.0.0.1:0"
+	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, opts)
+	rec := httptest.NewRecorder()
+	eventually(t, 5*time.Second, "a second connect attempt", func() bool {
+		c, _ := e.Stats().Component("in", StatSource)
+		return c.ConnectAttempts >= 2
+	})
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "in (connecting)") {
+		t.Errorf("/healthz while in cannot connect = %d %q; want 503 naming it", rec.Code, rec.Body.String())
+	}
+}

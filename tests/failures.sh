@@ -78,7 +78,13 @@ check "run: bad duration" 2 '^weir run: invalid argument "abc" for "--drain-time
 check "run: -c without a file" 2 "^weir run: flag needs an argument" -- "$weir" run -c
 check "capture: interface twice" 2 "^weir capture: -i lo is given twice" -- "$weir" capture -i lo -i lo
 check "capture: unknown user" 2 "^weir capture: --user: " -- "$weir" capture -i lo --user no-such-user-weir
-check "capture: -w into a missing directory" 1 "^weir capture: -w: open $tmp/nodir/x.pcapng" -- "$weir" capture -i lo -w "$tmp/nodir/x.pcapng"
+check "capture: -w into a missing directory" 1 "^weir capture: -w: create file in $tmp/nodir: no such file" -- "$weir" capture -i lo -w "$tmp/nodir/x.pcapng"
+check "capture: -w to a directory" 1 "^weir capture: -w: $tmp is a directory" -- "$weir" capture -i lo -w "$tmp"
+printf 'keep me\n' >"$tmp/keep.pcapng"
+check "capture: an interface typo keeps the output file" 1 "^weir capture: -i eht0: no such network interface" -- "$weir" capture -i eht0 -w "$tmp/keep.pcapng"
+if [ "$(cat "$tmp/keep.pcapng")" != "keep me" ]; then fails=$((fails + 1)); echo "FAIL capture: the interface typo truncated the output file"; fi
+mkfifo "$tmp/fifo"
+check "capture: -w to a FIFO nobody reads, stopped" 0 "" -- sh -c "'$weir' capture -i lo -w '$tmp/fifo' & sleep 1; kill -INT \$!; wait \$!"
 
 echo "## inputs are bounded"
 check "validate: /dev/zero" 2 "larger than the limit of 4194304 bytes" -- sh -c "'$weir' validate -c - </dev/zero"

@@ -27,8 +27,10 @@ func init() {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		// The first signal stops the capture, which then writes out what
-		// the rings hold; a second one ends the process at once.
-		context.AfterFunc(ctx, stop)
+		// the rings hold; a second one ends the process at once. One that
+		// comes within a second of the first is its echo, as timeout(1)
+		// sends to the child and then to its group, and is ignored.
+		context.AfterFunc(ctx, func() { time.AfterFunc(time.Second, stop) })
 		// A reader that goes away (weir capture | head) ends the capture
 		// like a signal, with its counters, instead of killing weir.
 		signal.Ignore(syscall.SIGPIPE)
@@ -226,7 +228,9 @@ func reportCounters(s runtime.Snapshot, o captureOpts, stderr io.Writer) error {
 		}
 	}
 	if o.write != "" {
-		captured = min(captured, own("file", runtime.StatSink)["written"])
+		// The file's own count is the truth: a write cut short by a
+		// full disk fails its batch, yet keeps the whole blocks.
+		captured = own("file", runtime.StatSink)["written"]
 	}
 	fmt.Fprintf(stderr, "%d packets captured\n", captured)
 	fmt.Fprintf(stderr, "%d packets seen by the kernel programs\n", k["seen"])

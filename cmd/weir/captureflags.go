@@ -1,15 +1,19 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	flag "github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/ingest/packet"
@@ -106,7 +110,7 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		sample    = fs.Uint32("sample", 1, "keep 1 packet in N")
 		direction = fs.String("direction", "", "in, out or both (default both for tc, in for xdp)")
 		mode      = fs.String("mode", "tc", "kernel hook: tc (TCX, both directions) or xdp (ingress only)")
-		write     = fs.StringP("write", "w", "", "write packets to this pcapng file (- for stdout) instead of printing them")
+		write     = fs.StringP("write", "w", "", "write packets to this pcapng file (- for stdout) instead of printing them; with -j, as well as printing them")
 		jsonOut   = fs.BoolP("json", "j", false, "print one JSON object per packet instead of text")
 		quiet     = fs.BoolP("quiet", "q", false, "print nothing per packet; only the counters at exit")
 		ringSize  = fs.String("ring-size", "4MiB", "SIZE of each CPU's ring buffer, a power of two such as 1MiB or 16MiB")
@@ -201,15 +205,42 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		"snaplen": o.cfg.Snaplen, "sample": o.cfg.SampleRate, "ring_size": o.cfg.RingSize,
 		"count": o.count, "order": !*noOrder, "order_window": window.String(), "wakeup_bytes": *wakeup,
 	}
+	// Check what can be checked before attaching anything, without
+	// side effects: a typo in an interface name must not cost the
+	// output file, nor a bad output path an attach.
+	for _, name := range o.cfg.Interfaces {
+		if _, err := net.InterfaceByName(name); err != nil {
+			fmt.Fprintf(stderr, "weir capture: -i %s: no such network interface\n", name)
+			return o, 1, false
+		}
+	}
 	if *write != "" && *write != "-" {
-		// Open the output before attaching anything, so a bad path
-		// costs nothing; the sink opens it again when it starts.
-		f, err := os.OpenFile(*write, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
+		if err := checkWritable(*write); err != nil {
 			fmt.Fprintf(stderr, "weir capture: -w: %v\n", err)
 			return o, 1, false
 		}
-		f.Close()
 	}
 	return o, 0, true
+}
+
+// checkWritable reports why path could not be created or written, without
+// opening it: opening would truncate a file, or wait for a FIFO's reader.
+func checkWritable(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return fmt.Errorf("%s is a directory", path)
+	case err == nil:
+		if err := unix.Access(path, unix.W_OK); err != nil {
+			return &os.PathError{Op: "write", Path: path, Err: err}
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		return &os.PathError{Op: "create file in", Path: dir, Err: err}
+	}
+	return nil
 }

@@ -240,7 +240,7 @@ func (s *Source) counters() []connector.Counter {
 		{Name: "ring_full", Help: "Packets lost in the kernel because their CPU's ring was full: the reader fell behind.", Value: k.RingFull},
 		{Name: "emitted", Help: "Packet records the kernel programs wrote to the rings.", Value: k.Emitted},
 		{Name: "rejected", Help: "Records in the rings that were not well-formed packet records.", Value: st.Rejected},
-		{Name: "unread", Help: "Records still in the rings, not yet polled (at exit: left unread).", Value: unread},
+		{Name: "unread", Help: "Records in the rings not yet polled (at exit: left unread).", Value: unread, Gauge: true},
 	}
 }
 

@@ -121,19 +121,24 @@ func (s *Sink) Connect(context.Context, int) error {
 	} else {
 		w, err = Create(s.cfg.Path, s.app)
 	}
-	if err != nil {
-		return fmt.Errorf("pcapng %s: %w", s.name, err)
+	switch {
+	case errors.Is(err, ErrNoReader):
+		return fmt.Errorf("pcapng %s: %w", s.name, err) // a reader may come: retried
+	case err != nil:
+		// A missing directory, a directory, no permission: retrying
+		// cannot help.
+		return connector.Permanent(fmt.Errorf("pcapng %s: %w", s.name, err))
 	}
 	s.w = w
 	for _, name := range s.cfg.Interfaces {
-		ifc, err := net.InterfaceByName(name)
-		if err == nil {
-			_, err = s.iface(uint32(ifc.Index))
-		}
-		if err != nil {
-			w.Close()
-			s.w = nil
-			return fmt.Errorf("pcapng %s: describe interface %s: %w", s.name, name, err)
+		// An interface that does not exist (yet) is described when
+		// its first packet comes, like any other.
+		if ifc, err := net.InterfaceByName(name); err == nil {
+			if _, err := s.iface(uint32(ifc.Index)); err != nil {
+				w.Close()
+				s.w = nil
+				return fmt.Errorf("pcapng %s: describe interface %s: %w", s.name, name, err)
+			}
 		}
 	}
 	s.timer = time.AfterFunc(time.Hour, s.tick)

@@ -2,6 +2,7 @@ package pcapng
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/connector/internal/conntest"
 	"github.com/weirproject/weir/ingest/packet"
 )
@@ -230,5 +234,48 @@ func TestSinkErrors(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close after a failed Connect = %v; want nil", err)
+	}
+}
+
+// TestSinkConnectFailures checks that Connect neither hangs on a FIFO
+// nobody reads (it answers ErrNoReader, to be retried, and succeeds once a
+// reader comes) nor retries what cannot change: a directory, or a path in
+// a directory that does not exist.
+func TestSinkConnectFailures(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New([]byte(`{"path":"`+fifo+`"}`), conntest.Env("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Connect(context.Background(), 1); !errors.Is(err, ErrNoReader) || errors.Is(err, connector.ErrPermanent) {
+		t.Fatalf("Connect to a FIFO without a reader = %v; want ErrNoReader, not permanent", err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := s.Connect(context.Background(), 2); err != nil {
+		t.Fatalf("Connect once the FIFO has a reader = %v", err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(sub, "x.pcapng"), dir} {
+		s, err := New([]byte(`{"path":"`+path+`"}`), conntest.Env("p"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(sub) // gone between New and Connect
+		if err := s.Connect(context.Background(), 1); !errors.Is(err, connector.ErrPermanent) {
+			t.Errorf("Connect(%s) = %v; want a permanent error", path, err)
+		}
+		s.Close()
 	}
 }

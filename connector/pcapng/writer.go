@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Block types.
@@ -89,7 +91,7 @@ func newWriter(out output, application string) (*Writer, error) {
 // written before the error is returned, so it stays readable, and Packets
 // counts the packets it holds.
 func Create(path, application string) (*Writer, error) {
-	f, err := os.Create(path)
+	f, err := openOutput(path)
 	if err != nil {
 		return nil, fmt.Errorf("create pcapng file: %w", err)
 	}
@@ -238,4 +240,30 @@ func appendOption(b []byte, code uint16, val []byte) []byte {
 		b = append(b, 0)
 	}
 	return b
+}
+
+// ErrNoReader is wrapped by Create's error for a FIFO that no process has
+// open for reading yet.
+var ErrNoReader = errors.New("no reader on the FIFO yet")
+
+// openOutput creates or truncates path for writing. A FIFO is opened
+// without waiting for a reader (an open that would wait fails with
+// ErrNoReader, so a caller can retry or give up instead of hanging), then
+// made blocking again for the writes.
+func openOutput(path string) (*os.File, error) {
+	if st, err := os.Stat(path); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		return os.Create(path)
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENXIO) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrNoReader)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
