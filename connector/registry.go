@@ -33,6 +33,12 @@ type Type struct {
 	// Spec lists the config fields. A nil Spec accepts any JSON object
 	// (plugins without a schema).
 	Spec spec.Spec
+	// Check, when set, reports what New would refuse in a config that
+	// passed Spec: rules across fields or about the host (a mode and a
+	// direction that do not go together, a directory that does not
+	// exist), without side effects. Config validation calls it, so that
+	// `weir validate` refuses what `weir run` would.
+	Check func(config []byte) error
 	// New creates an instance from its JSON config. It must have no side
 	// effects beyond allocation; the runtime calls Connect next, and
 	// retries Connect, never New: an error from New fails the connector

@@ -243,3 +243,20 @@ func TestValidateBounds(t *testing.T) {
 		t.Errorf("validate bounds.yaml = %d; want 1", code)
 	}
 }
+
+// TestValidatePacketChecks checks that validate runs the connectors' own
+// checks beyond their specs, as run would.
+func TestValidatePacketChecks(t *testing.T) {
+	code, _, errs := validate(t, "-c", "testdata/validate/packet.yaml")
+	for _, want := range []string{
+		`testdata/validate/packet.yaml:6:13: connector "cap" (type packet): open capture: direction out with xdp mode`,
+		`testdata/validate/packet.yaml:9:13: connector "file" (type pcapng): path / is a directory`,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if code != 1 {
+		t.Errorf("validate packet.yaml = %d; want 1", code)
+	}
+}

@@ -92,21 +92,31 @@ var (
 // New creates a packet source from its JSON config. It only parses the
 // config; Connect loads and attaches the programs.
 func New(config []byte, env connector.Env) (*Source, error) {
-	var sc sourceConfig
-	if err := spec.Decode(Spec, config, &sc); err != nil {
+	cfg, count, err := parse(config)
+	if err != nil {
 		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
 	}
+	return &Source{cfg: cfg, count: count, env: env}, nil
+}
+
+// parse turns a config into a capture configuration and a packet count,
+// refusing what Open would refuse before it touches the kernel.
+func parse(config []byte) (kpacket.Config, uint64, error) {
+	var sc sourceConfig
+	if err := spec.Decode(Spec, config, &sc); err != nil {
+		return kpacket.Config{}, 0, err
+	}
 	if sc.Filter != "" {
-		return nil, fmt.Errorf("packet source %s: filter %q: filter expressions are not supported yet; leave filter empty", env.Name, sc.Filter)
+		return kpacket.Config{}, 0, fmt.Errorf("filter %q: filter expressions are not supported yet; leave filter empty", sc.Filter)
 	}
 	mode, err := kpacket.ParseMode(sc.Mode)
 	if err != nil {
-		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+		return kpacket.Config{}, 0, err
 	}
 	dir := mode.DefaultDirection()
 	if sc.Direction != "auto" {
 		if dir, err = kpacket.ParseDirection(sc.Direction); err != nil {
-			return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
+			return kpacket.Config{}, 0, err
 		}
 	}
 	cfg := kpacket.Config{
@@ -122,10 +132,7 @@ func New(config []byte, env connector.Env) (*Source, error) {
 	if !sc.Order {
 		cfg.OrderWindow = -1
 	}
-	if err := kpacket.CheckConfig(cfg); err != nil {
-		return nil, fmt.Errorf("packet source %s: %w", env.Name, err)
-	}
-	return &Source{cfg: cfg, count: sc.Count, env: env}, nil
+	return cfg, sc.Count, kpacket.CheckConfig(cfg)
 }
 
 // Config returns the capture configuration the source was created with.
@@ -265,6 +272,7 @@ func init() {
 		Roles:       connector.RoleSource,
 		Unpausable:  true,
 		Spec:        Spec,
+		Check:       func(config []byte) error { _, _, err := parse(config); return err },
 		New: func(config []byte, env connector.Env) (connector.Connector, error) {
 			return New(config, env)
 		},

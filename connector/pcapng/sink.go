@@ -83,19 +83,33 @@ var (
 // New creates a pcapng sink from a JSON config. It checks that the file's
 // directory exists but does not open the file.
 func New(config []byte, env connector.Env) (*Sink, error) {
-	var cfg Config
-	if err := spec.Decode(Spec, config, &cfg); err != nil {
+	cfg, err := parse(config)
+	if err != nil {
 		return nil, fmt.Errorf("pcapng %s: %w", env.Name, err)
 	}
-	if cfg.Path != Stdout {
-		dir := filepath.Dir(cfg.Path)
-		if st, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("pcapng %s: path %s: %w", env.Name, cfg.Path, err)
-		} else if !st.IsDir() {
-			return nil, fmt.Errorf("pcapng %s: path %s: %s is not a directory", env.Name, cfg.Path, dir)
-		}
-	}
 	return &Sink{cfg: cfg, name: env.Name, app: "weir", out: os.Stdout, ids: map[uint32]int{}}, nil
+}
+
+// parse decodes a config and checks that its path can be a file: its
+// directory exists, and the path is not a directory itself.
+func parse(config []byte) (Config, error) {
+	var cfg Config
+	if err := spec.Decode(Spec, config, &cfg); err != nil {
+		return cfg, err
+	}
+	if cfg.Path == Stdout {
+		return cfg, nil
+	}
+	if st, err := os.Stat(cfg.Path); err == nil && st.IsDir() {
+		return cfg, fmt.Errorf("path %s is a directory", cfg.Path)
+	}
+	dir := filepath.Dir(cfg.Path)
+	if st, err := os.Stat(dir); err != nil {
+		return cfg, fmt.Errorf("path %s: %w", cfg.Path, err)
+	} else if !st.IsDir() {
+		return cfg, fmt.Errorf("path %s: %s is not a directory", cfg.Path, dir)
+	}
+	return cfg, nil
 }
 
 // SetOutput replaces standard output as the destination of path "-", for
@@ -322,6 +336,7 @@ func init() {
 		Description: "Writes packet events to a pcapng file that tshark and Wireshark read.",
 		Roles:       connector.RoleSink,
 		Spec:        Spec,
+		Check:       func(config []byte) error { _, err := parse(config); return err },
 		New: func(config []byte, env connector.Env) (connector.Connector, error) {
 			return New(config, env)
 		},

@@ -217,19 +217,24 @@ func TestSinkErrors(t *testing.T) {
 		`{"path":"` + dir + `/no-such-dir/x.pcapng"}`,
 		`{"path":"x","flush_interval":"soon"}`,
 		`{"path":"x","format":"jsonl"}`,
+		`{"path":"` + dir + `"}`,
 	} {
 		if _, err := New([]byte(cfg), conntest.Env("cap")); err == nil {
 			t.Errorf("New(%s) succeeded; want an error", cfg)
 		}
 	}
-	s, err := New([]byte(`{"path":"`+dir+`"}`), conntest.Env("cap"))
+	late := filepath.Join(dir, "late")
+	s, err := New([]byte(`{"path":"`+late+`"}`), conntest.Env("cap"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(late, 0o755); err != nil { // a directory by the time it connects
 		t.Fatal(err)
 	}
 	if st, err := s.Write(packetBatch(t, 1, 60)); st != cabi.Error || err == nil {
 		t.Errorf("Write before Connect = %v, %v; want cabi.Error", st, err)
 	}
-	if err := s.Connect(t.Context(), 1); err == nil || !strings.Contains(err.Error(), dir) {
+	if err := s.Connect(t.Context(), 1); err == nil || !strings.Contains(err.Error(), late) {
 		t.Errorf("Connect to a directory = %v; want an error naming it", err)
 	}
 	if err := s.Close(); err != nil {
@@ -267,12 +272,18 @@ func TestSinkConnectFailures(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{filepath.Join(sub, "x.pcapng"), dir} {
+	for _, path := range []string{filepath.Join(sub, "x.pcapng"), sub} {
 		s, err := New([]byte(`{"path":"`+path+`"}`), conntest.Env("p"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.Remove(sub) // gone between New and Connect
+		// Between New and Connect the directory goes, or the path
+		// becomes one.
+		if path == sub {
+			os.Mkdir(sub, 0o755)
+		} else {
+			os.Remove(sub)
+		}
 		if err := s.Connect(context.Background(), 1); !errors.Is(err, connector.ErrPermanent) {
 			t.Errorf("Connect(%s) = %v; want a permanent error", path, err)
 		}

@@ -525,6 +525,16 @@ func (l *loader) connector(k, v *yaml.Node) {
 		l.addErrs(fmt.Sprintf("connector %q (type %s): ", k.Value, t.ID), errs)
 		return
 	}
+	if t.Check != nil {
+		if err := t.Check(cfg); err != nil {
+			where := cfgNode
+			if where == nil {
+				where = v
+			}
+			l.errorf(where, "connector %q (type %s): %v", k.Value, t.ID, err)
+			return
+		}
+	}
 	l.graph.Connectors[ci].Config = cfg
 }
 
