@@ -24,9 +24,21 @@ const (
 	stDraining
 	stStopped
 	stFailed
+	// stStuck: the instance was abandoned because a call into it did
+	// not return (see connNode.abandon).
+	stStuck
 )
 
-var stateNames = [...]string{"creating", "connecting", "running", "paused", "draining", "stopped", "failed"}
+var stateNames = [...]string{"creating", "connecting", "running", "paused", "draining", "stopped", "failed", "stuck"}
+
+// ErrStuck is wrapped by the error Reload returns when a connector call
+// has been in flight for longer than Options.DrainTimeout, so the running
+// wiring could not be drained.
+var ErrStuck = errors.New("connector call stuck")
+
+// errAbandoned is what a call into an abandoned instance returns instead
+// of calling it.
+var errAbandoned = errors.New("instance abandoned after a stuck call")
 
 // Breaker states.
 const (
@@ -69,6 +81,11 @@ type connNode struct {
 	hasSource, hasSink, dual bool
 	// proc marks a processor step of a pipeline.
 	proc bool
+
+	// gate admits every call into the instance (see callGate).
+	gate callGate
+	// stuck is set once the instance is abandoned (see abandon).
+	stuck atomic.Bool
 
 	state atomic.Int32
 	// srcC counts the source side, or a processor's events; it also holds
@@ -129,13 +146,21 @@ func (n *connNode) recovered(op string, r any) error {
 	return err
 }
 
-// call runs one lifecycle method, containing panics.
-func (n *connNode) call(op string, f func() error) (err error) {
+// call runs one lifecycle method from a worker, containing panics.
+func (n *connNode) call(op string, f func() error) error { return n.callAs(op, false, f) }
+
+// callAs runs one lifecycle method, containing panics; final marks a call
+// from finish (see callGate).
+func (n *connNode) callAs(op string, final bool, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = n.recovered(op, r)
 		}
 	}()
+	if !n.gate.enter(op, final) {
+		return fmt.Errorf("%s %s: %w", op, n.def.Name, errAbandoned)
+	}
+	defer n.gate.leave()
 	if err := f(); err != nil {
 		return fmt.Errorf("%s %s: %w", op, n.def.Name, err)
 	}
@@ -158,15 +183,15 @@ func (n *connNode) create() (connector.Connector, error) {
 		return nil, fmt.Errorf("create %s: constructor of type %q returned no instance", n.def.Name, n.def.Type)
 	}
 	if _, ok := inst.(connector.Source); n.hasSource && !ok {
-		n.closeInst(inst)
+		n.closeInst(inst, false)
 		return nil, fmt.Errorf("create %s: type %q used as a source does not implement Source", n.def.Name, n.def.Type)
 	}
 	if _, ok := inst.(connector.Processor); n.proc && !ok {
-		n.closeInst(inst)
+		n.closeInst(inst, false)
 		return nil, fmt.Errorf("create %s: type %q used as a processor does not implement Processor", n.def.Name, n.def.Type)
 	}
 	if _, ok := inst.(connector.Sink); n.hasSink && !ok {
-		n.closeInst(inst)
+		n.closeInst(inst, false)
 		return nil, fmt.Errorf("create %s: type %q used as a sink does not implement Sink", n.def.Name, n.def.Type)
 	}
 	n.counters.open(inst)
@@ -206,14 +231,14 @@ func (n *connNode) openLocked(ctx context.Context) bool {
 			return false
 		}
 		if !n.connect(ctx, inst) {
-			n.closeInst(inst)
+			n.closeInst(inst, false)
 			return false
 		}
 		if err := n.call("start", inst.Start); err != nil {
 			n.fail(err)
 			n.srcC.errors.Add(1)
 			n.log.Error("connector start failed", "err", err)
-			n.closeInst(inst)
+			n.closeInst(inst, false)
 			continue
 		}
 		n.inst = inst
@@ -264,8 +289,8 @@ func (n *connNode) connect(ctx context.Context, inst connector.Connector) bool {
 	}
 }
 
-func (n *connNode) closeInst(inst connector.Connector) {
-	if err := n.call("close", inst.Close); err != nil {
+func (n *connNode) closeInst(inst connector.Connector, final bool) {
+	if err := n.callAs("close", final, inst.Close); err != nil {
 		n.log.Error("connector close failed", "err", err)
 	}
 	n.counters.close(inst)
@@ -286,7 +311,7 @@ func (n *connNode) restart(ctx context.Context, why error) bool {
 		if err := n.call("stop", inst.Stop); err != nil {
 			n.log.Error("connector stop failed", "err", err)
 		}
-		n.closeInst(inst)
+		n.closeInst(inst, false)
 		n.inst, n.src, n.snk, n.ackr = nil, nil, nil, nil
 	}
 	n.state.Store(stFailed)
@@ -300,7 +325,16 @@ func (n *connNode) restart(ctx context.Context, why error) bool {
 // source worker drained it already, as it does for a source still polling
 // at the hold; finish never polls), Stop, Close. Acks that finish later
 // reach no instance and are counted as dropped.
+//
+// finish makes no call into an instance that a call is still in, nor
+// waits for it: it abandons it instead (see claim). A call of its own that
+// sticks leaves the instance to be abandoned by the caller, which does not
+// wait for finish past the kill grace (see finishAll); finish then makes
+// no further call either.
 func (n *connNode) finish(drain bool) {
+	if !n.claim() {
+		return
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.deliverAcksLocked()
@@ -317,14 +351,17 @@ func (n *connNode) finish(drain bool) {
 	inst := n.inst
 	if drain && !n.drained.Load() {
 		n.state.Store(stDraining)
-		if err := n.drainLocked(); err != nil {
+		if err := n.drainLocked(true); err != nil && !errors.Is(err, errAbandoned) {
 			n.log.Error("connector drain failed", "err", err)
 		}
 	}
-	if err := n.call("stop", inst.Stop); err != nil {
+	if err := n.callAs("stop", true, inst.Stop); err != nil && !errors.Is(err, errAbandoned) {
 		n.log.Error("connector stop failed", "err", err)
 	}
-	n.closeInst(inst)
+	n.closeInst(inst, true)
+	if n.stuck.Load() {
+		return // abandoned during a call of finish's own: leave it alone
+	}
 	n.opened = false
 	n.inst, n.src, n.snk, n.ackr = nil, nil, nil, nil
 	n.state.Store(stStopped)
@@ -340,12 +377,12 @@ func (n *connNode) finish(drain bool) {
 // by finish (a sink, a source that had stopped polling before the hold:
 // EOF, failure, or killed while opening, or a dual connector that feeds
 // itself). The caller holds the instance (n.mu, or n.lock in the source
-// worker).
-func (n *connNode) drainLocked() error {
+// worker); final marks finish.
+func (n *connNode) drainLocked(final bool) error {
 	if !n.drained.CompareAndSwap(false, true) {
 		return nil
 	}
-	return n.call("drain", n.inst.Drain)
+	return n.callAs("drain", final, n.inst.Drain)
 }
 
 // deliverAcksLocked calls Ack or Fail for every finished batch whose
@@ -358,12 +395,13 @@ func (n *connNode) deliverAcksLocked() {
 	n.ackBuf = n.acks.take(n.ackBuf)
 	gen := n.gen.Load()
 	for _, t := range n.ackBuf {
-		if n.ackr == nil || t.gen != gen {
+		if n.ackr == nil || t.gen != gen || !n.gate.enter("ack", n.gate.isFinal()) {
 			n.dropAck()
 			continue
 		}
 		failed := t.failed.Load()
 		n.ackOne(t.id, failed)
+		n.gate.leave()
 		if failed {
 			n.srcC.fails.Add(1)
 		} else {
@@ -424,6 +462,10 @@ func (n *connNode) poll(b *cabi.Batch, timeout time.Duration) (st cabi.Status, e
 	if n.src == nil {
 		return cabi.Error, fmt.Errorf("poll %s: instance not running", n.def.Name)
 	}
+	if !n.gate.enter("poll", false) {
+		return cabi.Error, fmt.Errorf("poll %s: %w", n.def.Name, errAbandoned)
+	}
+	defer n.gate.leave()
 	n.polledGen, n.polledAcker = n.gen.Load(), n.ackr != nil
 	return n.src.Poll(b, timeout)
 }
@@ -440,6 +482,10 @@ func (n *connNode) write(b *cabi.Batch) (st cabi.Status, err error, panicked boo
 	if n.snk == nil {
 		return cabi.Error, fmt.Errorf("write %s: instance not running", n.def.Name), false
 	}
+	if !n.gate.enter("write", false) {
+		return cabi.Error, fmt.Errorf("write %s: %w", n.def.Name, errAbandoned), false
+	}
+	defer n.gate.leave()
 	st, err = n.snk.Write(b)
 	return st, err, false
 }
@@ -486,15 +532,21 @@ func (n *connNode) stats() []ComponentStats {
 	if f := n.failure.Load(); f != nil {
 		failure = *f
 	}
+	var abandoned uint64
+	if n.stuck.Load() {
+		st, abandoned = stateNames[stStuck], 1
+	}
 	if n.proc {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatProcessor, State: st, Failure: failure}
 		n.srcC.component(&s)
+		s.Abandoned = abandoned
 		return append(out, s)
 	}
 	if n.hasSource {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st, Failure: failure}
 		n.srcC.component(&s)
 		s.Counters = n.counters.snapshot()
+		s.Abandoned = abandoned
 		out = append(out, s)
 	}
 	if n.hasSink {
@@ -506,6 +558,7 @@ func (n *connNode) stats() []ComponentStats {
 			s.Panics = n.srcC.panics.Load()
 			s.Errors += n.srcC.errors.Load()
 			s.Counters = n.counters.snapshot()
+			s.Abandoned = abandoned
 		}
 		out = append(out, s)
 	}

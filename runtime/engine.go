@@ -68,6 +68,9 @@ type Options struct {
 	Log *slog.Logger
 }
 
+// ErrKilled is the cause of the error Shutdown returns when Kill ended it.
+var ErrKilled = errors.New("engine killed")
+
 // ErrStopped is returned by Engine methods called after Shutdown.
 var ErrStopped = errors.New("engine stopped")
 
@@ -138,7 +141,24 @@ func (e *Engine) Finished() <-chan struct{} { return e.eng.finished() }
 // ReasonShutdown (and failed to Acker sources); so a source that keeps
 // returning events after Drain holds Shutdown until ctx expires. Shutdown
 // returns ctx's error in that case. Calling it again returns ErrStopped.
+//
+// Shutdown never waits on a connector call for long, whatever the call
+// does: for the workers, at most a kill grace (5s) after ctx ends; for the
+// Drain, Stop and Close it then makes, until the same moment, or one more
+// kill grace if the workers used it up. An instance still in a call then
+// (a Write, a Poll, or one of those) is abandoned: it is never called again, nor stopped or closed, since
+// destroying it under a running call could corrupt memory. Its state is
+// "stuck", ComponentStats.Abandoned counts it, and the log names the
+// connector, its type and the call; the events of that call stay in
+// flight. Kill ends the grace at once.
 func (e *Engine) Shutdown(ctx context.Context) error { return e.eng.shutdown(ctx) }
+
+// Kill makes a Shutdown in progress, or the next one, give up at once: its
+// drain ends as if its ctx had expired, with cause ErrKilled, and it waits
+// out no kill grace, so every connector still in a call is abandoned (see
+// Shutdown). A Reload in progress gives up likewise. Kill may be called
+// any number of times, from any goroutine.
+func (e *Engine) Kill() { e.eng.kill() }
 
 // Reload switches the engine to g. Connectors whose name, type and config
 // are unchanged keep their running instance; changed and removed ones are
@@ -148,6 +168,13 @@ func (e *Engine) Shutdown(ctx context.Context) error { return e.eng.shutdown(ctx
 // case their operators (and any window state) are kept. Batches in flight
 // are delivered under the old wiring before the new one starts. When g is
 // invalid nothing changes.
+//
+// Nothing changes either, and Reload returns at once with an error
+// wrapping ErrStuck that names them, while a connector has had a call
+// other than Connect in flight for longer than Options.DrainTimeout: the
+// old wiring could not be drained. A call that sticks during the drain is
+// abandoned as in Shutdown, and the connector (or the pipeline it is a
+// step of) gets a new instance even if it did not change.
 //
 // Counters stay monotonic, as Prometheus counters must. A connector or
 // pipeline that is replaced keeps its totals: the new one's counters (and

@@ -37,6 +37,10 @@ type engine struct {
 	srv  *http.Server
 	ln   net.Listener
 	addr atomic.Pointer[string] // the metrics listener's address
+
+	// killed is closed by Kill (once, under killOnce).
+	killed   chan struct{}
+	killOnce sync.Once
 }
 
 func (o *Options) setDefaults() {
@@ -85,7 +89,7 @@ func newEngine(g Graph, reg *connector.Registry, opts Options) (*engine, error) 
 		reg = connector.Default
 	}
 	opts.setDefaults()
-	e := &engine{opts: opts, reg: reg, conns: map[string]*connNode{}, pipes: map[string]*pipeNode{}}
+	e := &engine{opts: opts, reg: reg, conns: map[string]*connNode{}, pipes: map[string]*pipeNode{}, killed: make(chan struct{})}
 	p, err := buildPlan(g, reg, &e.opts)
 	if err != nil {
 		return nil, err
@@ -155,20 +159,27 @@ func (e *engine) shutdown(ctx context.Context) error {
 		return ErrStopped
 	}
 	e.stopped = true
+	ctx, giveUp, release := e.stopping(ctx)
+	defer release()
 	var err error
 	if t := e.cur.Load(); t != nil {
 		for name := range e.conns {
 			t.setDrain(name)
 		}
-		if err = t.stop(ctx); err != nil {
+		if err = t.stop(ctx, giveUp); err != nil {
 			err = fmt.Errorf("drain engine: %w", err)
 		}
 	}
+	var ends []*connNode
 	for _, n := range e.conns {
-		n.finish(true)
+		ends = append(ends, n)
 	}
 	for _, pn := range e.pipes {
-		e.closePipe(pn)
+		ends = append(ends, pn.procs()...)
+	}
+	e.finishAll(ends, giveUp)
+	for _, pn := range e.pipes {
+		closePipe(pn)
 	}
 	if e.srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -178,14 +189,105 @@ func (e *engine) shutdown(ctx context.Context) error {
 	return err
 }
 
-func (e *engine) closePipe(pn *pipeNode) {
+// closePipe marks a pipeline stopped and frees its batches; its processor
+// steps are finished apart (see finishAll).
+func closePipe(pn *pipeNode) {
 	pn.state.Store(stStopped)
+	pn.pool.close()
+}
+
+// procs lists the pipeline's processor steps.
+func (pn *pipeNode) procs() []*connNode {
+	var out []*connNode
 	for _, s := range pn.steps {
 		if s.proc != nil {
-			s.proc.finish(true)
+			out = append(out, s.proc)
 		}
 	}
-	pn.pool.close()
+	return out
+}
+
+// stopping prepares a stop (Shutdown or Reload) bounded by ctx: the ctx it
+// returns ends with ctx or at Kill (its cause then ErrKilled), and giveUp is
+// closed killGrace after that, or at once on Kill: a stop waits for no
+// worker or connector call past it. release frees what stopping started.
+func (e *engine) stopping(parent context.Context) (ctx context.Context, giveUp <-chan struct{}, release func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	up, quit := make(chan struct{}), make(chan struct{})
+	wait := killGrace
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-e.killed:
+			cancel(ErrKilled)
+		case <-quit:
+			return
+		}
+		grace := time.NewTimer(wait)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+		case <-e.killed:
+		case <-quit:
+			return
+		}
+		close(up)
+	}()
+	return ctx, up, func() {
+		close(quit)
+		cancel(nil)
+	}
+}
+
+// kill makes a stop in progress, or the next one, give up at once.
+func (e *engine) kill() {
+	e.killOnce.Do(func() { close(e.killed) })
+}
+
+// finishAll finishes the nodes (see connNode.finish), each in its own
+// goroutine, and waits for them until giveUp is closed; when the stop
+// used up the grace already, they get a kill grace of their own, unless
+// the engine is killed. A node whose finish has not ended by then is
+// abandoned: the call it is in is stuck.
+func (e *engine) finishAll(nodes []*connNode, giveUp <-chan struct{}) {
+	select {
+	case <-giveUp:
+		grace := time.NewTimer(killGrace)
+		defer grace.Stop()
+		fresh := make(chan struct{})
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-grace.C:
+			case <-e.killed:
+			case <-stop:
+				return
+			}
+			close(fresh)
+		}()
+		giveUp = fresh
+	default:
+	}
+	done := make([]chan struct{}, len(nodes))
+	for i, n := range nodes {
+		done[i] = make(chan struct{})
+		go func() {
+			defer close(done[i])
+			n.finish(true)
+		}()
+	}
+	for i, n := range nodes {
+		select {
+		case <-done[i]:
+		case <-giveUp:
+			select {
+			case <-done[i]:
+			default:
+				n.abandon(true)
+			}
+		}
+	}
 }
 
 func (e *engine) reload(g Graph) error {
@@ -215,6 +317,9 @@ func (e *engine) reload(g Graph) error {
 		}
 	}
 	old := e.cur.Load()
+	if err := old.stuckCalls(e.opts.DrainTimeout); err != nil {
+		return fmt.Errorf("reload: the running config is kept: %w", err)
+	}
 	for name := range e.conns {
 		if !keepConn[name] {
 			old.setDrain(name)
@@ -224,11 +329,39 @@ func (e *engine) reload(g Graph) error {
 		r.final.Store(!keepPipe[r.p.def.Name])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.DrainTimeout)
-	stopErr := old.stop(ctx)
-	cancel()
+	ctx, giveUp, release := e.stopping(ctx)
+	stopErr := old.stop(ctx, giveUp)
 	if stopErr != nil {
 		e.opts.Log.Warn("reload: drain timed out; in-flight batches dropped", "err", stopErr)
 	}
+	// An abandoned instance is never called again: its connector, or the
+	// pipeline it is a step of, gets a new one even if unchanged.
+	for name := range keepConn {
+		if e.conns[name].stuck.Load() {
+			delete(keepConn, name)
+		}
+	}
+	for name := range keepPipe {
+		for _, n := range e.pipes[name].procs() {
+			if n.stuck.Load() {
+				delete(keepPipe, name)
+			}
+		}
+	}
+	var ends []*connNode
+	for name, n := range e.conns {
+		if !keepConn[name] {
+			ends = append(ends, n)
+		}
+	}
+	for name, pn := range e.pipes {
+		if !keepPipe[name] {
+			ends = append(ends, pn.procs()...)
+		}
+	}
+	e.finishAll(ends, giveUp)
+	release()
+	cancel()
 	e.nodesMu.Lock()
 	defer e.nodesMu.Unlock()
 	// The final figures of each node that goes, by name, for the node
@@ -236,14 +369,13 @@ func (e *engine) reload(g Graph) error {
 	retired := map[string][]ComponentStats{}
 	for name, n := range e.conns {
 		if !keepConn[name] {
-			n.finish(true)
 			retired[name] = n.stats()
 			delete(e.conns, name)
 		}
 	}
 	for name, pn := range e.pipes {
 		if !keepPipe[name] {
-			e.closePipe(pn)
+			closePipe(pn)
 			retired[name] = pn.stats()
 			delete(e.pipes, name)
 		}

@@ -301,6 +301,10 @@ func (r *pipeRun) processOne(n *connNode, b *cabi.Batch) (err error) {
 	if !ok {
 		return fmt.Errorf("process %s: instance not running", n.def.Name)
 	}
+	if !n.gate.enter("process", false) {
+		return fmt.Errorf("process %s: %w", n.def.Name, errAbandoned)
+	}
+	defer n.gate.leave()
 	length := b.Len
 	if err := proc.Process(b); err != nil {
 		return fmt.Errorf("process %s: %w", n.def.Name, err)

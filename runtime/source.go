@@ -106,7 +106,7 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender, sinkDone <-chan
 		if held && !draining && closedOrNil(sinkDone) {
 			draining = true
 			n.lock()
-			if err := n.drainLocked(); err != nil {
+			if err := n.drainLocked(false); err != nil {
 				n.srcC.errors.Add(1)
 				n.log.Error("source drain failed", "err", err)
 			}

@@ -90,9 +90,11 @@ type ComponentStats struct {
 	// Role is StatSource, StatSink, StatPipeline or StatProcessor.
 	Role string
 	// State is the lifecycle state: "creating", "connecting", "running",
-	// "paused", "draining", "stopped" or "failed". A connector that never
-	// ran because its create, connect or start failed stays "failed" after
-	// Shutdown.
+	// "paused", "draining", "stopped", "failed" or "stuck". A connector
+	// that never ran because its create, connect or start failed stays
+	// "failed" after Shutdown. One whose instance was abandoned because a
+	// call into it did not return within the drain timeout and the kill
+	// grace is "stuck" (see Abandoned).
 	State string
 	// Failure is the last create, connect or start error of a connector
 	// that is not running because of it; empty once it runs, and for
@@ -120,6 +122,11 @@ type ComponentStats struct {
 	ConnectAttempts uint64
 	// Panics counts recovered panics from connector calls.
 	Panics uint64
+	// Abandoned counts instances given up on because a call into them
+	// (named in the log) had not returned when Shutdown or Reload gave up
+	// waiting: such an instance is never called again, nor stopped or
+	// closed, and the events of that call stay in flight.
+	Abandoned uint64
 	// Acks and Fails count acknowledgement callbacks to an Acker source.
 	Acks, Fails uint64
 	// AcksDropped counts batches of an Acker source that got neither Ack
@@ -163,6 +170,7 @@ func (c *ComponentStats) add(o ComponentStats) {
 	}
 	c.Errors, c.Retries = c.Errors+o.Errors, c.Retries+o.Retries
 	c.Restarts, c.Panics = c.Restarts+o.Restarts, c.Panics+o.Panics
+	c.Abandoned += o.Abandoned
 	c.Acks, c.Fails = c.Acks+o.Acks, c.Fails+o.Fails
 	c.ConnectAttempts, c.AcksDropped = c.ConnectAttempts+o.ConnectAttempts, c.AcksDropped+o.AcksDropped
 	c.Counters = addCounters(c.Counters, o.Counters)

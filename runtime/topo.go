@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -185,24 +187,65 @@ func (e *engine) feedsItself(feeders map[string][]string, name string) bool {
 // pollLoop), and waits for everything they produced to be delivered; when
 // ctx ends first it kills the workers, which stops that polling too.
 // Whatever is still queued is then dropped with reason shutdown.
-func (t *topo) stop(ctx context.Context) error {
+//
+// Workers that a kill does not stop by giveUp (see engine.stopping) are in
+// a connector call that does not return: stop abandons each connector
+// with a call in flight (see connNode.abandon) and returns without them.
+func (t *topo) stop(ctx context.Context, giveUp <-chan struct{}) error {
 	close(t.hold)
 	var err error
 	select {
 	case <-t.done:
 	case <-ctx.Done():
-		err = ctx.Err()
+		err = context.Cause(ctx)
 		close(t.kill)
 		select {
 		case <-t.done:
-		case <-time.After(killGrace):
-			t.opts.Log.Error("workers did not stop after the drain timeout; a connector call is stuck")
+		case <-giveUp:
+			if t.abandonBusy() == 0 {
+				t.opts.Log.Error("workers did not stop after the drain timeout and the kill grace, though no connector call is in flight")
+			}
 		}
 	}
 	for _, ed := range t.edges {
 		ed.purge(rShutdown)
 	}
 	return err
+}
+
+// nodes lists the connector instances of the topology: its connectors and
+// its pipelines' processor steps.
+func (t *topo) nodes() []*connNode {
+	out := append([]*connNode(nil), t.conns...)
+	for _, r := range t.pipes {
+		out = append(out, r.p.procs()...)
+	}
+	return out
+}
+
+// abandonBusy abandons every instance of the topology that a call is in,
+// and returns how many.
+func (t *topo) abandonBusy() int {
+	n := 0
+	for _, c := range t.nodes() {
+		if c.abandon(false) {
+			n++
+		}
+	}
+	return n
+}
+
+// stuckCalls returns an error wrapping ErrStuck for each instance of the
+// topology with a call in flight for longer than limit, or nil. Connect is
+// not counted: it gets a ctx that the stop cancels.
+func (t *topo) stuckCalls(limit time.Duration) error {
+	var errs []error
+	for _, c := range t.nodes() {
+		if op, d, ok := c.gate.inFlight(); ok && op != "connect" && d > limit {
+			errs = append(errs, fmt.Errorf("connector %s (type %s) is stuck in %s for %v: %w", c.def.Name, c.def.Type, op, d.Round(time.Millisecond), ErrStuck))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // setDrain marks the named connector to be drained when hold closes.
