@@ -174,6 +174,7 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 		add("weir_component_retries_total", "counter", "Sink writes retried.", l, float64(c.Retries))
 		add("weir_component_restarts_total", "counter", "Instances recreated after dying.", l, float64(c.Restarts))
 		add("weir_component_panics_total", "counter", "Panics recovered from connector calls.", l, float64(c.Panics))
+		add("weir_component_abandoned_total", "counter", "Instances abandoned because a call into them did not return.", l, float64(c.Abandoned))
 		add("weir_component_connect_attempts_total", "counter", "Connect calls.", l, float64(c.ConnectAttempts))
 		if c.Role == StatSource {
 			add("weir_component_acks_total", "counter", "Batches acknowledged to the source.", l, float64(c.Acks))

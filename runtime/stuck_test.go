@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -89,6 +90,16 @@ func TestShutdownAbandonsStuckSink(t *testing.T) {
 	sink := f.sink("out")
 	if got := lifecycleCalls(sink); len(got) != 0 {
 		t.Errorf("stuck sink got %v after its Write did not return; want no call", got)
+	}
+	var sum strings.Builder
+	s.WriteSummary(&sum)
+	if want := "out (sink, type sink): 1 instance(s) abandoned because a call into them did not return"; !strings.Contains(sum.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, sum.String())
+	}
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `weir_component_abandoned_total{component="out",role="sink",type="sink"} 1`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("/metrics lacks %s", want)
 	}
 	// Let the Write return: the instance must hear nothing more.
 	release()

@@ -10,8 +10,9 @@ import (
 
 // WriteSummary writes s as two aligned tables, components then edges. A
 // component's line reads in + emitted = out + dropped + in flight; an
-// edge's has the identity checked ("ok", or the gap). It is
-// what `weir run` prints when it stops.
+// edge's has the identity checked ("ok", or the gap). A line follows for
+// each component with abandoned instances (see ComponentStats.Abandoned).
+// It is what `weir run` prints when it stops.
 func (s Snapshot) WriteSummary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "component\trole\tstate\tevents in\temitted\tout\tdropped\tin flight\tbytes out\terrors\tretries\trestarts\t")
@@ -20,6 +21,12 @@ func (s Snapshot) WriteSummary(w io.Writer) error {
 			c.EventsIn, c.Emitted, c.EventsOut, dropText(c.Dropped), c.InFlight, c.BytesOut, c.Errors, c.Retries, c.Restarts)
 	}
 	tw.Flush()
+	for _, c := range s.Components {
+		if c.Abandoned > 0 {
+			fmt.Fprintf(w, "%s (%s, type %s): %d instance(s) abandoned because a call into them did not return; %d events in flight\n",
+				c.Name, c.Role, c.Type, c.Abandoned, c.InFlight)
+		}
+	}
 	for _, c := range s.Components {
 		if len(c.Counters) == 0 {
 			continue
