@@ -38,11 +38,17 @@ and moves events until SIGINT or SIGTERM, or until every source has ended.
 It then drains: sources stop taking input, in-flight batches are delivered
 within --drain-timeout, every connector is stopped, and an accounting summary
 (in + emitted = out + dropped + in flight, per component and edge) goes to stdout.
-A second SIGINT or SIGTERM during the drain gives up on it.
+A connector call that has not returned by the drain timeout plus a kill
+grace (5s) is abandoned: the connector is never called again nor closed, and
+it is named on stderr and marked "stuck" in the summary with the events in
+flight in it. A second SIGINT or SIGTERM during the drain gives up on it at
+once, abandoning any connector still in a call.
 
 SIGHUP reloads the config: connectors whose type and config did not change
 keep running, changed and removed ones are drained and stopped, new ones
-start. A config with errors is reported and the running one kept.
+start. A config with errors is reported and the running one kept, and so is
+the running one while a connector call has been stuck for longer than the
+drain timeout.
 
 Metrics in the Prometheus text format are served on /metrics, and health on
 /healthz, at --metrics (loopback by default; "off" disables).
@@ -55,10 +61,14 @@ Plugin libraries that users other than root and you could have changed
 or owned by another user) are refused with the fix to apply;
 --allow-insecure-plugins loads them anyway, for development.
 
-Exit status: 0 after a complete drain, 1 when the config is invalid, a
-connector could not be created, connected or started (each is named on
-stderr with its error), the drain timed out, or the engine failed, 2 for bad
-flags, sizes out of range, or a plugin given with -P that cannot be loaded.
+Exit status:
+  0  every source ended or a signal came, and the drain was complete
+  1  a runtime failure: the config is invalid, a connector could not be
+     created, connected or started (each is named on stderr with its error),
+     a connector call was stuck and the connector abandoned (named on
+     stderr), the drain timed out or was given up, or the engine failed
+  2  bad flags or arguments, sizes out of range, or a plugin given with -P
+     that cannot be loaded
 
 Flags:
 `
@@ -194,6 +204,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		case <-sigs:
 			log.Warn("second signal: giving up on the drain")
 			cancel()
+			eng.Kill()
 		case <-ctx.Done():
 		}
 	}()
@@ -214,6 +225,12 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	for _, c := range failedConnectors(s) {
 		fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed: %s\n", c.Name, c.Type, c.Failure)
 		code = 1
+	}
+	for _, c := range s.Components {
+		if c.Abandoned > 0 {
+			fmt.Fprintf(stderr, "weir run: connector %s (type %s, %s) was abandoned: a call into it did not return (see the log); %d events in flight\n", c.Name, c.Type, c.Role, c.InFlight)
+			code = 1
+		}
 	}
 	return code
 }
