@@ -10,11 +10,17 @@ import (
 	"time"
 )
 
-// stuckSinkEngine runs src -> out where the first out instance's Write
-// blocks until release is called (at the latest when the test ends), and
-// waits for that Write to begin.
-func stuckSinkEngine(t *testing.T, opts Options) (e *Engine, f *fixture, release func()) {
+// stuckSinkEngine sets the kill grace (for the test) and the drain timeout,
+// runs src -> out where the first out instance's Write blocks until
+// release is called (at the latest when the test ends), and waits for that
+// Write to begin.
+func stuckSinkEngine(t *testing.T, grace, drain time.Duration) (e *Engine, f *fixture, release func()) {
 	t.Helper()
+	g := killGrace
+	t.Cleanup(func() { killGrace = g })
+	killGrace = grace
+	opts := testOpts()
+	opts.DrainTimeout = drain
 	f = newFixture()
 	block, entered := make(chan struct{}), make(chan struct{})
 	f.newSink = func(name string) *testSink {
@@ -66,13 +72,10 @@ func lifecycleCalls(s *testSink) []string {
 // abandoned: the snapshot names it as stuck with its events in flight, and
 // it gets no Drain, Stop or Close, nor any call once its Write returns.
 func TestShutdownAbandonsStuckSink(t *testing.T) {
-	defer func(g time.Duration) { killGrace = g }(killGrace)
-	killGrace = 100 * time.Millisecond
-	opts := testOpts()
-	opts.DrainTimeout = 200 * time.Millisecond
-	e, f, release := stuckSinkEngine(t, opts)
+	drain := 200 * time.Millisecond
+	e, f, release := stuckSinkEngine(t, 100*time.Millisecond, drain)
 	err := returnsWithin(t, 5*time.Second, "Shutdown", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		defer cancel()
 		return e.Shutdown(ctx)
 	})
@@ -123,14 +126,11 @@ func TestShutdownAbandonsStuckSink(t *testing.T) {
 // without waiting out the drain timeout or the kill grace, and the stuck
 // instance is abandoned as after the grace.
 func TestKillEndsShutdownAtOnce(t *testing.T) {
-	defer func(g time.Duration) { killGrace = g }(killGrace)
-	killGrace = time.Minute
-	opts := testOpts()
-	opts.DrainTimeout = time.Minute
-	e, f, _ := stuckSinkEngine(t, opts)
+	drain := time.Minute
+	e, f, _ := stuckSinkEngine(t, time.Minute, drain)
 	done := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		defer cancel()
 		done <- e.Shutdown(ctx)
 	}()
@@ -156,12 +156,9 @@ func TestKillEndsShutdownAtOnce(t *testing.T) {
 // longer than the drain timeout reports the connector and changes nothing,
 // at once rather than after the drain timeout and the kill grace.
 func TestReloadRefusesWhileStuck(t *testing.T) {
-	defer func(g time.Duration) { killGrace = g }(killGrace)
-	killGrace = time.Minute
-	opts := testOpts()
-	opts.DrainTimeout = 100 * time.Millisecond
-	e, f, release := stuckSinkEngine(t, opts)
-	time.Sleep(2 * opts.DrainTimeout) // the Write is now older than the drain timeout
+	drain := 100 * time.Millisecond
+	e, f, release := stuckSinkEngine(t, time.Minute, drain)
+	time.Sleep(2 * drain) // the Write is now older than the drain timeout
 	g := graph([]string{"src:src", "out:sink"}, nil, EdgeDef{From: "src", To: "out"})
 	err := returnsWithin(t, 5*time.Second, "Reload", func() error { return e.Reload(g) })
 	if !errors.Is(err, ErrStuck) || !strings.Contains(err.Error(), "out (type sink) is stuck in write") {
@@ -181,11 +178,8 @@ func TestReloadRefusesWhileStuck(t *testing.T) {
 // Shutdown, and the connector gets a new instance even though its config
 // did not change; the old one is never called again.
 func TestReloadAbandonsStuckSink(t *testing.T) {
-	defer func(g time.Duration) { killGrace = g }(killGrace)
-	killGrace = 100 * time.Millisecond
-	opts := testOpts()
-	opts.DrainTimeout = 200 * time.Millisecond
-	e, f, release := stuckSinkEngine(t, opts)
+	drain := 200 * time.Millisecond
+	e, f, release := stuckSinkEngine(t, 100*time.Millisecond, drain)
 	old := f.sink("out")
 	g := graph([]string{"src:src", "out:sink"}, nil, EdgeDef{From: "src", To: "out"})
 	if err := returnsWithin(t, 5*time.Second, "Reload", func() error { return e.Reload(g) }); err != nil {
