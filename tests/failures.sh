@@ -111,6 +111,35 @@ else
 	echo "skip plugin cases: $bin/plugins/libweir_blackhole.so not built (make plugins)"
 fi
 
+echo "## stopping always stops, even with a stuck sink"
+mkfifo "$tmp/stuck"
+cat >"$tmp/stuck.yaml" <<YAML
+connectors:
+  gen: {type: blaster, config: {count: 0}}
+  out: {type: file, config: {path: $tmp/stuck}}
+connections:
+  - {from: gen, to: out}
+YAML
+# stuck.sh DRAIN SIGNALS runs weir run with a reader that opens the FIFO
+# and never reads, so the sink's writes block; after 1.5 s it sends
+# SIGTERM, SIGNALS times, half a second apart.
+cat >"$tmp/stuck.sh" <<SH
+sleep 60 3<"$tmp/stuck" &
+reader=\$!
+"$weir" run -c "$tmp/stuck.yaml" --drain-timeout "\$1" --metrics off &
+p=\$!
+sleep 1.5
+for i in \$(seq "\$2"); do kill -TERM \$p; sleep 0.5; done
+wait \$p
+rc=\$?
+kill \$reader
+exit \$rc
+SH
+check "run: SIGTERM with a stuck sink" 1 "^weir run: connector out \(type file, sink\) was abandoned" -- bash "$tmp/stuck.sh" 1s 1
+# With a drain timeout of 60 s, only the second signal can end it in time.
+# It abandons every connector still in a call, the stuck sink among them.
+check "run: a second SIGTERM ends it at once" 1 "^weir run: connector .* was abandoned" -- timeout 6 bash "$tmp/stuck.sh" 60s 2
+
 echo "## a run that ends by itself balances"
 check "run: blaster to blackhole" 0 "" --summary -- "$weir" run -c "$tmp/gen.yaml" --metrics off
 
