@@ -39,6 +39,16 @@
 // batch answered with cabi.Retry is retried, never dropped; one answered
 // with cabi.Error is dropped (reason sink_error).
 //
+// A connector call that has not returned when Shutdown's drain timeout and
+// a kill grace have passed (or at once, after Kill) is abandoned: that
+// instance is never called again, nor stopped or closed, since a plugin
+// instance destroyed under a running call would corrupt memory. Its state
+// is "stuck", ComponentStats.Abandoned counts it, and the log names the
+// connector, its type and the call. Reload refuses to start while a call
+// has been stuck longer than the drain timeout. A Connect error that
+// wraps connector.ErrPermanent fails the connector at once instead of
+// being retried.
+//
 // # Fan-out and copies
 //
 // A batch sent to several edges is shared by reference count. Sinks only
