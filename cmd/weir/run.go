@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
 	"github.com/weirproject/weir/connector/plugin"
 	"github.com/weirproject/weir/connector/spec"
+	"github.com/weirproject/weir/internal/privs"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/config"
 )
@@ -56,6 +58,12 @@ Metrics in the Prometheus text format are served on /metrics, and health on
 Usage:
   weir run -c FILE [flags]
 
+Privileges: a config with kernel sources (packet) needs root to load and
+attach them. With --user, weir runs as that user with no capability once
+every connector has started; what runs on needs none. A reload that adds
+or changes a kernel source then fails to attach it (the error says so),
+and unchanged connectors keep running.
+
 Plugin libraries that users other than root and you could have changed
 (writable by group or others, in a directory they can write, sticky or not,
 or owned by another user) are refused with the fix to apply;
@@ -86,6 +94,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	fs.MarkDeprecated("plugins", "use -P/--plugin PATH")
 	metrics := fs.String("metrics", "127.0.0.1:9464", "serve /metrics and /healthz on `ADDR`; \"off\" disables")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "how long to wait for in-flight batches at stop and reload")
+	runAs := fs.String("user", "", "once every connector has started, run as this `USER` with no capability (see Privileges)")
 	batchEvents := fs.Int("batch-events", 1024, fmt.Sprintf("events per batch, 1 to %d", runtime.MaxBatchEvents))
 	batchBytes := fs.Int("batch-bytes", 1<<20, fmt.Sprintf("arena bytes per batch, 1 to %d", runtime.MaxBatchBytes))
 	pool := fs.Int("pool", 64, fmt.Sprintf("batches each source and pipeline may have in flight, 1 to %d, and at most %d GiB of batches", runtime.MaxPoolBatches, runtime.MaxPoolBytes>>30))
@@ -107,6 +116,12 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		}
 		fs.Usage()
 		return 2
+	}
+	if *runAs != "" {
+		if _, err := user.Lookup(*runAs); err != nil {
+			fmt.Fprintf(stderr, "weir run: --user: %v\n%s", err, helpHint("run"))
+			return 2
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -174,6 +189,18 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		attrs = append(attrs, "metrics", "http://"+a+"/metrics")
 	}
 	log.Info("running", attrs...)
+	if *runAs != "" {
+		// Give up root once the kernel programs are attached and the
+		// outputs open, as weir capture does.
+		for !started(eng.Stats()) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := privs.Drop(*runAs); err != nil {
+			log.Error("could not give up privileges; going on as before", "err", err)
+		} else {
+			log.Info("running without privileges", "user", *runAs)
+		}
+	}
 
 	why := ""
 	for why == "" {

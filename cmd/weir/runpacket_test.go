@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -149,5 +150,51 @@ func TestRunPacketRingFull(t *testing.T) {
 	polled, _ := strconv.ParseUint(in[1], 10, 64)
 	if k["emitted"] != polled+k["unread"]+k["rejected"] {
 		t.Errorf("emitted %d != polled %d + unread %d + rejected %d", k["emitted"], polled, k["unread"], k["rejected"])
+	}
+}
+
+// TestRunUser checks that weir run --user runs on as that user once its
+// connectors have started, with no capability, and still moves events and
+// balances its summary.
+func TestRunUser(t *testing.T) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "gen.yaml")
+	if err := os.WriteFile(config, []byte("connectors:\n  gen: {type: blaster, config: {rate: 1000}}\n  hole: {type: blackhole, config: {print: false}}\nconnections:\n  - {from: gen, to: hole}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "run", "-c", config, "--metrics", "off", "--user", "nobody")
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "running without privileges"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("weir run --user nobody did not drop its privileges:\n%s", stderr.String())
+		}
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(status), "Uid:\t"+nobody.Uid+"\t") || !strings.Contains(string(status), "CapEff:\t0000000000000000") {
+		t.Errorf("weir run --user nobody runs as:\n%s", status)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("weir run did not stop 20s after SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(stdout.String(), "accounting: balanced") {
+		t.Errorf("weir run --user nobody exited %d:\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 }
