@@ -32,7 +32,7 @@ var Spec = spec.Spec{
 	{Name: "filter", Kind: spec.String, Default: "", Doc: "Filter expression; reserved for the filter compiler, so only the empty filter is accepted for now."},
 }
 
-// sourceConfig is SourceSpec decoded.
+// sourceConfig is Spec decoded.
 type sourceConfig struct {
 	Interfaces  []string           `json:"interfaces"`
 	Direction   string             `json:"direction"`
