@@ -2,6 +2,7 @@ package loader
 
 import (
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/internal/ctest"
 
 	"errors"
 	"fmt"
@@ -97,7 +98,7 @@ func runBrokenOp(t *testing.T, l *Library, op string) error {
 		t.Fatal(err)
 	}
 	defer in.Destroy()
-	b := mustBatch(t, 4, 64)
+	b := ctest.NewBatch(t, 4, 64)
 	switch op {
 	case "poll":
 		_, err = in.Poll(b, 0)

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/internal/ctest"
 
 	"fmt"
 	"runtime"
@@ -276,7 +277,7 @@ func BenchmarkCallPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	batch := mustBatch(b, 1, 64)
+	batch := ctest.NewBatch(b, 1, 64)
 	bare := &Instance{}
 	cases := []struct {
 		name string

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/cabi/internal/ctest"
 
 	"fmt"
@@ -93,16 +92,6 @@ func loadGood(t testing.TB) *Library {
 		t.Fatalf("Load(good) = %v", err)
 	}
 	return l
-}
-
-func mustBatch(t testing.TB, capacity, arena int) *cabi.Batch {
-	t.Helper()
-	b, err := cabi.AllocBatch(capacity, arena)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cabi.FreeBatch(b) })
-	return b
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }

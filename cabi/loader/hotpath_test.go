@@ -2,6 +2,7 @@ package loader
 
 import (
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/internal/ctest"
 
 	"fmt"
 	"testing"
@@ -26,7 +27,7 @@ func benchInstance(t testing.TB) *Instance {
 // the Go heap per call.
 func TestHotPathAllocs(t *testing.T) {
 	in := benchInstance(t)
-	b := mustBatch(t, 256, 256*64)
+	b := ctest.NewBatch(t, 256, 256*64)
 	fill(b, 64)
 	if n := testing.AllocsPerRun(200, func() {
 		if st, err := in.Write(b); st != cabi.OK || err != nil {
@@ -70,7 +71,7 @@ func BenchmarkWrite(b *testing.B) {
 	in := benchInstance(b)
 	for _, n := range []int{1, 16, 256, 4096} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			batch := mustBatch(b, n, n*64)
+			batch := ctest.NewBatch(b, n, n*64)
 			fill(batch, 64)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -87,7 +88,7 @@ func BenchmarkPoll(b *testing.B) {
 	in := benchInstance(b)
 	for _, n := range []int{1, 256} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			batch := mustBatch(b, n, 0)
+			batch := ctest.NewBatch(b, n, 0)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -103,7 +104,7 @@ func BenchmarkPoll(b *testing.B) {
 func BenchmarkNativeWrite(b *testing.B) {
 	for _, n := range []int{1, 256} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			batch := mustBatch(b, n, n*64)
+			batch := ctest.NewBatch(b, n, n*64)
 			fill(batch, 64)
 			var events, bytes uint64
 			b.ResetTimer()

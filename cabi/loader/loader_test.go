@@ -2,6 +2,7 @@ package loader
 
 import (
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/internal/ctest"
 
 	"errors"
 	"os"
@@ -82,7 +83,7 @@ func TestSourceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := mustBatch(t, 8, 256)
+	b := ctest.NewBatch(t, 8, 256)
 	var got []string
 	foreignSeen := 0
 	for polls := 0; ; polls++ {
@@ -159,7 +160,7 @@ func TestSinkAndProcessor(t *testing.T) {
 	}
 	defer proc.Destroy()
 
-	b := mustBatch(t, 4, 64)
+	b := ctest.NewBatch(t, 4, 64)
 	for _, s := range []string{"alpha", "beta", "gamma", ""} {
 		b.Append(1, 2, cabi.KindText, 0, []byte(s))
 	}
@@ -208,7 +209,7 @@ func TestDestroyOnceAndClose(t *testing.T) {
 	}
 	in.Destroy()
 	in.Destroy()
-	b := mustBatch(t, 1, 0)
+	b := ctest.NewBatch(t, 1, 0)
 	if _, err := in.Write(b); !errors.Is(err, ErrDestroyed) {
 		t.Errorf("Write after Destroy = %v; want ErrDestroyed", err)
 	}
@@ -274,7 +275,7 @@ func TestV10Plugin(t *testing.T) {
 	if err := in.Start(); err != nil {
 		t.Fatal(err)
 	}
-	b := mustBatch(t, 3, 0)
+	b := ctest.NewBatch(t, 3, 0)
 	total := 0
 	for i := 0; i < 10; i++ {
 		b.Reset()

@@ -30,7 +30,7 @@ func TestCheckPolled(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := mustBatch(t, 8, 64)
+			b := ctest.NewBatch(t, 8, 64)
 			before := ctest.FakePoll(b, tc.evs, tc.arenaLen)
 			if tc.mutate != nil {
 				tc.mutate(b)
@@ -50,7 +50,7 @@ func TestCheckPolled(t *testing.T) {
 }
 
 func TestCheckPolledAppendsOnly(t *testing.T) {
-	b := mustBatch(t, 8, 64)
+	b := ctest.NewBatch(t, 8, 64)
 	b.Append(0, 0, cabi.KindRaw, 0, []byte("abcd"))
 	before := *b
 	b.Len = 0
