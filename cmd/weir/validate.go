@@ -13,6 +13,7 @@ import (
 	"github.com/weirproject/weir/cabi/loader"
 	"github.com/weirproject/weir/connector"
 	_ "github.com/weirproject/weir/connector/builtin" // built-in connector types
+	"github.com/weirproject/weir/connector/plugin"
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/config"
@@ -61,6 +62,10 @@ and loading a library runs its initializers and its weir_plugin_describe
 entry point with your privileges. Validate only configs whose plugins you
 would run. Libraries that users other than root and you could have changed
 are refused; --allow-insecure-plugins loads them anyway, for development.
+To check a config you do not trust, use --saved-plugins: each library FILE
+is then described by FILE.json, written beforehand (by you, from a library
+you trust) with 'weir plugin inspect --json FILE > FILE.json', and no
+plugin code runs.
 
 Exit status: 0 when the config is valid (warnings allowed; a summary line
 such as "ok: 3 connectors, 1 pipeline, 4 connections" goes to stdout),
@@ -79,6 +84,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	noWarn := fs.Bool("no-warnings", false, "do not print warnings")
 	dump := fs.Bool("print", false, "on success, print the effective graph as JSON (every config with its defaults filled in) instead of the summary")
 	maxConfig := maxConfigSizeFlag(fs)
+	savedPlugins := fs.Bool("saved-plugins", false, "check plugin types against each library's saved description FILE.json instead of loading it (see Security)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), validateUsage)
 		fs.PrintDefaults()
@@ -99,6 +105,9 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// Load each library once, so a plugin named by -P and by the config is
 	// not a duplicate registration.
 	load := newPluginSet(loader.Options{AllowInsecure: *insecure}).load
+	if *savedPlugins {
+		load = plugin.LoadSaved
+	}
 	if len(*plugins) > 0 {
 		if err := load(reg, *plugins...); err != nil {
 			fmt.Fprintf(stderr, "weir validate: %v\n", err)

@@ -260,3 +260,29 @@ func TestValidatePacketChecks(t *testing.T) {
 		t.Errorf("validate packet.yaml = %d; want 1", code)
 	}
 }
+
+// TestValidateSavedPlugins checks a config against a plugin's saved
+// description without loading the library: the library here is not even
+// an ELF file, so loading it would fail.
+func TestValidateSavedPlugins(t *testing.T) {
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "libjunk.so")
+	if err := os.WriteFile(lib, []byte("never loaded"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	desc := `{"types":[{"id":"junk_sink","roles":["sink"],"config_schema":{"type":"object","additionalProperties":false,"properties":{"n":{"type":"integer","minimum":1}}}}]}`
+	if err := os.WriteFile(lib+".json", []byte(desc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("plugins: [libjunk.so]\nconnectors:\n  gen: {type: blaster}\n  out: {type: junk_sink, config: {n: 0}}\nconnections:\n  - {from: gen, to: out}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := validate(t, "--saved-plugins", "-c", cfg)
+	if code != 1 || !strings.Contains(errs, `connector "out" (type junk_sink): field n: 0 is out of range`) {
+		t.Errorf("validate --saved-plugins = %d:\n%s\nwant 1 and the schema's error", code, errs)
+	}
+	if code, _, errs := validate(t, "-c", cfg); code != 1 || !strings.Contains(errs, "libjunk.so") {
+		t.Errorf("validate without --saved-plugins = %d, %s; want the load to fail", code, errs)
+	}
+}
