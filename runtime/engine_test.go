@@ -301,7 +301,16 @@ func TestReloadKeepsUnchangedConnectors(t *testing.T) {
 	g1 := graph([]string{"in:src", "keep:sink", "change:sink", "gone:sink"}, nil,
 		EdgeDef{From: "in", To: "keep"}, EdgeDef{From: "in", To: "change"}, EdgeDef{From: "in", To: "gone"})
 	e := startEngine(t, g1, f, testOpts())
-	eventually(t, 2*time.Second, "flow", func() bool { return f.sink("gone") != nil && f.sink("gone").batches.Load() > 5 })
+	// Every sink must exist before the reload: on a busy machine one can
+	// still be starting when another already has data.
+	eventually(t, 2*time.Second, "flow", func() bool {
+		for _, name := range []string{"keep", "change", "gone"} {
+			if s := f.sink(name); s == nil || s.batches.Load() <= 5 {
+				return false
+			}
+		}
+		return true
+	})
 	src1, keep1, change1, gone1 := f.src("in"), f.sink("keep"), f.sink("change"), f.sink("gone")
 
 	g2 := graph([]string{"in:src", "keep:sink", "change:sink", "new:sink"}, nil,
