@@ -76,6 +76,7 @@ echo "## flags and usage"
 check "run: unknown flag" 2 "^weir run: unknown flag: --frob" -- "$weir" run -c "$tmp/gen.yaml" --frob
 check "run: bad duration" 2 '^weir run: invalid argument "abc" for "--drain-timeout"' -- "$weir" run --drain-timeout abc
 check "run: -c without a file" 2 "^weir run: flag needs an argument" -- "$weir" run -c
+check "run: negative drain timeout" 2 "^weir run: --drain-timeout -1s: want a positive duration" -- "$weir" run -c "$tmp/gen.yaml" --drain-timeout -1s
 check "capture: interface twice" 2 "^weir capture: -i lo is given twice" -- "$weir" capture -i lo -i lo
 check "capture: unknown user" 2 "^weir capture: --user: " -- "$weir" capture -i lo --user no-such-user-weir
 check "capture: -w into a missing directory" 1 "^weir capture: -w: create file in $tmp/nodir: no such file" -- "$weir" capture -i lo -w "$tmp/nodir/x.pcapng"

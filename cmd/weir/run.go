@@ -117,6 +117,14 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		fs.Usage()
 		return 2
 	}
+	if *drain <= 0 {
+		fmt.Fprintf(stderr, "weir run: --drain-timeout %v: want a positive duration\n%s", *drain, helpHint("run"))
+		return 2
+	}
+	if fs.Changed("user") && *runAs == "" {
+		fmt.Fprintf(stderr, "weir run: --user: give a user name\n%s", helpHint("run"))
+		return 2
+	}
 	if *runAs != "" {
 		if _, err := user.Lookup(*runAs); err != nil {
 			fmt.Fprintf(stderr, "weir run: --user: %v\n%s", err, helpHint("run"))

@@ -38,7 +38,7 @@ func LoadSaved(reg *connector.Registry, paths ...string) error {
 		return err
 	}
 	for _, f := range files {
-		text, err := os.ReadFile(f + ".json")
+		text, err := readSaved(f + ".json")
 		if err != nil {
 			return fmt.Errorf("plugin %s: no saved description (write one with: weir plugin inspect --json %s > %s.json): %w", f, f, f, err)
 		}
@@ -67,4 +67,24 @@ func LoadSaved(reg *connector.Registry, paths ...string) error {
 		}
 	}
 	return nil
+}
+
+// maxSaved bounds a saved description: a real one is a few KiB.
+const maxSaved = 1 << 20
+
+// readSaved reads a saved description, refusing anything but a regular
+// file of at most maxSaved bytes, so that a device or a FIFO in its place
+// cannot hang validation or grow memory without bound.
+func readSaved(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st.Size() > maxSaved {
+		return nil, fmt.Errorf("%s is larger than the limit of %d bytes", path, maxSaved)
+	}
+	return os.ReadFile(path)
 }

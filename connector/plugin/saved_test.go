@@ -39,6 +39,13 @@ func TestLoadSaved(t *testing.T) {
 		t.Errorf("New = %v; want ErrNotLoaded", err)
 	}
 	os.Remove(lib + ".json")
+	if err := os.Symlink("/dev/zero", lib+".json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadSaved(connector.NewRegistry(), lib); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("LoadSaved with /dev/zero as its description = %v; want it refused", err)
+	}
+	os.Remove(lib + ".json")
 	if err := LoadSaved(connector.NewRegistry(), lib); err == nil || !strings.Contains(err.Error(), "weir plugin inspect --json "+lib) {
 		t.Errorf("LoadSaved without a description = %v; want one saying how to write it", err)
 	}
