@@ -210,25 +210,43 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		}
 	}
 
+	// A reload drains what it replaces, which can take up to the drain
+	// timeout and a grace: it runs beside this loop, so that a signal
+	// to stop is still heard meanwhile, and one reload at a time.
+	reloaded := make(chan error, 1)
+	reloading := false
 	why := ""
 	for why == "" {
+		// While a reload runs, the topology it replaces ends: that is
+		// not every source ending.
+		finished := eng.Finished()
+		if reloading {
+			finished = nil
+		}
 		select {
-		case <-eng.Finished():
+		case <-finished:
 			why = "every source ended"
+		case err := <-reloaded:
+			reloading = false
+			if err != nil {
+				log.Error("reload failed; keeping the running config", "err", err)
+			}
 		case sig := <-sigs:
 			if sig != syscall.SIGHUP {
 				why = "got " + sig.String()
 				break
+			}
+			if reloading {
+				log.Warn("reload: the last one has not finished; SIGHUP ignored")
+				continue
 			}
 			g, ok := load()
 			if !ok {
 				log.Error("reload: config has errors; keeping the running one", "config", *file)
 				continue
 			}
-			if err := eng.Reload(*g); err != nil {
-				log.Error("reload failed; keeping the running config", "err", err)
-				continue
-			}
+			reloading = true
+			go func() { reloaded <- eng.Reload(*g) }()
 		}
 	}
 	log.Info("draining", "reason", why, "timeout", *drain)
