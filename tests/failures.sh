@@ -97,6 +97,7 @@ check "run as nobody" 1 "capturing needs root" --summary -- "${nobody[@]}" "$wei
 check "run: no such interface" 1 'interface "nosuch0": no such network interface' --summary -- "$weir" run -c "$tmp/nosuch.yaml" --metrics off
 
 echo "## settings that can never work are refused up front"
+check "run: zero pool" 2 "^weir run: --pool 0: must be at least 1" -- "$weir" run -c "$tmp/gen.yaml" --pool 0
 check "run: batch too large" 2 "^weir run: --batch-events 100000000: out of range" -- "$weir" run -c "$tmp/gen.yaml" --batch-events 100000000
 check "bench: batch too large" 2 "^weir bench: --batch 100000000: out of range" -- "$weir" bench --batch 100000000 --timeout 3s
 check "bench: histogram log into a directory" 1 "^weir bench: .*write histogram log: open $tmp: is a directory" -- "$weir" bench --events 1000 --hdr-log "$tmp"

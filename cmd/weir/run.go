@@ -141,6 +141,14 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		BatchEvents: *batchEvents, BatchBytes: *batchBytes, PoolBatches: *pool,
 		EdgeCapacity: *capacity, DrainTimeout: *drain, Log: log,
 	}
+	// The engine reads 0 as "the default"; on the command line, where
+	// every flag shows its default, 0 is a mistake.
+	for name, v := range map[string]int{"--batch-events": *batchEvents, "--batch-bytes": *batchBytes, "--pool": *pool, "--edge-capacity": *capacity} {
+		if v == 0 {
+			fmt.Fprintf(stderr, "weir run: %s 0: must be at least 1\n%s", name, helpHint("run"))
+			return 2
+		}
+	}
 	if code, bad := optionsUsage(stderr, "run", opts.Check(), map[string]string{
 		"BatchEvents": "--batch-events", "BatchBytes": "--batch-bytes", "PoolBatches": "--pool", "EdgeCapacity": "--edge-capacity",
 	}); bad {
