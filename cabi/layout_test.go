@@ -2,6 +2,7 @@ package cabi_test
 
 import (
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,8 +26,9 @@ func TestLayout(t *testing.T) {
 	}, loaderStructs...)
 }
 
-// TestHeaderCompiles compiles the header with every warning as an error,
-// as C99 and C11 with gcc and clang-16, and as C++11 and C++17 with g++.
+// TestHeaderCompiles compiles the headers (plugin.h, and records.h with its
+// helper) with every warning as an error, as C99 and C11 with gcc and
+// clang-16, and as C++11 and C++17 with g++ and clang++-16.
 func TestHeaderCompiles(t *testing.T) {
 	strict := []string{"-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-Iinclude"}
 	cases := []struct{ compiler, lang, std string }{
@@ -35,17 +37,19 @@ func TestHeaderCompiles(t *testing.T) {
 		{"g++", "c++", "c++11"}, {"g++", "c++", "c++17"},
 		{"clang++-16", "c++", "c++17"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.compiler+"/"+tc.std, func(t *testing.T) {
-			path, err := exec.LookPath(tc.compiler)
-			if err != nil {
-				t.Skipf("%s not installed", tc.compiler)
-			}
-			args := append([]string{"-x", tc.lang, "-std=" + tc.std}, strict...)
-			args = append(args, "testdata/header_check.c")
-			if msg, err := exec.Command(path, args...).CombinedOutput(); err != nil {
-				t.Errorf("%s %s: %v\n%s", tc.compiler, strings.Join(args, " "), err, msg)
-			}
-		})
+	for _, src := range []string{"testdata/header_check.c", "testdata/records_check.c"} {
+		for _, tc := range cases {
+			t.Run(filepath.Base(src)+"/"+tc.compiler+"/"+tc.std, func(t *testing.T) {
+				path, err := exec.LookPath(tc.compiler)
+				if err != nil {
+					t.Skipf("%s not installed", tc.compiler)
+				}
+				args := append([]string{"-x", tc.lang, "-std=" + tc.std}, strict...)
+				args = append(args, src)
+				if msg, err := exec.Command(path, args...).CombinedOutput(); err != nil {
+					t.Errorf("%s %s: %v\n%s", tc.compiler, strings.Join(args, " "), err, msg)
+				}
+			})
+		}
 	}
 }

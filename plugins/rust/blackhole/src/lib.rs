@@ -16,19 +16,7 @@
 // The FFI mirror of weir/plugin.h and the config parser live in the
 // weir-ffi crate (plugins/rust/weir-ffi), which every Rust plugin in this
 // tree shares.
-mod ffi {
-    //! weir-ffi's mirror of weir/plugin.h, with the types that hold or take
-    //! an instance bound to this crate's Instance.
-    #![allow(dead_code)]
-    pub use weir_ffi::*;
-    pub type SourceOps = weir_ffi::SourceOps<crate::Instance>;
-    pub type SinkOps = weir_ffi::SinkOps<crate::Instance>;
-    pub type ProcessorOps = weir_ffi::ProcessorOps<crate::Instance>;
-    pub type CreateFn = weir_ffi::CreateFn<crate::Instance>;
-    pub type OpFn = weir_ffi::OpFn<crate::Instance>;
-    pub type ConnectorType = weir_ffi::ConnectorType<crate::Instance>;
-    pub type Plugin = weir_ffi::Plugin<crate::Instance>;
-}
+weir_ffi::bind_instance!(crate::Instance);
 
 use weir_ffi::config;
 

@@ -31,19 +31,7 @@
 //! beside it, or point the weir-ffi path in Cargo.toml at the weir tree),
 //! rename the type, and replace `Instance::process`.
 
-mod ffi {
-    //! weir-ffi's mirror of weir/plugin.h, with the types that hold or take
-    //! an instance bound to this crate's Instance.
-    #![allow(dead_code)]
-    pub use weir_ffi::*;
-    pub type SourceOps = weir_ffi::SourceOps<crate::Instance>;
-    pub type SinkOps = weir_ffi::SinkOps<crate::Instance>;
-    pub type ProcessorOps = weir_ffi::ProcessorOps<crate::Instance>;
-    pub type CreateFn = weir_ffi::CreateFn<crate::Instance>;
-    pub type OpFn = weir_ffi::OpFn<crate::Instance>;
-    pub type ConnectorType = weir_ffi::ConnectorType<crate::Instance>;
-    pub type Plugin = weir_ffi::Plugin<crate::Instance>;
-}
+weir_ffi::bind_instance!(crate::Instance);
 
 use weir_ffi::config;
 

@@ -200,15 +200,6 @@ mod layout {
 mod tests {
     use super::*;
     use std::mem::MaybeUninit;
-    use std::ptr::addr_of;
-
-    /// Offset of a field of a `MaybeUninit<T>` named `$u`, computed at run
-    /// time with addr_of!, which Rust 1.63 allows.
-    macro_rules! off {
-        ($u:ident, $f:ident) => {
-            unsafe { addr_of!((*$u.as_ptr()).$f) as usize - $u.as_ptr() as usize }
-        };
-    }
 
     #[test]
     fn offsets_match_the_header() {

@@ -224,13 +224,6 @@ fn read(rec: &[u8], cut: bool) -> Result<PacketView<'_>, RecordError> {
 mod tests {
     use super::*;
     use std::mem::MaybeUninit;
-    use std::ptr::addr_of;
-
-    macro_rules! off {
-        ($u:ident, $f:ident) => {
-            unsafe { addr_of!((*$u.as_ptr()).$f) as usize - $u.as_ptr() as usize }
-        };
-    }
 
     #[test]
     fn offsets_match_the_header() {
