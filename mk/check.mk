@@ -4,14 +4,14 @@
 # about 1, fuzz about 2).
 
 RACE_PKGS ?= ./runtime/... ./cabi/... ./ingest/...
-# How long `make fuzz` fuzzes each target; longer runs find more, e.g.
-# make fuzz FUZZTIME=1m.
-FUZZTIME  ?= 1s
-# Targets whose setup is slow get FUZZTIME_SLOW instead, a count of inputs
-# rather than a duration: go test -fuzz fails with "context deadline
-# exceeded" when a duration runs out before the workers finish the seed
-# corpus, and each FuzzConfig worker first builds the C, Rust and Go
-# plugins.
+# How many inputs `make fuzz` tries per target. A count, not a duration:
+# go test -fuzz with a short -fuzztime duration fails at random with
+# "context deadline exceeded" when the deadline lands while the workers
+# are still starting (seen in CI with 1s on FuzzLabels). Longer runs find
+# more, e.g. make fuzz FUZZTIME=200000x or FUZZTIME=1m by hand.
+FUZZTIME  ?= 3000x
+# Targets whose setup is slow get FUZZTIME_SLOW instead: each FuzzConfig
+# worker first builds the C, Rust and Go plugins.
 FUZZ_SLOW     ?= FuzzConfig
 FUZZTIME_SLOW ?= 500x
 
@@ -22,7 +22,7 @@ race: ## run the runtime, cabi and ingest tests with the race detector (cgo)
 
 # go test -fuzz takes one target at a time, so each FuzzXxx in a _test.go
 # file gets its own run.
-fuzz: ## fuzz every FuzzXxx target for FUZZTIME (default 1s) each
+fuzz: ## fuzz every FuzzXxx target with FUZZTIME inputs (default 3000x) each
 	@git grep -n -o '^func Fuzz[A-Za-z0-9_]*' -- '*_test.go' | while IFS=: read -r file line fn; do \
 		fn=$${fn#func }; dir=./$$(dirname $$file); t=$(FUZZTIME); \
 		case " $(FUZZ_SLOW) " in *" $$fn "*) t=$(FUZZTIME_SLOW);; esac; \
