@@ -288,6 +288,10 @@ static __always_inline void parse(void *ctx, bool xdp, void *data, void *data_en
 	p->flags |= WEIR_PARSE_L4;
 }
 
+/* Marks a global function's argument as the program's context, whatever
+ * the program type (kernel 6.8 and later). */
+#define __weir_arg_ctx __attribute__((btf_decl_tag("arg:ctx")))
+
 /*
  * weir_filter - the filter hook: return non-zero to keep the packet, zero to
  * count it as filtered out.
@@ -295,32 +299,28 @@ static __always_inline void parse(void *ctx, bool xdp, void *data, void *data_en
  * This placeholder keeps every packet. It is a global (non-static) noinline
  * function, so the verifier checks it on its own and its BTF prototype,
  *
- *     int weir_filter(const struct weir_filter_args *args)
+ *     int weir_filter(void *ctx __weir_arg_ctx, const struct weir_filter_args *args)
  *
- * is what a replacement must match. A loader replaces it in one of two
- * ways:
- *
- *  - before load (what ingest/packet does with Config.Filter): in each of
- *    the three capture ProgramSpecs, replace the instructions of the
- *    "weir_filter" function with the compiled filter's, keeping the
- *    function's symbol, BTF func metadata and first line info, so that the
- *    calls resolve to it and the verifier checks it against this prototype.
- *  - freplace: load a BPF_PROG_TYPE_EXT program whose attach target is the
- *    loaded capture program and attach name "weir_filter", then attach it
- *    (cilium/ebpf: ProgramSpec{Type: Extension, AttachTarget: prog,
- *    AttachTo: "weir_filter"}, then link.AttachFreplace). Each of the three
- *    programs has its own copy of the function, so each needs its own
- *    extension. This needs no reload, but the project's standard machine
- *    refuses to load extension programs (EPERM, as for fentry).
+ * is what a replacement must match. ctx is the program's context (struct
+ * xdp_md or struct __sk_buff), for bpf_xdp_load_bytes or
+ * bpf_skb_load_bytes when the filter needs bytes beyond args->head. A
+ * loader replaces the function before load (what ingest/packet does with
+ * Config.Filter): in each of the three capture ProgramSpecs, it replaces
+ * the instructions of the "weir_filter" function with the compiled
+ * filter's, keeping the function's symbol, BTF func metadata and first
+ * line info, so that the calls resolve to it and the verifier checks it
+ * against this prototype. (freplace would need no reload, but the
+ * project's standard machine refuses to load extension programs: EPERM,
+ * as for fentry.)
  *
  * The verifier treats args as nullable in a global function, so a
  * replacement must test it before loading through it.
  *
  * args is read-only stack memory of the caller, valid for the call.
  */
-__noinline int weir_filter(const struct weir_filter_args *args)
+__noinline int weir_filter(void *ctx __weir_arg_ctx, const struct weir_filter_args *args)
 {
-	int keep = args != 0;
+	int keep = ctx != 0 && args != 0;
 
 	/* Keep clang from folding the result into the callers. */
 	barrier_var(keep);
@@ -405,7 +405,7 @@ static __always_inline void capture(void *ctx, bool xdp, void *data, void *data_
 	fa.l4_off = p.l4_off;
 	fa.l4_proto = p.l4_proto;
 	fa.direction = dir;
-	if (!weir_filter(&fa)) {
+	if (!weir_filter(ctx, &fa)) {
 		cnt->filtered++;
 		return;
 	}

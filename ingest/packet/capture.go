@@ -141,14 +141,17 @@ type Config struct {
 	// weir_filter in every program before load (see FilterArgs). It is the
 	// body of a BPF function with the prototype
 	//
-	//	int weir_filter(const struct weir_filter_args *args)
+	//	int weir_filter(void *ctx, const struct weir_filter_args *args)
 	//
-	// On entry R1 points at the FilterArgs, read-only, or is NULL (the
-	// verifier checks global functions on their own and treats pointer
-	// arguments as nullable, so the body must test R1 before loading
-	// through it). R0 returns non-zero to keep the packet, zero to count
-	// it as filtered out. The verifier checks the body when Open loads
-	// the programs.
+	// On entry R1 is the program's context and R2 points at the
+	// FilterArgs, read-only, or is NULL (the verifier checks global
+	// functions on their own and treats pointer arguments as nullable, so
+	// the body must test R2 before loading through it). To read packet
+	// bytes beyond FilterArgs.Head, the body calls bpf_xdp_load_bytes
+	// (asm.FnXdpLoadBytes) with the context; in the TCX programs those
+	// calls become bpf_skb_load_bytes, which takes the same arguments. R0
+	// returns non-zero to keep the packet, zero to count it as filtered
+	// out. The verifier checks the body when Open loads the programs.
 	Filter asm.Instructions
 	// OrderWindow is how old a record must be before Poll hands it out,
 	// merged with the other CPUs' records by timestamp; 0 means
@@ -466,6 +469,15 @@ func replaceFilter(ps *ebpf.ProgramSpec, body asm.Instructions) error {
 	first := body[0].WithSymbol(FilterHook).WithSource(insns[start].Source())
 	out = append(out, btf.WithFuncMetadata(first, fn))
 	out = append(out, body[1:]...)
+	if ps.Type != ebpf.XDP {
+		// The TCX programs read packet bytes with bpf_skb_load_bytes,
+		// which takes bpf_xdp_load_bytes' arguments.
+		for i := start; i < len(out); i++ {
+			if out[i].IsBuiltinCall() && asm.BuiltinFunc(out[i].Constant) == asm.FnXdpLoadBytes {
+				out[i].Constant = int64(asm.FnSkbLoadBytes)
+			}
+		}
+	}
 	out = append(out, insns[end:]...)
 	ps.Instructions = out
 	return nil
