@@ -15,6 +15,7 @@ const (
 	rSinkError
 	rShutdown
 	rProcessor
+	rPollFailed
 	numReasons
 )
 
@@ -28,6 +29,7 @@ var reasonNames = [numReasons]string{
 	rSinkError:   ReasonSinkError,
 	rShutdown:    ReasonShutdown,
 	rProcessor:   ReasonProcessor,
+	rPollFailed:  ReasonPollFailed,
 }
 
 // counters are one component's or edge's figures. All are atomic so the

@@ -86,6 +86,10 @@ type testSource struct {
 	wantsAcks  bool
 	seq        uint64
 	fixedBytes []byte
+	// badEvery makes every badEvery-th poll append its events and then
+	// fail (Error with an error), as a misbehaving plugin may.
+	badEvery int
+	badPolls atomic.Int64 // polls failed that way
 }
 
 func (s *testSource) Connect(ctx context.Context, attempt int) error {
@@ -148,6 +152,10 @@ func (s *testSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, er
 		if !b.Append(s.seq, 0, cabi.KindRaw, 0, s.fixedBytes) {
 			panic("test source: batch too small")
 		}
+	}
+	if s.badEvery > 0 && s.polls%s.badEvery == 0 {
+		s.badPolls.Add(1)
+		return cabi.Error, errors.New("test source: appended, then failed")
 	}
 	s.produced.Add(1)
 	return cabi.OK, nil

@@ -144,14 +144,15 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender, sinkDone <-chan
 			began = time.Now()
 		}
 		st, perr := n.poll(l.b, timeout)
-		if l.b.Len > l.b.Capacity {
-			l.b.Len = l.b.Capacity
-		}
-		got := l.b.Len > 0
+		failed := perr != nil || st != cabi.OK && st != cabi.Timeout && st != cabi.EOF
+		got := !failed && l.b.Len > 0
 		lastEmpty = !got
 		if got {
 			t.deliverPolled(n, edges, snd, l)
 		} else {
+			if failed {
+				t.discardPolled(n, l)
+			}
 			l.release(true)
 		}
 		switch st {
@@ -223,6 +224,26 @@ func closedOrNil(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// discardPolled accounts what a failed poll left in l: a batch the source
+// answered an error for, or that failed the host's checks (a length past
+// the capacity, a pointer out of bounds), is never delivered, because its
+// descriptors cannot be trusted. Its events, as many as the capacity
+// allows, count as polled and dropped with ReasonPollFailed; its bytes are
+// not read. Nothing is copied or scanned. The caller still logs the
+// failure and counts the error.
+func (t *topo) discardPolled(n *connNode, l *lease) {
+	events := l.b.Len
+	if events > l.b.Capacity {
+		events = l.b.Capacity
+	}
+	if events == 0 {
+		return
+	}
+	n.srcC.in(uint64(events), 0)
+	n.srcC.drop(rPollFailed, uint64(events))
+	n.log.Warn("discarded the events of a failed poll", "events", events)
 }
 
 // deliverPolled accounts a polled batch and sends it on.

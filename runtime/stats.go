@@ -46,6 +46,10 @@ const (
 	// ReasonProcessor means a processor connector in a pipeline failed on the
 	// batch.
 	ReasonProcessor = "processor"
+	// ReasonPollFailed means a source's poll failed (it answered an error,
+	// or left a batch that failed the host's checks) after appending
+	// events: whatever the batch held is discarded, never delivered.
+	ReasonPollFailed = "poll_failed"
 )
 
 // Snapshot is a consistent-enough copy of every counter of an Engine. Each

@@ -32,22 +32,61 @@ func checkPolled(before, b *cabi.Batch) (string, int) {
 	if b.ArenaLen < before.ArenaLen {
 		return fmt.Sprintf("arena_len shrank from %d to %d; a source may only append", before.ArenaLen, b.ArenaLen), -1
 	}
+	// Check every appended event, not only up to the first bad one, so
+	// that the error says how much of the batch was wrong.
+	first, bad := -1, 0
+	var reason string
 	for i := int(before.Len); i < int(b.Len); i++ {
-		e := event(b, i)
-		if e.Data == nil {
-			if e.Len != 0 {
-				return fmt.Sprintf("data is NULL but len is %d", e.Len), i
+		if r := checkEvent(b, event(b, i)); r != "" {
+			if bad == 0 {
+				first, reason = i, r
 			}
-			continue
-		}
-		if b.InArena(e) {
-			off := uint64(uintptr(e.Data) - uintptr(b.Arena))
-			if off+uint64(e.Len) > b.ArenaLen {
-				return fmt.Sprintf("bytes [%d, %d) of the arena run past arena_len %d", off, off+uint64(e.Len), b.ArenaLen), i
-			}
+			bad++
 		}
 	}
+	switch {
+	case bad == 1:
+		return reason, first
+	case bad > 1:
+		return fmt.Sprintf("%s (%d of the %d events appended are bad)", reason, bad, b.Len-before.Len), first
+	}
 	return "", 0
+}
+
+// Bounds of the addresses event bytes outside the arena may have: Linux
+// never maps the lowest 64 KiB (vm.mmap_min_addr's default), and user
+// space ends below 1<<47 on the 4-level page tables of amd64 and arm64
+// (and below 1<<56 with 5 levels, which only a process that asks for it
+// gets).
+const (
+	minUserAddr = 1 << 16
+	maxUserAddr = 1 << 47
+)
+
+// checkEvent checks one appended event. Bytes in the arena must end
+// within arena_len. Bytes in plugin memory cannot be checked without
+// reading them, which is what a wild pointer must not be: only an address
+// that no process can have mapped (a small integer, or past the end of
+// user space) is caught here. It returns "" when e is sound.
+func checkEvent(b *cabi.Batch, e *cabi.Event) string {
+	if e.Data == nil {
+		if e.Len != 0 {
+			return fmt.Sprintf("data is NULL but len is %d", e.Len)
+		}
+		return ""
+	}
+	if b.InArena(e) {
+		off := uint64(uintptr(e.Data) - uintptr(b.Arena))
+		if off+uint64(e.Len) > b.ArenaLen {
+			return fmt.Sprintf("bytes [%d, %d) of the arena run past arena_len %d", off, off+uint64(e.Len), b.ArenaLen)
+		}
+		return ""
+	}
+	p := uint64(uintptr(e.Data))
+	if p < minUserAddr || p+uint64(e.Len) > maxUserAddr {
+		return fmt.Sprintf("data %#x (len %d) is not a user-space address", p, e.Len)
+	}
+	return ""
 }
 
 const fixedFieldsMsg = "the plugin changed a field it may not write (struct_size, event_size, capacity, events, arena, arena_cap or id)"
