@@ -143,10 +143,10 @@ type Counting interface {
 	Counters() []Counter
 }
 
-// ErrPermanent is wrapped by Connect errors that retrying cannot cure:
-// missing privileges, a device that does not exist. The engine then fails
-// the connector at once, naming the error, instead of retrying with
-// backoff; a reload with another config may try again.
+// ErrPermanent is wrapped by Connect and Poll errors that retrying cannot
+// cure: missing privileges, a device that does not exist or went away. The
+// engine then fails the connector at once, naming the error, instead of
+// retrying with backoff; a reload with another config may try again.
 var ErrPermanent = errors.New("permanent failure")
 
 // Permanent marks err as one retrying cannot cure (see ErrPermanent). It

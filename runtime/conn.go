@@ -302,23 +302,42 @@ func (n *connNode) restart(ctx context.Context, why error) bool {
 	defer n.mu.Unlock()
 	n.srcC.restarts.Add(1)
 	n.log.Error("connector died; restarting", "err", why)
-	if n.opened {
-		// Acks ready now still reach the instance that produced their
-		// batches; later ones are dropped (see ackQueue).
-		n.deliverAcksLocked()
-		n.opened = false
-		inst := n.inst
-		if err := n.call("stop", inst.Stop); err != nil {
-			n.log.Error("connector stop failed", "err", err)
-		}
-		n.closeInst(inst, false)
-		n.inst, n.src, n.snk, n.ackr = nil, nil, nil, nil
-	}
+	n.closeOpenLocked()
 	n.state.Store(stFailed)
 	if !sleep(n.opts.ConnectBackoff.delay(int(min(n.srcC.restarts.Load(), 30))), ctx.Done()) {
 		return false
 	}
 	return n.openLocked(ctx)
+}
+
+// giveUp stops and closes an instance that failed with an error retrying
+// cannot cure (connector.ErrPermanent), and leaves the connector failed
+// with that error.
+func (n *connNode) giveUp(why error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.srcC.errors.Add(1)
+	n.log.Error("connector failed; retrying cannot help", "err", why)
+	n.closeOpenLocked()
+	n.fail(why)
+	n.state.Store(stFailed)
+}
+
+// closeOpenLocked stops and closes the open instance, if any.
+func (n *connNode) closeOpenLocked() {
+	if !n.opened {
+		return
+	}
+	// Acks ready now still reach the instance that produced their
+	// batches; later ones are dropped (see ackQueue).
+	n.deliverAcksLocked()
+	n.opened = false
+	inst := n.inst
+	if err := n.call("stop", inst.Stop); err != nil {
+		n.log.Error("connector stop failed", "err", err)
+	}
+	n.closeInst(inst, false)
+	n.inst, n.src, n.snk, n.ackr = nil, nil, nil, nil
 }
 
 // finish ends the instance for good: remaining acks, Drain (unless the

@@ -45,8 +45,8 @@
 // instance destroyed under a running call would corrupt memory. Its state
 // is "stuck", ComponentStats.Abandoned counts it, and the log names the
 // connector, its type and the call. Reload refuses to start while a call
-// has been stuck longer than the drain timeout. A Connect error that
-// wraps connector.ErrPermanent fails the connector at once instead of
+// has been stuck longer than the drain timeout. A Connect or Poll error
+// that wraps connector.ErrPermanent fails the connector at once instead of
 // being retried.
 //
 // # Fan-out and copies

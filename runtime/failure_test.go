@@ -61,6 +61,31 @@ func TestFailureOutlivesShutdown(t *testing.T) {
 	}
 }
 
+// TestPermanentPollFails checks that a Poll error marked permanent fails
+// the source at once, after what it produced before reached the sink, and
+// closes the instance instead of reopening it.
+func TestPermanentPollFails(t *testing.T) {
+	f := newFixture()
+	src := &testSource{eventsPer: 4, size: 8, goneAt: 3}
+	f.newSrc = func(string) *testSource { return src }
+	g := graph([]string{"cap:src", "out:sink"}, nil, EdgeDef{From: "cap", To: "out"})
+	e := startEngine(t, g, f, testOpts())
+	select {
+	case <-e.Finished():
+	case <-time.After(5 * time.Second):
+		t.Fatal("engine not finished 5s after its only source failed for good")
+	}
+	c, _ := e.Stats().Component("cap", StatSource)
+	if c.State != "failed" || c.ConnectAttempts != 1 || c.Restarts != 0 || !strings.Contains(c.Failure, "device gone") {
+		t.Errorf("source: state %q, %d connect attempts, %d restarts, failure %q; want failed after 1 attempt, no restart, naming the error",
+			c.State, c.ConnectAttempts, c.Restarts, c.Failure)
+	}
+	if got := src.count("close"); got != 1 {
+		t.Errorf("source closed %d times; want 1", got)
+	}
+	eventually(t, 5*time.Second, "the sink to get the 2 batches polled before the error", func() bool { return f.sink("out").events.Load() == 8 })
+}
+
 // TestPermanentConnectFails checks that a Connect error marked permanent
 // fails the connector at once, naming the error, and ends the engine's
 // wait when it was the only source, instead of being retried forever.

@@ -77,6 +77,7 @@ type testSource struct {
 	attempts   []int
 	gate       chan struct{} // if set, batch 2 onwards waits for it to close
 	panicAt    int           // panic in this Poll call (1-based), once
+	goneAt     int           // from this Poll call (1-based) on, fail for good
 	produced   atomic.Int64  // batches
 	polls      int
 	paused     atomic.Bool
@@ -131,6 +132,9 @@ func (s *testSource) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, er
 	s.polls++
 	if s.polls == s.panicAt {
 		panic("test source exploded")
+	}
+	if s.goneAt > 0 && s.polls >= s.goneAt {
+		return cabi.Error, connector.Permanent(errors.New("device gone"))
 	}
 	n := s.produced.Load()
 	if s.drained.Load() || s.limit > 0 && n >= int64(s.limit) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector"
 )
 
 // runSource is a source's worker for one topology: it polls batches and
@@ -191,6 +192,10 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender, sinkDone <-chan
 		case cabi.EOF:
 			return
 		default:
+			if errors.Is(perr, connector.ErrPermanent) {
+				n.giveUp(perr)
+				return
+			}
 			errs++
 			n.srcC.errors.Add(1)
 			if perr == nil {
