@@ -142,6 +142,28 @@ check "run: SIGTERM with a stuck sink" 1 "^weir run: connector out \(type file, 
 # It abandons every connector still in a call, the stuck sink among them.
 check "run: a second SIGTERM ends it at once" 1 "^weir run: connector .* was abandoned" -- timeout 6 bash "$tmp/stuck.sh" 60s 2
 
+echo "## an interface deleted under a capture"
+# The capture notices within about a second, writes out what it read and
+# exits 1 naming the interface; the file keeps every packet it reported.
+cat >"$tmp/gone.sh" <<SH
+ns=weir-gone\$\$
+ip netns add \$ns || exit 9
+trap 'ip netns del \$ns' EXIT
+ip -n \$ns link add wg0 type veth peer name wg1 && ip -n \$ns link set wg0 up && ip -n \$ns link set wg1 up || exit 9
+ip netns exec \$ns "$weir" capture -i wg0 -w "$tmp/gone.pcapng" 2>"$tmp/gone.err" &
+p=\$!
+sleep 2
+ip -n \$ns link del wg0
+wait \$p
+rc=\$?
+cat "$tmp/gone.err" | grep -v listening >&2
+n=\$(sed -n 's/^\([0-9]*\) packets captured\$/\1/p' "$tmp/gone.err")
+got=\$(tshark -r "$tmp/gone.pcapng" 2>/dev/null | wc -l)
+[ "\$n" = "\$got" ] || { echo "stderr says \$n packets captured, the file holds \$got" >&2; exit 8; }
+exit \$rc
+SH
+check "capture: the interface is deleted" 1 "^weir capture: packet source capture: tcx ingress on wg0: interface gone" -- bash "$tmp/gone.sh"
+
 echo "## a run that ends by itself balances"
 check "run: blaster to blackhole" 0 "" --summary -- "$weir" run -c "$tmp/gen.yaml" --metrics off
 

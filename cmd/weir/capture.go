@@ -82,7 +82,8 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "weir capture: warning: %v; going on as root\n", err)
 		}
 	}
-	if !o.quiet && source().State == "running" {
+	ran := source().State == "running"
+	if !o.quiet && ran {
 		fmt.Fprintf(stderr, "weir capture: listening on %s (%s, %s), snaplen %d, sampling 1 in %d\n",
 			strings.Join(o.cfg.Interfaces, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, o.cfg.SampleRate)
 	}
@@ -99,7 +100,12 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if f := source().Failure; f != "" {
 		fmt.Fprintf(stderr, "weir capture: %s\n", f)
-		return 1
+		if !ran {
+			return 1
+		}
+		// It failed while capturing (an interface went away): say
+		// what reached the output before that.
+		code = 1
 	}
 	if err := out.failed(); err != nil && !errors.Is(err, syscall.EPIPE) {
 		fmt.Fprintf(stderr, "weir capture: %v\n", err)

@@ -185,6 +185,9 @@ func (s *Source) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error)
 	switch {
 	case err == io.EOF:
 		return cabi.EOF, nil
+	case errors.Is(err, kpacket.ErrInterfaceGone):
+		// Restarting would only fail to find it: fail, and say so.
+		return cabi.Error, connector.Permanent(fmt.Errorf("packet source %s: %w", s.env.Name, err))
 	case err != nil:
 		return cabi.Error, fmt.Errorf("packet source %s: %w", s.env.Name, err)
 	case n == 0:

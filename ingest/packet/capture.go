@@ -205,6 +205,10 @@ type Capture struct {
 	// back, and whether Drain was called.
 	last     *cabi.Batch
 	draining bool
+	// When Poll last checked that every interface is still there, and
+	// what it found gone (then Poll drains and ends with it).
+	checked time.Time
+	gone    error
 }
 
 // Open loads the capture programs, creates one ring per possible CPU,
@@ -604,6 +608,35 @@ func (c *Capture) Detach() error {
 	}
 	c.links = nil
 	return errors.Join(errs...)
+}
+
+// ErrInterfaceGone is wrapped by the error Poll ends with when an interface
+// the capture is attached to was deleted or moved to another namespace.
+var ErrInterfaceGone = errors.New("interface gone")
+
+// CheckAttached returns an error wrapping ErrInterfaceGone, naming the
+// interface, when an attached program's link has lost its interface: the
+// kernel keeps such a link but sets its ifindex to 0, and no packet reaches
+// the program any more. It costs one bpf syscall per link.
+func (c *Capture) CheckAttached() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.links {
+		info, err := a.link.Info()
+		if err != nil {
+			return fmt.Errorf("check %s: %w", a.what, err)
+		}
+		ifindex := uint32(1)
+		if x := info.XDP(); x != nil {
+			ifindex = x.Ifindex
+		} else if t := info.TCX(); t != nil {
+			ifindex = t.Ifindex
+		}
+		if ifindex == 0 {
+			return fmt.Errorf("%s: %w (deleted, or moved to another network namespace)", a.what, ErrInterfaceGone)
+		}
+	}
+	return nil
 }
 
 // Drained reports whether every record the programs emitted has been read

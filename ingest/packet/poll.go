@@ -16,6 +16,10 @@ import (
 // most a millisecond of latency.
 const DefaultOrderWindow = time.Millisecond
 
+// attachCheckInterval is how often an idle Poll checks that the capture's
+// interfaces still exist.
+const attachCheckInterval = time.Second
+
 // Poll gives the ring memory of the previous Poll's events back to the
 // kernel, then appends descriptors of the packet records now waiting to b
 // (cabi.KindPacket events that point into the rings, starting at their
@@ -49,8 +53,19 @@ func (c *Capture) Poll(b *cabi.Batch, timeout time.Duration) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if done && c.gone != nil {
+			return 0, c.gone
+		}
 		if done {
 			return 0, io.EOF
+		}
+		return 0, nil
+	}
+	if now := time.Now(); now.Sub(c.checked) >= attachCheckInterval {
+		c.checked = now
+		if err := c.CheckAttached(); err != nil {
+			c.gone = err
+			return 0, c.Drain()
 		}
 	}
 	return 0, nil
