@@ -34,8 +34,12 @@
 // and recreated with backoff. A sink's circuit breaker opens after
 // BreakerFailures consecutive failed writes (cabi.Retry or cabi.Error),
 // pauses every source whose batches can reach the sink (Pause is called and
-// polling stops, so a kernel ring drops in the kernel), lets one write
-// through after BreakerCooldown, and on success closes and resumes them. A
+// polling stops, so a kernel ring drops in the kernel), and half-opens
+// after BreakerCooldown on a timer: a batch still queued for the sink is
+// the trial, or, when none is (a batch answered cabi.Error is dropped),
+// the sources are resumed until the first write. A successful trial closes
+// the breaker and resumes them; a failed one opens it again and pauses
+// them. /healthz answers 503 while a breaker is open. A
 // batch answered with cabi.Retry is retried, never dropped; one answered
 // with cabi.Error is dropped (reason sink_error).
 //

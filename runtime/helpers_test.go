@@ -199,6 +199,7 @@ type testSink struct {
 	entered  chan struct{} // closed on the first Write
 	once     sync.Once
 	failing  atomic.Bool // answer Retry
+	erroring atomic.Bool // answer Error
 	errEvery int         // answer Error for batches whose first seq/eventsPer % errEvery == 0
 	perBatch int
 	panicAt  int // panic on this Write call (1-based)
@@ -231,6 +232,9 @@ func (s *testSink) Write(b *cabi.Batch) (cabi.Status, error) {
 	}
 	if s.failing.Load() {
 		return cabi.Retry, nil
+	}
+	if s.erroring.Load() {
+		return cabi.Error, errors.New("test sink: refusing every batch")
 	}
 	first := binary.LittleEndian.Uint64(b.EventSlice()[0].Bytes())
 	if s.errEvery > 0 && (first-1)/uint64(s.perBatch)%uint64(s.errEvery) == 0 {

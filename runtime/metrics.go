@@ -113,8 +113,12 @@ func (e *engine) handler() http.Handler {
 		for _, c := range s.Components {
 			// A connector that cannot connect is not serving either,
 			// however long it retries.
-			if c.State == "failed" || c.State == "connecting" {
+			switch {
+			case c.State == "failed" || c.State == "connecting":
 				failed = append(failed, c.Name+" ("+c.State+")")
+			case c.Circuit == "open":
+				// Its sources are paused: nothing flows to it.
+				failed = append(failed, c.Name+" (circuit breaker open)")
 			}
 		}
 		if len(failed) > 0 {

@@ -27,7 +27,7 @@ func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode, done chan<-
 		cancel()
 	}()
 	sk := &sinkWorker{t: t, n: n, ctx: ctx, upstream: upstream}
-	defer sk.closeBreaker()
+	defer sk.exit()
 	if !n.ensureOpen(ctx) {
 		// Killed while connecting, or the instance cannot be made at all:
 		// keep taking batches so producers never wait on a dead edge.
@@ -40,11 +40,24 @@ func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode, done chan<-
 			if in.done() {
 				return
 			}
+			// An open breaker half-opens on a timer, not on the next
+			// batch: its sources are paused, so none may come.
+			var cool <-chan time.Time
+			var timer *time.Timer
+			if d, ok := sk.cooling(); ok {
+				timer = time.NewTimer(d)
+				cool = timer.C
+			}
 			select {
 			case <-in.wake:
+			case <-cool:
+				sk.halfOpen(true)
 			case <-t.kill:
 				t.discard(in, &n.snkC, rShutdown)
 				return
+			}
+			if timer != nil {
+				timer.Stop()
 			}
 			continue
 		}
@@ -89,6 +102,9 @@ type sinkWorker struct {
 	upstream []*connNode
 	fails    int // consecutive failures
 	openedAt time.Time
+	// paused is true while this breaker holds a pause request on every
+	// upstream source (pauseReq).
+	paused bool
 }
 
 // deliver writes l until the sink takes it, gives up on it, or the engine
@@ -134,19 +150,39 @@ func (s *sinkWorker) deliver(l *lease) {
 	}
 }
 
-// admit waits while the breaker is open, then lets one write through
-// (half-open). It returns false when the engine is killed.
-func (s *sinkWorker) admit() bool {
+// cooling returns how long an open breaker has left to cool down; ok is
+// false when it is not open.
+func (s *sinkWorker) cooling() (d time.Duration, ok bool) {
 	if s.n.circuit.Load() != brOpen {
+		return 0, false
+	}
+	return max(s.t.opts.BreakerCooldown-time.Since(s.openedAt), 0), true
+}
+
+// admit waits while the breaker is open, then lets one write through
+// (half-open): the batch in hand is the trial. It returns false when the
+// engine is killed.
+func (s *sinkWorker) admit() bool {
+	d, ok := s.cooling()
+	if !ok {
 		return true
 	}
-	wait := s.t.opts.BreakerCooldown - time.Since(s.openedAt)
-	if !sleep(wait, s.t.kill) {
+	if !sleep(d, s.t.kill) {
 		return false
 	}
-	s.n.circuit.Store(brHalfOpen)
-	s.n.log.Info("circuit breaker half-open")
+	s.halfOpen(false)
 	return true
+}
+
+// halfOpen moves an open breaker to half-open. idle says no batch waits
+// for the trial: the sources are resumed so that one comes, and the first
+// write then closes the breaker or opens it again (pausing them again).
+func (s *sinkWorker) halfOpen(idle bool) {
+	s.n.circuit.Store(brHalfOpen)
+	s.n.log.Info("circuit breaker half-open", "trial", map[bool]string{true: "resuming sources for one batch", false: "a queued batch"}[idle])
+	if idle {
+		s.resumeSources()
+	}
 }
 
 func (s *sinkWorker) success() {
@@ -160,31 +196,58 @@ func (s *sinkWorker) failure() {
 	s.fails++
 	switch s.n.circuit.Load() {
 	case brHalfOpen:
-		s.n.circuit.Store(brOpen)
-		s.openedAt = time.Now()
+		s.open()
 		s.n.log.Warn("circuit breaker re-opened")
 	case brClosed:
 		if s.fails >= s.t.opts.BreakerFailures {
-			s.n.circuit.Store(brOpen)
-			s.openedAt = time.Now()
+			s.open()
 			s.n.log.Warn("circuit breaker opened; pausing sources", "failures", s.fails)
-			for _, src := range s.upstream {
-				src.pauseReq.Add(1)
-				src.wakeup()
-			}
 		}
 	}
 }
 
-// closeBreaker closes an open or half-open breaker and resumes the sources
-// it paused.
+// open opens the breaker and pauses the upstream sources.
+func (s *sinkWorker) open() {
+	s.n.circuit.Store(brOpen)
+	s.openedAt = time.Now()
+	if s.paused {
+		return
+	}
+	s.paused = true
+	for _, src := range s.upstream {
+		src.pauseReq.Add(1)
+		src.wakeup()
+	}
+}
+
+// resumeSources withdraws this breaker's pause requests.
+func (s *sinkWorker) resumeSources() {
+	if !s.paused {
+		return
+	}
+	s.paused = false
+	for _, src := range s.upstream {
+		src.pauseReq.Add(-1)
+		src.wakeup()
+	}
+}
+
+// closeBreaker closes an open or half-open breaker after a successful
+// write and resumes the sources it paused.
 func (s *sinkWorker) closeBreaker() {
 	if s.n.circuit.Swap(brClosed) == brClosed {
 		return
 	}
 	s.n.log.Info("circuit breaker closed; resuming sources")
-	for _, src := range s.upstream {
-		src.pauseReq.Add(-1)
-		src.wakeup()
+	s.resumeSources()
+}
+
+// exit runs as the worker returns: it withdraws the worker's pause
+// requests, which must not outlive it (a reload may keep the sources),
+// but leaves an open breaker open, as the sink never recovered.
+func (s *sinkWorker) exit() {
+	if st := s.n.circuit.Load(); st != brClosed {
+		s.n.log.Warn("sink worker ends with its circuit breaker " + breakerNames[st] + "; the sink never recovered")
 	}
+	s.resumeSources()
 }

@@ -343,8 +343,10 @@ typedef struct weir_sink_ops {
 	 * Circuit breaker: after several WEIR_RETRY or WEIR_ERROR answers in a
 	 * row, the host opens the sink's breaker. It then pauses every source
 	 * that feeds the sink (see weir_connector_type.pause), stops writing
-	 * for a cool-down (seconds), and then offers one batch as a trial; OK
-	 * closes the breaker and resumes the sources, a failure opens it again.
+	 * for a cool-down (seconds), and then offers one batch as a trial (one
+	 * still queued, or, when none is, the first that comes once the host
+	 * resumes the sources for it); OK closes the breaker and resumes the
+	 * sources, a failure opens it again and pauses them again.
 	 * The host does not call pause on a sink for this, nor for backpressure.
 	 * So a sink that cannot deliver for now returns WEIR_RETRY promptly,
 	 * rather than block in write, and reconnects inside a later write if it
