@@ -161,7 +161,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *dump {
-		if err := printGraph(stdout, res.Graph); err != nil {
+		if err := printGraph(stdout, res.Graph, reg); err != nil {
 			fmt.Fprintf(stderr, "weir validate: %v\n", err)
 			return 2
 		}
@@ -186,8 +186,9 @@ func nounCount(n int, word string) string {
 }
 
 // printGraph writes g as indented JSON, with each component's config as
-// the JSON object it receives.
-func printGraph(w io.Writer, g *runtime.Graph) error {
+// the JSON object it receives, less the values of secret fields (a
+// password taken from ${VAR} must not reach a terminal or a CI log).
+func printGraph(w io.Writer, g *runtime.Graph, reg *connector.Registry) error {
 	type op struct {
 		Type   string          `json:"type"`
 		Config json.RawMessage `json:"config"`
@@ -219,7 +220,11 @@ func printGraph(w io.Writer, g *runtime.Graph) error {
 		Connections []edge `json:"connections"`
 	}{Connectors: []conn{}, Pipelines: []pipe{}, Connections: []edge{}}
 	for _, c := range g.Connectors {
-		out.Connectors = append(out.Connectors, conn{c.Name, c.Type, c.Config, c.Pos.String()})
+		cfg := c.Config
+		if t, ok := reg.Lookup(c.Type); ok {
+			cfg = spec.Redact(t.Spec, cfg)
+		}
+		out.Connectors = append(out.Connectors, conn{c.Name, c.Type, cfg, c.Pos.String()})
 	}
 	for _, p := range g.Pipelines {
 		pp := pipe{Name: p.Name, Ops: []op{}, Pos: p.Pos.String()}

@@ -286,3 +286,19 @@ func TestValidateSavedPlugins(t *testing.T) {
 		t.Errorf("validate without --saved-plugins = %d, %s; want the load to fail", code, errs)
 	}
 }
+
+// TestValidatePrintHidesSecrets: a password taken from ${VAR} is checked
+// but never printed.
+func TestValidatePrintHidesSecrets(t *testing.T) {
+	t.Setenv("NATS_PASSWORD", "hunter2-from-env")
+	code, out, errs := validate(t, "--print", "-c", "testdata/validate/secret.yaml")
+	if code != 0 || errs != "" {
+		t.Fatalf("validate --print = %d, %q", code, errs)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("validate --print shows the password:\n%s", out)
+	}
+	if !strings.Contains(out, `"password": "REDACTED"`) || !strings.Contains(out, `"token": ""`) || !strings.Contains(out, `"user": "agent"`) {
+		t.Errorf("validate --print does not show the redacted config as expected:\n%s", out)
+	}
+}

@@ -73,6 +73,9 @@ type Field struct {
 	Min, Max any
 	// Doc is one sentence for docs and errors.
 	Doc string
+	// Secret marks a credential, such as a password: Redact replaces its
+	// value, so `weir validate --print` and logs never show it.
+	Secret bool
 }
 
 // Spec is the list of fields a connector or operator accepts. Fields not

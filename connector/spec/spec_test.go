@@ -237,3 +237,22 @@ func TestApplyAliasBomb(t *testing.T) {
 		t.Errorf("Apply(alias bomb) = %v; want one expansion error", errs)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	s := Spec{
+		{Name: "user", Kind: String},
+		{Name: "password", Kind: String, Secret: true},
+		{Name: "tls", Kind: Object, Fields: Spec{{Name: "key", Kind: String, Secret: true}, {Name: "ca", Kind: String}}},
+	}
+	tests := []struct{ in, want string }{
+		{`{"user":"u","password":"hunter2"}`, `{"password":"REDACTED","user":"u"}`},
+		{`{"user":"u","password":""}`, `{"user":"u","password":""}`},
+		{`{"tls":{"key":"k","ca":"c"}}`, `{"tls":{"ca":"c","key":"REDACTED"}}`},
+		{`not json`, `not json`},
+	}
+	for _, tt := range tests {
+		if got := string(Redact(s, []byte(tt.in))); got != tt.want {
+			t.Errorf("Redact(%s) = %s; want %s", tt.in, got, tt.want)
+		}
+	}
+}
