@@ -9,6 +9,7 @@ import (
 	_ "github.com/weirproject/weir/connector/blaster"
 	_ "github.com/weirproject/weir/connector/file"
 	_ "github.com/weirproject/weir/connector/metronome"
+	_ "github.com/weirproject/weir/connector/nats"
 	_ "github.com/weirproject/weir/connector/packet"
 	_ "github.com/weirproject/weir/connector/pcapng"
 	_ "github.com/weirproject/weir/connector/stdout"

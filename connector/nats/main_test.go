@@ -1,0 +1,9 @@
+package nats
+
+import (
+	"testing"
+
+	"github.com/weirproject/weir/connector/internal/conntest"
+)
+
+func TestMain(m *testing.M) { conntest.Main(m) }
