@@ -121,14 +121,16 @@ func (Base) Close() error { return nil }
 // engine counts: what happened before events reached the engine, such as a
 // kernel source's packets seen, filtered and dropped on a full ring.
 type Counter struct {
-	// Name is a metric-name fragment, [a-z_]+, such as "ring_full".
+	// Name is a metric-name fragment, [a-z0-9_]+, such as "ring_full".
 	Name string
 	// Help is one sentence saying what the counter counts.
 	Help string
 	// Value only grows over the instance's life, unless Gauge is set.
 	Value uint64
 	// Gauge marks a count that goes up and down, such as what waits in a
-	// queue now; /metrics gives it the gauge type.
+	// queue now; /metrics gives it the gauge type. A gauge's Value is read
+	// as an int64 (two's complement), so it may be negative, and across
+	// restarts the engine reports the last instance's value, not a sum.
 	Gauge bool
 }
 
@@ -138,7 +140,8 @@ type Counter struct {
 // the totals grow across restarts and reloads. Counters may be called from
 // any goroutine at any time, concurrently with the other calls and after
 // Close, when it returns the final values; it returns the same names in the
-// same order every time.
+// same order every time, though it may add names later (a plugin may
+// declare a metric in any call).
 type Counting interface {
 	Counters() []Counter
 }

@@ -48,13 +48,18 @@ func (c *instCounters) snapshot() []connector.Counter {
 	return out
 }
 
-// addCounters adds more into sum by name, appending names sum lacks.
+// addCounters adds more into sum by name, appending names sum lacks. A
+// gauge is not added: the later value replaces the earlier.
 func addCounters(sum, more []connector.Counter) []connector.Counter {
 next:
 	for _, m := range more {
 		for i := range sum {
 			if sum[i].Name == m.Name {
-				sum[i].Value += m.Value
+				if m.Gauge {
+					sum[i].Value = m.Value
+				} else {
+					sum[i].Value += m.Value
+				}
 				continue next
 			}
 		}

@@ -155,6 +155,12 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 	var order []string
 	add := func(name, typ, help, labels string, v float64) {
 		m, ok := fams[name]
+		if ok && m.typ != typ {
+			// A connector's own count whose name meets a family of
+			// another type (a plugin type named "component"): leave it
+			// out rather than serve a family that does not parse.
+			return
+		}
 		if !ok {
 			m = &metric{name: name, help: help, typ: typ}
 			fams[name] = m
@@ -192,10 +198,11 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 			add("weir_sink_circuit_state", "gauge", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", l, float64(indexString(breakerNames[:], c.Circuit)))
 		}
 		for _, k := range c.Counters {
+			name := "weir_" + metricName(c.Type) + "_" + metricName(k.Name)
 			if k.Gauge {
-				add("weir_"+metricName(c.Type)+"_"+k.Name, "gauge", k.Help, l, float64(k.Value))
+				add(name, "gauge", k.Help, l, float64(int64(k.Value)))
 			} else {
-				add("weir_"+metricName(c.Type)+"_"+k.Name+"_total", "counter", k.Help, l, float64(k.Value))
+				add(strings.TrimSuffix(name, "_total")+"_total", "counter", k.Help, l, float64(k.Value))
 			}
 		}
 		for _, r := range sortedKeys(c.Dropped) {
@@ -219,7 +226,7 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 	bw := bufio.NewWriter(w)
 	for _, name := range order {
 		m := fams[name]
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
+		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", m.name, helpEscaper.Replace(m.help), m.name, m.typ)
 		for _, s := range m.samples {
 			fmt.Fprintf(bw, "%s{%s} %v\n", m.name, s.labels, s.value)
 		}
@@ -250,6 +257,10 @@ func labels(kv ...string) string {
 }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// helpEscaper escapes a HELP text as the format asks (a plugin's help text
+// may hold anything).
+var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 
 func sortedKeys(m map[string]uint64) []string {
 	ks := make([]string, 0, len(m))

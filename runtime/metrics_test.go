@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/internal/promtext"
 )
 
 func TestMetricsEndpoint(t *testing.T) {
@@ -161,5 +164,40 @@ func TestHealthzConnecting(t *testing.T) {
 	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "in (connecting)") {
 		t.Errorf("/healthz while in cannot connect = %d %q; want 503 naming it", rec.Code, rec.Body.String())
+	}
+}
+
+// TestWritePrometheusConnectorCounters: a connector's own counts (a
+// plugin's metrics) become families named after its type, with their help
+// text escaped, a negative gauge kept negative, no "_total_total", and a
+// name that meets a built-in family of another type left out; the whole
+// exposition passes the strict check.
+func TestWritePrometheusConnectorCounters(t *testing.T) {
+	s := Snapshot{Components: []ComponentStats{{Name: "p", Type: "my.plug-in", Role: StatSink, State: "running",
+		Counters: []connector.Counter{
+			{Name: "written_total", Help: "Lines\nwritten \\ so far.", Value: 7},
+			{Name: "depth", Help: "Queue depth.", Value: uint64(1<<64 - 3), Gauge: true},
+		}}, {Name: "q", Type: "component", Role: StatSink, State: "running",
+		Counters: []connector.Counter{{Name: "events_in_total", Help: "Clashes with a built-in counter family.", Value: 1, Gauge: true}},
+	}}}
+	var buf bytes.Buffer
+	if err := WritePrometheus(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"# HELP weir_my_plug_in_written_total Lines\\nwritten \\\\ so far.\n",
+		`weir_my_plug_in_written_total{component="p",role="sink",type="my.plug-in"} 7`,
+		`weir_my_plug_in_depth{component="p",role="sink",type="my.plug-in"} -3`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `weir_component_events_in_total{component="q",role="sink",type="component"} 1`+"\n") {
+		t.Errorf("a connector's gauge joined the counter family weir_component_events_in_total:\n%s", out)
+	}
+	if err := promtext.Check(out); err != nil {
+		t.Errorf("exposition: %v\n%s", err, out)
 	}
 }

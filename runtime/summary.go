@@ -33,7 +33,11 @@ func (s Snapshot) WriteSummary(w io.Writer) error {
 		}
 		parts := make([]string, len(c.Counters))
 		for i, k := range c.Counters {
-			parts[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(k.Name, "_", " "), k.Value)
+			v := fmt.Sprint(k.Value)
+			if k.Gauge {
+				v = fmt.Sprint(int64(k.Value))
+			}
+			parts[i] = strings.ReplaceAll(k.Name, "_", " ") + " " + v
 		}
 		fmt.Fprintf(w, "%s (%s, its own counts): %s\n", c.Name, c.Role, strings.Join(parts, ", "))
 	}

@@ -31,6 +31,7 @@ type AckingConnector struct {
 }
 
 var (
+	_ connector.Counting  = (*Connector)(nil)
 	_ connector.Source    = (*Connector)(nil)
 	_ connector.Sink      = (*Connector)(nil)
 	_ connector.Processor = (*Connector)(nil)
@@ -58,6 +59,12 @@ func (c *Connector) Instance() *loader.Instance { return c.inst }
 // Metrics returns the current value of every metric the plugin instance
 // registered through the host API, by name.
 func (c *Connector) Metrics() map[string]int64 { return c.host.snapshot() }
+
+// Counters returns the metrics the plugin instance declared with
+// metric_register, so that the engine shows them in its snapshot, the
+// summary and /metrics like a built-in connector's own counts. A gauge's
+// Value holds its int64 value.
+func (c *Connector) Counters() []connector.Counter { return c.host.counters() }
 
 // Connect calls the plugin's connect with attempt. A WEIR_RETRY answer is
 // returned as an error so that the runtime retries with backoff.
@@ -136,6 +143,7 @@ type host struct {
 
 	mu      sync.Mutex
 	names   []string
+	helps   []string
 	kinds   []cabi.MetricKind
 	values  []*atomic.Int64
 	indexOf map[string]int32
@@ -177,6 +185,7 @@ func (h *host) RegisterMetric(name string, kind cabi.MetricKind, help string) in
 	}
 	id := int32(len(h.names))
 	h.names = append(h.names, name)
+	h.helps = append(h.helps, help)
 	h.kinds = append(h.kinds, kind)
 	h.values = append(h.values, new(atomic.Int64))
 	h.indexOf[name] = id
@@ -211,6 +220,23 @@ func (h *host) Wakeup() {
 	if h.wakeup != nil {
 		h.wakeup()
 	}
+}
+
+// counters returns the declared metrics as connector counters, in the
+// order the plugin declared them. A metric declared without help text gets
+// one that says whose it is.
+func (h *host) counters() []connector.Counter {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]connector.Counter, len(h.names))
+	for i, n := range h.names {
+		help := h.helps[i]
+		if help == "" {
+			help = "Metric " + n + " of the plugin (it gave no help text)."
+		}
+		out[i] = connector.Counter{Name: n, Help: help, Value: uint64(h.values[i].Load()), Gauge: h.kinds[i] == cabi.MetricGauge}
+	}
+	return out
 }
 
 func (h *host) snapshot() map[string]int64 {
