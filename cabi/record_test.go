@@ -28,6 +28,7 @@ func TestRecordLayout(t *testing.T) {
 	mirrors := map[string]reflect.Type{
 		"weir_record_hdr": reflect.TypeFor[cabi.RecordHeader](),
 		"weir_pkt_record": reflect.TypeFor[cabi.PacketRecord](),
+		"weir_sys_record": reflect.TypeFor[cabi.SyscallRecord](),
 	}
 	ctest.CheckMirrors(t, ctest.ParseLayout(t, layout), mirrors)
 	for _, gt := range mirrors {
@@ -40,6 +41,10 @@ func TestRecordLayout(t *testing.T) {
 		int(cabi.ClockBoottime), cabi.RecordHeaderSize, cabi.PacketRecordSize, cabi.PacketRecordVersion,
 		cabi.DirIngress, cabi.DirEgress, cabi.HookXDP, cabi.HookTCX, cabi.ParsedL3, cabi.ParsedL4,
 		cabi.ParseFragment, cabi.ParseTruncated, cabi.ParseExtLimit, cabi.OffNone)
+	want += fmt.Sprintln(cabi.SyscallRecordVersion, cabi.SyscallRecordSize, cabi.SyscallStrMax,
+		cabi.DecodeNone, cabi.DecodeSockaddr, cabi.DecodePath, cabi.DecodePath2, cabi.DecodeExec, cabi.DecodeSockFD,
+		cabi.SysStr0Truncated, cabi.SysStr1Truncated, cabi.SysStr0Fault, cabi.SysStr1Fault,
+		cabi.SysAddr, cabi.SysAddrFault, cabi.SysNoReturn)
 	if string(consts) != want {
 		t.Errorf("records.h constants = %q; Go constants = %q", consts, want)
 	}

@@ -46,5 +46,30 @@ int main(void)
 	       WEIR_CLOCK_BOOTTIME, WEIR_RECORD_HDR_SIZE, WEIR_PKT_RECORD_SIZE, WEIR_PKT_RECORD_VERSION,
 	       WEIR_DIR_INGRESS, WEIR_DIR_EGRESS, WEIR_HOOK_XDP, WEIR_HOOK_TCX, WEIR_PARSE_L3, WEIR_PARSE_L4,
 	       WEIR_PARSE_FRAGMENT, WEIR_PARSE_TRUNCATED, WEIR_PARSE_EXT_LIMIT, WEIR_OFF_NONE);
+
+	S(weir_sys_record);
+	F(weir_sys_record, hdr);
+	F(weir_sys_record, duration_ns);
+	F(weir_sys_record, ret);
+	F(weir_sys_record, args);
+	F(weir_sys_record, cgroup_id);
+	F(weir_sys_record, pid);
+	F(weir_sys_record, tid);
+	F(weir_sys_record, nr);
+	F(weir_sys_record, sample_rate);
+	F(weir_sys_record, decode);
+	F(weir_sys_record, flags);
+	F(weir_sys_record, str0_len);
+	F(weir_sys_record, str1_len);
+	F(weir_sys_record, family);
+	F(weir_sys_record, port);
+	F(weir_sys_record, reserved0);
+	F(weir_sys_record, addr);
+	F(weir_sys_record, comm);
+	printf("const %d %d %d %d %d %d %d %d %d %u %u %u %u %u %u %u\n", WEIR_SYS_RECORD_VERSION,
+	       WEIR_SYS_RECORD_SIZE, WEIR_SYS_STR_MAX, WEIR_SYS_DEC_NONE, WEIR_SYS_DEC_SOCKADDR,
+	       WEIR_SYS_DEC_PATH, WEIR_SYS_DEC_PATH2, WEIR_SYS_DEC_EXEC, WEIR_SYS_DEC_SOCKFD,
+	       WEIR_SYS_STR0_TRUNCATED, WEIR_SYS_STR1_TRUNCATED, WEIR_SYS_STR0_FAULT,
+	       WEIR_SYS_STR1_FAULT, WEIR_SYS_ADDR, WEIR_SYS_ADDR_FAULT, WEIR_SYS_NO_RETURN);
 	return 0;
 }

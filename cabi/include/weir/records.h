@@ -84,7 +84,7 @@ extern "C" {
  */
 /* A captured packet: struct weir_pkt_record, then the packet bytes. */
 #define WEIR_RECORD_PACKET 1
-/* A syscall: reserved for the syscall record, not defined yet. */
+/* A syscall: struct weir_sys_record, then its strings (see there). */
 #define WEIR_RECORD_SYSCALL 2
 
 /*
@@ -215,6 +215,112 @@ struct weir_pkt_record {
 
 /* sizeof(struct weir_pkt_record). */
 #define WEIR_PKT_RECORD_SIZE 64
+
+/* Version of the syscall record layout; bumped on any change.
+ * 1: the 168-byte header below, then 0 or 2 string slots. */
+#define WEIR_SYS_RECORD_VERSION 1
+
+/* Bytes in each of a syscall record's two string slots. A string of
+ * WEIR_SYS_STR_MAX - 1 bytes or more is cut and marked truncated. */
+#define WEIR_SYS_STR_MAX 256
+
+/*
+ * What a syscall record decodes (weir_sys_record.decode): which of its
+ * fields beyond the raw arguments hold something. The host's table of
+ * syscalls picks the kind for each syscall number of the running
+ * architecture; the raw arguments always say the rest (fd, count, flags).
+ */
+/* Nothing beyond the raw arguments. */
+#define WEIR_SYS_DEC_NONE 0
+/* family, addr and port: a socket address the call passed or received. */
+#define WEIR_SYS_DEC_SOCKADDR 1
+/* str0: a path. */
+#define WEIR_SYS_DEC_PATH 2
+/* str0 and str1: two paths (rename: old, new). */
+#define WEIR_SYS_DEC_PATH2 3
+/* str0: the program's path; str1: its first arguments, each ended by a
+ * NUL byte. */
+#define WEIR_SYS_DEC_EXEC 4
+/* family, addr and port: the local address of the socket args[0] names
+ * (listen). */
+#define WEIR_SYS_DEC_SOCKFD 5
+
+/*
+ * Flags of a syscall record (weir_sys_record.flags).
+ */
+/* str0 was cut at WEIR_SYS_STR_MAX - 1 bytes. */
+#define WEIR_SYS_STR0_TRUNCATED (1u << 0)
+/* str1 was cut (for WEIR_SYS_DEC_EXEC: or there were more arguments). */
+#define WEIR_SYS_STR1_TRUNCATED (1u << 1)
+/* Reading str0 from user memory failed: str0_len is 0. */
+#define WEIR_SYS_STR0_FAULT (1u << 2)
+/* Reading str1 from user memory failed: str1_len is 0. */
+#define WEIR_SYS_STR1_FAULT (1u << 3)
+/* family, addr and port hold an address. */
+#define WEIR_SYS_ADDR (1u << 4)
+/* Reading the address failed, or there was none to read (a NULL
+ * pointer, a failed call that returns one). */
+#define WEIR_SYS_ADDR_FAULT (1u << 5)
+/* The call does not return (exit, exit_group): the record was made at
+ * entry, and ret and duration_ns are 0. */
+#define WEIR_SYS_NO_RETURN (1u << 6)
+
+/*
+ * struct weir_sys_record - the fixed 168-byte header of a syscall record
+ * (hdr.type WEIR_RECORD_SYSCALL). The kernel writes one when the call
+ * returns, pairing it with its entry on the same thread, so it carries the
+ * arguments, the return value and the duration. hdr.ts_ns is the time of
+ * the return; the call started duration_ns before it.
+ *
+ * When decode is WEIR_SYS_DEC_PATH, WEIR_SYS_DEC_PATH2 or
+ * WEIR_SYS_DEC_EXEC, two slots of WEIR_SYS_STR_MAX bytes follow the
+ * header, str0 in the first and str1 in the second, and hdr.size is
+ * WEIR_SYS_RECORD_SIZE + 2 * WEIR_SYS_STR_MAX; otherwise nothing follows
+ * and hdr.size is WEIR_SYS_RECORD_SIZE. Strings are what user memory held
+ * when the program read it (paths at return, exec arguments at entry); a
+ * second thread can change them around the call.
+ */
+struct weir_sys_record {
+	/* The common prefix. */
+	struct weir_record_hdr hdr;
+	/* How long the call took, in nanoseconds. */
+	uint64_t duration_ns;
+	/* The return value: a negative errno for a failed call. */
+	int64_t ret;
+	/* The six argument registers at entry. */
+	uint64_t args[6];
+	/* cgroup v2 id of the calling task. */
+	uint64_t cgroup_id;
+	/* Process id (the kernel's tgid) and thread id, in the initial pid
+	 * namespace. */
+	uint32_t pid;
+	uint32_t tid;
+	/* Syscall number, of the architecture that wrote the record. */
+	uint32_t nr;
+	/* 1-in-N sampling rate in force when the call was kept (1 = all). */
+	uint32_t sample_rate;
+	/* WEIR_SYS_DEC_*: which fields below are decoded. */
+	uint16_t decode;
+	/* WEIR_SYS_* flags. */
+	uint16_t flags;
+	/* Valid bytes of str0 and str1, without a terminating NUL. */
+	uint16_t str0_len;
+	uint16_t str1_len;
+	/* Address family (AF_INET, AF_INET6, AF_UNIX...), 0 if none. */
+	uint16_t family;
+	/* Port, in host byte order (AF_INET, AF_INET6). */
+	uint16_t port;
+	/* Reserved, 0. */
+	uint32_t reserved0;
+	/* The address: 4 bytes for AF_INET, 16 for AF_INET6, in network
+	 * byte order; for AF_UNIX the first 16 bytes of the path. */
+	uint8_t addr[16];
+	/* The task's name (comm) when the call returned, NUL-padded. */
+	char comm[16];
+};
+
+/* sizeof(struct weir_sys_record). */
+#define WEIR_SYS_RECORD_SIZE 168
 
 #if !defined(__bpf__)
 
