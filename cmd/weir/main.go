@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one weir subcommand.
@@ -34,6 +35,9 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "weir captures network and syscall events with eBPF and moves them through pipelines to sinks.\n\nUsage:\n  weir COMMAND [flags] [args]\n\nCommands:\n")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
+		if strings.HasPrefix(n, "__") {
+			continue // internal, such as the gate weir trace starts commands through
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)

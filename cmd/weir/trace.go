@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	goruntime "runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	flag "github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector/spec"
+	ksys "github.com/weirproject/weir/ingest/syscall"
+)
+
+const traceUsage = `Usage: weir trace [flags] [-- COMMAND [ARGS...]]
+
+Trace syscalls with eBPF, like strace or perf trace, at a fraction of their
+cost: the filters run in the kernel, so calls they reject cost a few
+nanoseconds and reach no one. By default one line per call:
+
+  TIME COMM PID/TID SYSCALL(ARGS) = RETURN <DURATION in seconds>
+
+Without a command, weir traces every process but itself (narrow it with
+--pid, --comm, --cgroup) until interrupted or -c calls were printed. With
+-- COMMAND, weir starts the command held at a gate, adds it to the trace,
+lets it run from its execve on, and exits with its status when it ends
+(127 when it cannot be started).
+
+Examples:
+  weir trace -- /bin/true                   every call of /bin/true
+  weir trace --follow --syscalls execve -- make   every program make runs
+  weir trace -p 1234 --failed               the failed calls of pid 1234
+  weir trace --comm nginx --slower 10ms     nginx's calls over 10 ms
+  weir trace --summary -- ls                counts, errors and latency per syscall
+
+Tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON.
+
+Flags:
+`
+
+// traceOpts are weir trace's parsed flags.
+type traceOpts struct {
+	cfg     ksys.Config
+	json    bool
+	quiet   bool
+	summary bool
+	count   uint64
+	command []string
+}
+
+func init() {
+	register(command{name: "trace", summary: "trace syscalls with eBPF and print them (like strace)", run: func(args []string) int {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		signal.Ignore(syscall.SIGPIPE)
+		return runTrace(ctx, args, os.Stdout, os.Stderr)
+	}})
+	register(command{name: traceGate, summary: "", run: runTraceGate})
+}
+
+func parseTrace(args []string, stdout, stderr io.Writer) (traceOpts, int, bool) {
+	fs := flag.NewFlagSet("weir trace", flag.ContinueOnError)
+	fs.SortFlags = false
+	var (
+		o        traceOpts
+		pids     = fs.IntSliceP("pid", "p", nil, "trace this process or thread (repeat, or comma-separate, for several)")
+		follow   = fs.BoolP("follow", "f", false, "also trace the children the traced processes (or COMMAND) fork from now on, and theirs")
+		comms    = fs.StringArray("comm", nil, "trace tasks whose name starts with NAME (repeat for several, at most 8)")
+		cgroup   = fs.String("cgroup", "", "trace tasks in this cgroup v2 or below it (a path under /sys/fs/cgroup)")
+		syscalls = fs.StringP("syscalls", "e", "", "trace only these syscalls: a comma-separated LIST of names or numbers")
+		failed   = fs.Bool("failed", false, "print only failed calls (return value -4095..-1)")
+		slower   = fs.Duration("slower", 0, "print only calls that took at least this DURATION (such as 1ms)")
+		sample   = fs.Uint32("sample", 1, "keep 1 call in N, at random, after the filters")
+		jsonOut  = fs.BoolP("json", "j", false, "print one JSON object per call instead of text")
+		count    = fs.Uint64P("count", "c", 0, "exit after printing this many calls (0: no limit)")
+		quiet    = fs.BoolP("quiet", "q", false, "print nothing per call; only the counters at exit")
+		summary  = fs.Bool("summary", false, "print no calls; at exit, per-syscall counts, errors and latency percentiles (like strace -c)")
+		ringSize = fs.String("ring-size", "4MiB", "SIZE of each CPU's ring buffer, a power of two")
+		hook     = fs.String("hook", "auto", "kernel hook: auto (tp_btf, else raw tracepoints), tp_btf or raw")
+	)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), traceUsage)
+		fmt.Fprint(fs.Output(), fs.FlagUsages())
+	}
+	if code, ok := parseFlags(fs, "trace", args, stdout, stderr); !ok {
+		return o, code, false
+	}
+	usageErr := func(format string, a ...any) (traceOpts, int, bool) {
+		fmt.Fprintf(stderr, "weir trace: "+format+"\n"+helpHint("trace"), a...)
+		return o, 2, false
+	}
+	if fs.NArg() > 0 {
+		if fs.ArgsLenAtDash() != 0 {
+			return usageErr("unexpected argument %q; put the command to trace after --", fs.Arg(0))
+		}
+		o.command = fs.Args()
+	}
+	if len(o.command) > 0 && len(*pids) > 0 {
+		return usageErr("--pid and a COMMAND: give one or the other")
+	}
+	if *follow && len(*pids) == 0 && len(o.command) == 0 {
+		return usageErr("--follow needs --pid or a COMMAND to follow")
+	}
+	if *sample == 0 {
+		return usageErr("--sample 0: want 1 (every call) or more")
+	}
+	if *quiet && (*summary || *jsonOut) {
+		return usageErr("-q prints no calls; it goes with neither --summary nor -j")
+	}
+	if *slower < 0 {
+		return usageErr("--slower %v: want a duration of 0 or more", *slower)
+	}
+	rs, err := spec.ParseSize(*ringSize)
+	if err != nil {
+		return usageErr("--ring-size %q: %v", *ringSize, err)
+	}
+	o.cfg = ksys.Config{
+		Pids: *pids, Follow: *follow, Comms: *comms, Cgroup: *cgroup, FailedOnly: *failed,
+		Slower: *slower, SampleRate: *sample, RingSize: int(rs),
+	}
+	switch *hook {
+	case "auto":
+	case "tp_btf":
+		o.cfg.Hook = ksys.HookBTF
+	case "raw":
+		o.cfg.Hook = ksys.HookRaw
+	default:
+		return usageErr("--hook %q: want auto, tp_btf or raw", *hook)
+	}
+	if *syscalls != "" {
+		nrs, err := ksys.ParseList(*syscalls)
+		var ue *ksys.UnknownSyscallError
+		if errors.As(err, &ue) {
+			hint := ""
+			if s := spec.Suggest(strings.ToLower(ue.Name), ksys.Names()); len(s) > 0 {
+				hint = fmt.Sprintf("; did you mean %s?", strings.Join(s[:min(len(s), 3)], ", "))
+			}
+			return usageErr("--syscalls: %v%s", err, hint)
+		}
+		if err != nil {
+			return usageErr("--syscalls: %v", err)
+		}
+		o.cfg.Syscalls = nrs
+	}
+	if *cgroup != "" {
+		if _, _, err := ksys.ResolveCgroup(*cgroup); err != nil {
+			return usageErr("--cgroup: %v", err)
+		}
+	}
+	if err := ksys.CheckConfig(withPlaceholderPid(o.cfg, len(o.command) > 0)); err != nil {
+		return usageErr("%v", err)
+	}
+	o.json, o.quiet, o.summary, o.count = *jsonOut, *quiet, *summary, *count
+	return o, 0, true
+}
+
+// withPlaceholderPid gives a config whose pid comes from a command not yet
+// started a stand-in, for checking.
+func withPlaceholderPid(cfg ksys.Config, command bool) ksys.Config {
+	if command {
+		cfg.Pids = []int{1}
+	}
+	return cfg
+}
+
+// traceGate is the hidden command weir runs as a COMMAND's first process:
+// it waits at the gate (fd 3) until the tracer has added its pid, then
+// execs the command. It is not listed in the usage.
+const traceGate = "__trace-exec"
+
+// runTraceGate waits for one byte on fd 3, then execs args[1:] (args[0] is
+// "--"). EOF without a byte means the tracer gave up: exit 127.
+func runTraceGate(args []string) int {
+	gate := os.NewFile(3, "gate")
+	var b [1]byte
+	if n, _ := gate.Read(b[:]); n != 1 || len(args) < 2 {
+		return 127
+	}
+	gate.Close()
+	path, err := exec.LookPath(args[1])
+	if err == nil {
+		err = unix.Exec(path, args[1:], os.Environ())
+	}
+	fmt.Fprintf(os.Stderr, "weir trace: %s: %v\n", args[1], err)
+	return 127
+}
+
+// needsTracePrivileges says what tracing needs, for errors.
+const needsTracePrivileges = "tracing syscalls needs root, or the capabilities CAP_BPF and CAP_PERFMON"
+
+// runTrace runs weir trace and returns the exit status.
+func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code, ok := parseTrace(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		goruntime.GOMAXPROCS(1)
+		defer goruntime.SetDefaultGOMAXPROCS()
+	}
+	var child *exec.Cmd
+	var gate *os.File
+	exited := make(chan struct{})
+	if len(o.command) > 0 {
+		if _, err := exec.LookPath(o.command[0]); err != nil {
+			fmt.Fprintf(stderr, "weir trace: command %q: %v\n", o.command[0], errors.Unwrap(err))
+			return 127
+		}
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "weir trace: find weir's own executable to start the command: %v\n", err)
+			return 1
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Fprintf(stderr, "weir trace: %v\n", err)
+			return 1
+		}
+		child = exec.Command(self, append([]string{traceGate, "--"}, o.command...)...)
+		child.Stdin, child.Stdout, child.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if f, ok := stdout.(*os.File); ok {
+			child.Stdout = f
+		}
+		child.ExtraFiles = []*os.File{r}
+		if err := child.Start(); err != nil {
+			r.Close()
+			w.Close()
+			fmt.Fprintf(stderr, "weir trace: start %s: %v\n", o.command[0], err)
+			return 127
+		}
+		r.Close()
+		gate = w
+		defer func() {
+			if gate != nil {
+				gate.Close() // the gate exits 127 without running the command
+				child.Wait()
+			}
+		}()
+		o.cfg.Pids = []int{child.Process.Pid}
+	}
+	tr, err := ksys.Open(o.cfg)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			msg := strings.Replace(err.Error(), " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "", 1)
+			fmt.Fprintf(stderr, "weir trace: %s: %s\n", needsTracePrivileges, msg)
+		} else {
+			fmt.Fprintf(stderr, "weir trace: %v\n", err)
+		}
+		return 1
+	}
+	defer tr.Close()
+	var status int
+	if child != nil {
+		if _, err := gate.Write([]byte{1}); err != nil {
+			fmt.Fprintf(stderr, "weir trace: release %s: %v\n", o.command[0], err)
+			return 1
+		}
+		gate.Close()
+		gate = nil
+		go func() {
+			err := child.Wait()
+			status = exitStatus(child.ProcessState, err)
+			close(exited)
+		}()
+	}
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	p := &tracePrinter{o: o, out: out}
+	if child != nil {
+		p.gated = uint32(child.Process.Pid)
+	}
+	if o.summary {
+		p.stats = map[string]*sysStats{}
+	}
+	b, err := cabi.AllocBatch(1024, 64)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir trace: %v\n", err)
+		return 1
+	}
+	defer cabi.FreeBatch(b)
+	draining := false
+	code = 0
+	for {
+		if !draining {
+			select {
+			case <-ctx.Done():
+				draining = true
+			case <-exited:
+				draining = true
+			default:
+			}
+			if o.count > 0 && p.printed >= o.count {
+				draining = true
+			}
+			if draining {
+				if err := tr.Drain(); err != nil {
+					fmt.Fprintf(stderr, "weir trace: %v\n", err)
+					code = 1
+				}
+			}
+		}
+		b.Reset()
+		n, err := tr.Poll(b, 100*time.Millisecond)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "weir trace: %v\n", err)
+			code = 1
+			break
+		}
+		for _, ev := range b.EventSlice()[:n] {
+			if o.count > 0 && p.printed >= o.count {
+				break
+			}
+			p.event(&ev)
+		}
+		if err := out.Flush(); err != nil {
+			if !errors.Is(err, syscall.EPIPE) {
+				fmt.Fprintf(stderr, "weir trace: write: %v\n", err)
+				code = 1
+			}
+			break
+		}
+	}
+	tr.Drain()
+	if p.stats != nil {
+		p.writeSummary(out)
+	}
+	out.Flush()
+	if k, err := tr.Counters(); err == nil {
+		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d recorded, %d lost (ring full), %d unpaired; %d printed\n",
+			k.Seen, k.Filtered, k.SampledOut, k.Emitted, k.RingFull, k.Unpaired, p.printed)
+	}
+	if child != nil {
+		if ctx.Err() != nil {
+			child.Process.Signal(syscall.SIGTERM)
+		}
+		<-exited
+		if code == 0 {
+			code = status
+		}
+	}
+	return code
+}
+
+// exitStatus is the status a shell would report for a finished process.
+func exitStatus(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return 127
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// tracePrinter prints or counts calls.
+type tracePrinter struct {
+	o       traceOpts
+	out     *bufio.Writer
+	buf     []byte
+	printed uint64
+	// gated is the pid of the COMMAND's process, whose calls before its
+	// execve (the gate's, in weir's own code) are not shown.
+	gated  uint32
+	execed bool
+	stats  map[string]*sysStats
+}
+
+func (p *tracePrinter) event(ev *cabi.Event) {
+	v, err := cabi.ReadSyscall(ev.Bytes())
+	if err != nil {
+		return // the ring reader refused such records already
+	}
+	h := &v.Header
+	if p.gated != 0 && !p.execed && h.Pid == p.gated {
+		name := ksys.Name(h.Nr)
+		if (name != "execve" && name != "execveat") || h.Ret != 0 {
+			return
+		}
+		p.execed = true
+	}
+	p.printed++
+	if p.o.quiet {
+		return
+	}
+	c := ksys.Decode(&v, ev.TsNs)
+	if p.stats != nil {
+		s := p.stats[c.Name]
+		if s == nil {
+			s = &sysStats{h: hdrhistogram.New(1, int64(time.Hour), 3)}
+			p.stats[c.Name] = s
+		}
+		s.calls++
+		if c.Errno != "" {
+			s.errors++
+		}
+		s.total += c.Duration
+		s.h.RecordValue(max(int64(c.Duration), 1))
+		return
+	}
+	if p.o.json {
+		p.buf = c.AppendJSON(p.buf[:0])
+	} else {
+		p.buf = c.AppendText(p.buf[:0])
+	}
+	p.buf = append(p.buf, '\n')
+	p.out.Write(p.buf)
+}
+
+// sysStats are one syscall's figures for --summary.
+type sysStats struct {
+	calls, errors uint64
+	total         time.Duration
+	h             *hdrhistogram.Histogram
+}
+
+// writeSummary prints the --summary table, the most time first.
+func (p *tracePrinter) writeSummary(w io.Writer) {
+	names := make([]string, 0, len(p.stats))
+	var total time.Duration
+	var calls, errs uint64
+	for n, s := range p.stats {
+		names = append(names, n)
+		total += s.total
+		calls += s.calls
+		errs += s.errors
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := p.stats[names[i]], p.stats[names[j]]
+		if a.total != b.total {
+			return a.total > b.total
+		}
+		return names[i] < names[j]
+	})
+	us := func(ns int64) string { return strconv.FormatFloat(float64(ns)/1e3, 'f', 1, 64) }
+	fmt.Fprintf(w, "%6s %11s %10s %9s %9s %10s %10s %10s %s\n", "% time", "seconds", "usecs/call", "calls", "errors", "p50 us", "p99 us", "max us", "syscall")
+	for _, n := range names {
+		s := p.stats[n]
+		pct := 0.0
+		if total > 0 {
+			pct = 100 * float64(s.total) / float64(total)
+		}
+		fmt.Fprintf(w, "%6.2f %11.6f %10s %9d %9d %10s %10s %10s %s\n", pct, s.total.Seconds(), us(int64(s.total)/int64(s.calls)),
+			s.calls, s.errors, us(s.h.ValueAtQuantile(50)), us(s.h.ValueAtQuantile(99)), us(s.h.Max()), n)
+	}
+	fmt.Fprintf(w, "%6s %11.6f %10s %9d %9d %10s %10s %10s %s\n", "100.00", total.Seconds(), "", calls, errs, "", "", "", "total")
+}
