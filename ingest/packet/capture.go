@@ -243,6 +243,20 @@ func Open(cfg Config) (*Capture, error) {
 	return c, nil
 }
 
+// Load loads every capture program (XDP ingress, TCX ingress and egress)
+// with cfg and creates the rings as Open does, but attaches nothing:
+// cfg.Interfaces must pass CheckConfig and is otherwise unused, and
+// SetInterface chooses the ifindexes the programs capture on. It is for
+// running the programs with BPF_PROG_TEST_RUN (Programs), as the filter
+// compiler's tests and benchmarks do.
+func Load(cfg Config) (*Capture, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	return load(cfg, allPrograms)
+}
+
 // CheckConfig reports what Open would refuse in cfg before touching the
 // kernel: no interfaces, one named twice, a mode and direction that do not
 // go together, a ring size that is not a power of two in range.
