@@ -7,6 +7,7 @@ import (
 
 	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/connector/spec"
+	"github.com/weirproject/weir/runtime/diskbuf"
 	"github.com/weirproject/weir/runtime/operator"
 )
 
@@ -74,6 +75,11 @@ const (
 	// RuleCycle: no path through pipelines leads back to where it
 	// started. (Connectors end paths.)
 	RuleCycle GraphRule = "cycle"
+	// RuleBuffer: an edge's disk buffer has type disk, a path no other
+	// edge uses, a positive max size, a segment size not above it, and an
+	// fsync of batch, never or a positive duration; its edge's policy is
+	// block or drop_newest.
+	RuleBuffer GraphRule = "buffer"
 )
 
 // GraphProblem is one way in which a Graph breaks a rule. It is an error
@@ -89,8 +95,10 @@ type GraphProblem struct {
 	// pipeline's), or "FROM -> TO" for an edge (FROM.PORT with a port).
 	Name string
 	// Field is the field of the definition at fault, when it is one:
-	// "name", "type", "from", "to", "capacity" or "policy"; "" means the
-	// definition as a whole.
+	// "name", "type", "from", "to", "capacity", "policy" or, for an
+	// edge's disk buffer, "buffer.type", "buffer.path", "buffer.max_size",
+	// "buffer.segment_size" or "buffer.fsync"; "" means the definition as
+	// a whole.
 	Field string
 	// Rule is the rule broken.
 	Rule GraphRule
@@ -406,6 +414,9 @@ func (c *checker) edge(i int, e EdgeDef) {
 		p.Want = "want block, drop_newest or drop_oldest"
 		fail(p, "%s: unknown policy %q", label, e.Policy)
 	}
+	if e.Buffer != nil && !c.buffer(i, e, label, problem) {
+		ok = false
+	}
 
 	from, found := c.names[e.From]
 	cp, pp := c.p.connByName[e.From], c.p.pipeByName[e.From]
@@ -520,4 +531,44 @@ func (c *checker) cycles() {
 			visit(pp.def.Name)
 		}
 	}
+}
+
+// buffer checks an edge's disk buffer (RuleBuffer) and reports whether it
+// is good.
+func (c *checker) buffer(i int, e EdgeDef, label string, problem func(string, GraphRule) GraphProblem) bool {
+	b := e.Buffer
+	ok := true
+	fail := func(field, format string, args ...any) {
+		c.add(problem(field, RuleBuffer), format, args...)
+		ok = false
+	}
+	if b.Type != BufferDisk {
+		p := problem("buffer.type", RuleBuffer)
+		p.Value, p.Options, p.Want = b.Type, []string{BufferDisk}, "want disk"
+		c.add(p, "%s: buffer: unknown type %q", label, b.Type)
+		ok = false
+	}
+	if b.Path == "" {
+		fail("buffer.path", "%s: buffer: path is empty; want the directory to keep the buffer in", label)
+	} else {
+		for _, o := range c.g.Connections[:i] {
+			if o.Buffer != nil && bufferKey(o.Buffer.Path) == bufferKey(b.Path) {
+				fail("buffer.path", "%s: buffer: path %s is the buffer of connection %s too%s; give each buffer its own directory", label, b.Path, edgeLabel(o), atPlace(o.Pos, e.Pos))
+				break
+			}
+		}
+	}
+	if b.MaxSize <= 0 {
+		fail("buffer.max_size", "%s: buffer: max_size %d: want a positive size such as 1GiB", label, b.MaxSize)
+	}
+	if b.SegmentSize < 0 || b.MaxSize > 0 && b.SegmentSize > b.MaxSize {
+		fail("buffer.segment_size", "%s: buffer: segment_size %d: want 0 (the default) or a size up to max_size (%d)", label, b.SegmentSize, b.MaxSize)
+	}
+	if _, _, err := diskbuf.ParsePolicy(b.Fsync); err != nil {
+		fail("buffer.fsync", "%s: buffer: %v", label, err)
+	}
+	if e.Policy == DropOldest {
+		fail("policy", "%s: policy drop_oldest cannot apply to a disk buffer, which only removes what its consumer is done with; want block or drop_newest", label)
+	}
+	return ok
 }

@@ -16,6 +16,9 @@ const (
 	rShutdown
 	rProcessor
 	rPollFailed
+	rKept
+	rBufferError
+	rCorrupt
 	numReasons
 )
 
@@ -30,6 +33,9 @@ var reasonNames = [numReasons]string{
 	rShutdown:    ReasonShutdown,
 	rProcessor:   ReasonProcessor,
 	rPollFailed:  ReasonPollFailed,
+	rKept:        ReasonKept,
+	rBufferError: ReasonBufferError,
+	rCorrupt:     ReasonCorrupt,
 }
 
 // counters are one component's or edge's figures. All are atomic so the

@@ -69,6 +69,22 @@
 // the full edge (reason decoupled), so one slow sink never stalls the
 // others. A coupled edge always waits, stalling its siblings.
 //
+// # Disk buffers
+//
+// An edge with a BufferDef keeps its queue in a crash-safe disk buffer
+// (package diskbuf) instead of memory: offered batches are appended to
+// checksummed segment files and its consumer reads them back in order. A
+// batch leaves the buffer only once its consumer is done with it (written,
+// or dropped and counted); an Acker source is acked once the batch is in
+// the buffer as durably as the buffer's fsync policy promises. At a stop
+// the consumer stops reading and what is left stays for the next start,
+// which replays it first (EdgeStats.Buffer counts it as replayed, and it
+// enters the edge's ledger as events in). A full buffer applies the
+// edge's policy (block or drop_newest); a failed write drops the batch
+// with ReasonBufferError; a batch read but not written when a stop gives
+// up is counted with ReasonKept and stays in the buffer. A sink's breaker
+// pauses no source behind a disk buffer.
+//
 // # Acknowledgements
 //
 // A source that implements Acker gets exactly one Ack or Fail per batch,

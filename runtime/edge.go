@@ -9,6 +9,10 @@ type edge struct {
 	toPipeline bool
 	// c survives a reload that keeps an edge with the same ends.
 	c *counters
+	// dq is the edge's disk buffer, nil for a memory queue; hold is the
+	// wiring's hold, after which the consumer reads nothing more from it.
+	dq   *diskQueue
+	hold <-chan struct{}
 
 	mu      sync.Mutex
 	ring    []*lease
@@ -39,6 +43,9 @@ const (
 // offer puts l in the queue. It counts l as offered; on a full queue it
 // applies drop_newest or drop_oldest itself, and returns full for block.
 func (e *edge) offer(l *lease) offerResult {
+	if e.dq != nil {
+		return e.offerDisk(l)
+	}
 	n := uint64(l.b.Len)
 	e.mu.Lock()
 	e.c.in(n, l.bytes)
@@ -59,9 +66,7 @@ func (e *edge) offer(l *lease) offerResult {
 			e.c.drop(rOldest, uint64(evicted.b.Len))
 		default:
 			// Uncount: the caller offers again or sheds it.
-			e.c.evIn.Add(^(n - 1))
-			e.c.bytesIn.Add(-l.bytes)
-			e.c.batIn.Add(^uint64(0))
+			e.uncount(n, l.bytes)
 			e.mu.Unlock()
 			return full
 		}
@@ -87,6 +92,9 @@ func (e *edge) shed(l *lease, r reason) {
 
 // take removes the oldest lease, or returns nil.
 func (e *edge) take() *lease {
+	if e.dq != nil {
+		return e.takeDisk()
+	}
 	e.mu.Lock()
 	if e.n == 0 {
 		e.mu.Unlock()
@@ -108,14 +116,28 @@ func (e *edge) take() *lease {
 }
 
 // finished reports whether the producer closed the edge and it is empty.
+// A disk buffer counts as empty once the wiring is held: what is left in
+// it waits for the next start.
 func (e *edge) finished() bool {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.closed && e.n == 0
+	closed, n := e.closed, e.n
+	e.mu.Unlock()
+	if e.dq != nil {
+		if !closed {
+			return false
+		}
+		recs, _ := e.dq.buf.Queued()
+		return recs == 0 || e.hold != nil && closedOrNil(e.hold)
+	}
+	return closed && n == 0
 }
 
-// close marks that the producer will offer nothing more.
+// close marks that the producer will offer nothing more. A disk buffer
+// syncs, so that the acks waiting for a sync are not held up.
 func (e *edge) close() {
+	if e.dq != nil {
+		e.dq.buf.Sync()
+	}
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
@@ -136,12 +158,20 @@ func (e *edge) purge(r reason) {
 		e.n--
 		e.events -= int(l.b.Len)
 		e.mu.Unlock()
-		e.c.drop(r, uint64(l.b.Len))
+		rr := r
+		if r == rShutdown {
+			rr = l.shutdownReason()
+		}
+		e.c.drop(rr, uint64(l.b.Len))
 		l.release(false)
 	}
 }
 
 func (e *edge) depth() (batches, events int) {
+	if e.dq != nil {
+		recs, evs := e.dq.buf.Queued()
+		return int(recs), int(evs)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.n, e.events
@@ -157,6 +187,9 @@ func (e *edge) stats() EdgeStats {
 	s.BytesIn = e.c.bytesIn.Load()
 	s.Dropped, s.DroppedBatches = e.c.dropMaps()
 	s.QueuedBatches, s.QueuedEvents = e.depth()
+	if e.dq != nil {
+		s.Buffer = e.dq.stats()
+	}
 	return s
 }
 
@@ -177,10 +210,16 @@ func (in *inbox) signal() {
 }
 
 // pop takes a lease from the next non-empty edge, or returns nil.
-func (in *inbox) pop() *lease {
+func (in *inbox) pop() *lease { return in.popFrom(true) }
+
+// popFrom is pop, leaving disk buffers alone unless disk is set.
+func (in *inbox) popFrom(disk bool) *lease {
 	n := len(in.edges)
 	for i := 0; i < n; i++ {
 		e := in.edges[(in.next+i)%n]
+		if e.dq != nil && !disk {
+			continue
+		}
 		if l := e.take(); l != nil {
 			in.next = (in.next + i + 1) % n
 			return l
@@ -308,7 +347,7 @@ func (s *sender) waitFor(edges []*edge, i int) {
 		case <-s.wake:
 			s.onWake()
 		case <-s.kill:
-			e.shed(li, rShutdown)
+			e.shed(li, li.shutdownReason())
 			return
 		}
 	}

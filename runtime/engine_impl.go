@@ -33,6 +33,8 @@ type engine struct {
 	// edgeCounters carries edge counters across reloads, keyed by the
 	// edge's ends; only buildTopo touches it, under mu.
 	edgeCounters map[string]*counters
+	// queues are the open disk buffers by path (see bufferKey); under mu.
+	queues map[string]*diskQueue
 
 	srv  *http.Server
 	ln   net.Listener
@@ -89,7 +91,7 @@ func newEngine(g Graph, reg *connector.Registry, opts Options) (*engine, error) 
 		reg = connector.Default
 	}
 	opts.setDefaults()
-	e := &engine{opts: opts, reg: reg, conns: map[string]*connNode{}, pipes: map[string]*pipeNode{}, killed: make(chan struct{})}
+	e := &engine{opts: opts, reg: reg, conns: map[string]*connNode{}, pipes: map[string]*pipeNode{}, killed: make(chan struct{}), queues: map[string]*diskQueue{}}
 	p, err := buildPlan(g, reg, &e.opts)
 	if err != nil {
 		return nil, err
@@ -127,8 +129,12 @@ func (e *engine) start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
+	if err := e.openQueues(e.plan); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
 	if e.opts.MetricsAddr != "" {
 		if err := e.serveMetrics(e.opts.MetricsAddr); err != nil {
+			e.closeQueues(nil)
 			return err
 		}
 	}
@@ -181,6 +187,7 @@ func (e *engine) shutdown(ctx context.Context) error {
 	for _, pn := range e.pipes {
 		closePipe(pn)
 	}
+	e.closeQueues(nil)
 	if e.srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		e.srv.Shutdown(sctx)
@@ -320,6 +327,9 @@ func (e *engine) reload(g Graph) error {
 	if err := old.stuckCalls(e.opts.DrainTimeout); err != nil {
 		return fmt.Errorf("reload: the running config is kept: %w", err)
 	}
+	if err := e.openQueues(p); err != nil {
+		return fmt.Errorf("reload: the running config is kept: %w", err)
+	}
 	for name := range e.conns {
 		if !keepConn[name] {
 			old.setDrain(name)
@@ -362,6 +372,7 @@ func (e *engine) reload(g Graph) error {
 	e.finishAll(ends, giveUp)
 	release()
 	cancel()
+	e.closeQueues(p)
 	e.nodesMu.Lock()
 	defer e.nodesMu.Unlock()
 	// The final figures of each node that goes, by name, for the node

@@ -65,5 +65,9 @@ type EdgeDef struct {
 	// Couple makes a full queue on this edge stall its sibling edges from
 	// the same output too. By default siblings proceed independently.
 	Couple bool
+	// Buffer, when set, keeps the edge's queue in a disk buffer instead
+	// of memory (see BufferDef); Capacity is then unused, and Policy
+	// applies when the buffer is full (drop_oldest is refused).
+	Buffer *BufferDef
 	Pos    spec.Pos
 }

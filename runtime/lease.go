@@ -71,6 +71,9 @@ type pool struct {
 	made   int
 	closed bool
 	avail  chan struct{} // signalled on put
+	// onPut, when set, runs after a lease comes back (a disk buffer's
+	// pool wakes its consumer with it).
+	onPut func()
 }
 
 func newPool(events, bytes, max int) *pool {
@@ -125,20 +128,44 @@ func (p *pool) tryGet() (*lease, error) {
 }
 
 func (p *pool) put(l *lease) {
+	if !p.putBack(l) {
+		return
+	}
+	select {
+	case p.avail <- struct{}{}:
+	default:
+	}
+	if p.onPut != nil {
+		p.onPut()
+	}
+}
+
+// putBack returns l to the pool, or frees it once the pool is closed
+// (and returns false), without waking anyone: put wakes, and an unused
+// lease from tryGet goes back with putBack alone.
+func (p *pool) putBack(l *lease) bool {
 	p.mu.Lock()
 	if p.closed {
 		p.made--
 		p.mu.Unlock()
 		cabi.FreeBatch(l.b)
-		return
+		return false
 	}
 	l.free = true
 	p.free = append(p.free, l)
 	p.mu.Unlock()
-	select {
-	case p.avail <- struct{}{}:
-	default:
+	return true
+}
+
+// shutdownReason is the reason a stop counts l's events under when it
+// drops them: ReasonKept for a batch read from a disk buffer, whose
+// record stays there for the next start, else ReasonShutdown.
+func (l *lease) shutdownReason() reason {
+	if l.track != nil && l.track.dq != nil {
+		l.track.kept.Store(true)
+		return rKept
 	}
+	return rShutdown
 }
 
 // isFree reports whether l is back in the pool.
@@ -174,6 +201,12 @@ func (p *pool) close() {
 type tracker struct {
 	id  uint64
 	src *connNode
+	// dq is set instead of src for a batch read from a disk buffer: id is
+	// its record, settled when the tracker finishes (see diskQueue.settle).
+	dq *diskQueue
+	// kept marks a disk buffer's batch that a stop dropped: its record
+	// stays in the buffer for the next start.
+	kept atomic.Bool
 	// gen is the number of the source instance that produced the batch
 	// (connNode.gen when it was polled); only that instance hears of it.
 	gen     uint64
@@ -183,6 +216,10 @@ type tracker struct {
 
 func (t *tracker) done() {
 	if t.pending.Add(-1) > 0 {
+		return
+	}
+	if t.dq != nil {
+		t.dq.settle(t)
 		return
 	}
 	if !t.src.acks.push(t) {
@@ -207,9 +244,40 @@ func (t *tracker) done() {
 type ackQueue struct {
 	mu     sync.Mutex
 	ready  []*tracker
-	spare  []*tracker // finished trackers for reuse
+	spare  spareTrackers
 	closed bool
 	wake   chan struct{}
+}
+
+// spareTrackers keeps finished trackers for reuse. It is safe for
+// concurrent use.
+type spareTrackers struct {
+	mu   sync.Mutex
+	list []*tracker
+}
+
+// get returns a spare tracker, or a new one, with its counts reset.
+func (s *spareTrackers) get() *tracker {
+	s.mu.Lock()
+	var t *tracker
+	if n := len(s.list); n > 0 {
+		t = s.list[n-1]
+		s.list = s.list[:n-1]
+	}
+	s.mu.Unlock()
+	if t == nil {
+		t = &tracker{}
+	}
+	t.failed.Store(false)
+	t.kept.Store(false)
+	t.pending.Store(1)
+	return t
+}
+
+func (s *spareTrackers) put(ts ...*tracker) {
+	s.mu.Lock()
+	s.list = append(s.list, ts...)
+	s.mu.Unlock()
 }
 
 // push queues a finished tracker for delivery. It returns false, leaving
@@ -240,19 +308,8 @@ func (q *ackQueue) close() {
 // newTracker returns a tracker for batch id of source instance gen, with
 // one pending lease.
 func (q *ackQueue) newTracker(src *connNode, id, gen uint64) *tracker {
-	q.mu.Lock()
-	var t *tracker
-	if n := len(q.spare); n > 0 {
-		t = q.spare[n-1]
-		q.spare = q.spare[:n-1]
-	}
-	q.mu.Unlock()
-	if t == nil {
-		t = &tracker{}
-	}
-	t.id, t.src, t.gen = id, src, gen
-	t.failed.Store(false)
-	t.pending.Store(1)
+	t := q.spare.get()
+	t.id, t.src, t.gen, t.dq = id, src, gen, nil
 	return t
 }
 
@@ -266,11 +323,7 @@ func (q *ackQueue) take(buf []*tracker) []*tracker {
 	return buf
 }
 
-func (q *ackQueue) recycle(ts []*tracker) {
-	q.mu.Lock()
-	q.spare = append(q.spare, ts...)
-	q.mu.Unlock()
-}
+func (q *ackQueue) recycle(ts []*tracker) { q.spare.put(ts...) }
 
 // pending reports whether finished trackers wait for delivery.
 func (q *ackQueue) pending() bool {

@@ -222,6 +222,20 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 		for _, r := range sortedKeys(e.Dropped) {
 			add("weir_edge_dropped_events_total", "counter", "Events the edge dropped, by reason.", l+","+labels("reason", r), float64(e.Dropped[r]))
 		}
+		if b := e.Buffer; b != nil {
+			bl := l + "," + labels("path", b.Path)
+			add("weir_buffer_buffered_events_total", "counter", "Events written to the edge's disk buffer.", bl, float64(b.Buffered))
+			add("weir_buffer_replayed_events_total", "counter", "Events found in the disk buffer at start, left by an earlier run.", bl, float64(b.Replayed))
+			add("weir_buffer_acked_events_total", "counter", "Events removed from the disk buffer once their consumer was done with them.", bl, float64(b.Acked))
+			add("weir_buffer_unacked_events", "gauge", "Events in the disk buffer not yet acked.", bl, float64(b.Unacked))
+			add("weir_buffer_bytes", "gauge", "Bytes of the disk buffer's segment files.", bl, float64(b.Bytes))
+			add("weir_buffer_max_bytes", "gauge", "The disk buffer's max_size.", bl, float64(b.MaxSize))
+			add("weir_buffer_segments", "gauge", "Segment files of the disk buffer.", bl, float64(b.Segments))
+			add("weir_buffer_corrupt_bytes_total", "counter", "Damaged bytes skipped in the disk buffer.", bl, float64(b.CorruptBytes))
+			add("weir_buffer_torn_bytes_total", "counter", "Bytes of a record cut short by a crash, cut off the disk buffer at start.", bl, float64(b.TornBytes))
+			add("weir_buffer_write_errors_total", "counter", "Failed writes to the disk buffer.", bl, float64(b.WriteErrors))
+			add("weir_buffer_sync_errors_total", "counter", "Failed syncs of the disk buffer.", bl, float64(b.SyncErrors))
+		}
 	}
 	bw := bufio.NewWriter(w)
 	for _, name := range order {

@@ -68,7 +68,8 @@ func (t *topo) runSink(n *connNode, in *inbox, upstream []*connNode, done chan<-
 
 // discard takes and drops every batch from in, counted on c with reason r
 // (shutdown once the engine is killed), until the producers are done or
-// the engine is killed.
+// the engine is killed. It leaves disk buffers alone: what they hold
+// waits there for a consumer that works.
 func (t *topo) discard(in *inbox, c *counters, r reason) {
 	for {
 		select {
@@ -76,9 +77,13 @@ func (t *topo) discard(in *inbox, c *counters, r reason) {
 			r = rShutdown
 		default:
 		}
-		for l := in.pop(); l != nil; l = in.pop() {
+		for l := in.popFrom(false); l != nil; l = in.popFrom(false) {
 			c.in(uint64(l.b.Len), l.bytes)
-			c.drop(r, uint64(l.b.Len))
+			rr := r
+			if r == rShutdown {
+				rr = l.shutdownReason()
+			}
+			c.drop(rr, uint64(l.b.Len))
 			l.release(false)
 		}
 		if in.done() {
@@ -114,7 +119,7 @@ func (s *sinkWorker) deliver(l *lease) {
 	events, bytes := uint64(l.b.Len), l.bytes
 	for attempt := 1; ; attempt++ {
 		if !s.admit() {
-			n.snkC.drop(rShutdown, events)
+			n.snkC.drop(l.shutdownReason(), events)
 			l.release(false)
 			return
 		}
@@ -143,7 +148,7 @@ func (s *sinkWorker) deliver(l *lease) {
 			return
 		}
 		if s.n.circuit.Load() == brClosed && !sleep(s.t.opts.RetryBackoff.delay(attempt), s.t.kill) {
-			n.snkC.drop(rShutdown, events)
+			n.snkC.drop(l.shutdownReason(), events)
 			l.release(false)
 			return
 		}

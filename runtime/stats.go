@@ -50,6 +50,17 @@ const (
 	// or left a batch that failed the host's checks) after appending
 	// events: whatever the batch held is discarded, never delivered.
 	ReasonPollFailed = "poll_failed"
+	// ReasonKept means the engine stopped before delivering a batch it had
+	// read from a disk buffer: the batch stays in the buffer, and the next
+	// start delivers it.
+	ReasonKept = "kept_in_buffer"
+	// ReasonBufferError means a disk buffer could not store the batch: the
+	// write failed (a full disk, an I/O error, a read-only file system) or
+	// the batch is larger than the buffer.
+	ReasonBufferError = "buffer_error"
+	// ReasonCorrupt means a batch in a disk buffer was found damaged when
+	// read back (its checksum failed) and was skipped.
+	ReasonCorrupt = "corrupt"
 )
 
 // Snapshot is a consistent-enough copy of every counter of an Engine. Each
@@ -209,8 +220,13 @@ type EdgeStats struct {
 	// for batches.
 	Dropped        map[string]uint64
 	DroppedBatches map[string]uint64
-	// QueuedEvents and QueuedBatches are what sits in the queue now.
+	// QueuedEvents and QueuedBatches are what sits in the queue now; for
+	// an edge with a disk buffer, what waits on disk to be read (after a
+	// stop, what the next start replays).
 	QueuedEvents, QueuedBatches int
+	// Buffer holds the disk buffer's counters, nil for a memory queue.
+	// Its replayed events count in EventsIn.
+	Buffer *BufferStats
 }
 
 // DroppedTotal sums Dropped over every reason.

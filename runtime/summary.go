@@ -52,15 +52,37 @@ func (s Snapshot) WriteSummary(w io.Writer) error {
 		if gap := int64(e.EventsIn) - int64(e.EventsOut) - int64(e.DroppedTotal()) - int64(e.QueuedEvents); gap != 0 {
 			check = fmt.Sprintf("off by %d", gap)
 		}
-		fmt.Fprintf(tw, "%s -> %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t\n", name, e.To, e.Policy, e.Capacity,
-			e.EventsIn, e.EventsOut, dropText(e.Dropped), e.QueuedEvents, check)
+		capacity, queued := fmt.Sprint(e.Capacity), fmt.Sprint(e.QueuedEvents)
+		if e.Buffer != nil {
+			capacity, queued = "disk", queued+" on disk"
+		}
+		fmt.Fprintf(tw, "%s -> %s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", name, e.To, e.Policy, capacity,
+			e.EventsIn, e.EventsOut, dropText(e.Dropped), queued, check)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range s.Edges {
+		if b := e.Buffer; b != nil {
+			name := e.From
+			if e.FromPort != "" {
+				name += "." + e.FromPort
+			}
+			fmt.Fprintf(w, "buffer %s -> %s (%s, fsync %s): %d events buffered, %d replayed from the last run, %d acked, %d unacked (kept for the next start); %d bytes in %d segments of %d max; %d corrupt bytes, %d torn bytes, %d write errors, %d sync errors\n",
+				name, e.To, b.Path, b.Fsync, b.Buffered, b.Replayed, b.Acked, b.Unacked, b.Bytes, b.Segments, b.MaxSize,
+				b.CorruptBytes, b.TornBytes, b.WriteErrors, b.SyncErrors)
+			for _, r := range b.Corrupt {
+				fmt.Fprintf(w, "buffer %s -> %s: damaged bytes skipped at %s\n", name, e.To, r)
+			}
+		}
+	}
+	return nil
 }
 
 // Balanced reports whether every component and edge satisfies in = out +
 // dropped + in flight with nothing left in flight or queued, as after a
-// complete drain.
+// complete drain. An edge with a disk buffer may keep events queued on
+// disk for the next start; in = out + dropped + queued must hold for it.
 func (s Snapshot) Balanced() bool {
 	for _, c := range s.Components {
 		if c.InFlight != 0 {
@@ -68,7 +90,7 @@ func (s Snapshot) Balanced() bool {
 		}
 	}
 	for _, e := range s.Edges {
-		if e.QueuedEvents != 0 || e.EventsIn != e.EventsOut+e.DroppedTotal() {
+		if e.Buffer == nil && e.QueuedEvents != 0 || e.EventsIn != e.EventsOut+e.DroppedTotal()+uint64(e.QueuedEvents) {
 			return false
 		}
 	}

@@ -61,8 +61,12 @@ func (e *engine) buildTopo(p *plan) *topo {
 		pipeRuns[pp.def.Name] = r
 		t.pipes = append(t.pipes, r)
 	}
-	// producers of each consumer, for the breaker's upstream sources.
+	// producers of each consumer, for the breaker's upstream sources;
+	// unbuffered leaves out the edges with a disk buffer, which absorbs
+	// what the sink cannot take, so its breaker pauses no source behind
+	// it.
 	feeders := map[string][]string{}
+	unbuffered := map[string][]string{}
 	edgeCounters := map[string]*counters{}
 	for _, d := range p.edges {
 		_, toPipe := pipeRuns[d.To]
@@ -78,8 +82,24 @@ func (e *engine) buildTopo(p *plan) *topo {
 		}
 		edgeCounters[key] = c
 		ed := newEdge(d, inboxes[d.To], toPipe, ch, c)
+		if d.Buffer != nil {
+			q := e.queues[bufferKey(d.Buffer.Path)]
+			ed.dq, ed.hold = q, t.hold
+			if !q.counted {
+				// What an earlier run left enters the edge now.
+				st := q.buf.Stats()
+				c.evIn.Add(st.ReplayedEvents)
+				c.batIn.Add(st.Replayed)
+				q.counted = true
+			}
+			q.kill.Store(&t.kill)
+			q.edge.Store(ed)
+		}
 		t.edges = append(t.edges, ed)
 		feeders[d.To] = append(feeders[d.To], d.From)
+		if d.Buffer == nil {
+			unbuffered[d.To] = append(unbuffered[d.To], d.From)
+		}
 		if r, ok := pipeRuns[d.From]; ok {
 			i := indexString(r.p.outputs, d.FromPort)
 			r.ports[i] = append(r.ports[i], ed)
@@ -118,7 +138,7 @@ func (e *engine) buildTopo(p *plan) *topo {
 		}
 		if cp.hasSink {
 			t.wg.Add(1)
-			go t.runSink(n, inboxes[cp.def.Name], e.upstreamSources(feeders, cp.def.Name), sinkDone)
+			go t.runSink(n, inboxes[cp.def.Name], e.upstreamSources(unbuffered, cp.def.Name), sinkDone)
 		}
 	}
 	for _, r := range t.pipes {

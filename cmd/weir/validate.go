@@ -205,14 +205,22 @@ func printGraph(w io.Writer, g *runtime.Graph, reg *connector.Registry) error {
 		Config json.RawMessage `json:"config"`
 		Pos    string          `json:"pos"`
 	}
+	type buffer struct {
+		Type        string `json:"type"`
+		Path        string `json:"path"`
+		MaxSize     int64  `json:"max_size"`
+		Fsync       string `json:"fsync"`
+		SegmentSize int64  `json:"segment_size"`
+	}
 	type edge struct {
-		From     string `json:"from"`
-		Port     string `json:"port,omitempty"`
-		To       string `json:"to"`
-		Capacity int    `json:"capacity"`
-		Policy   string `json:"policy"`
-		Couple   bool   `json:"couple"`
-		Pos      string `json:"pos"`
+		From     string  `json:"from"`
+		Port     string  `json:"port,omitempty"`
+		To       string  `json:"to"`
+		Capacity int     `json:"capacity"`
+		Policy   string  `json:"policy"`
+		Couple   bool    `json:"couple"`
+		Buffer   *buffer `json:"buffer,omitempty"`
+		Pos      string  `json:"pos"`
 	}
 	out := struct {
 		Connectors  []conn `json:"connectors"`
@@ -234,7 +242,11 @@ func printGraph(w io.Writer, g *runtime.Graph, reg *connector.Registry) error {
 		out.Pipelines = append(out.Pipelines, pp)
 	}
 	for _, e := range g.Connections {
-		out.Connections = append(out.Connections, edge{e.From, e.FromPort, e.To, e.Capacity, e.Policy, e.Couple, e.Pos.String()})
+		ed := edge{From: e.From, Port: e.FromPort, To: e.To, Capacity: e.Capacity, Policy: e.Policy, Couple: e.Couple, Pos: e.Pos.String()}
+		if b := e.Buffer; b != nil {
+			ed.Buffer = &buffer{b.Type, b.Path, b.MaxSize, b.Fsync, b.SegmentSize}
+		}
+		out.Connections = append(out.Connections, ed)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

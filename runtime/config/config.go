@@ -98,6 +98,18 @@ const (
 	DefaultPolicy   = runtime.Block
 )
 
+// bufferSpec describes a disk buffer, on a connection or a sink.
+var bufferSpec = spec.Spec{
+	{Name: "type", Kind: spec.Enum, Enum: []string{runtime.BufferDisk}, Required: true, Doc: "The kind of buffer: disk."},
+	{Name: "path", Kind: spec.String, Required: true, Doc: "Directory of the buffer, created if missing; relative paths are relative to the config file. No two buffers and no two weir processes may share one."},
+	{Name: "max_size", Kind: spec.Size, Default: "1GiB", Min: 1, Doc: "Most bytes the buffer keeps on disk; when full, the connection's policy applies (block or drop_newest)."},
+	{Name: "fsync", Kind: spec.String, Default: "100ms", Doc: "When writes are forced to disk, and so when an acknowledging source is acked: batch (each batch), a duration such as 100ms (that often), or never (left to the kernel: survives a crash of weir, not of the machine)."},
+	{Name: "segment_size", Kind: spec.Size, Default: 0, Doc: "Size of each segment file; 0 means max_size/8, between 1MiB and 64MiB."},
+}
+
+// BufferSpec returns the fields of a buffer, for docs.
+func BufferSpec() spec.Spec { return bufferSpec }
+
 // connectionSpec describes one entry of connections.
 var connectionSpec = spec.Spec{
 	{Name: "from", Kind: spec.String, Required: true, Doc: "Where events come from: a source connector, a pipeline, or PIPELINE.OUTPUT for a route output."},
@@ -106,6 +118,7 @@ var connectionSpec = spec.Spec{
 	{Name: "policy", Kind: spec.Enum, Enum: []string{runtime.Block, runtime.DropNewest, runtime.DropOldest}, Default: DefaultPolicy,
 		Doc: "What a full queue does: block waits (backpressure), drop_newest discards the batch offered, drop_oldest discards the oldest queued batch."},
 	{Name: "couple", Kind: spec.Bool, Default: false, Doc: "Let a full queue on this edge stall its sibling edges from the same output; by default siblings proceed independently."},
+	{Name: "buffer", Kind: spec.Object, Fields: bufferSpec, Doc: "Keep this edge's queue in a crash-safe disk buffer: {type: disk, path, max_size, fsync, segment_size}."},
 }
 
 // ConnectionSpec returns the fields of a connections entry, for docs.
@@ -116,9 +129,9 @@ func ConnectionSpec() spec.Spec { return connectionSpec }
 func Sections() [][2]string {
 	return [][2]string{
 		{"plugins", "List of plugin libraries, or directories of *.so files, whose connector types to register; relative paths are relative to the config file."},
-		{"connectors", "Mapping of instance name to {type: TYPE, config: {...}}."},
+		{"connectors", "Mapping of instance name to {type: TYPE, config: {...}}, and for a sink optionally buffer: {type: disk, ...}."},
 		{"pipelines", "Mapping of pipeline name to a list of steps: built-in operators or processor connector types."},
-		{"connections", "List of edges {from, to, capacity, policy, couple}."},
+		{"connections", "List of edges {from, to, capacity, policy, couple, buffer}."},
 	}
 }
 
@@ -200,6 +213,10 @@ type entity struct {
 	// bad is set when the definition had errors; warnings about its
 	// connections would be noise.
 	bad bool
+	// buffer is a sink's buffer: mapping, applied to each connection into
+	// it (see sinkBuffers); bufferDef is it decoded, nil when absent or bad.
+	buffer    *yaml.Node
+	bufferDef *runtime.BufferDef
 }
 
 // nodeRef is where a connector's or step's type is named, and whether
@@ -211,7 +228,7 @@ type nodeRef struct {
 
 // edgeNodes are the fields of a connections entry, for positions.
 type edgeNodes struct {
-	from, to, capacity, policy *yaml.Node
+	from, to, capacity, policy, buffer *yaml.Node
 }
 
 // edge is a connection that CheckGraph found good, with its ends.
@@ -491,13 +508,20 @@ func (l *loader) connector(k, v *yaml.Node) {
 			typeNode = vv
 		case "config":
 			cfgNode = vv
+		case "buffer":
+			e.buffer = vv
+			e.bufferDef = l.bufferDef(fmt.Sprintf("connector %q: buffer: ", k.Value), vv)
 		default:
-			l.errorf(kk, "connector %q: unknown key %q; want type and config (the type's fields go under config)", k.Value, kk.Value)
+			l.errorf(kk, "connector %q: unknown key %q; want type, config and, for a sink, buffer (the type's fields go under config)", k.Value, kk.Value)
 		}
 	}
 	if typeNode == nil || isNull(typeNode) {
 		l.errorf(v, "connector %q: missing type; want one of %s", k.Value, strings.Join(l.reg.IDs(), ", "))
 		return
+	}
+	if t, ok := l.reg.Lookup(typeNode.Value); ok && e.buffer != nil && t.Roles&connector.RoleSink == 0 {
+		l.errorf(e.buffer, "connector %q: buffer: type %s is not a sink; a buffer holds what a sink has not written yet, so put it on a sink or a connection", k.Value, t.ID)
+		e.bufferDef = nil
 	}
 	if typeNode.Kind != yaml.ScalarNode {
 		l.errorf(typeNode, "connector %q: type: want a type name, found %s", k.Value, describe(typeNode))
@@ -823,11 +847,12 @@ func valueOf(m *yaml.Node, key string) *yaml.Node {
 func (l *loader) connection(n *yaml.Node) {
 	n = deref(n)
 	var c struct {
-		From     string `json:"from"`
-		To       string `json:"to"`
-		Capacity int    `json:"capacity"`
-		Policy   string `json:"policy"`
-		Couple   bool   `json:"couple"`
+		From     string          `json:"from"`
+		To       string          `json:"to"`
+		Capacity int             `json:"capacity"`
+		Policy   string          `json:"policy"`
+		Couple   bool            `json:"couple"`
+		Buffer   json.RawMessage `json:"buffer"`
 	}
 	fromNode, toNode := valueOf(n, "from"), valueOf(n, "to")
 	cfg, errs := spec.Apply(connectionSpec, l.file, n)
@@ -845,9 +870,43 @@ func (l *loader) connection(n *yaml.Node) {
 		return
 	}
 	name, port, _ := strings.Cut(c.From, ".")
+	var buf *runtime.BufferDef
+	if len(c.Buffer) > 0 {
+		buf = l.decodeBuffer(c.Buffer)
+	}
 	l.graph.Connections = append(l.graph.Connections, runtime.EdgeDef{From: name, FromPort: port, To: c.To,
-		Capacity: c.Capacity, Policy: c.Policy, Couple: c.Couple, Pos: l.pos(n)})
-	l.edgeNodes = append(l.edgeNodes, edgeNodes{from: fromNode, to: toNode, capacity: valueOf(n, "capacity"), policy: valueOf(n, "policy")})
+		Capacity: c.Capacity, Policy: c.Policy, Couple: c.Couple, Buffer: buf, Pos: l.pos(n)})
+	l.edgeNodes = append(l.edgeNodes, edgeNodes{from: fromNode, to: toNode, capacity: valueOf(n, "capacity"), policy: valueOf(n, "policy"), buffer: valueOf(n, "buffer")})
+}
+
+// bufferDef validates a sink's buffer mapping against bufferSpec, each
+// error prefixed, and decodes it; nil on errors.
+func (l *loader) bufferDef(prefix string, n *yaml.Node) *runtime.BufferDef {
+	cfg, errs := spec.Apply(bufferSpec, l.file, n)
+	if len(errs) > 0 {
+		l.addErrs(prefix, errs)
+		return nil
+	}
+	return l.decodeBuffer(cfg)
+}
+
+// decodeBuffer reads a buffer as spec.Apply left it, resolving a relative
+// path against the config file's directory.
+func (l *loader) decodeBuffer(cfg []byte) *runtime.BufferDef {
+	var b struct {
+		Type        string `json:"type"`
+		Path        string `json:"path"`
+		MaxSize     int64  `json:"max_size"`
+		Fsync       string `json:"fsync"`
+		SegmentSize int64  `json:"segment_size"`
+	}
+	if err := json.Unmarshal(cfg, &b); err != nil {
+		return nil
+	}
+	if b.Path != "" && !filepath.IsAbs(b.Path) {
+		b.Path = filepath.Join(filepath.Dir(l.file), b.Path)
+	}
+	return &runtime.BufferDef{Type: b.Type, Path: b.Path, MaxSize: b.MaxSize, Fsync: b.Fsync, SegmentSize: b.SegmentSize}
 }
 
 func didYouMean(s string, candidates []string) string {

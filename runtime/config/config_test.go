@@ -104,6 +104,9 @@ func render(res *Result, err error) string {
 		for _, e := range g.Connections {
 			fmt.Fprintf(&b, "edge %s port %q -> %s capacity %d policy %s couple %v at %s\n",
 				e.From, e.FromPort, e.To, e.Capacity, e.Policy, e.Couple, e.Pos)
+			if bf := e.Buffer; bf != nil {
+				fmt.Fprintf(&b, "  buffer %s path %s max_size %d fsync %s segment_size %d\n", bf.Type, bf.Path, bf.MaxSize, bf.Fsync, bf.SegmentSize)
+			}
 		}
 	}
 	return b.String()

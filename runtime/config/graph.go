@@ -1,6 +1,9 @@
 package config
 
 import (
+	"path/filepath"
+	"strings"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/weirproject/weir/connector"
@@ -17,6 +20,7 @@ func (l *loader) checkGraph() {
 	for _, n := range l.pendingConns {
 		l.connection(n)
 	}
+	l.sinkBuffers()
 	unresolved := map[int]bool{}
 	for _, p := range runtime.CheckGraph(l.graph, l.reg, operator.New) {
 		l.report(p)
@@ -115,6 +119,12 @@ func (l *loader) report(p runtime.GraphProblem) {
 	case runtime.KindEdge:
 		nodes := l.edgeNodes[p.Index]
 		n := map[string]*yaml.Node{"from": nodes.from, "to": nodes.to, "capacity": nodes.capacity, "policy": nodes.policy}[p.Field]
+		if sub, ok := strings.CutPrefix(p.Field, "buffer."); ok && nodes.buffer != nil {
+			n = nodes.buffer
+			if v := valueOf(nodes.buffer, sub); v != nil {
+				n = v
+			}
+		}
 		if n != nil {
 			pos = l.pos(n)
 		}
@@ -133,4 +143,24 @@ func (l *loader) report(p runtime.GraphProblem) {
 		msg += l.pluginHint()
 	}
 	l.errs = append(l.errs, &spec.Error{Pos: pos, Msg: msg})
+}
+
+// sinkBuffers gives each connection into a sink that has a buffer, and
+// none of its own, that buffer in a subdirectory named after where the
+// connection comes from (FROM, or FROM.OUTPUT).
+func (l *loader) sinkBuffers() {
+	for i := range l.graph.Connections {
+		d := &l.graph.Connections[i]
+		to := l.names[d.To]
+		if d.Buffer != nil || to == nil || to.buffer == nil {
+			continue
+		}
+		l.edgeNodes[i].buffer = to.buffer
+		if to.bufferDef == nil {
+			continue // its errors are reported
+		}
+		b := *to.bufferDef
+		b.Path = filepath.Join(b.Path, edgeFrom(*d))
+		d.Buffer = &b
+	}
 }

@@ -95,7 +95,7 @@ var (
 type Record struct {
 	Seq    uint64
 	Events uint32
-	// Payload aliases the buffer given to Next.
+	// Payload is valid until the next call to Next.
 	Payload []byte
 	// Damaged is set for a record found damaged when read back: its
 	// payload is nil, it is settled already and counted in CorruptBytes,
@@ -155,8 +155,8 @@ type segment struct {
 // records at the end; Next reads them in order; Settle marks one as done
 // with, and a segment whose records are all settled is deleted. Open
 // replays whatever was not settled before. A Buffer is safe for
-// concurrent use: typically one goroutine appends, one reads, and any
-// settles.
+// concurrent use, except Next, which one goroutine at a time may call:
+// typically one goroutine appends, one reads, and any settles.
 type Buffer struct {
 	opts Options
 	log  *slog.Logger
@@ -165,6 +165,7 @@ type Buffer struct {
 
 	appendMu sync.Mutex // serializes Append
 	syncMu   sync.Mutex // serializes syncs, so OnDurable hears of them in order
+	rbuf     []byte     // Next's buffer (one reader at a time)
 	wbuf     []byte
 
 	mu        sync.Mutex
@@ -532,12 +533,11 @@ func (b *Buffer) appendLocked(rec []byte, events uint32) (uint64, error) {
 	return seq, syncErr
 }
 
-// Next reads the oldest record not read yet into buf (grown as needed)
-// and returns it, or ok false when every record has been read. A record
+// Next reads the oldest record not read yet and returns it, or ok false when every record has been read. A record
 // damaged since it was written comes back with Damaged set, settled
 // already and counted in CorruptBytes. Reading does not settle: call Settle once the record is
 // delivered or given up, or it is read again after the next Open.
-func (b *Buffer) Next(buf []byte) (r Record, ok bool, err error) {
+func (b *Buffer) Next() (r Record, ok bool, err error) {
 	{
 		b.mu.Lock()
 		if b.closed {
@@ -565,10 +565,10 @@ func (b *Buffer) Next(buf []byte) (r Record, ok bool, err error) {
 		f := s.f
 		b.mu.Unlock()
 		n := headerSize + int(ri.length)
-		if cap(buf) < n {
-			buf = make([]byte, n)
+		if cap(b.rbuf) < n {
+			b.rbuf = make([]byte, n)
 		}
-		buf = buf[:n]
+		buf := b.rbuf[:n]
 		_, rerr := f.ReadAt(buf, ri.off)
 		hd, good := parseHeader(buf)
 		if rerr == nil && good && hd.seq == ri.seq && hd.length == ri.length && verify(buf, hd) {
@@ -799,6 +799,14 @@ func (b *Buffer) closeFiles() {
 		b.lock.Close() // releases the flock
 		b.lock = nil
 	}
+}
+
+// Queued returns how many records, and events in them, are waiting to be
+// read.
+func (b *Buffer) Queued() (records, events uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.unread, b.unreadEv
 }
 
 // Dir returns the buffer's directory.

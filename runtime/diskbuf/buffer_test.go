@@ -65,9 +65,8 @@ func appendN(t *testing.T, b *Buffer, from, n int) []uint64 {
 func drain(t *testing.T, b *Buffer, first int) []uint64 {
 	t.Helper()
 	var seqs []uint64
-	var buf []byte
 	for i := first; ; i++ {
-		r, ok, err := b.Next(buf)
+		r, ok, err := b.Next()
 		if err != nil {
 			t.Fatalf("Next = %v", err)
 		}
@@ -231,10 +230,9 @@ func TestCorruptMiddle(t *testing.T) {
 	if st.Replayed != 59 {
 		t.Fatalf("replayed %d records; want 59 of 60", st.Replayed)
 	}
-	var buf []byte
 	n := 0
 	for {
-		r, ok, err := b.Next(buf)
+		r, ok, err := b.Next()
 		if err != nil || !ok {
 			break
 		}
@@ -278,7 +276,7 @@ func TestDamagedAfterOpen(t *testing.T) {
 	data, _ := os.ReadFile(f)
 	data[headerSize+1] ^= 1 // first record's payload
 	os.WriteFile(f, data, 0o644)
-	r, ok, err := b.Next(nil)
+	r, ok, err := b.Next()
 	if err != nil || !ok || !r.Damaged {
 		t.Fatalf("Next = %+v, %v, %v; want the damaged record", r, ok, err)
 	}
@@ -311,7 +309,7 @@ func TestFull(t *testing.T) {
 		t.Fatalf("a record larger than the buffer: %v; want ErrTooLarge", err)
 	}
 	for {
-		r, ok, _ := b.Next(nil)
+		r, ok, _ := b.Next()
 		if !ok {
 			break
 		}
@@ -405,9 +403,8 @@ func TestDiskFull(t *testing.T) {
 	if st.WriteErrors == 0 || st.Appended != uint64(n) || st.QueuedRecords != uint64(n) {
 		t.Fatalf("write errors %d, appended %d, queued %d; want > 0, %d, %d", st.WriteErrors, st.Appended, st.QueuedRecords, n, n)
 	}
-	var buf []byte
 	for {
-		r, ok, err := b.Next(buf)
+		r, ok, err := b.Next()
 		if err != nil || !ok {
 			break
 		}

@@ -75,5 +75,6 @@
 //     partial record, and is counted; MaxSize refusals are ErrFull, which
 //     the engine turns into the edge's overflow policy.
 //
-// A Buffer is safe for concurrent use.
+// A Buffer is safe for concurrent use, except that one goroutine at a time
+// reads with Next.
 package diskbuf

@@ -54,7 +54,7 @@ func FuzzSegment(f *testing.F) {
 		}
 		var prev uint64
 		for n := uint64(0); ; n++ {
-			r, ok, err := b.Next(nil)
+			r, ok, err := b.Next()
 			if err != nil {
 				t.Fatal(err)
 			}
