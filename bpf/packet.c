@@ -13,7 +13,8 @@
  *      helper, see parse);
  *   3. call the filter hook weir_filter(); a zero return counts the packet as
  *      filtered out;
- *   4. sample deterministically, 1 in sample_rate per interface and CPU;
+ *   4. sample 1 in sample_rate: by a random draw per packet, or, in flow
+ *      mode, by a hash of the packet's flow (see sample);
  *   5. reserve a record in this CPU's ring (weir_rings[cpu]) sized by the
  *      smallest size class that holds min(len, snaplen) bytes (64, 128, ...
  *      4096 bytes, or weir_snap_bytes for the longest), fill the struct
@@ -67,6 +68,12 @@ volatile const __u64 weir_wakeup_bytes = 256 * 1024;
  */
 volatile const __u32 weir_snap_bytes = WEIR_SNAPLEN_MAX;
 
+/*
+ * Seed of the flow hash, set by the loader before load: captures with the
+ * same seed keep the same flows, on every interface, CPU and host.
+ */
+volatile const __u32 weir_flow_seed = 0;
+
 /* The inner map template: one ring per CPU. The loader sets max_entries. */
 struct weir_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -90,9 +97,9 @@ struct {
 	__type(value, struct weir_pkt_counters);
 } weir_counters SEC(".maps");
 
-/* Per-interface settings keyed by ifindex, per CPU for the sampler. */
+/* Per-interface settings keyed by ifindex; the programs only read them. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u32);
 	__type(value, struct weir_if_config);
@@ -327,6 +334,152 @@ __noinline int weir_filter(void *ctx __weir_arg_ctx, const struct weir_filter_ar
 	return keep;
 }
 
+/* The 32-bit mixing steps of MurmurHash3: mix folds v into h, fmix
+ * finishes h so that every input bit affects every output bit. */
+static __always_inline __u32 rotl32(__u32 x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+static __always_inline __u32 mix(__u32 h, __u32 v)
+{
+	v *= 0xcc9e2d51;
+	v = rotl32(v, 15);
+	v *= 0x1b873593;
+	h ^= v;
+	h = rotl32(h, 13);
+	return h * 5 + 0xe6546b64;
+}
+
+static __always_inline __u32 fmix(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* ICMP and ICMPv6 echo request and reply types, whose identifier stands in
+ * for the ports. */
+#define WEIR_ICMP_ECHO_REPLY 0
+#define WEIR_ICMP_ECHO 8
+#define WEIR_ICMPV6_ECHO 128
+#define WEIR_ICMPV6_ECHO_REPLY 129
+
+/* load32 reads 4 bytes at p, which need not be aligned. */
+static __always_inline __u32 load32(const __u8 *p)
+{
+	__u32 w;
+
+	__builtin_memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/*
+ * weir_flow_hash returns a 32-bit hash of the packet's flow that is the
+ * same in both directions, or -1 when the packet has no IP addresses in the
+ * filter's copy of its first bytes (not IPv4 or IPv6, or cut short).
+ *
+ * Each end, an address and a port, is hashed on its own, from the seed; the
+ * flow's hash combines the smaller end hash with the larger, then the IP
+ * protocol, so a request and its reply hash alike. The port of an end is
+ * its TCP or UDP port, or for ICMP and ICMPv6 echo requests and replies the
+ * echo identifier (both ends alike), so that each ping session is a flow.
+ * IP packets whose ports are not read hash with port 0, so all of them
+ * between two addresses with one protocol form one flow: other protocols,
+ * other ICMP messages, a transport header the parser did not find or that
+ * ends beyond the WEIR_FILTER_HEAD bytes the filter sees (IPv6 with long
+ * extension header chains), and non-first fragments, which the parser
+ * reports with protocol 0 and which therefore do not go with the first
+ * fragment of their datagram.
+ *
+ * It is a global function, so the verifier checks it once, on its own,
+ * rather than once for every path through the parser; that keeps flow mode
+ * from doubling the programs' verification cost. It reads only args.
+ */
+__noinline long weir_flow_hash(const struct weir_filter_args *args)
+{
+	if (!args)
+		return -1;
+	__u32 seed = weir_flow_seed;
+	__u32 a = seed, b = seed;
+	__u32 n = args->head_len;
+	__u32 l3 = args->l3_off;
+	__u32 l4 = args->l4_off;
+	__u16 sport = 0, dport = 0;
+
+	if (n > WEIR_FILTER_HEAD)
+		n = WEIR_FILTER_HEAD;
+	if (args->l3_proto == WEIR_ETH_P_IP) {
+		if (l3 > WEIR_FILTER_HEAD - 20 || l3 + 20 > n)
+			return -1;
+		a = mix(a, load32(args->head + l3 + 12));
+		b = mix(b, load32(args->head + l3 + 16));
+	} else if (args->l3_proto == WEIR_ETH_P_IPV6) {
+		if (l3 > WEIR_FILTER_HEAD - 40 || l3 + 40 > n)
+			return -1;
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			a = mix(a, load32(args->head + l3 + 8 + 4 * i));
+			b = mix(b, load32(args->head + l3 + 24 + 4 * i));
+		}
+	} else {
+		return -1;
+	}
+	if (l4 <= WEIR_FILTER_HEAD - 6 && l4 + 6 <= n) {
+		const __u8 *h = args->head + l4;
+
+		switch (args->l4_proto) {
+		case WEIR_IPPROTO_TCP:
+		case WEIR_IPPROTO_UDP:
+			sport = ((__u16)h[0] << 8) | h[1];
+			dport = ((__u16)h[2] << 8) | h[3];
+			break;
+		case WEIR_IPPROTO_ICMP:
+			if (h[0] == WEIR_ICMP_ECHO || h[0] == WEIR_ICMP_ECHO_REPLY)
+				sport = dport = ((__u16)h[4] << 8) | h[5];
+			break;
+		case WEIR_IPPROTO_ICMPV6:
+			if (h[0] == WEIR_ICMPV6_ECHO || h[0] == WEIR_ICMPV6_ECHO_REPLY)
+				sport = dport = ((__u16)h[4] << 8) | h[5];
+			break;
+		}
+	}
+	a = fmix(mix(a, sport));
+	b = fmix(mix(b, dport));
+	__u32 lo = a < b ? a : b;
+	__u32 hi = a < b ? b : a;
+	return fmix(mix(mix(mix(seed, lo), hi), args->l4_proto));
+}
+
+/*
+ * sample decides whether to keep a packet at rate (> 1): it keeps it when a
+ * 32-bit draw d has d * rate < 2^32, which holds for 1 draw in rate (to
+ * within 2^-32) and costs no division. The draw is bpf_get_prandom_u32(),
+ * or in flow mode the packet's flow hash, so all packets of a flow go the
+ * same way; packets without one (not IP) are drawn at random. *how says
+ * which of the two chose the packet.
+ */
+static __always_inline bool sample(const struct weir_filter_args *fa, __u32 rate, __u32 mode,
+				   __u8 *how)
+{
+	__u32 d;
+	long h = -1;
+
+	if (mode == WEIR_SAMPLE_FLOW)
+		h = weir_flow_hash(fa);
+	if (h >= 0) {
+		d = h;
+		*how = WEIR_SAMPLE_FLOW;
+	} else {
+		d = bpf_get_prandom_u32();
+		*how = WEIR_SAMPLE_RANDOM;
+	}
+	return (((__u64)d * rate) >> 32) == 0;
+}
+
 /* emit reserves a record of class size SIZE and fills it. */
 #define WEIR_EMIT(SIZE)                                                                   \
 	do {                                                                              \
@@ -364,7 +517,7 @@ __noinline int weir_filter(void *ctx __weir_arg_ctx, const struct weir_filter_ar
 		r->l3_off = p.l3_off;                                                     \
 		r->l4_off = p.l4_off;                                                     \
 		r->l4_proto = p.l4_proto;                                                 \
-		r->reserved0 = 0;                                                         \
+		r->sample_mode = how;                                                     \
 		r->vlan_tci = p.vlan_tci;                                                 \
 		r->reserved1 = 0;                                                         \
 		bpf_ringbuf_submit(r, wake);                                              \
@@ -411,9 +564,9 @@ static __always_inline void capture(void *ctx, bool xdp, void *data, void *data_
 	}
 
 	__u32 rate = cfg->sample_rate;
+	__u8 how = WEIR_SAMPLE_NONE;
 	if (rate > 1) {
-		__u64 c = cfg->sample_ctr++;
-		if (c % rate != 0) {
+		if (!sample(&fa, rate, cfg->sample_mode, &how)) {
 			cnt->sampled_out++;
 			return;
 		}

@@ -50,6 +50,15 @@ const (
 	DirEgress  = 2
 )
 
+// How the sampler chose a packet (PacketRecord.SampleMode, WEIR_SAMPLE_*).
+// The byte was reserved (0) before sampling modes, without a version
+// change, so records from older programs read SampleNone.
+const (
+	SampleNone   = 0 // not sampled: SampleRate is 1 and every packet was kept
+	SampleRandom = 1 // a random draw per packet, 1 in SampleRate
+	SampleFlow   = 2 // a hash of the packet's flow, either direction: about 1 flow in SampleRate, kept whole
+)
+
 // Capture hooks (PacketRecord.Hook, WEIR_HOOK_*).
 const (
 	HookXDP = 1
@@ -104,7 +113,7 @@ type PacketRecord struct {
 	L3Off      uint16 // offset of the network header
 	L4Off      uint16 // offset of the transport header, OffNone if none
 	L4Proto    uint8  // IP protocol of the transport layer
-	Reserved0  uint8  // 0
+	SampleMode uint8  // SampleNone, SampleRandom or SampleFlow: how the sampler chose the packet
 	VLANTCI    uint16 // TCI of the outer VLAN tag, 0 if none
 	Reserved1  uint16 // 0
 }

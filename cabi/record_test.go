@@ -40,7 +40,8 @@ func TestRecordLayout(t *testing.T) {
 	want := fmt.Sprintln(cabi.RecordPacket, cabi.RecordSyscall, int(cabi.ClockNone), int(cabi.ClockMonotonic), int(cabi.ClockRealtime),
 		int(cabi.ClockBoottime), cabi.RecordHeaderSize, cabi.PacketRecordSize, cabi.PacketRecordVersion,
 		cabi.DirIngress, cabi.DirEgress, cabi.HookXDP, cabi.HookTCX, cabi.ParsedL3, cabi.ParsedL4,
-		cabi.ParseFragment, cabi.ParseTruncated, cabi.ParseExtLimit, cabi.OffNone)
+		cabi.ParseFragment, cabi.ParseTruncated, cabi.ParseExtLimit, cabi.OffNone,
+		cabi.SampleNone, cabi.SampleRandom, cabi.SampleFlow)
 	want += fmt.Sprintln(cabi.SyscallRecordVersion, cabi.SyscallRecordSize, cabi.SyscallStrMax,
 		cabi.DecodeNone, cabi.DecodeSockaddr, cabi.DecodePath, cabi.DecodePath2, cabi.DecodeExec, cabi.DecodeSockFD,
 		cabi.SysStr0Truncated, cabi.SysStr1Truncated, cabi.SysStr0Fault, cabi.SysStr1Fault,
@@ -76,7 +77,8 @@ func TestReadPacket(t *testing.T) {
 	frame := []byte{1, 2, 3, 4}
 	ok := cabi.PacketRecord{
 		RecordHeader: cabi.RecordHeader{TsNs: 1234, Seq: 9, CPU: 2, Clock: cabi.ClockMonotonic},
-		Ifindex:      3, OrigLen: 100, CapLen: 4, SampleRate: 1, Direction: cabi.DirEgress, Hook: cabi.HookTCX,
+		Ifindex:      3, OrigLen: 100, CapLen: 4, SampleRate: 16, Direction: cabi.DirEgress, Hook: cabi.HookTCX,
+		SampleMode: cabi.SampleFlow,
 	}
 	good := packetRecord(ok, frame)
 	v, err := cabi.ReadPacket(good)
@@ -89,7 +91,8 @@ func TestReadPacket(t *testing.T) {
 	if &v.Frame[0] != &good[cabi.PacketRecordSize] {
 		t.Errorf("ReadPacket copied the frame; want a slice of the record")
 	}
-	if v.Header.Seq != 9 || v.Header.CPU != 2 || v.Header.Hook != cabi.HookTCX || !v.Header.Truncated() {
+	if v.Header.Seq != 9 || v.Header.CPU != 2 || v.Header.Hook != cabi.HookTCX || !v.Header.Truncated() ||
+		v.Header.SampleRate != 16 || v.Header.SampleMode != cabi.SampleFlow {
 		t.Errorf("ReadPacket header = %+v", v.Header)
 	}
 	// Padding past Size (ring size classes) is ignored.

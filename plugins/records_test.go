@@ -66,8 +66,8 @@ func packetEvents() []packetEvent {
 	frame := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0}
 	good := cabi.PacketRecord{
 		RecordHeader: cabi.RecordHeader{TsNs: 5_000, Seq: 41, CPU: 2, Clock: cabi.ClockMonotonic},
-		Ifindex:      7, OrigLen: 1500, CapLen: uint32(len(frame)), SampleRate: 1,
-		Direction: cabi.DirEgress, Hook: cabi.HookTCX,
+		Ifindex:      7, OrigLen: 1500, CapLen: uint32(len(frame)), SampleRate: 4,
+		Direction: cabi.DirEgress, Hook: cabi.HookTCX, SampleMode: cabi.SampleFlow,
 	}
 	badVersion := good
 	badVersion.Version = 1
@@ -76,8 +76,8 @@ func packetEvents() []packetEvent {
 	all := fmt.Sprintf("%x", frame)
 	return []packetEvent{
 		{"good", cabi.KindPacket, 0, good, frame, 0,
-			"view 0 ts=1700000000123456789 ifindex=7 dir=2 wire=1500 seq=41 frame=" + all},
-		{"cut by a processor", cabi.KindPacket, cabi.FlagTruncated, good, frame, cabi.PacketRecordSize + 6, "view 0 ts=1700000000123456789 ifindex=7 dir=2 wire=1500 seq=41 frame=" + all[:12]},
+			"view 0 ts=1700000000123456789 ifindex=7 dir=2 wire=1500 seq=41 rate=4 mode=2 frame=" + all},
+		{"cut by a processor", cabi.KindPacket, cabi.FlagTruncated, good, frame, cabi.PacketRecordSize + 6, "view 0 ts=1700000000123456789 ifindex=7 dir=2 wire=1500 seq=41 rate=4 mode=2 frame=" + all[:12]},
 		{"cut without the flag", cabi.KindPacket, 0, good, frame, cabi.PacketRecordSize + 6, "view 1"},
 		{"header cut", cabi.KindPacket, cabi.FlagTruncated, good, frame, cabi.PacketRecordSize - 1, "view 1"},
 		{"raw kind", cabi.KindRaw, 0, good, frame, 0, "view 2"},

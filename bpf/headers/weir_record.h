@@ -37,22 +37,19 @@ struct weir_pkt_counters {
 };
 
 /*
- * struct weir_if_config - per-interface settings, the value of the
- * PERCPU_HASH weir_ifcfg keyed by ifindex. The loader writes the same
- * settings into every CPU's slot; the program only updates sample_ctr in
- * its own CPU's slot.
+ * struct weir_if_config - per-interface settings, the value of the HASH
+ * weir_ifcfg keyed by ifindex. The programs only read it.
  */
 struct weir_if_config {
-	/* Keep 1 packet in sample_rate; 0 and 1 keep every packet. */
+	/* Keep 1 packet (or flow) in sample_rate; 0 and 1 keep every packet. */
 	__u32 sample_rate;
 	/* Capture at most this many bytes of each packet (1..WEIR_SNAPLEN_MAX);
 	 * records hold at most weir_snap_bytes, which the loader sets at or
 	 * above every interface's snaplen. */
 	__u32 snaplen;
-	/* Deterministic sampler state: packets offered to the sampler on this
-	 * CPU and interface. A packet is kept when sample_ctr % rate == 0
-	 * before the increment, so the first packet is always kept. */
-	__u64 sample_ctr;
+	/* WEIR_SAMPLE_RANDOM (and 0): a random draw per packet;
+	 * WEIR_SAMPLE_FLOW: a hash of the packet's flow (see packet.c). */
+	__u32 sample_mode;
 };
 
 /* Largest snaplen the programs honour: the largest weir_snap_bytes. */

@@ -37,15 +37,16 @@ int main(void)
 	F(weir_pkt_record, l3_off);
 	F(weir_pkt_record, l4_off);
 	F(weir_pkt_record, l4_proto);
-	F(weir_pkt_record, reserved0);
+	F(weir_pkt_record, sample_mode);
 	F(weir_pkt_record, vlan_tci);
 	F(weir_pkt_record, reserved1);
 
-	printf("const %d %d %d %d %d %d %d %d %d %d %d %d %d %u %u %u %u %u %d\n", WEIR_RECORD_PACKET,
+	printf("const %d %d %d %d %d %d %d %d %d %d %d %d %d %u %u %u %u %u %d %d %d %d\n", WEIR_RECORD_PACKET,
 	       WEIR_RECORD_SYSCALL, WEIR_CLOCK_NONE, WEIR_CLOCK_MONOTONIC, WEIR_CLOCK_REALTIME,
 	       WEIR_CLOCK_BOOTTIME, WEIR_RECORD_HDR_SIZE, WEIR_PKT_RECORD_SIZE, WEIR_PKT_RECORD_VERSION,
 	       WEIR_DIR_INGRESS, WEIR_DIR_EGRESS, WEIR_HOOK_XDP, WEIR_HOOK_TCX, WEIR_PARSE_L3, WEIR_PARSE_L4,
-	       WEIR_PARSE_FRAGMENT, WEIR_PARSE_TRUNCATED, WEIR_PARSE_EXT_LIMIT, WEIR_OFF_NONE);
+	       WEIR_PARSE_FRAGMENT, WEIR_PARSE_TRUNCATED, WEIR_PARSE_EXT_LIMIT, WEIR_OFF_NONE,
+	       WEIR_SAMPLE_NONE, WEIR_SAMPLE_RANDOM, WEIR_SAMPLE_FLOW);
 
 	S(weir_sys_record);
 	F(weir_sys_record, hdr);

@@ -48,8 +48,9 @@ Notes:
   The snap length is capped at %d bytes, weir's largest record class
   (tcpdump's default is 262144); -s 0 means that maximum.
 
-  Sampling (--sample N) keeps the first packet and then every N-th, per
-  interface and CPU; every record says the rate it was sampled at.
+  Sampling (--sample N) keeps each packet with probability 1/N, by a random
+  draw of its own, so requests and replies, and every kind of traffic, are
+  kept in proportion; every record says the rate it was sampled at.
 
   Each CPU has its own ring; weir merges them so packets come out in time
   order, holding each packet until it is --order-window old (1ms).

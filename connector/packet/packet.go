@@ -23,7 +23,7 @@ var Spec = spec.Spec{
 	{Name: "direction", Kind: spec.Enum, Enum: []string{"auto", "in", "out", "both"}, Default: "auto", Doc: "Traffic to capture: received (in), sent (out) or both; auto is both in tc mode and in in xdp mode, which supports only in."},
 	{Name: "mode", Kind: spec.Enum, Enum: []string{"tc", "xdp"}, Default: "tc", Doc: "Kernel hook: tc (TCX, both directions) or xdp (ingress only, before the kernel allocates a socket buffer)."},
 	{Name: "snaplen", Kind: spec.Size, Default: kpacket.SnaplenMax, Min: 1, Doc: "Most bytes kept of each packet; values above 9216 are capped to it."},
-	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Doc: "Keep 1 packet in this many, per interface and CPU, deterministically."},
+	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Doc: "Keep 1 packet in this many, each by a random draw of its own; every record carries the rate."},
 	{Name: "ring_size", Kind: spec.Size, Default: kpacket.DefaultRingSize, Min: 4096, Max: 1 << 30, Doc: "Size of each CPU's ring buffer, a power of two."},
 	{Name: "wakeup_bytes", Kind: spec.Size, Default: 0, Doc: "Wake the reader when this much data waits in a ring; 0 is half the ring. Below it, a 100ms deadline picks records up."},
 	{Name: "count", Kind: spec.Uint, Default: 0, Doc: "Stop after handing over this many packets, then end as a drained source does; 0 captures until stopped."},

@@ -1,6 +1,8 @@
 package packet
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -102,6 +104,52 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("parse mode %q: want xdp or tc", s)
 }
 
+// SampleMode selects how the programs choose the 1 packet in SampleRate
+// they keep. Every record says how its packet was chosen
+// (Header.SampleMode, cabi.SampleRandom or cabi.SampleFlow).
+type SampleMode uint8
+
+// Sampling modes. The zero value means SampleRandom.
+const (
+	// SampleRandom keeps each packet with probability 1/SampleRate, by a
+	// random draw (bpf_get_prandom_u32) of its own: the kept packets are
+	// an unbiased sample of every kind of traffic, requests and replies
+	// alike, and each stands for SampleRate packets.
+	SampleRandom SampleMode = cabi.SampleRandom
+	// SampleFlow keeps whole flows, about 1 in SampleRate: a packet is
+	// kept when a hash of its IP addresses, IP protocol and ports (the
+	// ICMP echo identifier for pings) falls in the kept 1/SampleRate of
+	// the hash space. The hash is the same in both directions, so a kept
+	// request has its reply; it is seeded with Config.FlowSeed. Packets
+	// without IP addresses (ARP, ...) are drawn at random as in
+	// SampleRandom, and their records say so; IP packets whose ports the
+	// parser does not see (non-first fragments, protocols other than TCP,
+	// UDP and ICMP echo) form one flow per address pair and protocol.
+	SampleFlow SampleMode = cabi.SampleFlow
+)
+
+// String returns "random" or "flow".
+func (m SampleMode) String() string {
+	switch m {
+	case 0, SampleRandom:
+		return "random"
+	case SampleFlow:
+		return "flow"
+	}
+	return fmt.Sprintf("sample-mode(%d)", uint8(m))
+}
+
+// ParseSampleMode parses "random" or "flow".
+func ParseSampleMode(s string) (SampleMode, error) {
+	switch strings.ToLower(s) {
+	case "random":
+		return SampleRandom, nil
+	case "flow":
+		return SampleFlow, nil
+	}
+	return 0, fmt.Errorf("parse sample mode %q: want random or flow", s)
+}
+
 // Defaults used for zero Config fields.
 const (
 	DefaultSnaplen = SnaplenMax
@@ -126,10 +174,17 @@ type Config struct {
 	// than Snaplen takes no more ring space than Snaplen needs, and
 	// SetInterface cannot raise an interface's snaplen above it.
 	Snaplen uint32
-	// SampleRate keeps 1 packet in SampleRate per interface and CPU,
-	// deterministically (the first, then every SampleRate-th); 0 and 1
-	// keep every packet.
+	// SampleRate keeps 1 packet (or flow) in SampleRate, chosen as
+	// SampleMode says; 0 and 1 keep every packet.
 	SampleRate uint32
+	// SampleMode is how the 1 packet in SampleRate is chosen; zero is
+	// SampleRandom.
+	SampleMode SampleMode
+	// FlowSeed seeds the flow hash of SampleFlow. Captures with the same
+	// seed keep the same flows, on every interface and host, so two hosts
+	// can sample both ends of the same connections; 0 picks a random seed
+	// for each capture.
+	FlowSeed uint32
 	// RingSize is the size in bytes of each CPU's ring buffer, a power of
 	// two and a multiple of the page size; 0 means DefaultRingSize.
 	RingSize int
@@ -290,6 +345,20 @@ func (cfg Config) normalize() (Config, error) {
 	if cfg.SampleRate == 0 {
 		cfg.SampleRate = 1
 	}
+	switch cfg.SampleMode {
+	case 0:
+		cfg.SampleMode = SampleRandom
+	case SampleRandom, SampleFlow:
+	default:
+		return cfg, fmt.Errorf("open capture: unknown sample mode %d", cfg.SampleMode)
+	}
+	for cfg.FlowSeed == 0 {
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return cfg, fmt.Errorf("open capture: pick a flow seed: %w", err)
+		}
+		cfg.FlowSeed = binary.NativeEndian.Uint32(b[:])
+	}
 	if cfg.RingSize == 0 {
 		cfg.RingSize = DefaultRingSize
 	}
@@ -370,6 +439,9 @@ func load(cfg Config, progs []string) (*Capture, error) {
 	}
 	if err := spec.Variables[packetVarWeirSnapBytes].Set(snapBytes(cfg.Snaplen)); err != nil {
 		return nil, fmt.Errorf("load capture programs: set snaplen class: %w", err)
+	}
+	if err := spec.Variables[packetVarWeirFlowSeed].Set(cfg.FlowSeed); err != nil {
+		return nil, fmt.Errorf("load capture programs: set flow seed: %w", err)
 	}
 	if cfg.Filter != nil {
 		for _, name := range progs {
@@ -538,11 +610,11 @@ func (c *Capture) attach(ifc Interface) error {
 }
 
 // SetInterface sets (or replaces) the sampling rate and snaplen for the
-// interface with index ifindex, on every CPU, and resets its sampler. The
-// programs capture only on interfaces that have settings; Open sets them for
-// cfg.Interfaces. rate 0 means 1; snaplen 0, and values above the
-// Config.Snaplen the capture was opened with, mean that Snaplen, which
-// sized the programs' largest record.
+// interface with index ifindex; it samples in the capture's
+// Config.SampleMode. The programs capture only on interfaces that have
+// settings; Open sets them for cfg.Interfaces. rate 0 means 1; snaplen 0,
+// and values above the Config.Snaplen the capture was opened with, mean
+// that Snaplen, which sized the programs' largest record.
 func (c *Capture) SetInterface(ifindex int, rate, snaplen uint32) error {
 	if rate == 0 {
 		rate = 1
@@ -550,11 +622,8 @@ func (c *Capture) SetInterface(ifindex int, rate, snaplen uint32) error {
 	if snaplen == 0 || snaplen > c.cfg.Snaplen {
 		snaplen = c.cfg.Snaplen
 	}
-	vals := make([]packetWeirIfConfig, len(c.rings))
-	for i := range vals {
-		vals[i] = packetWeirIfConfig{SampleRate: rate, Snaplen: snaplen}
-	}
-	if err := c.objs.WeirIfcfg.Put(uint32(ifindex), vals); err != nil {
+	val := packetWeirIfConfig{SampleRate: rate, Snaplen: snaplen, SampleMode: uint32(c.cfg.SampleMode)}
+	if err := c.objs.WeirIfcfg.Put(uint32(ifindex), &val); err != nil {
 		return fmt.Errorf("set config of ifindex %d: %w", ifindex, err)
 	}
 	return nil

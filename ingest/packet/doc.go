@@ -11,8 +11,10 @@
 // into its header and bytes.
 //
 // In the kernel each packet is counted as seen, parsed, passed to the filter
-// hook, sampled 1 in Config.SampleRate, truncated to Config.Snaplen and
-// written to the ring of the CPU it was seen on. Counters reports what
+// hook, sampled 1 in Config.SampleRate (by a random draw per packet, or by
+// a hash of its flow: Config.SampleMode), truncated to Config.Snaplen and
+// written to the ring of the CPU it was seen on; every record carries the
+// rate and how its packet was chosen. Counters reports what
 // happened to every packet: seen = filtered + sampled out + emitted + ring
 // full, exactly.
 //

@@ -27,7 +27,7 @@ var layouts = []struct {
 		{"sample_rate", "SampleRate"}, {"direction", "Direction"},
 		{"hook", "Hook"}, {"parse_flags", "ParseFlags"}, {"vlan_depth", "VLANDepth"},
 		{"l3_proto", "L3Proto"}, {"l3_off", "L3Off"}, {"l4_off", "L4Off"},
-		{"l4_proto", "L4Proto"}, {"reserved0", "Reserved0"}, {"vlan_tci", "VLANTCI"},
+		{"l4_proto", "L4Proto"}, {"sample_mode", "SampleMode"}, {"vlan_tci", "VLANTCI"},
 		{"reserved1", "Reserved1"},
 	}},
 	{"weir_pkt_counters", reflect.TypeOf(packetWeirPktCounters{}), [][2]string{
@@ -40,7 +40,7 @@ var layouts = []struct {
 		{"direction", "Direction"},
 	}},
 	{"weir_if_config", reflect.TypeOf(packetWeirIfConfig{}), [][2]string{
-		{"sample_rate", "SampleRate"}, {"snaplen", "Snaplen"}, {"sample_ctr", "SampleCtr"},
+		{"sample_rate", "SampleRate"}, {"snaplen", "Snaplen"}, {"sample_mode", "SampleMode"},
 	}},
 }
 

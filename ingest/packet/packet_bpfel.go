@@ -17,7 +17,7 @@ type packetWeirIfConfig struct {
 	_          structs.HostLayout
 	SampleRate uint32
 	Snaplen    uint32
-	SampleCtr  uint64
+	SampleMode uint32
 }
 
 type packetWeirPktCounters struct {
@@ -40,6 +40,7 @@ const (
 	packetProgWeirTcEgress   = "weir_tc_egress"
 	packetProgWeirTcIngress  = "weir_tc_ingress"
 	packetProgWeirXdpIngress = "weir_xdp_ingress"
+	packetVarWeirFlowSeed    = "weir_flow_seed"
 	packetVarWeirSnapBytes   = "weir_snap_bytes"
 	packetVarWeirWakeupBytes = "weir_wakeup_bytes"
 )
@@ -104,6 +105,7 @@ type packetMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type packetVariableSpecs struct {
+	WeirFlowSeed    *ebpf.VariableSpec `ebpf:"weir_flow_seed"`
 	WeirSnapBytes   *ebpf.VariableSpec `ebpf:"weir_snap_bytes"`
 	WeirWakeupBytes *ebpf.VariableSpec `ebpf:"weir_wakeup_bytes"`
 }
@@ -145,6 +147,7 @@ func (m *packetMaps) Close() error {
 //
 // It can be passed to loadPacketObjects or ebpf.CollectionSpec.LoadAndAssign.
 type packetVariables struct {
+	WeirFlowSeed    *ebpf.Variable `ebpf:"weir_flow_seed"`
 	WeirSnapBytes   *ebpf.Variable `ebpf:"weir_snap_bytes"`
 	WeirWakeupBytes *ebpf.Variable `ebpf:"weir_wakeup_bytes"`
 }

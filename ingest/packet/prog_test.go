@@ -151,8 +151,12 @@ func drain(t *testing.T, c *Capture) []capturedRecord {
 			if d := int64(now) - int64(ev.TsNs); d < -int64(time.Second) || d > int64(time.Minute) {
 				t.Errorf("event time %d is %v away from now", ev.TsNs, time.Duration(d))
 			}
-			if h.Clock != cabi.ClockMonotonic || h.Reserved != [3]uint8{} || h.Reserved0 != 0 || h.Reserved1 != 0 {
-				t.Errorf("record clock %v, reserved %v %d %d; want %v and zeros", h.Clock, h.Reserved, h.Reserved0, h.Reserved1, cabi.ClockMonotonic)
+			if h.Clock != cabi.ClockMonotonic || h.Reserved != [3]uint8{} || h.Reserved1 != 0 {
+				t.Errorf("record clock %v, reserved %v %d; want %v and zeros", h.Clock, h.Reserved, h.Reserved1, cabi.ClockMonotonic)
+			}
+			// Unsampled records say so; sampled ones say how.
+			if (h.SampleRate <= 1) != (h.SampleMode == cabi.SampleNone) || h.SampleMode > cabi.SampleFlow {
+				t.Errorf("record sample rate %d, mode %d; want mode %d exactly when the rate is 1", h.SampleRate, h.SampleMode, cabi.SampleNone)
 			}
 			// The kit reader sees what Decode sees, with the event's Unix time.
 			if v, err := cabi.ReadPacketEvent(&ev); err != nil || v.TsNs != ev.TsNs || v.Ifindex != h.Ifindex || v.WireLen != h.OrigLen || !bytes.Equal(v.Frame, data) {

@@ -145,6 +145,20 @@ struct weir_record_hdr {
 #define WEIR_DIR_INGRESS 1
 #define WEIR_DIR_EGRESS 2
 
+/*
+ * How a packet was chosen by the sampler (weir_pkt_record.sample_mode).
+ * Records written before this field had a meaning hold 0 there.
+ */
+/* Not sampled: sample_rate is 1 and every packet was kept. */
+#define WEIR_SAMPLE_NONE 0
+/* Drawn at random, independently of every other packet, with probability
+ * 1/sample_rate. */
+#define WEIR_SAMPLE_RANDOM 1
+/* Chosen by a hash of its flow (addresses, protocol and ports, in either
+ * order), so that every packet of the flow in both directions was kept and
+ * about 1 flow in sample_rate is kept. */
+#define WEIR_SAMPLE_FLOW 2
+
 /* Capture hooks (weir_pkt_record.hook). */
 #define WEIR_HOOK_XDP 1
 #define WEIR_HOOK_TCX 2
@@ -187,7 +201,10 @@ struct weir_pkt_record {
 	uint32_t orig_len;
 	/* Number of packet bytes that follow this header, <= orig_len. */
 	uint32_t cap_len;
-	/* 1-in-N sampling rate in force when the packet was kept (1 = all). */
+	/* 1-in-N sampling rate in force when the packet was kept (1 = all):
+	 * each kept packet stands for sample_rate packets (sample_mode
+	 * WEIR_SAMPLE_RANDOM) or its flow for sample_rate flows
+	 * (WEIR_SAMPLE_FLOW). */
 	uint32_t sample_rate;
 	/* WEIR_DIR_INGRESS or WEIR_DIR_EGRESS. */
 	uint8_t direction;
@@ -205,8 +222,11 @@ struct weir_pkt_record {
 	uint16_t l4_off;
 	/* IP protocol number of the transport layer (6, 17, 1, 58...). */
 	uint8_t l4_proto;
-	/* Reserved, 0. */
-	uint8_t reserved0;
+	/* WEIR_SAMPLE_*: how the sampler chose this packet. This byte was
+	 * reserved (0) before sampling modes; the layout and version did not
+	 * change, so a reader of version 2 records reads 0 from older
+	 * programs, which sampled 1 in sample_rate by counting. */
+	uint8_t sample_mode;
 	/* VLAN TCI of the outer tag, 0 when there is none. */
 	uint16_t vlan_tci;
 	/* Reserved, 0. */

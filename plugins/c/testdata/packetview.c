@@ -1,7 +1,7 @@
 /*
  * packetview.c - a test sink that reads every event with weir_packet_view()
  * from weir/records.h and logs what it read, one info line per event:
- *   view STATUS ts=TS ifindex=N dir=D wire=W seq=S frame=HEX
+ *   view STATUS ts=TS ifindex=N dir=D wire=W seq=S rate=R mode=M frame=HEX
  * (only "view STATUS" when the status is not WEIR_RECORD_OK).
  * TestCPacketView in plugins/records_test.go drives it.
  *
@@ -54,9 +54,10 @@ static weir_status pv_write(weir_instance *pv, const weir_batch *batch)
 		int n = snprintf(line, sizeof(line), "view %d", (int)st);
 		if (st == WEIR_RECORD_OK) {
 			n += snprintf(line + n, sizeof(line) - (size_t)n,
-				      " ts=%llu ifindex=%u dir=%u wire=%u seq=%llu frame=",
+				      " ts=%llu ifindex=%u dir=%u wire=%u seq=%llu rate=%u mode=%u frame=",
 				      (unsigned long long)v.ts_ns, v.ifindex, v.direction, v.wire_len,
-				      (unsigned long long)v.header.hdr.seq);
+				      (unsigned long long)v.header.hdr.seq, v.header.sample_rate,
+				      v.header.sample_mode);
 			for (uint32_t j = 0; j < v.frame_len && (size_t)n + 3 < sizeof(line); j++)
 				n += snprintf(line + n, sizeof(line) - (size_t)n, "%02x", v.frame[j]);
 		}

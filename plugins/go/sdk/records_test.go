@@ -25,10 +25,11 @@ func packetRecord(frame []byte) []byte {
 	ne.PutUint32(b[32:], 7)                     // ifindex
 	ne.PutUint32(b[36:], 1500)                  // orig_len
 	ne.PutUint32(b[40:], uint32(len(frame)))    // cap_len
-	ne.PutUint32(b[44:], 1)                     // sample_rate
+	ne.PutUint32(b[44:], 8)                     // sample_rate
 	b[48] = 1                                   // direction: ingress
 	b[49] = 1                                   // hook: XDP
 	ne.PutUint16(b[52:], 0x86dd)                // l3_proto
+	b[59] = 1                                   // sample_mode: WEIR_SAMPLE_RANDOM
 	return append(b, frame...)
 }
 
@@ -46,7 +47,7 @@ func TestReadPacket(t *testing.T) {
 	if &v.Frame[0] != &rec[64] {
 		t.Error("ReadPacket copied the frame; want a slice of the event's bytes")
 	}
-	if h := v.Header; h.Seq != 41 || h.CPU != 3 || h.L3Proto != 0x86dd || h.Hook != 1 || h.TsNs != 5_000 {
+	if h := v.Header; h.Seq != 41 || h.CPU != 3 || h.L3Proto != 0x86dd || h.Hook != 1 || h.TsNs != 5_000 || h.SampleRate != 8 || h.SampleMode != 1 {
 		t.Errorf("ReadPacket header = %+v", h)
 	}
 

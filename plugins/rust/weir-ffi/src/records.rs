@@ -27,6 +27,12 @@ pub const WEIR_PKT_RECORD_VERSION: u16 = 2;
 pub const WEIR_DIR_INGRESS: u8 = 1;
 pub const WEIR_DIR_EGRESS: u8 = 2;
 
+/// How the sampler chose a packet (PacketRecord::sample_mode): not sampled
+/// (sample_rate 1), a random draw per packet, or a hash of its flow.
+pub const WEIR_SAMPLE_NONE: u8 = 0;
+pub const WEIR_SAMPLE_RANDOM: u8 = 1;
+pub const WEIR_SAMPLE_FLOW: u8 = 2;
+
 /// Capture hooks (PacketRecord::hook).
 pub const WEIR_HOOK_XDP: u8 = 1;
 pub const WEIR_HOOK_TCX: u8 = 2;
@@ -73,7 +79,9 @@ pub struct PacketRecord {
     pub l3_off: u16,
     pub l4_off: u16,
     pub l4_proto: u8,
-    pub reserved0: u8,
+    /// WEIR_SAMPLE_*: how the sampler chose the packet (0 in records from
+    /// programs older than sampling modes, when the byte was reserved).
+    pub sample_mode: u8,
     pub vlan_tci: u16,
     pub reserved1: u16,
 }
@@ -257,7 +265,7 @@ mod tests {
                 off!(p, l3_off),
                 off!(p, l4_off),
                 off!(p, l4_proto),
-                off!(p, reserved0),
+                off!(p, sample_mode),
                 off!(p, vlan_tci),
                 off!(p, reserved1)
             ],
@@ -281,11 +289,12 @@ mod tests {
         r[32..36].copy_from_slice(&7u32.to_ne_bytes()); // ifindex
         r[36..40].copy_from_slice(&orig_len.to_ne_bytes());
         r[40..44].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-        r[44..48].copy_from_slice(&1u32.to_ne_bytes()); // sample_rate
+        r[44..48].copy_from_slice(&4u32.to_ne_bytes()); // sample_rate
         r[48] = WEIR_DIR_EGRESS;
         r[49] = WEIR_HOOK_TCX;
         r[52..54].copy_from_slice(&0x0800u16.to_ne_bytes());
         r[56..58].copy_from_slice(&WEIR_OFF_NONE.to_ne_bytes());
+        r[59] = WEIR_SAMPLE_FLOW;
         b.extend_from_slice(frame);
         b
     }
@@ -325,9 +334,19 @@ mod tests {
                     v.header.hdr.cpu,
                     v.header.hook,
                     v.header.l3_proto,
-                    v.header.l4_off
+                    v.header.l4_off,
+                    v.header.sample_rate,
+                    v.header.sample_mode
                 ),
-                (41, 3, WEIR_HOOK_TCX, 0x0800, WEIR_OFF_NONE)
+                (
+                    41,
+                    3,
+                    WEIR_HOOK_TCX,
+                    0x0800,
+                    WEIR_OFF_NONE,
+                    4,
+                    WEIR_SAMPLE_FLOW
+                )
             );
 
             let ev = event(&mut b[at..], 1_700_000_000_000_000_000, 0);
