@@ -79,6 +79,7 @@ type benchFlags struct {
 	asJSON, copyBytes      bool
 	touch                  bool
 	insecure               *bool
+	sampleSet              bool // --sample was given, so 0 is an error rather than "no sampling"
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
@@ -118,6 +119,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weir bench: unexpected argument %q\n%s", fs.Arg(0), helpHint("bench"))
 		return 2
 	}
+	f.sampleSet = fs.Changed("sample")
 	cfg, err := f.config()
 	if err != nil {
 		fmt.Fprintf(stderr, "weir bench: %v\n%s", err, helpHint("bench"))
@@ -162,14 +164,23 @@ func (f *benchFlags) config() (bench.Config, error) {
 		return cfg, fmt.Errorf("--events: %w", err)
 	}
 	size, err := spec.ParseSize(f.size)
-	if err != nil || size > 1<<30 {
-		return cfg, fmt.Errorf("--size: want a size from 0 to 1GiB such as 64 or 1KiB, found %q", f.size)
+	if err != nil || size < 1 || size > 1<<30 {
+		return cfg, fmt.Errorf("--size: want a size from 1 byte to 1GiB such as 64 or 1KiB, found %q", f.size)
 	}
 	if f.rate < 0 {
 		return cfg, fmt.Errorf("--rate: %g is negative", f.rate)
 	}
 	if f.batch <= 0 || f.queue <= 0 {
 		return cfg, errors.New("--batch and --queue must be positive")
+	}
+	if f.timeout <= 0 {
+		return cfg, fmt.Errorf("--timeout %v: want a positive duration such as 30s", f.timeout)
+	}
+	if f.procs < 0 {
+		return cfg, fmt.Errorf("--procs %d: want 0 (leave GOMAXPROCS as it is) or more", f.procs)
+	}
+	if f.sampleSet && f.sample < 1 {
+		return cfg, fmt.Errorf("--sample %d: want 1 or more (1 keeps every event)", f.sample)
 	}
 	switch f.latency {
 	case "batch", "all", "off":
@@ -181,10 +192,6 @@ func (f *benchFlags) config() (bench.Config, error) {
 		Batch: f.batch, Queue: f.queue, Copy: f.copyBytes, Sink: f.sink, SinkType: f.sinkType, SinkConfig: []byte(f.sinkConfig),
 		Latency: f.latency, HdrLog: f.hdrLog, Touch: f.touch, Timeout: f.timeout, MemEvery: 10 * time.Millisecond,
 		AllowInsecurePlugins: f.insecure != nil && *f.insecure,
-	}
-	if size == 0 {
-		// Zero-byte events: the blaster's default would take over.
-		return cfg, errors.New("--size: events must have at least 1 byte")
 	}
 	add := func(typ string, config any) {
 		var buf strings.Builder
