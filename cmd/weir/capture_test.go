@@ -64,7 +64,8 @@ func TestCaptureUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-i", "lo", "tcp", "port", "80"}, `filter expressions are not supported yet (got "tcp port 80")`},
+		{[]string{"-i", "lo", "tcp", "port"}, "filter expression: expected an address, a number or a name, found end of expression\n  tcp port\n          ^"},
+		{[]string{"-i", "lo", "host", "example.com"}, "host names are not supported"},
 		{[]string{}, "no interface given"},
 		{[]string{"-i", "lo", "--mode", "bpf"}, `parse mode "bpf"`},
 		{[]string{"-i", "lo", "--mode", "xdp", "--direction", "out"}, "--mode xdp captures ingress only"},
@@ -81,6 +82,10 @@ func TestCaptureUsageErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
 			t.Errorf("weir capture %q = %d, stderr %q; want 2 and a message containing %q", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+	var dout, derr bytes.Buffer
+	if code := runCapture(context.Background(), []string{"-d", "tcp", "port", "80"}, &dout, &derr); code != 0 || !strings.Contains(dout.String(), "FnXdpLoadBytes") || !strings.Contains(dout.String(), "JEq32Imm dst: r0") || derr.Len() != 0 {
+		t.Errorf("weir capture -d tcp port 80 = %d, stdout %q, stderr %q; want 0 and the program", code, dout.String(), derr.String())
 	}
 	var stdout, stderr bytes.Buffer
 	if code := runCapture(context.Background(), []string{"--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Examples:") || stderr.Len() != 0 {

@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cilium/ebpf/asm"
 	flag "github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/weirproject/weir/connector/spec"
+	"github.com/weirproject/weir/ingest/filter"
 	"github.com/weirproject/weir/ingest/packet"
 )
 
@@ -56,8 +58,10 @@ Notes:
   order, holding each packet until it is --order-window old (1ms).
   --no-order hands them out one CPU's after another's, which costs less.
 
-  Filter expressions (trailing words, as in tcpdump) are not supported yet:
-  weir refuses them rather than capture everything.
+  A filter expression (trailing words, as in tcpdump: weir capture -i eth0
+  tcp port 443) is compiled to eBPF and runs in the kernel before sampling;
+  the syntax is tcpdump's (man pcap-filter), without host or service name
+  lookups. -d prints the compiled program and exits. See docs/filters.md.
 
   On SIGINT or SIGTERM weir detaches its programs and first writes out the
   packets still waiting in the rings (for up to --drain-timeout), so stopping loses
@@ -121,6 +125,7 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		userName  = fs.StringP("user", "Z", "nobody", "after attaching and opening the output, run as this user (as tcpdump -Z); root keeps every privilege")
 		noOrder   = fs.Bool("no-order", false, "hand packets out in ring order, one CPU's after another's, instead of merged in time order")
 		window    = fs.Duration("order-window", packet.DefaultOrderWindow, "how old a packet must be before it is merged into time order")
+		dump      = fs.BoolP("dump", "d", false, "print the eBPF program the filter expression compiles to, as tcpdump -d does, and exit")
 	)
 	fs.MarkHidden("cpuprofile")
 	fs.Usage = func() {
@@ -134,13 +139,31 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		fmt.Fprintf(stderr, "weir capture: "+format+"\nRun 'weir capture --help' for usage.\n", a...)
 		return o, 2, false
 	}
-	if fs.NArg() > 0 {
-		return usageErr("filter expressions are not supported yet (got %q); remove them to capture all packets", strings.Join(fs.Args(), " "))
+	expr := strings.Join(fs.Args(), " ")
+	fexpr, err := filter.Parse(expr)
+	var prog asm.Instructions
+	if err == nil && !fexpr.MatchesAll() {
+		prog, err = fexpr.Compile()
 	}
+	if err != nil {
+		var fe *filter.Error
+		if errors.As(err, &fe) {
+			return usageErr("filter expression: %s\n  %s\n  %s^", fe.Msg, expr, strings.Repeat(" ", fe.Col-1))
+		}
+		return usageErr("filter expression: %v", err)
+	}
+	if *dump {
+		if prog == nil {
+			fmt.Fprintln(stdout, "no filter: every packet is kept (the placeholder weir_filter returns 1)")
+		} else {
+			fmt.Fprintf(stdout, "%v", prog)
+		}
+		return o, 0, false
+	}
+	o.cfg.Filter = prog
 	if len(*ifaces) == 0 {
 		return usageErr("no interface given: use -i IFACE")
 	}
-	var err error
 	if o.cfg.Mode, err = packet.ParseMode(*mode); err != nil {
 		return usageErr("--mode: %v", err)
 	}
@@ -205,6 +228,7 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		"interfaces": o.cfg.Interfaces, "mode": o.cfg.Mode.String(), "direction": o.cfg.Direction.String(),
 		"snaplen": o.cfg.Snaplen, "sample": o.cfg.SampleRate, "ring_size": o.cfg.RingSize,
 		"count": o.count, "order": !*noOrder, "order_window": window.String(), "wakeup_bytes": *wakeup,
+		"filter": expr,
 	}
 	// Check what can be checked before attaching anything, without
 	// side effects: a typo in an interface name must not cost the

@@ -302,3 +302,13 @@ func TestValidatePrintHidesSecrets(t *testing.T) {
 		t.Errorf("validate --print does not show the redacted config as expected:\n%s", out)
 	}
 }
+
+// TestValidateFilterError: a bad packet filter is reported at the line and
+// column of the fault inside the filter string.
+func TestValidateFilterError(t *testing.T) {
+	code, out, errs := validate(t, "-c", "testdata/validate/badfilter.yaml")
+	want := `testdata/validate/badfilter.yaml:6:36: connector "cap" (type packet): field filter: expected an IP address, found "foo" (host names are not supported`
+	if code != 1 || out != "" || !strings.HasPrefix(errs, want) {
+		t.Errorf("validate badfilter.yaml = %d, stdout %q, stderr %q; want 1 and %q", code, out, errs, want)
+	}
+}

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/connector/spec"
+	"github.com/weirproject/weir/ingest/filter"
 	kpacket "github.com/weirproject/weir/ingest/packet"
 )
 
@@ -29,7 +31,7 @@ var Spec = spec.Spec{
 	{Name: "count", Kind: spec.Uint, Default: 0, Doc: "Stop after handing over this many packets, then end as a drained source does; 0 captures until stopped."},
 	{Name: "order", Kind: spec.Bool, Default: true, Doc: "Merge the per-CPU rings so that packets come out in time order; false hands them out one CPU's after another's, which costs less."},
 	{Name: "order_window", Kind: spec.Duration, Default: "1ms", Min: "1us", Max: "1s", Doc: "How old a packet must be before it is handed out when order is true: longer covers slower CPUs, and adds as much latency."},
-	{Name: "filter", Kind: spec.String, Default: "", Doc: "Filter expression; reserved for the filter compiler, so only the empty filter is accepted for now."},
+	{Name: "filter", Kind: spec.String, Default: "", Doc: "tcpdump filter expression (pcap-filter syntax, such as \"tcp port 443\"), compiled to eBPF and run in the kernel before sampling; packets it rejects are counted as filtered. Empty keeps every packet. See docs/filters.md."},
 }
 
 // sourceConfig is Spec decoded.
@@ -106,8 +108,9 @@ func parse(config []byte) (kpacket.Config, uint64, error) {
 	if err := spec.Decode(Spec, config, &sc); err != nil {
 		return kpacket.Config{}, 0, err
 	}
-	if sc.Filter != "" {
-		return kpacket.Config{}, 0, fmt.Errorf("filter %q: filter expressions are not supported yet; leave filter empty", sc.Filter)
+	prog, err := compileFilter(sc.Filter)
+	if err != nil {
+		return kpacket.Config{}, 0, err
 	}
 	mode, err := kpacket.ParseMode(sc.Mode)
 	if err != nil {
@@ -128,11 +131,31 @@ func parse(config []byte) (kpacket.Config, uint64, error) {
 		RingSize:    int(sc.RingSize),
 		OrderWindow: time.Duration(sc.OrderWindow),
 		WakeupBytes: sc.WakeupBytes,
+		Filter:      prog,
 	}
 	if !sc.Order {
 		cfg.OrderWindow = -1
 	}
 	return cfg, sc.Count, kpacket.CheckConfig(cfg)
+}
+
+// compileFilter compiles a filter expression for the capture programs; an
+// empty one is no filter. A syntax error is a *spec.ValueError at its
+// offset in the string.
+func compileFilter(expr string) (asm.Instructions, error) {
+	e, err := filter.Parse(expr)
+	if err == nil && e.MatchesAll() {
+		return nil, nil
+	}
+	var prog asm.Instructions
+	if err == nil {
+		prog, err = e.Compile()
+	}
+	var fe *filter.Error
+	if errors.As(err, &fe) {
+		return nil, &spec.ValueError{Field: "filter", Offset: fe.Col - 1, Msg: fe.Msg}
+	}
+	return prog, err
 }
 
 // Config returns the capture configuration the source was created with.

@@ -23,7 +23,7 @@ func TestSpec(t *testing.T) {
 func TestNewSourceErrors(t *testing.T) {
 	for _, tc := range []struct{ config, want string }{
 		{`{}`, "interfaces"},
-		{`{"interfaces": ["lo"], "filter": "udp"}`, "not supported yet"},
+		{`{"interfaces": ["lo"], "filter": "udp port"}`, "field filter, offset 8: expected an address"},
 		{`{"interfaces": ["lo"], "mode": "xdp", "direction": "out"}`, "XDP sees only received packets"},
 		{`{"interfaces": ["lo"], "ring_size": 5000}`, "ring size 5000"},
 		{`{"interfaces": ["lo"], "sample": 0}`, "sample"},
@@ -67,5 +67,18 @@ func TestConnectPermanent(t *testing.T) {
 	err = s.Connect(context.Background(), 1)
 	if !errors.Is(err, connector.ErrPermanent) || !strings.Contains(err.Error(), `"nosuch0"`) {
 		t.Fatalf("Connect(nosuch0) = %v; want a permanent error naming the interface", err)
+	}
+}
+
+// TestSourceFilter: a filter expression compiles into the capture's
+// config; an empty one is no filter.
+func TestSourceFilter(t *testing.T) {
+	s, err := New([]byte(`{"interfaces": ["lo"], "filter": "tcp port 80 or 443"}`), connector.Env{Name: "p"})
+	if err != nil || len(s.Config().Filter) == 0 {
+		t.Fatalf("New with a filter = %v; want a compiled filter in the config", err)
+	}
+	s, err = New([]byte(`{"interfaces": ["lo"], "filter": " "}`), connector.Env{Name: "p"})
+	if err != nil || s.Config().Filter != nil {
+		t.Fatalf("New with an empty filter = %v, %d instructions; want no filter", err, len(s.Config().Filter))
 	}
 }

@@ -42,3 +42,18 @@ func (l List) Err() error {
 	}
 	return l
 }
+
+// ValueError is a problem at byte Offset of the string value of Field, such
+// as a syntax error in a filter expression, which a connector's Check or
+// constructor returns (wrapped or not) so that the config loader can report
+// it at the FILE:LINE:COL inside the string.
+type ValueError struct {
+	Field  string
+	Offset int
+	Msg    string
+}
+
+// Error formats e as "field FIELD, offset N: message".
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("field %s, offset %d: %s", e.Field, e.Offset, e.Msg)
+}

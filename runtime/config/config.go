@@ -555,6 +555,14 @@ func (l *loader) connector(k, v *yaml.Node) {
 			if where == nil {
 				where = v
 			}
+			var ve *spec.ValueError
+			if errors.As(err, &ve) {
+				if n := lookupPath(cfgNode, ve.Field); n != nil && isScalar(n) {
+					line, col := l.offsetPos(n, ve.Offset)
+					l.errs = append(l.errs, l.errAt(line, col, "connector %q (type %s): field %s: %s", k.Value, t.ID, ve.Field, ve.Msg))
+					return
+				}
+			}
 			l.errorf(where, "connector %q (type %s): %v", k.Value, t.ID, err)
 			return
 		}
