@@ -45,6 +45,10 @@ type Type struct {
 	// until a reload changes its config. The
 	// returned value implements Source, Sink and/or Processor per Roles.
 	New func(config []byte, env Env) (Connector, error)
+	// Library is the path of the shared library a plugin type comes
+	// from, for messages that must name it (a stuck call); "" for a
+	// built-in type.
+	Library string
 }
 
 // ErrDuplicate is returned by Register for an ID already registered.

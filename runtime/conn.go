@@ -86,6 +86,8 @@ type connNode struct {
 	gate callGate
 	// stuck is set once the instance is abandoned (see abandon).
 	stuck atomic.Bool
+	// stuckCall is the call that was in flight when it was abandoned.
+	stuckCall atomic.Pointer[string]
 
 	state atomic.Int32
 	// srcC counts the source side, or a processor's events; it also holds
@@ -552,20 +554,24 @@ func (n *connNode) stats() []ComponentStats {
 		failure = *f
 	}
 	var abandoned uint64
+	var stuckCall string
 	if n.stuck.Load() {
 		st, abandoned = stateNames[stStuck], 1
+		if c := n.stuckCall.Load(); c != nil {
+			stuckCall = *c
+		}
 	}
 	if n.proc {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatProcessor, State: st, Failure: failure}
 		n.srcC.component(&s)
-		s.Abandoned = abandoned
+		s.Abandoned, s.StuckCall = abandoned, stuckCall
 		return append(out, s)
 	}
 	if n.hasSource {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st, Failure: failure}
 		n.srcC.component(&s)
 		s.Counters = n.counters.snapshot()
-		s.Abandoned = abandoned
+		s.Abandoned, s.StuckCall = abandoned, stuckCall
 		out = append(out, s)
 	}
 	if n.hasSink {
@@ -577,7 +583,7 @@ func (n *connNode) stats() []ComponentStats {
 			s.Panics = n.srcC.panics.Load()
 			s.Errors += n.srcC.errors.Load()
 			s.Counters = n.counters.snapshot()
-			s.Abandoned = abandoned
+			s.Abandoned, s.StuckCall = abandoned, stuckCall
 		}
 		out = append(out, s)
 	}

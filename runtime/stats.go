@@ -142,6 +142,9 @@ type ComponentStats struct {
 	// waiting: such an instance is never called again, nor stopped or
 	// closed, and the events of that call stay in flight.
 	Abandoned uint64
+	// StuckCall is the call (such as "write") that had not returned when
+	// the live instance was abandoned; "" when it was not.
+	StuckCall string
 	// Acks and Fails count acknowledgement callbacks to an Acker source.
 	Acks, Fails uint64
 	// AcksDropped counts batches of an Acker source that got neither Ack
@@ -186,6 +189,9 @@ func (c *ComponentStats) add(o ComponentStats) {
 	c.Errors, c.Retries = c.Errors+o.Errors, c.Retries+o.Retries
 	c.Restarts, c.Panics = c.Restarts+o.Restarts, c.Panics+o.Panics
 	c.Abandoned += o.Abandoned
+	if c.StuckCall == "" {
+		c.StuckCall = o.StuckCall
+	}
 	c.Acks, c.Fails = c.Acks+o.Acks, c.Fails+o.Fails
 	c.ConnectAttempts, c.AcksDropped = c.ConnectAttempts+o.ConnectAttempts, c.AcksDropped+o.AcksDropped
 	c.Counters = addCounters(c.Counters, o.Counters)

@@ -98,6 +98,7 @@ func (n *connNode) abandon(force bool) bool {
 	}
 	g.mu.Unlock()
 	n.stuck.Store(true)
+	n.stuckCall.Store(&op)
 	n.state.Store(stStuck)
 	n.log.Error("connector call is stuck; the instance is abandoned: it will not be called again or closed",
 		"call", op, "for", d.Round(time.Millisecond))

@@ -21,6 +21,14 @@ const CallEnv = "WEIR_CABI_CALL"
 // layout is fixed: call_amd64.s addresses the fields by offset.
 type callFrame struct {
 	fn, a0, a1, a2, ret uintptr
+	// sp is set by the trampoline while the plugin runs: the stack
+	// pointer below which the plugin's frames lie (see faultHandler).
+	sp uintptr
+	// op and whoMsg are (pointer, length) pairs of the call's name and of
+	// who, for faultHandler.
+	op, whoMsg [2]uintptr
+	// who names the instance: connector, type and library.
+	who string
 }
 
 // useDirect reports whether a new instance should use the direct path.
@@ -28,7 +36,8 @@ func useDirect() bool {
 	return haveDirect && os.Getenv(CallEnv) != "syscalln"
 }
 
-// call3 calls the C function fn with the first n of a0, a1, a2 (n <= 3) as
+// call3 calls the C function fn, the instance's operation op (a string
+// that stays reachable: a literal), with the first n of a0, a1, a2 (n <= 3) as
 // integer arguments and returns its integer result. Unused arguments are
 // passed as zero registers, which a C function taking fewer ignores.
 //
@@ -36,10 +45,11 @@ func useDirect() bool {
 // calls on one instance are serialized by contract, so the frame is never
 // shared. The SyscallN path reuses in.args for the same reason: a variadic
 // slice built per call would escape to the heap.
-func (in *Instance) call3(fn uintptr, n int, a0, a1, a2 uintptr) uintptr {
+func (in *Instance) call3(op string, fn uintptr, n int, a0, a1, a2 uintptr) uintptr {
 	if in.direct {
 		f := &in.frame
 		f.fn, f.a0, f.a1, f.a2 = fn, a0, a1, a2
+		f.op = strMsg(op)
 		callDirect(f)
 		return f.ret
 	}

@@ -20,12 +20,13 @@ import (
 // selects them. On platforms without the direct path both use SyscallN.
 var callPaths = []struct{ name, env string }{{"direct", ""}, {"syscalln", "syscalln"}}
 
-// TestCallFrameLayout checks the offsets call_amd64.s addresses.
+// TestCallFrameLayout checks the offsets call_amd64.s addresses (the
+// trampoline and faultHandler).
 func TestCallFrameLayout(t *testing.T) {
 	var f callFrame
 	got := []uintptr{unsafe.Offsetof(f.fn), unsafe.Offsetof(f.a0), unsafe.Offsetof(f.a1),
-		unsafe.Offsetof(f.a2), unsafe.Offsetof(f.ret), unsafe.Sizeof(f)}
-	want := []uintptr{0, 8, 16, 24, 32, 40}
+		unsafe.Offsetof(f.a2), unsafe.Offsetof(f.ret), unsafe.Offsetof(f.sp), unsafe.Offsetof(f.op), unsafe.Offsetof(f.whoMsg)}
+	want := []uintptr{0, 8, 16, 24, 32, 40, 48, 64}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("callFrame offsets and size = %v; want %v", got, want)
@@ -79,12 +80,12 @@ func TestDirectArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := in.call3(misalign, 0, 0, 0, 0); got != 0 {
+	if got := in.call3("test", misalign, 0, 0, 0, 0); got != 0 {
 		t.Errorf("frame_misalign() through the trampoline = %d; want 0 (stack 16-byte aligned)", got)
 	}
 	for _, tc := range cases {
 		want := tc.a*1000003 + tc.b*1009 + tc.c
-		if got := uint64(in.call3(fn, 3, uintptr(tc.a), uintptr(tc.b), uintptr(tc.c))); got != want {
+		if got := uint64(in.call3("test", fn, 3, uintptr(tc.a), uintptr(tc.b), uintptr(tc.c))); got != want {
 			t.Errorf("mix3(%d, %d, %d) = %d; want %d", tc.a, tc.b, tc.c, got, want)
 		}
 		// The same call through SyscallN must agree.
@@ -283,12 +284,12 @@ func BenchmarkCallPath(b *testing.B) {
 		name string
 		call func()
 	}{
-		{"noop-syscalln", func() { bare.direct = false; bare.call3(noop, 3, 1, 2, 3) }},
-		{"noop-direct", func() { bare.direct = true; bare.call3(noop, 3, 1, 2, 3) }},
+		{"noop-syscalln", func() { bare.direct = false; bare.call3("test", noop, 3, 1, 2, 3) }},
+		{"noop-direct", func() { bare.direct = true; bare.call3("test", noop, 3, 1, 2, 3) }},
 		{"write-syscalln", func() { instances["syscalln"].Write(batch) }},
 		{"write-direct", func() { instances["direct"].Write(batch) }},
-		{"gonoop-syscalln", func() { bare.direct = false; bare.call3(gonoop, 3, 1, 2, 3) }},
-		{"gonoop-direct", func() { bare.direct = true; bare.call3(gonoop, 3, 1, 2, 3) }},
+		{"gonoop-syscalln", func() { bare.direct = false; bare.call3("test", gonoop, 3, 1, 2, 3) }},
+		{"gonoop-direct", func() { bare.direct = true; bare.call3("test", gonoop, 3, 1, 2, 3) }},
 	}
 	rounds := make([][]float64, len(cases))
 	for k, c := range cases {

@@ -27,6 +27,8 @@ type Instance struct {
 	// every call but create; frame is its reusable argument block.
 	direct bool
 	frame  callFrame
+	// slot is the frame's place in faultFrames, or -1.
+	slot int
 
 	// args is the argument vector for calls through purego.SyscallN.
 	// Passing a slice of it, rather than separate arguments, keeps the
@@ -70,7 +72,7 @@ func (t *ConnectorType) Create(config []byte, host Host) (*Instance, error) {
 	// A private copy: the plugin may read it only during the call, and the
 	// caller may change its slice concurrently. Go's heap does not move.
 	cfg := append([]byte(nil), config...)
-	in := &Instance{typ: t, handle: registerHost(host), direct: useDirect()}
+	in := &Instance{typ: t, handle: registerHost(host), direct: useDirect(), slot: -1}
 	var out uintptr
 	r, _, _ := purego.SyscallN(t.create,
 		uintptr(unsafe.Pointer(unsafe.SliceData(cfg))), uintptr(len(cfg)),
@@ -86,7 +88,21 @@ func (t *ConnectorType) Create(config []byte, host Host) (*Instance, error) {
 		in.Destroy()
 		return nil, err
 	}
+	in.slot = -1
+	if in.direct {
+		in.slot = track(&in.frame, fmt.Sprintf("type %s of library %s", t.ID, t.lib.Path))
+	}
 	return in, nil
+}
+
+// SetName names the connector the instance serves, for the line a fault
+// in one of its calls writes (see InstallFaultHandler): connector "NAME"
+// (type T, library PATH). Call it before any call but create.
+func (in *Instance) SetName(name string) {
+	if in.direct && in.slot >= 0 {
+		in.frame.who = fmt.Sprintf("connector %q (type %s, library %s)", name, in.typ.ID, in.typ.lib.Path)
+		in.frame.whoMsg = strMsg(in.frame.who)
+	}
 }
 
 // LastError returns the plugin's last_error text, or "" if it has none.
@@ -94,7 +110,7 @@ func (in *Instance) LastError() string {
 	if in.dead || in.ptr == 0 {
 		return ""
 	}
-	r := in.call3(in.typ.lastError, 1, in.ptr, 0, 0)
+	r := in.call3("last_error", in.typ.lastError, 1, in.ptr, 0, 0)
 	s, ok := cString(ptrFrom(r))
 	if !ok {
 		return "(last_error not NUL-terminated within 64 KiB)"
@@ -116,7 +132,7 @@ func (in *Instance) call(op string, fn uintptr, arg uintptr, nargs int, also cab
 	if fn == 0 {
 		return cabi.OK, nil
 	}
-	r := in.call3(fn, nargs, in.ptr, arg, 0)
+	r := in.call3(op, fn, nargs, in.ptr, arg, 0)
 	st := cabi.Status(int32(uint32(r)))
 	if st == cabi.OK || (st == also && also != cabi.OK) {
 		return st, nil
@@ -195,7 +211,7 @@ func (in *Instance) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, err
 		return cabi.Error, fmt.Errorf("poll %s/%s: %w", in.typ.lib.Name, in.typ.ID, ErrDestroyed)
 	}
 	before := *b
-	r := in.call3(in.typ.poll, 3, in.ptr, uintptr(unsafe.Pointer(b)), uintptr(timeout.Nanoseconds()))
+	r := in.call3("poll", in.typ.poll, 3, in.ptr, uintptr(unsafe.Pointer(b)), uintptr(timeout.Nanoseconds()))
 	st := cabi.Status(int32(uint32(r)))
 	switch st {
 	case cabi.OK, cabi.Timeout, cabi.EOF:
@@ -217,7 +233,7 @@ func (in *Instance) Write(b *cabi.Batch) (cabi.Status, error) {
 	if in.dead {
 		return cabi.Error, fmt.Errorf("write %s/%s: %w", in.typ.lib.Name, in.typ.ID, ErrDestroyed)
 	}
-	r := in.call3(in.typ.write, 2, in.ptr, uintptr(unsafe.Pointer(b)), 0)
+	r := in.call3("write", in.typ.write, 2, in.ptr, uintptr(unsafe.Pointer(b)), 0)
 	st := cabi.Status(int32(uint32(r)))
 	if st == cabi.OK || st == cabi.Retry {
 		return st, nil
@@ -249,7 +265,7 @@ func (in *Instance) Process(b *cabi.Batch) error {
 		shapes[i] = eventShape{data: uintptr(e.Data), len: e.Len}
 	}
 	before := *b
-	r := in.call3(in.typ.process, 2, in.ptr, uintptr(unsafe.Pointer(b)), 0)
+	r := in.call3("process", in.typ.process, 2, in.ptr, uintptr(unsafe.Pointer(b)), 0)
 	st := cabi.Status(int32(uint32(r)))
 	if st != cabi.OK {
 		return in.opError("process", st)
@@ -285,8 +301,12 @@ func (in *Instance) Destroy() {
 		return
 	}
 	in.dead = true
+	if in.direct && in.slot >= 0 {
+		defer untrack(in.slot) // after destroy, which may crash too
+		in.slot = -1
+	}
 	if in.ptr != 0 {
-		in.call3(in.typ.destroy, 1, in.ptr, 0, 0)
+		in.call3("destroy", in.typ.destroy, 1, in.ptr, 0, 0)
 		in.ptr = 0
 	}
 	releaseHost(in.handle)

@@ -58,7 +58,8 @@ Exit status: 0 when every event emitted was delivered or dropped by the
 pipeline's operators (and any --hdr-log written), 1 when the run failed or
 fell short (a connector failed, events were lost, the timeout passed; the
 reason goes to stderr after the result), 2 for bad flags or sizes out of
-range.
+range, 3 when a plugin (--source or --sink PATH) crashed the process (one
+line on stderr names it and the call).
 
 Flags:
 `

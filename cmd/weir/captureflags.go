@@ -81,6 +81,7 @@ Notes:
 
 Exit status: 0 when the capture ran and stopped, 1 when it could not start
 (privileges, interface, output file) or its output failed, 2 for bad flags.
+(Never 3, a plugin fault: capture loads no plugin.)
 
 Flags:
 `

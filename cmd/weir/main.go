@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/weirproject/weir/cabi/loader"
 )
 
 // command is one weir subcommand.
@@ -45,10 +47,18 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun 'weir help COMMAND' (or 'weir COMMAND --help') for a command's flags.\n")
-	fmt.Fprintf(w, "\nExit status: 0 done, 1 when the command failed at run time, 2 for a usage\nerror (an unknown command, bad flags or arguments).\n")
+	fmt.Fprintf(w, "\nExit status: 0 done, 1 when the command failed at run time, 2 for a usage\nerror (an unknown command, bad flags or arguments), 3 when a plugin crashed\nthe process (SIGSEGV, SIGBUS, SIGILL or SIGFPE in plugin code; the first line\non stderr names the connector, its type, its library and the call).\n")
 }
 
-func main() { os.Exit(dispatch(os.Args[1:])) }
+func main() {
+	// Before any plugin is loaded: a crash in plugin code then ends the
+	// process with one line naming the culprit and exit status 3, not a
+	// Go dump and 2. Without it (it cannot fail on linux/amd64 short of a
+	// missing /proc) such a crash still ends the process, only less
+	// clearly, so an error is not fatal.
+	loader.InstallFaultHandler()
+	os.Exit(dispatch(os.Args[1:]))
+}
 
 // dispatch runs the command named by args[0] and returns the exit code.
 func dispatch(args []string) int {

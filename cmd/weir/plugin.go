@@ -31,7 +31,8 @@ Subcommands:
 Run 'weir plugin inspect --help' for its flags.
 
 Exit status: 0 done, 1 when a library fails to load, 2 for bad flags or an
-unknown subcommand.
+unknown subcommand, 3 when a plugin crashed the process while it was loaded
+or described (one line on stderr names it).
 `
 
 // runPlugin runs "weir plugin ARGS" and returns the exit code.
@@ -95,7 +96,8 @@ by another user) is refused with the fix to apply, as sshd refuses loose
 key files; --allow-insecure-plugins loads it anyway, for development.
 
 Exit status: 0 when every library loaded, 1 when one failed to load, 2 for
-bad flags or no PATH.
+bad flags or no PATH, 3 when a library crashed the process while it was
+loaded or described (one line on stderr names it).
 
 Flags:
 %s`, fs.FlagUsages())

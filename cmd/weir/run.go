@@ -77,6 +77,11 @@ Exit status:
      stderr), the drain timed out or was given up, or the engine failed
   2  bad flags or arguments, sizes out of range, or a plugin given with -P
      that cannot be loaded
+  3  a plugin crashed the process (SIGSEGV, SIGBUS, SIGILL or SIGFPE in
+     plugin code): the first line on stderr that is not a log line names
+     the connector, its type, its library and the call, as in
+       weir: plugin fault: connector "out" (type x, library /p/x.so)
+       crashed in its write (SIGSEGV)
 
 Flags:
 `
@@ -289,7 +294,15 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	}
 	for _, c := range s.Components {
 		if c.Abandoned > 0 {
-			fmt.Fprintf(stderr, "weir run: connector %s (type %s, %s) was abandoned: a call into it did not return (see the log); %d events in flight\n", c.Name, c.Type, c.Role, c.InFlight)
+			lib := ""
+			if t, ok := reg.Lookup(c.Type); ok && t.Library != "" {
+				lib = ", library " + t.Library
+			}
+			call := "a call into it"
+			if c.StuckCall != "" {
+				call = "its " + c.StuckCall + " call"
+			}
+			fmt.Fprintf(stderr, "weir run: connector %s (type %s%s, %s) was abandoned: %s did not return; %d events in flight\n", c.Name, c.Type, lib, c.Role, call, c.InFlight)
 			code = 1
 		}
 	}

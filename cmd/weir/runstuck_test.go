@@ -143,7 +143,7 @@ func TestRunStuckSink(t *testing.T) {
 			if !regexp.MustCompile(`connector call is stuck.*connector=out type=file call=write`).MatchString(errs) {
 				t.Errorf("log does not name the stuck connector, its type and call; stderr:\n%s", errs)
 			}
-			if !strings.Contains(errs, "weir run: connector out (type file, sink) was abandoned") {
+			if !strings.Contains(errs, "weir run: connector out (type file, sink) was abandoned: its write call did not return") {
 				t.Errorf("stderr does not name the abandoned connector:\n%s", errs)
 			}
 		})

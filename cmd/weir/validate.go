@@ -70,7 +70,8 @@ plugin code runs.
 Exit status: 0 when the config is valid (warnings allowed; a summary line
 such as "ok: 3 connectors, 1 pipeline, 4 connections" goes to stdout),
 1 when it has errors, 2 for bad flags, an unreadable file or a plugin given
-with -P that cannot be loaded.
+with -P that cannot be loaded, 3 when a plugin crashed the process while it
+was loaded or described (one line on stderr names it).
 
 Flags:
 `

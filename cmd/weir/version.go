@@ -17,7 +17,7 @@ func init() {
 	register(command{name: "version", summary: "print weir's version and plugin ABI version", run: func(args []string) int {
 		if len(args) > 0 {
 			if args[0] == "-h" || args[0] == "--help" {
-				fmt.Fprintf(os.Stdout, "Usage: weir version\n\nPrints weir's version and the plugin ABI version it implements\n(plugins built for the same major and an equal or lower minor load).\n\nExit status: 0 done, 2 when given an argument; it never exits 1, as\nnothing in it can fail at run time.\n")
+				fmt.Fprintf(os.Stdout, "Usage: weir version\n\nPrints weir's version and the plugin ABI version it implements\n(plugins built for the same major and an equal or lower minor load).\n\nExit status: 0 done, 2 when given an argument; it never exits 1, as\nnothing in it can fail at run time, nor 3 (a plugin fault): it loads no plugin.\n")
 				return 0
 			}
 			fmt.Fprintf(os.Stderr, "weir version: takes no arguments, got %q\n", args[0])

@@ -46,6 +46,7 @@ func newConnector(t *loader.ConnectorType, config []byte, env connector.Env) (co
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", env.Name, err)
 	}
+	inst.SetName(env.Name)
 	c := &Connector{inst: inst, host: h, name: env.Name}
 	if t.WantsAcks && t.Roles&loader.RoleSource != 0 {
 		return AckingConnector{c}, nil

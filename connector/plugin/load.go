@@ -184,6 +184,7 @@ func typeFor(ct *loader.ConnectorType) (connector.Type, error) {
 		Roles:       roles,
 		Unpausable:  ct.Unpausable,
 		Spec:        sp,
+		Library:     ct.Library().Path,
 		New: func(config []byte, env connector.Env) (connector.Connector, error) {
 			return newConnector(ct, config, env)
 		},
