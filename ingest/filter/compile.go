@@ -77,6 +77,13 @@ func (e *Expr) Compile() (asm.Instructions, error) {
 		asm.Mov.Reg(rArgs, asm.R2),
 		asm.LoadMem(rHeadLen, rArgs, argsHeadLen, asm.Word),
 		asm.LoadMem(rWireLen, rArgs, argsWireLen, asm.Word),
+		// The hook copies min(wire_len, 128) bytes; if it could not (a
+		// failed bpf_xdp_load_bytes, head_len 0), keep the packet rather
+		// than judge it on bytes that are not there.
+		asm.Mov.Reg(asm.R1, rWireLen),
+		asm.JLE.Imm(asm.R1, argsHeadSize, "weir_filter.head"),
+		asm.Mov.Imm(asm.R1, argsHeadSize),
+		asm.JNE.Reg(rHeadLen, asm.R1, "weir_filter.keep").WithSymbol("weir_filter.head"),
 	)
 	c.cond(e.root, "weir_filter.keep", "weir_filter.drop", "weir_filter.keep")
 	c.place("weir_filter.keep")
@@ -96,7 +103,7 @@ func (e *Expr) Compile() (asm.Instructions, error) {
 			}
 		}
 	}
-	return c.out, nil
+	return thread(c.out)
 }
 
 func (c *compiler) label() string {
@@ -191,7 +198,12 @@ func (c *compiler) rel(n relNode, t, f, next string) {
 		op = asm.JGE
 	}
 	if k, ok := n.r.(numArith); ok {
+		start := len(c.out)
 		c.eval(n.l, 0)
+		if key, ok := simpleField(n.l); ok && len(c.out) > start {
+			c.out[start].Metadata.Set(testStart{}, testStart{key: key, jcc: len(c.out) - start})
+			defer func(jcc int) { c.out[jcc].Metadata.Set(testJcc{}, testJcc{key: key}) }(len(c.out))
+		}
 		c.cjump(op, func(op asm.JumpOp, l string) asm.Instruction {
 			return op.Imm32(asm.R0, int32(uint32(k)), l)
 		}, t, f, next)
@@ -204,6 +216,28 @@ func (c *compiler) rel(n relNode, t, f, next string) {
 	c.cjump(op, func(op asm.JumpOp, l string) asm.Instruction {
 		return op.Reg32(asm.R0, asm.R1, l)
 	}, t, f, next)
+}
+
+// simpleField tells whether a is a packet field at a constant offset,
+// possibly masked, which thread can reason about.
+func simpleField(a arith) (fieldKey, bool) {
+	mask := uint32(0xffffffff)
+	if b, ok := a.(binArith); ok && b.op == opAnd {
+		m, ok := b.r.(numArith)
+		if !ok {
+			return fieldKey{}, false
+		}
+		mask, a = uint32(m), b.l
+	}
+	l, ok := a.(loadArith)
+	if !ok || l.guard != nil || l.ipv4hl {
+		return fieldKey{}, false
+	}
+	off, ok := l.off.(numArith)
+	if !ok {
+		return fieldKey{}, false
+	}
+	return fieldKey{off: uint64(l.base) + uint64(off), size: l.size, mask: mask}, true
 }
 
 func invert(op asm.JumpOp) asm.JumpOp {
@@ -316,7 +350,50 @@ func (c *compiler) load(a loadArith, depth int) {
 	} else {
 		c.eval(a.off, depth)
 	}
-	c.loadDyn(a.base, a.size)
+	maxOff := maxOf(a.off)
+	if a.ipv4hl {
+		maxOff += 60
+	}
+	c.loadDyn(a.base, a.size, min(maxOff, 1<<32-1))
+}
+
+// maxOf is an upper bound of the value of a.
+func maxOf(a arith) uint64 {
+	const top = 1<<32 - 1
+	switch a := a.(type) {
+	case numArith:
+		return uint64(a)
+	case loadArith:
+		return 1<<(8*a.size) - 1
+	case binArith:
+		l, r := maxOf(a.l), maxOf(a.r)
+		switch a.op {
+		case opAdd:
+			if l+r <= top {
+				return l + r
+			}
+		case opMul:
+			if r == 0 || l <= top/r {
+				return l * r
+			}
+		case opDiv:
+			return l
+		case opMod:
+			return min(l, r)
+		case opAnd:
+			return min(l, r)
+		case opRsh:
+			if k, ok := a.r.(numArith); ok {
+				return l >> uint(k)
+			}
+			return l
+		case opLsh:
+			if k, ok := a.r.(numArith); ok && l<<uint(k) <= top {
+				return l << uint(k)
+			}
+		}
+	}
+	return 1<<32 - 1
 }
 
 var sizes = map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word}
@@ -336,29 +413,45 @@ func (c *compiler) loadConst(off uint64, size int) {
 		c.emit(asm.Ja.Label("weir_filter.drop"))
 		return
 	}
-	slow, done := c.label(), c.label()
 	if end <= argsHeadSize {
+		// head_len is min(wire_len, 128) (checked on entry), so a field
+		// within the first 128 bytes is either in the head or beyond the
+		// packet.
 		c.emit(
-			asm.JLT.Imm(rHeadLen, int32(end), slow),
+			asm.JLT.Imm(rHeadLen, int32(end), "weir_filter.drop"),
 			asm.LoadMem(asm.R0, rArgs, int16(argsHead+off), sizes[size]),
 		)
 		c.fromBE(size)
-		c.emit(asm.Ja.Label(done))
+		return
 	}
-	c.place(slow)
 	c.emit(
 		asm.JLT.Imm(rWireLen, int32(end), "weir_filter.drop"),
 		asm.Mov.Imm32(asm.R2, int32(off)),
 	)
 	c.helperLoad(size)
-	c.place(done)
 }
 
 // loadDyn loads size bytes at base + R0 (a 32-bit offset) into R0, or
 // rejects the packet if it is shorter.
-func (c *compiler) loadDyn(base uint32, size int) {
-	slow, done := c.label(), c.label()
+func (c *compiler) loadDyn(base uint32, size int, maxOff uint64) {
 	end := uint32(size) + base
+	if maxOff+uint64(end) <= argsHeadSize {
+		// The field always ends within the first 128 bytes: in the head,
+		// or beyond the packet.
+		c.emit(
+			asm.Mov.Reg(asm.R1, asm.R0),
+			asm.Add.Imm(asm.R1, int32(end)),
+			asm.JGT.Reg(asm.R1, rHeadLen, "weir_filter.drop"),
+			// Never taken (the verifier needs the bound).
+			asm.JGT.Imm(asm.R0, int32(argsHeadSize-end), "weir_filter.drop"),
+			asm.Mov.Reg(asm.R1, rArgs),
+			asm.Add.Reg(asm.R1, asm.R0),
+			asm.LoadMem(asm.R0, asm.R1, int16(argsHead+base), sizes[size]),
+		)
+		c.fromBE(size)
+		return
+	}
+	slow, done := c.label(), c.label()
 	// R1 = R0 + base + size, the end of the field (no 64-bit overflow).
 	c.emit(
 		asm.Mov.Reg(asm.R1, asm.R0),
