@@ -13,4 +13,5 @@ import (
 	_ "github.com/weirproject/weir/connector/packet"
 	_ "github.com/weirproject/weir/connector/pcapng"
 	_ "github.com/weirproject/weir/connector/stdout"
+	_ "github.com/weirproject/weir/connector/syscall"
 )
