@@ -46,6 +46,10 @@
  * thread's execve or exit_group) leaves its entry behind; sched_process_exit
  * counts it as unpaired.
  *
+ * A thread other than its process's leader that calls execve takes the
+ * leader's pid; sched_process_exec moves its entry to the new tid, so the
+ * execve still pairs.
+ *
  * With weir_follow, sched_process_fork adds every child of a traced process
  * to weir_pids, so a trace of a pid covers its descendants born after the
  * trace started.
@@ -687,6 +691,40 @@ static __always_inline int on_fork(struct task_struct *child)
 	return 0;
 }
 
+/* on_exec moves the call in progress of a thread that called execve while
+ * not its process's leader: the kernel gives it the leader's pid, so its
+ * sys_exit looks for the new tid. old_pid is the tid it had. */
+static __always_inline int on_exec(__u32 old_pid)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (old_pid == tid)
+		return 0;
+	struct weir_sys_call *p = bpf_map_lookup_elem(&weir_inflight, &old_pid);
+	if (!p)
+		return 0;
+	struct weir_sys_call c = *p;
+	if (bpf_map_delete_elem(&weir_inflight, &old_pid) != 0)
+		return 0;
+	if (c.has_strs) {
+		struct weir_sys_strs *s = bpf_map_lookup_elem(&weir_execstr, &old_pid);
+		if (!s || bpf_map_update_elem(&weir_execstr, &tid, s, BPF_ANY) != 0)
+			c.has_strs = 0;
+		bpf_map_delete_elem(&weir_execstr, &old_pid);
+	}
+	/* The leader's own entry, if it died in a call, was counted by
+	 * sched_process_exit before the exec went on. */
+	if (bpf_map_update_elem(&weir_inflight, &tid, &c, BPF_ANY) != 0) {
+		__u32 zero = 0;
+		struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
+		if (cnt) {
+			cnt->seen++;
+			cnt->ring_full++;
+			cnt->table_full++;
+		}
+	}
+	return 0;
+}
+
 /* on_task_exit counts the call a dying thread leaves in progress. */
 static __always_inline int on_task_exit(void)
 {
@@ -732,6 +770,12 @@ int weir_task_exit_btf(__u64 *ctx)
 	return on_task_exit();
 }
 
+SEC("tp_btf/sched_process_exec")
+int weir_exec_btf(__u64 *ctx)
+{
+	return on_exec((__u32)ctx[1]);
+}
+
 SEC("raw_tracepoint/sys_enter")
 int weir_sys_enter_raw(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -754,4 +798,10 @@ SEC("raw_tracepoint/sched_process_exit")
 int weir_task_exit_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_task_exit();
+}
+
+SEC("raw_tracepoint/sched_process_exec")
+int weir_exec_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exec((__u32)ctx->args[1]);
 }

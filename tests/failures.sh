@@ -87,12 +87,19 @@ if [ "$(cat "$tmp/keep.pcapng")" != "keep me" ]; then fails=$((fails + 1)); echo
 mkfifo "$tmp/fifo"
 check "capture: -w to a FIFO nobody reads, stopped" 0 "" -- sh -c "'$weir' capture -i lo -w '$tmp/fifo' & sleep 1; kill -INT \$!; wait \$!"
 
+check "trace: unknown syscall" 2 '^weir trace: --syscalls: unknown syscall "conect" on [a-z0-9]+; did you mean connect\?' -- "$weir" trace -e conect
+check "trace: --sample 0" 2 "^weir trace: --sample 0: want 1" -- "$weir" trace --sample 0
+check "trace: a command that does not exist" 127 '^weir trace: command "weir-no-such-command": executable file not found' -- "$weir" trace -- weir-no-such-command
+check "trace: the command's exit status" 3 "" -- "$weir" trace -q -- sh -c "exit 3"
+
 echo "## inputs are bounded"
 check "validate: /dev/zero" 2 "larger than the limit of 4194304 bytes" -- sh -c "'$weir' validate -c - </dev/zero"
 check "validate: out-of-range value" 1 "bounds.yaml:2:[0-9]+: connector \"gen\" \\(type blaster\\): field rate: -5 is out of range" -- "$weir" validate -c "$tmp/bounds.yaml"
 
 echo "## missing privileges and devices fail at once"
 check "capture as nobody" 1 "capturing needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON" -- "${nobody[@]}" "$weir" capture -i lo -c 1
+check "trace as nobody" 1 "^weir trace: tracing syscalls needs root, or the capabilities CAP_BPF and CAP_PERFMON" -- "${nobody[@]}" "$weir" trace -c 1
+check "trace a command as nobody" 1 "^weir trace: tracing syscalls needs root" -- "${nobody[@]}" "$weir" trace -- /bin/true
 check "run as nobody" 1 "capturing needs root" --summary -- "${nobody[@]}" "$weir" run -c "$tmp/lo.yaml" --metrics off
 check "run: no such interface" 1 'interface "nosuch0": no such network interface' --summary -- "$weir" run -c "$tmp/nosuch.yaml" --metrics off
 

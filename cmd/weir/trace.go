@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	goruntime "runtime"
 	"sort"
 	"strconv"
@@ -216,7 +217,10 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	exited := make(chan struct{})
 	if len(o.command) > 0 {
 		if _, err := exec.LookPath(o.command[0]); err != nil {
-			fmt.Fprintf(stderr, "weir trace: command %q: %v\n", o.command[0], errors.Unwrap(err))
+			for errors.Unwrap(err) != nil {
+				err = errors.Unwrap(err)
+			}
+			fmt.Fprintf(stderr, "weir trace: command %q: %v\n", o.command[0], err)
 			return 127
 		}
 		self, err := os.Executable()
@@ -250,6 +254,13 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}()
 		o.cfg.Pids = []int{child.Process.Pid}
+		// The calls before the command's execve are the gate's, in
+		// weir's own code: the printer hides them until it sees the
+		// execve, which the kernel must record for that even when
+		// --syscalls leaves it out (the printer drops it then).
+		if len(o.cfg.Syscalls) > 0 {
+			o.cfg.Syscalls = append(slices.Clone(o.cfg.Syscalls), execNrs()...)
+		}
 	}
 	tr, err := ksys.Open(o.cfg)
 	if err != nil {
@@ -281,6 +292,12 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	p := &tracePrinter{o: o, out: out}
 	if child != nil {
 		p.gated = uint32(child.Process.Pid)
+		if len(o.cfg.Syscalls) > 0 {
+			p.wanted = map[uint32]bool{}
+			for _, nr := range o.cfg.Syscalls[:len(o.cfg.Syscalls)-len(execNrs())] {
+				p.wanted[nr] = true
+			}
+		}
 	}
 	if o.summary {
 		p.stats = map[string]*sysStats{}
@@ -357,6 +374,17 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return code
 }
 
+// execNrs returns the numbers of execve and execveat.
+func execNrs() []uint32 {
+	var out []uint32
+	for _, n := range []string{"execve", "execveat"} {
+		if nr, ok := ksys.Number(n); ok {
+			out = append(out, nr)
+		}
+	}
+	return out
+}
+
 // exitStatus is the status a shell would report for a finished process.
 func exitStatus(ps *os.ProcessState, err error) int {
 	if ps == nil {
@@ -378,6 +406,8 @@ type tracePrinter struct {
 	// execve (the gate's, in weir's own code) are not shown.
 	gated  uint32
 	execed bool
+	// wanted holds the numbers --syscalls asked for; nil for all.
+	wanted map[uint32]bool
 	stats  map[string]*sysStats
 }
 
@@ -393,6 +423,9 @@ func (p *tracePrinter) event(ev *cabi.Event) {
 			return
 		}
 		p.execed = true
+	}
+	if p.wanted != nil && !p.wanted[h.Nr] {
+		return // an execve traced only for the gate
 	}
 	p.printed++
 	if p.o.quiet {

@@ -46,6 +46,7 @@ func TestMain(m *testing.M) {
 //	sleep:DURATION      nanosleep
 //	getpid:N            N getpid calls
 //	exec:PATH           execve(PATH, [PATH])
+//	threadexec:PATH     the same from another thread than the main one
 func helper(steps string) int {
 	// The main goroutine stays on the main thread, so the helper's calls
 	// come from tid == pid; the runtime's other threads make their own
@@ -97,6 +98,15 @@ func helper(steps string) int {
 			}
 		case "exec":
 			err = unix.Exec(f[1], []string{f[1]}, nil)
+		case "threadexec":
+			// execve from a thread that is not the leader: the kernel
+			// gives it the leader's pid.
+			errc := make(chan error)
+			go func() {
+				runtime.LockOSThread()
+				errc <- unix.Exec(f[1], []string{f[1]}, nil)
+			}()
+			err = <-errc
 		default:
 			err = fmt.Errorf("unknown step %q", step)
 		}

@@ -62,6 +62,8 @@ const (
 	sysMapWeirRings        = "weir_rings"
 	sysMapWeirScratch      = "weir_scratch"
 	sysMapWeirSysinfo      = "weir_sysinfo"
+	sysProgWeirExecBtf     = "weir_exec_btf"
+	sysProgWeirExecRaw     = "weir_exec_raw"
 	sysProgWeirForkBtf     = "weir_fork_btf"
 	sysProgWeirForkRaw     = "weir_fork_raw"
 	sysProgWeirSysEnterBtf = "weir_sys_enter_btf"
@@ -127,6 +129,8 @@ type sysSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysProgramSpecs struct {
+	WeirExecBtf     *ebpf.ProgramSpec `ebpf:"weir_exec_btf"`
+	WeirExecRaw     *ebpf.ProgramSpec `ebpf:"weir_exec_raw"`
 	WeirForkBtf     *ebpf.ProgramSpec `ebpf:"weir_fork_btf"`
 	WeirForkRaw     *ebpf.ProgramSpec `ebpf:"weir_fork_raw"`
 	WeirSysEnterBtf *ebpf.ProgramSpec `ebpf:"weir_sys_enter_btf"`
@@ -233,6 +237,8 @@ type sysVariables struct {
 //
 // It can be passed to loadSysObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysPrograms struct {
+	WeirExecBtf     *ebpf.Program `ebpf:"weir_exec_btf"`
+	WeirExecRaw     *ebpf.Program `ebpf:"weir_exec_raw"`
 	WeirForkBtf     *ebpf.Program `ebpf:"weir_fork_btf"`
 	WeirForkRaw     *ebpf.Program `ebpf:"weir_fork_raw"`
 	WeirSysEnterBtf *ebpf.Program `ebpf:"weir_sys_enter_btf"`
@@ -245,6 +251,8 @@ type sysPrograms struct {
 
 func (p *sysPrograms) Close() error {
 	return _SysClose(
+		p.WeirExecBtf,
+		p.WeirExecRaw,
 		p.WeirForkBtf,
 		p.WeirForkRaw,
 		p.WeirSysEnterBtf,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -144,14 +145,14 @@ type Tracer struct {
 	draining     bool
 }
 
-// Program names of each hook: sys_enter, sys_exit, sched_process_fork,
-// sched_process_exit.
-var hookPrograms = map[Hook][4]string{
-	HookBTF: {sysProgWeirSysEnterBtf, sysProgWeirSysExitBtf, sysProgWeirForkBtf, sysProgWeirTaskExitBtf},
-	HookRaw: {sysProgWeirSysEnterRaw, sysProgWeirSysExitRaw, sysProgWeirForkRaw, sysProgWeirTaskExitRaw},
+// Program names of each hook, in the order of tracepoints.
+var hookPrograms = map[Hook][5]string{
+	HookBTF: {sysProgWeirSysEnterBtf, sysProgWeirSysExitBtf, sysProgWeirForkBtf, sysProgWeirTaskExitBtf, sysProgWeirExecBtf},
+	HookRaw: {sysProgWeirSysEnterRaw, sysProgWeirSysExitRaw, sysProgWeirForkRaw, sysProgWeirTaskExitRaw, sysProgWeirExecRaw},
 }
 
-var tracepoints = [4]string{"sys_enter", "sys_exit", "sched_process_fork", "sched_process_exit"}
+// The tracepoints the programs attach to; the fork hook only with Follow.
+var tracepoints = [5]string{"sys_enter", "sys_exit", "sched_process_fork", "sched_process_exit", "sched_process_exec"}
 
 // Open loads the programs, creates one ring per possible CPU, writes the
 // filters and attaches. With HookAuto it attaches tp_btf programs and, if
@@ -339,7 +340,7 @@ func load(cfg Config, hook Hook) (*Tracer, error) {
 	}
 	keep := hookPrograms[hook]
 	for name := range spec.Programs {
-		if name != keep[0] && name != keep[1] && name != keep[2] && name != keep[3] {
+		if !slices.Contains(keep[:], name) {
 			delete(spec.Programs, name)
 		}
 	}

@@ -485,3 +485,19 @@ func TestHooks(t *testing.T) {
 		})
 	}
 }
+
+// TestExecFromThread: an execve made by a thread that is not its
+// process's leader still pairs with its return, although the thread's tid
+// changes to the leader's during the call.
+func TestExecFromThread(t *testing.T) {
+	h := startHelper(t, "threadexec:/bin/true")
+	tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: nrs(t, "execve")})
+	h.run(t)
+	calls, k := collect(t, tr)
+	if len(calls) != 1 || line(calls[0]) != `true execve("/bin/true", ["/bin/true"]) = 0` || calls[0].Tid != uint32(h.pid()) {
+		t.Fatalf("recorded:\n%swant the execve of /bin/true, returning in tid %d", dump(calls), h.pid())
+	}
+	if k.Unpaired != 0 || k.RingFull != 0 {
+		t.Errorf("counters %+v; want nothing unpaired or lost", k)
+	}
+}

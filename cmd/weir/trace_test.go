@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	ksys "github.com/weirproject/weir/ingest/syscall"
+)
+
+// TestTraceCommand traces /bin/true from its execve to its exit_group
+// and exits with its status.
+func TestTraceCommand(t *testing.T) {
+	stdout, stderr, code := weir(t, "trace", "--", "/bin/true")
+	if code != 0 {
+		t.Fatalf("weir trace -- /bin/true: exit %d\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if !strings.Contains(lines[0], ` execve("/bin/true", ["/bin/true"]) = 0 <`) {
+		t.Errorf("first line %q; want the execve of /bin/true", lines[0])
+	}
+	if !strings.HasSuffix(lines[len(lines)-1], " exit_group(0) = ?") {
+		t.Errorf("last line %q; want exit_group(0) = ?", lines[len(lines)-1])
+	}
+	if !strings.Contains(stdout, `openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3`) &&
+		!strings.Contains(stdout, `openat(AT_FDCWD, "/lib`) {
+		t.Errorf("no openat of the loader's files in:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "0 lost (ring full), 0 unpaired") {
+		t.Errorf("stderr %q; want the counters with nothing lost", stderr)
+	}
+	for _, st := range []struct {
+		cmd  string
+		want int
+	}{{"exit 7", 7}, {"kill -TERM $$", 128 + 15}} {
+		if _, stderr, code := weir(t, "trace", "-q", "--", "/bin/sh", "-c", st.cmd); code != st.want {
+			t.Errorf("weir trace -q -- sh -c %q: exit %d; want %d\n%s", st.cmd, code, st.want, stderr)
+		}
+	}
+}
+
+// TestTraceFollow: --follow sees the execve of a grandchild; without it
+// only the command's own execve is traced.
+func TestTraceFollow(t *testing.T) {
+	script := `/bin/sh -c '/bin/true; exit 0'; exit 0`
+	for _, follow := range []bool{true, false} {
+		args := []string{"trace", "-e", "execve", "--", "/bin/sh", "-c", script}
+		if follow {
+			args = append([]string{"trace", "--follow"}, args[1:]...)
+		}
+		stdout, stderr, code := weir(t, args...)
+		if code != 0 {
+			t.Fatalf("weir %q: exit %d\n%s", args, code, stderr)
+		}
+		got := strings.Count(stdout, `execve("/bin/true"`)
+		want := map[bool]int{true: 1, false: 0}[follow]
+		if got != want || !strings.Contains(stdout, `execve("/bin/sh"`) {
+			t.Errorf("weir %q printed %d execve of /bin/true; want %d and the command's own:\n%s", args, got, want, stdout)
+		}
+	}
+}
+
+// TestTraceJSONAndSummary: -j prints one JSON object per call; --summary
+// prints a table instead of the calls.
+func TestTraceJSONAndSummary(t *testing.T) {
+	stdout, stderr, code := weir(t, "trace", "-j", "-e", "openat,exit_group", "--", "/bin/true")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var n int
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var c struct {
+			Syscall string            `json:"syscall"`
+			Args    map[string]string `json:"args"`
+			Ret     *int64            `json:"ret"`
+		}
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if c.Syscall == "openat" && c.Args["path"] != "" && c.Ret != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Errorf("no openat with a path and a return value in:\n%s", stdout)
+	}
+	stdout, stderr, code = weir(t, "trace", "--summary", "--", "/bin/true")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "p99 us") || !strings.Contains(stdout, " execve\n") || !strings.Contains(stdout, " total\n") || strings.Contains(stdout, "(") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+}
+
+// TestTraceErrors: bad flags exit 2 naming the flag, a command that does
+// not exist exits 127.
+func TestTraceErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"trace", "-e", "opn"}, 2, `weir trace: --syscalls: unknown syscall "opn" on ` + "amd64"},
+		{[]string{"trace", "-e", "conect"}, 2, "did you mean connect?"},
+		{[]string{"trace", "--sample", "0"}, 2, "--sample 0"},
+		{[]string{"trace", "--follow"}, 2, "--follow needs --pid or a COMMAND"},
+		{[]string{"trace", "-q", "--summary"}, 2, "-q prints no calls"},
+		{[]string{"trace", "--comm", "a-name-of-16-byt"}, 2, "1 to 15 bytes"},
+		{[]string{"trace", "--cgroup", "no/such/weir"}, 2, "--cgroup"},
+		{[]string{"trace", "-p", "1", "--", "/bin/true"}, 2, "--pid and a COMMAND"},
+		{[]string{"trace", "--slower", "soon"}, 2, `invalid argument "soon"`},
+		{[]string{"trace", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"trace", "--", "/no/such/weir-command"}, 127, `weir trace: command "/no/such/weir-command": no such file or directory`},
+	} {
+		if c.want == `weir trace: --syscalls: unknown syscall "opn" on amd64` {
+			c.want = strings.Replace(c.want, "amd64", archName(), 1)
+		}
+		stdout, stderr, code := weir(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) || stdout != "" {
+			t.Errorf("weir %q: exit %d, stderr %q, stdout %q; want exit %d and %q", c.args, code, stderr, stdout, c.code, c.want)
+		}
+	}
+}
+
+func archName() string { return ksys.Arch }
