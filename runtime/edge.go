@@ -282,6 +282,79 @@ func (s *sender) send(edges []*edge, l *lease) bool {
 	if n == 0 {
 		return false
 	}
+	if n > 1 && lends(l) {
+		s.sendCopies(edges, l)
+		return true
+	}
+	s.sendOne(edges, l)
+	return true
+}
+
+// lends reports whether some event of l has its bytes in memory a source
+// lent (its own, valid until its next Poll, or a kernel ring): neither in
+// l's arena nor in its parent's. The lender waits until every holder of
+// its batch has let go before it polls again.
+func lends(l *lease) bool {
+	_, inArena := scan(l.b)
+	if inArena {
+		return false
+	}
+	if l.parent == nil {
+		return true
+	}
+	own, parent := l.b, l.parent.b
+	for _, e := range l.b.EventSlice() {
+		if e.Len != 0 && !own.InArena(&e) && !parent.InArena(&e) {
+			return true
+		}
+	}
+	return false
+}
+
+// sendCopies sends, in l's place, deep copies of l in leases of the
+// sender's pool (as many as its events need, in order; one event larger
+// than a pooled arena gets a batch of its own), and releases l at once.
+// A fan-out whose batch borrows a lender's memory must not keep it: one
+// slow or stuck consumer would hold the lender, and with it every
+// sibling and, for a kernel ring, the ring. With its own copies each edge
+// keeps, sheds or drops by its own policy. If the engine is killed before
+// every copy is made, the rest of l is sent as it is.
+func (s *sender) sendCopies(edges []*edge, l *lease) {
+	evs := l.b.EventSlice()
+	for len(evs) > 0 {
+		c, err := s.pool.get(s.kill)
+		if c == nil || err != nil {
+			// Killed or out of memory: send what is left as it is.
+			rest := copy(l.b.Slots(), evs)
+			l.b.Len = uint32(rest)
+			l.bytes = batchBytes(l.b)
+			s.sendOne(edges, l)
+			return
+		}
+		m := appendCopies(c.b, evs)
+		if m == 0 {
+			c.release(true)
+			if c, err = oneOff(int(evs[0].Len)); err != nil || c == nil {
+				rest := copy(l.b.Slots(), evs)
+				l.b.Len = uint32(rest)
+				l.bytes = batchBytes(l.b)
+				s.sendOne(edges, l)
+				return
+			}
+			m = appendCopies(c.b, evs[:1])
+		}
+		c.b.ID = l.b.ID
+		c.bytes = batchBytes(c.b)
+		c.adopt(l.track)
+		evs = evs[m:]
+		s.sendOne(edges, c)
+	}
+	l.release(true)
+}
+
+// sendOne is send for a lease that may be shared as it is.
+func (s *sender) sendOne(edges []*edge, l *lease) {
+	n := len(edges)
 	s.scratch = s.scratch[:0]
 	shared := 0
 	owner := -1 // a pipeline edge that may take l itself
@@ -330,7 +403,6 @@ func (s *sender) send(edges []*edge, l *lease) bool {
 			s.waitFor(edges, i)
 		}
 	}
-	return true
 }
 
 // waitFor offers edges[i] its lease until it fits, the edge is shed in
