@@ -84,8 +84,8 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	ran := source().State == "running"
 	if !o.quiet && ran {
-		fmt.Fprintf(stderr, "weir capture: listening on %s (%s, %s), snaplen %d, sampling 1 in %d\n",
-			strings.Join(o.cfg.Interfaces, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, o.cfg.SampleRate)
+		fmt.Fprintf(stderr, "weir capture: listening on %s (%s, %s), snaplen %d, sampling %s\n",
+			strings.Join(o.cfg.Interfaces, ", "), o.cfg.Mode, o.cfg.Direction, o.cfg.Snaplen, samplingText(o.cfg))
 	}
 	select {
 	case <-eng.Finished():

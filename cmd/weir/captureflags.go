@@ -39,6 +39,9 @@ Examples:
   weir capture -i eth0 -s 96 --sample 10 -w /tmp/eth0.pcapng
   tshark -r /tmp/eth0.pcapng
 
+  # 1 connection in 100, whole (both directions), the same ones on two hosts
+  weir capture -i eth0 --sample 100 --sample-mode flow --flow-seed 42 -j
+
   # pcapng to stdout, straight into tshark
   weir capture -i eth0 -w - | tshark -r -
 
@@ -50,9 +53,18 @@ Notes:
   The snap length is capped at %d bytes, weir's largest record class
   (tcpdump's default is 262144); -s 0 means that maximum.
 
-  Sampling (--sample N) keeps each packet with probability 1/N, by a random
-  draw of its own, so requests and replies, and every kind of traffic, are
-  kept in proportion; every record says the rate it was sampled at.
+  Sampling (--sample N) keeps 1 packet in N. With --sample-mode random (the
+  default) each packet is kept by a random draw of its own, so requests and
+  replies, and every kind of traffic, are kept in proportion, and each kept
+  packet stands for N. With --sample-mode flow weir hashes each packet's
+  addresses, protocol and ports (the identifier for ICMP echo), the same
+  way in both directions, and keeps about 1 flow in N whole: replies with
+  their requests, every packet of a kept connection. Packets that are not
+  IP (ARP, ...) are drawn at random there too; IP packets without ports
+  (other protocols, later fragments) form one flow per address pair.
+  --flow-seed picks the hash: captures with the same seed keep the same
+  flows, on every interface and host; 0 picks a random seed per run. Every
+  record says the rate it was sampled at and how (random or flow).
 
   Each CPU has its own ring; weir merges them so packets come out in time
   order, holding each packet until it is --order-window old (1ms).
@@ -113,7 +125,9 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		ifaces    = fs.StringArrayP("interface", "i", nil, "interface to capture on (repeat for several)")
 		count     = fs.Uint64P("count", "c", 0, "exit after this many packets (0: until interrupted)")
 		snaplen   = fs.IntP("snaplen", "s", packet.SnaplenMax, "bytes to keep of each packet (0: the maximum)")
-		sample    = fs.Uint32("sample", 1, "keep 1 packet in N")
+		sample    = fs.Uint32("sample", 1, "keep 1 packet in N (1: all)")
+		sampleBy  = fs.String("sample-mode", "random", "how --sample chooses: random (each packet on its own) or flow (whole flows, both directions)")
+		flowSeed  = fs.Uint32("flow-seed", 0, "seed of the flow hash for --sample-mode flow; the same seed keeps the same flows (0: random per run)")
 		direction = fs.String("direction", "", "in, out or both (default both for tc, in for xdp)")
 		mode      = fs.String("mode", "tc", "kernel hook: tc (TCX, both directions) or xdp (ingress only)")
 		write     = fs.StringP("write", "w", "", "write packets to this pcapng file (- for stdout) instead of printing them; with -j, as well as printing them")
@@ -193,6 +207,13 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 	if *sample == 0 {
 		return usageErr("--sample 0: the rate must be at least 1")
 	}
+	if o.cfg.SampleMode, err = packet.ParseSampleMode(*sampleBy); err != nil {
+		return usageErr("--sample-mode %s: want random or flow", *sampleBy)
+	}
+	if fs.Changed("flow-seed") && o.cfg.SampleMode != packet.SampleFlow {
+		return usageErr("--flow-seed seeds the hash of --sample-mode flow; add --sample-mode flow, or drop --flow-seed")
+	}
+	o.cfg.FlowSeed = *flowSeed
 	if *jsonOut && *quiet {
 		return usageErr("-j and -q contradict each other")
 	}
@@ -227,7 +248,8 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 	o.count, o.write, o.json, o.quiet, o.cpuProfile, o.drain, o.user = *count, *write, *jsonOut, *quiet, *cpuProf, *drain, *userName
 	o.source = map[string]any{
 		"interfaces": o.cfg.Interfaces, "mode": o.cfg.Mode.String(), "direction": o.cfg.Direction.String(),
-		"snaplen": o.cfg.Snaplen, "sample": o.cfg.SampleRate, "ring_size": o.cfg.RingSize,
+		"snaplen": o.cfg.Snaplen, "sample": o.cfg.SampleRate, "sample_mode": o.cfg.SampleMode.String(),
+		"flow_seed": o.cfg.FlowSeed, "ring_size": o.cfg.RingSize,
 		"count": o.count, "order": !*noOrder, "order_window": window.String(), "wakeup_bytes": *wakeup,
 		"filter": expr,
 	}

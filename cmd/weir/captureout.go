@@ -10,6 +10,7 @@ import (
 
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/ingest/packet"
 	"github.com/weirproject/weir/runtime"
 )
 
@@ -97,7 +98,7 @@ func reportCounters(s runtime.Snapshot, o captureOpts, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "%d packets captured\n", captured)
 	fmt.Fprintf(stderr, "%d packets seen by the kernel programs\n", k["seen"])
 	fmt.Fprintf(stderr, "%d packets filtered out\n", k["filtered"])
-	fmt.Fprintf(stderr, "%d packets sampled out (1 in %d kept)\n", k["sampled_out"], o.cfg.SampleRate)
+	fmt.Fprintf(stderr, "%d packets sampled out (%s)\n", k["sampled_out"], samplingText(o.cfg))
 	fmt.Fprintf(stderr, "%d packets dropped by ring (full)\n", k["ring_full"])
 	for text, n := range map[string]uint64{"packets in the rings not read before exit": k["unread"],
 		"packets read but not written out before exit": k["in"] - captured, "malformed records skipped": k["rejected"]} {
@@ -118,4 +119,17 @@ func (s captureSink) Counters() []connector.Counter {
 		return c.Counters()
 	}
 	return nil
+}
+
+// samplingText says what the sampler keeps, for the messages of weir
+// capture: "1 in 1 (every packet)", "1 packet in 10, at random" or "1 flow
+// in 10, by flow hash".
+func samplingText(cfg packet.Config) string {
+	switch {
+	case cfg.SampleRate <= 1:
+		return "1 in 1 (every packet)"
+	case cfg.SampleMode == packet.SampleFlow:
+		return fmt.Sprintf("1 flow in %d, by flow hash", cfg.SampleRate)
+	}
+	return fmt.Sprintf("1 packet in %d, at random", cfg.SampleRate)
 }

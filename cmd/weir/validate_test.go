@@ -249,8 +249,12 @@ func TestValidateBounds(t *testing.T) {
 func TestValidatePacketChecks(t *testing.T) {
 	code, _, errs := validate(t, "-c", "testdata/validate/packet.yaml")
 	for _, want := range []string{
-		`testdata/validate/packet.yaml:6:13: connector "cap" (type packet): open capture: direction out with xdp mode`,
-		`testdata/validate/packet.yaml:9:13: connector "file" (type pcapng): path / is a directory`,
+		`testdata/validate/packet.yaml:7:13: connector "cap" (type packet): open capture: direction out with xdp mode`,
+		`testdata/validate/packet.yaml:10:13: connector "file" (type pcapng): path / is a directory`,
+		`testdata/validate/packet.yaml:13:54: connector "seeded" (type packet): field flow_seed: 7 seeds the flow hash of sample_mode flow, but sample_mode is random`,
+		`testdata/validate/packet.yaml:16:56: connector "badmode" (type packet): field sample_mode: "flows" is not one of random, flow (did you mean "flow"?)`,
+		`testdata/validate/packet.yaml:19:73: connector "bigseed" (type packet): field flow_seed: 4294967296 is out of range`,
+		"packet.yaml: 5 errors",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)

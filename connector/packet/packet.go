@@ -25,7 +25,9 @@ var Spec = spec.Spec{
 	{Name: "direction", Kind: spec.Enum, Enum: []string{"auto", "in", "out", "both"}, Default: "auto", Doc: "Traffic to capture: received (in), sent (out) or both; auto is both in tc mode and in in xdp mode, which supports only in."},
 	{Name: "mode", Kind: spec.Enum, Enum: []string{"tc", "xdp"}, Default: "tc", Doc: "Kernel hook: tc (TCX, both directions) or xdp (ingress only, before the kernel allocates a socket buffer)."},
 	{Name: "snaplen", Kind: spec.Size, Default: kpacket.SnaplenMax, Min: 1, Doc: "Most bytes kept of each packet; values above 9216 are capped to it."},
-	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Doc: "Keep 1 packet in this many, each by a random draw of its own; every record carries the rate."},
+	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Max: 1<<32 - 1, Doc: "Keep 1 packet (or, with sample_mode flow, 1 flow) in this many; every record carries the rate and how its packet was chosen."},
+	{Name: "sample_mode", Kind: spec.Enum, Enum: []string{"random", "flow"}, Default: "random", Doc: "How sample chooses: random draws for each packet on its own, so every kind of traffic, requests and replies alike, is kept in proportion and each kept packet stands for sample packets; flow hashes the packet's addresses, protocol and ports (the echo identifier for ICMP echo), each end separately and combined in either order, so both directions of a flow hash alike and a flow is kept or dropped whole, replies with their requests, as following a conversation needs. In flow mode packets that are not IP (ARP, ...) are drawn at random, and IP packets without ports the programs read (other protocols, later fragments, ports beyond the first 128 bytes) form one flow per address pair."},
+	{Name: "flow_seed", Kind: spec.Uint, Default: 0, Max: 1<<32 - 1, Doc: "Seed of the flow hash of sample_mode flow: sources with the same seed (on one host or several) keep the same flows; 0 picks a random seed each time the source starts."},
 	{Name: "ring_size", Kind: spec.Size, Default: kpacket.DefaultRingSize, Min: 4096, Max: 1 << 30, Doc: "Size of each CPU's ring buffer, a power of two."},
 	{Name: "wakeup_bytes", Kind: spec.Size, Default: 0, Doc: "Wake the reader when this much data waits in a ring; 0 is half the ring. Below it, a 100ms deadline picks records up."},
 	{Name: "count", Kind: spec.Uint, Default: 0, Doc: "Stop after handing over this many packets, then end as a drained source does; 0 captures until stopped."},
@@ -41,6 +43,8 @@ type sourceConfig struct {
 	Mode        string             `json:"mode"`
 	Snaplen     uint64             `json:"snaplen"`
 	Sample      uint64             `json:"sample"`
+	SampleMode  string             `json:"sample_mode"`
+	FlowSeed    uint64             `json:"flow_seed"`
 	RingSize    uint64             `json:"ring_size"`
 	Filter      string             `json:"filter"`
 	WakeupBytes uint64             `json:"wakeup_bytes"`
@@ -116,6 +120,13 @@ func parse(config []byte) (kpacket.Config, uint64, error) {
 	if err != nil {
 		return kpacket.Config{}, 0, err
 	}
+	sampleMode, err := kpacket.ParseSampleMode(sc.SampleMode)
+	if err != nil {
+		return kpacket.Config{}, 0, err
+	}
+	if sc.FlowSeed != 0 && sampleMode != kpacket.SampleFlow {
+		return kpacket.Config{}, 0, &spec.ValueError{Field: "flow_seed", Msg: fmt.Sprintf("%d seeds the flow hash of sample_mode flow, but sample_mode is %s; set sample_mode: flow or remove flow_seed", sc.FlowSeed, sampleMode)}
+	}
 	dir := mode.DefaultDirection()
 	if sc.Direction != "auto" {
 		if dir, err = kpacket.ParseDirection(sc.Direction); err != nil {
@@ -127,7 +138,9 @@ func parse(config []byte) (kpacket.Config, uint64, error) {
 		Direction:   dir,
 		Mode:        mode,
 		Snaplen:     uint32(min(sc.Snaplen, kpacket.SnaplenMax)),
-		SampleRate:  uint32(min(sc.Sample, 1<<32-1)),
+		SampleRate:  uint32(sc.Sample),
+		SampleMode:  sampleMode,
+		FlowSeed:    uint32(sc.FlowSeed),
 		RingSize:    int(sc.RingSize),
 		OrderWindow: time.Duration(sc.OrderWindow),
 		WakeupBytes: sc.WakeupBytes,

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/spec"
 	kpacket "github.com/weirproject/weir/ingest/packet"
 )
 
@@ -27,12 +28,48 @@ func TestNewSourceErrors(t *testing.T) {
 		{`{"interfaces": ["lo"], "mode": "xdp", "direction": "out"}`, "XDP sees only received packets"},
 		{`{"interfaces": ["lo"], "ring_size": 5000}`, "ring size 5000"},
 		{`{"interfaces": ["lo"], "sample": 0}`, "sample"},
+		{`{"interfaces": ["lo"], "sample": 4294967296}`, "sample"},
+		{`{"interfaces": ["lo"], "sample_mode": "every"}`, "sample_mode"},
+		{`{"interfaces": ["lo"], "flow_seed": 4294967296, "sample_mode": "flow"}`, "flow_seed"},
+		{`{"interfaces": ["lo"], "flow_seed": 3}`, "3 seeds the flow hash of sample_mode flow, but sample_mode is random"},
 		{`{"interfaces": ["lo"], "bogus": 1}`, "bogus"},
 	} {
 		_, err := New([]byte(tc.config), connector.Env{Name: "p"})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%s) = %v; want an error mentioning %q", tc.config, err, tc.want)
 		}
+	}
+}
+
+// TestSourceSampling checks how the sampling fields reach the capture
+// configuration: random by default, flow with its seed, and that a seed
+// given only for flow mode is refused with an error naming the field.
+func TestSourceSampling(t *testing.T) {
+	for _, tc := range []struct {
+		config string
+		rate   uint32
+		mode   kpacket.SampleMode
+		seed   uint32
+	}{
+		{`{"interfaces": ["lo"]}`, 1, kpacket.SampleRandom, 0},
+		{`{"interfaces": ["lo"], "sample": 10}`, 10, kpacket.SampleRandom, 0},
+		{`{"interfaces": ["lo"], "sample": 10, "sample_mode": "flow"}`, 10, kpacket.SampleFlow, 0},
+		{`{"interfaces": ["lo"], "sample": 4294967295, "sample_mode": "flow", "flow_seed": 4294967295}`, 1<<32 - 1, kpacket.SampleFlow, 1<<32 - 1},
+	} {
+		s, err := New([]byte(tc.config), connector.Env{Name: "p"})
+		if err != nil {
+			t.Errorf("New(%s) = %v", tc.config, err)
+			continue
+		}
+		if c := s.Config(); c.SampleRate != tc.rate || c.SampleMode != tc.mode || c.FlowSeed != tc.seed {
+			t.Errorf("New(%s) sampling = %d, %v, seed %d; want %d, %v, seed %d", tc.config, c.SampleRate, c.SampleMode, c.FlowSeed, tc.rate, tc.mode, tc.seed)
+		}
+		s.Close()
+	}
+	_, err := New([]byte(`{"interfaces": ["lo"], "flow_seed": 3}`), connector.Env{Name: "p"})
+	var ve *spec.ValueError
+	if !errors.As(err, &ve) || ve.Field != "flow_seed" {
+		t.Errorf("New(flow_seed without flow mode) = %v; want a spec.ValueError for flow_seed", err)
 	}
 }
 

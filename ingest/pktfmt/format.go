@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/ingest/packet"
 )
 
@@ -216,6 +217,7 @@ type jsonRecord struct {
 	Length     int       `json:"len"`
 	CapLen     int       `json:"caplen"`
 	SampleRate uint32    `json:"sample_rate"`
+	SampleMode string    `json:"sample_mode,omitempty"`
 	CPU        uint32    `json:"cpu"`
 	Seq        uint64    `json:"seq"`
 	Eth        *jsonEth  `json:"eth,omitempty"`
@@ -283,6 +285,21 @@ type jsonICMP struct {
 	Seq  uint16 `json:"seq,omitempty"`
 }
 
+// sampleMode names how the sampler chose a packet (cabi.SampleRandom,
+// cabi.SampleFlow) for JSON: "random", "flow", or "" when the packet was
+// not sampled (or the record predates sampling modes).
+func sampleMode(m uint8) string {
+	switch m {
+	case cabi.SampleRandom:
+		return "random"
+	case cabi.SampleFlow:
+		return "flow"
+	case cabi.SampleNone:
+		return ""
+	}
+	return "mode " + strconv.Itoa(int(m))
+}
+
 // AppendJSON appends r as one JSON object (no trailing newline) to dst: the
 // record's metadata, every decoded header, the truncated layer if any, and
 // the text summary.
@@ -297,6 +314,7 @@ func AppendJSON(dst []byte, r *Record) []byte {
 		Length:     p.Length,
 		CapLen:     p.Captured,
 		SampleRate: r.Header.SampleRate,
+		SampleMode: sampleMode(r.Header.SampleMode),
 		CPU:        r.Header.CPU,
 		Seq:        r.Header.Seq,
 		Truncated:  string(p.Truncated),

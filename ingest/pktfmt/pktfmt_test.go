@@ -172,3 +172,24 @@ func BenchmarkAppendText(b *testing.B) {
 		buf = AppendText(buf[:0], r)
 	}
 }
+
+// TestJSONSampling checks the sampling fields of the JSON form: the rate
+// always, and how the packet was chosen when it was sampled.
+func TestJSONSampling(t *testing.T) {
+	for _, tc := range []struct {
+		rate uint32
+		mode uint8
+		want string
+	}{
+		{1, cabi.SampleNone, `"sample_rate":1,"cpu"`},
+		{10, cabi.SampleRandom, `"sample_rate":10,"sample_mode":"random","cpu"`},
+		{64, cabi.SampleFlow, `"sample_rate":64,"sample_mode":"flow","cpu"`},
+		{2, 7, `"sample_rate":2,"sample_mode":"mode 7","cpu"`},
+	} {
+		r := record(make([]byte, 60), 60)
+		r.Header.SampleRate, r.Header.SampleMode = tc.rate, tc.mode
+		if got := string(AppendJSON(nil, r)); !strings.Contains(got, tc.want) {
+			t.Errorf("AppendJSON(rate %d, mode %d) = %s; want it to contain %s", tc.rate, tc.mode, got, tc.want)
+		}
+	}
+}
