@@ -30,8 +30,15 @@ const (
 	// bufOff is the stack slot bpf_xdp_load_bytes copies into.
 	bufOff = -8
 	// maxDepth bounds the temporaries of nested arithmetic, one 8-byte
-	// stack slot each below bufOff, within the 512-byte stack.
-	maxDepth = 60
+	// stack slot each below bufOff.
+	maxDepth = 8
+	// maxCached is how many fields get a stack slot below the
+	// temporaries, where a test leaves the value it loaded for later
+	// tests of the same field (see thread). The frame stays within 152
+	// bytes: the verifier limits the caller's and the filter's together
+	// to 512, and the capture programs use about 280 (TestStackBudget
+	// loads the largest frame).
+	maxCached = 10
 	// maxInsns bounds the program (jump offsets are 16-bit and the
 	// verifier's budget is finite).
 	maxInsns = 8192
@@ -47,6 +54,7 @@ type compiler struct {
 	out     asm.Instructions
 	pending []string
 	alias   map[string]string
+	cached  map[fieldKey]int16 // the stack slot of each cached field
 	labels  int
 	err     error
 }
@@ -69,7 +77,7 @@ func Compile(expr string) (asm.Instructions, error) {
 // args->head and, past its head_len bytes, calls bpf_xdp_load_bytes on ctx,
 // which ingest/packet turns into bpf_skb_load_bytes in TCX programs.
 func (e *Expr) Compile() (asm.Instructions, error) {
-	c := &compiler{alias: map[string]string{}}
+	c := &compiler{alias: map[string]string{}, cached: map[fieldKey]int16{}}
 	c.emit(
 		asm.Mov.Imm(asm.R0, 0),
 		asm.JEq.Imm(asm.R2, 0, "weir_filter.drop"),
@@ -201,8 +209,20 @@ func (c *compiler) rel(n relNode, t, f, next string) {
 		start := len(c.out)
 		c.eval(n.l, 0)
 		if key, ok := simpleField(n.l); ok && len(c.out) > start {
-			c.out[start].Metadata.Set(testStart{}, testStart{key: key, jcc: len(c.out) - start})
-			defer func(jcc int) { c.out[jcc].Metadata.Set(testJcc{}, testJcc{key: key}) }(len(c.out))
+			ts := testStart{key: key, load: len(c.out) - start}
+			sl, ok := c.cached[key]
+			if !ok && len(c.cached) < maxCached {
+				sl = cacheSlot(len(c.cached))
+				c.cached[key] = sl
+				ok = true
+			}
+			if ok {
+				c.emit(asm.StoreMem(asm.RFP, sl, asm.R0, asm.DWord))
+				ts.slot = sl
+			}
+			ts.jcc = len(c.out) - start
+			c.out[start].Metadata.Set(testStart{}, ts)
+			defer func(jcc int) { c.out[jcc].Metadata.Set(testJcc{}, testJcc{key: key, slot: ts.slot}) }(len(c.out))
 		}
 		c.cjump(op, func(op asm.JumpOp, l string) asm.Instruction {
 			return op.Imm32(asm.R0, int32(uint32(k)), l)
@@ -230,14 +250,18 @@ func simpleField(a arith) (fieldKey, bool) {
 		mask, a = uint32(m), b.l
 	}
 	l, ok := a.(loadArith)
-	if !ok || l.guard != nil || l.ipv4hl {
+	if !ok || l.guard != nil {
 		return fieldKey{}, false
 	}
 	off, ok := l.off.(numArith)
 	if !ok {
 		return fieldKey{}, false
 	}
-	return fieldKey{off: uint64(l.base) + uint64(off), size: l.size, mask: mask}, true
+	k := fieldKey{off: uint64(l.base) + uint64(off), size: l.size, mask: mask}
+	if l.ipv4hl {
+		k.hl, k.hlOff = true, uint64(l.ipv4hlOff)
+	}
+	return k, true
 }
 
 func invert(op asm.JumpOp) asm.JumpOp {
@@ -265,6 +289,8 @@ func (c *compiler) cjump(op asm.JumpOp, mk func(asm.JumpOp, string) asm.Instruct
 }
 
 func slot(depth int) int16 { return int16(bufOff - 8 - 8*depth) }
+
+func cacheSlot(i int) int16 { return slot(maxDepth) - int16(8*i) }
 
 var aluOps = map[binOp]asm.ALUOp{
 	opAdd: asm.Add, opSub: asm.Sub, opMul: asm.Mul, opDiv: asm.Div, opMod: asm.Mod,

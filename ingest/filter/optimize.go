@@ -16,23 +16,38 @@ import (
 // removed. Skipping a test skips only loads that already succeeded on the
 // way, so a packet is never judged on bytes it lacks.
 
-// fieldKey names a packet field: size bytes at off, masked.
+// fieldKey names a packet field: size bytes at off, masked; with hl, off
+// is counted from the end of the IPv4 header at hlOff (4*(pkt[hlOff]&0xf)
+// + off).
 type fieldKey struct {
-	off  uint64
-	size int
-	mask uint32
+	off   uint64
+	size  int
+	mask  uint32
+	hl    bool
+	hlOff uint64
 }
 
-// testStart marks the first instruction of a simple test; jcc is how many
-// instructions later its conditional jump is.
+// testStart marks the first instruction of a simple test: load
+// instructions leave the field in R0, then, when slot is not 0, one stores
+// it to that stack slot, and the conditional jump is jcc instructions from
+// the start.
 type testStart struct {
-	key fieldKey
-	jcc int
+	key  fieldKey
+	load int
+	slot int16
+	jcc  int
 }
 
 // testJcc marks the conditional jump of a simple test on key, which
-// compares R0 (the field) with the jump's constant.
-type testJcc struct{ key fieldKey }
+// compares R0 (the field) with the jump's constant; slot is where the test
+// left the field, 0 for nowhere.
+type testJcc struct {
+	key  fieldKey
+	slot int16
+}
+
+// availKey marks, in facts, that a field's value is in its stack slot.
+type availKey struct{ key fieldKey }
 
 // fieldFact is what is known of a field: its value (eq) or values it does
 // not have.
@@ -42,10 +57,10 @@ type fieldFact struct {
 	ne []uint32
 }
 
-type facts map[fieldKey]fieldFact
+type facts map[any]fieldFact
 
 func (f facts) with(k fieldKey, x fieldFact) facts {
-	g := make(facts, len(f)+1)
+	g := make(facts, len(f)+2)
 	for kk, v := range f {
 		g[kk] = v
 	}
@@ -74,6 +89,10 @@ func intersect(a, b facts) facts {
 	for k, x := range a {
 		y, ok := b[k]
 		if !ok {
+			continue
+		}
+		if _, isAvail := k.(availKey); isAvail {
+			out[k] = x
 			continue
 		}
 		switch {
@@ -109,6 +128,16 @@ func edgeFacts(ins asm.Instruction, in facts, taken bool) facts {
 	if !ok {
 		return in
 	}
+	if tj.slot != 0 {
+		if _, ok := in[availKey{tj.key}]; !ok {
+			g := make(facts, len(in)+2)
+			for kk, v := range in {
+				g[kk] = v
+			}
+			g[availKey{tj.key}] = fieldFact{eq: true}
+			in = g
+		}
+	}
 	op := ins.OpCode.JumpOp()
 	k := uint32(ins.Constant)
 	if !taken {
@@ -137,7 +166,7 @@ func decide(ins asm.Instruction, key fieldKey, f facts) (taken, known bool) {
 	x, ok := f[key]
 	if !ok && key.mask != 0xffffffff {
 		// A known whole value decides a masked test too.
-		if w, ok2 := f[fieldKey{key.off, key.size, 0xffffffff}]; ok2 && w.eq {
+		if w, ok2 := f[fieldKey{off: key.off, size: key.size, mask: 0xffffffff, hl: key.hl, hlOff: key.hlOff}]; ok2 && w.eq {
 			x, ok = fieldFact{eq: true, v: w.v & key.mask}, true
 		}
 	}
@@ -324,10 +353,32 @@ func thread(insns asm.Instructions) (asm.Instructions, error) {
 		}
 		insns = out
 		if !changed {
-			break
+			// Last, tests of a field whose value is in its slot on every
+			// path there read the slot instead of the packet.
+			return dropJumpsToNext(useCached(insns, have, in)), nil
 		}
 	}
 	return dropJumpsToNext(insns), nil
+}
+
+// useCached replaces the loads of tests whose field is in its stack slot on
+// entry (facts in) by one load from the slot.
+func useCached(insns asm.Instructions, have []bool, in []facts) asm.Instructions {
+	out := make(asm.Instructions, 0, len(insns))
+	for i := 0; i < len(insns); i++ {
+		ins := insns[i]
+		ts, ok := ins.Metadata.Get(testStart{}).(testStart)
+		if ok && have[i] && ts.slot != 0 {
+			if _, avail := in[i][availKey{ts.key}]; avail {
+				ld := asm.LoadMem(asm.R0, asm.RFP, ts.slot, asm.DWord).WithSymbol(ins.Symbol())
+				out = append(out, ld)
+				i += ts.load // skip the loads and the store
+				continue
+			}
+		}
+		out = append(out, ins)
+	}
+	return out
 }
 
 // dropJumpsToNext removes unconditional jumps to the next instruction.

@@ -100,3 +100,32 @@ func FuzzParse(f *testing.F) {
 		l.Close()
 	})
 }
+
+// TestStackBudget loads a filter that uses its whole stack frame: the
+// deepest arithmetic the compiler accepts and more cached fields than it
+// keeps. The verifier counts the capture program's stack and the filter's
+// together, so this fails if either grows too much.
+func TestStackBudget(t *testing.T) {
+	needBPF(t)
+	deep := "len"
+	for i := 0; i < maxDepth-1; i++ {
+		deep = "(" + deep + ") + ip[0]"
+	}
+	var fields []string
+	for i := 0; i < maxCached+3; i++ {
+		fields = append(fields, "ip["+strconv.Itoa(i)+"] = 1")
+	}
+	expr := deep + " > 0 or " + strings.Join(fields, " or ")
+	insns, err := Compile(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := loadFilter(t, insns)
+	if err != nil {
+		t.Fatalf("the largest frame does not load: %v", err)
+	}
+	l.Close()
+	if _, err := Compile("(" + deep + ") + ip[0] > 0"); err == nil {
+		t.Errorf("arithmetic one level deeper than maxDepth compiled")
+	}
+}
