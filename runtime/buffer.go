@@ -57,8 +57,10 @@ type BufferStats struct {
 	// Bytes and Segments are what is on disk now; MaxSize the bound.
 	Bytes, MaxSize int64
 	Segments       int
-	// Buffered counts events written to the buffer since start.
-	Buffered uint64
+	// Buffered counts events written to the buffer since start, and
+	// BytesWritten the bytes written for them (records with their
+	// framing: 24 bytes a batch and 24 an event).
+	Buffered, BytesWritten uint64
 	// Replayed counts events found in the buffer at start, not yet
 	// delivered by an earlier run; they are delivered first.
 	Replayed uint64
@@ -332,7 +334,7 @@ func (q *diskQueue) stats() *BufferStats {
 	st := q.buf.Stats()
 	bs := &BufferStats{
 		Path: q.def.Path, Fsync: q.def.Fsync, Bytes: st.Bytes, MaxSize: st.MaxSize, Segments: st.Segments,
-		Buffered: st.AppendedEvents, Replayed: st.ReplayedEvents, Acked: st.SettledEvents,
+		Buffered: st.AppendedEvents, BytesWritten: st.AppendedBytes, Replayed: st.ReplayedEvents, Acked: st.SettledEvents,
 		CorruptBytes: st.CorruptBytes, TornBytes: st.TornBytes, WriteErrors: st.WriteErrors, SyncErrors: st.SyncErrors,
 	}
 	bs.Unacked = st.ReplayedEvents + st.AppendedEvents - st.SettledEvents

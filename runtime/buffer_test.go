@@ -3,8 +3,10 @@ package runtime
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,5 +287,64 @@ func TestCheckBuffer(t *testing.T) {
 	probs := CheckGraph(g, newFixture().reg, nil)
 	if len(probs) != 1 || probs[0].Field != "buffer.path" || !strings.Contains(probs[0].Msg, "is the buffer of connection src -> a too") {
 		t.Fatalf("two edges, one directory: CheckGraph = %v; want a buffer.path problem", probs)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size on a new directory, unmounted at the
+// end of the test; it skips where mounting is not allowed (not root).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestDiskEdgeDiskFull fills the file system under a buffer (a 512 KiB
+// tmpfs) behind a sink that cannot write: batches that do not fit are
+// dropped with reason buffer_error and counted, the engine runs on, and
+// the ledger balances.
+func TestDiskEdgeDiskFull(t *testing.T) {
+	mnt := mountTmpfs(t, "512k")
+	f := newFixture()
+	f.newSink = func(name string) *testSink {
+		s := &testSink{name: name}
+		s.failing.Store(true)
+		return s
+	}
+	e := startEngine(t, diskGraph(filepath.Join(mnt, "buf"), "never", "", 64<<20), f, testOpts())
+	eventually(t, 5*time.Second, "buffer_error drops", func() bool { return diskEdge(t, e).Dropped[ReasonBufferError] > 0 })
+	before := f.src("src").produced.Load()
+	eventually(t, 5*time.Second, "the source running on", func() bool { return f.src("src").produced.Load() > before+10 })
+	ed := diskEdge(t, e)
+	if ed.Buffer.WriteErrors == 0 || ed.Buffer.Bytes > 512<<10 {
+		t.Fatalf("write errors %d, %d bytes on disk; want errors and at most the tmpfs size", ed.Buffer.WriteErrors, ed.Buffer.Bytes)
+	}
+	checkAccountingLive(t, e)
+}
+
+// TestDiskBufferReadOnly: a buffer on a read-only file system makes Start
+// fail with an error naming the connection and the cause.
+func TestDiskBufferReadOnly(t *testing.T) {
+	mnt := mountTmpfs(t, "1m")
+	if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("remount ro: %v: %s", err, out)
+	}
+	e, err := New(diskGraph(filepath.Join(mnt, "buf"), "batch", "", 1<<20), newFixture().reg, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Start(context.Background())
+	if !errors.Is(err, syscall.EROFS) || !strings.Contains(err.Error(), "connection src -> snk") {
+		t.Fatalf("Start on a read-only file system = %v; want EROFS naming the connection", err)
+	}
+	if err := e.Shutdown(context.Background()); err != nil && !errors.Is(err, ErrStopped) {
+		t.Fatalf("Shutdown after a failed Start = %v", err)
 	}
 }

@@ -225,6 +225,7 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 		if b := e.Buffer; b != nil {
 			bl := l + "," + labels("path", b.Path)
 			add("weir_buffer_buffered_events_total", "counter", "Events written to the edge's disk buffer.", bl, float64(b.Buffered))
+			add("weir_buffer_written_bytes_total", "counter", "Bytes written to the edge's disk buffer, framing included.", bl, float64(b.BytesWritten))
 			add("weir_buffer_replayed_events_total", "counter", "Events found in the disk buffer at start, left by an earlier run.", bl, float64(b.Replayed))
 			add("weir_buffer_acked_events_total", "counter", "Events removed from the disk buffer once their consumer was done with them.", bl, float64(b.Acked))
 			add("weir_buffer_unacked_events", "gauge", "Events in the disk buffer not yet acked.", bl, float64(b.Unacked))

@@ -68,8 +68,8 @@ func (s Snapshot) WriteSummary(w io.Writer) error {
 			if e.FromPort != "" {
 				name += "." + e.FromPort
 			}
-			fmt.Fprintf(w, "buffer %s -> %s (%s, fsync %s): %d events buffered, %d replayed from the last run, %d acked, %d unacked (kept for the next start); %d bytes in %d segments of %d max; %d corrupt bytes, %d torn bytes, %d write errors, %d sync errors\n",
-				name, e.To, b.Path, b.Fsync, b.Buffered, b.Replayed, b.Acked, b.Unacked, b.Bytes, b.Segments, b.MaxSize,
+			fmt.Fprintf(w, "buffer %s -> %s (%s, fsync %s): %d events buffered (%d bytes written), %d replayed from the last run, %d acked, %d unacked (kept for the next start); %d bytes in %d segments of %d max; %d corrupt bytes, %d torn bytes, %d write errors, %d sync errors\n",
+				name, e.To, b.Path, b.Fsync, b.Buffered, b.BytesWritten, b.Replayed, b.Acked, b.Unacked, b.Bytes, b.Segments, b.MaxSize,
 				b.CorruptBytes, b.TornBytes, b.WriteErrors, b.SyncErrors)
 			for _, r := range b.Corrupt {
 				fmt.Fprintf(w, "buffer %s -> %s: damaged bytes skipped at %s\n", name, e.To, r)

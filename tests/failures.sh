@@ -174,5 +174,40 @@ check "capture: the interface is deleted" 1 "^weir capture: packet source captur
 echo "## a run that ends by itself balances"
 check "run: blaster to blackhole" 0 "" --summary -- "$weir" run -c "$tmp/gen.yaml" --metrics off
 
+echo "## disk buffers: a shared directory, a read-only file system, a full disk"
+cat >"$tmp/buf.yaml" <<YAML
+connectors:
+  gen:  {type: blaster, config: {rate: 1000}}
+  hole: {type: blackhole, config: {print: false}}
+connections:
+  - {from: gen, to: hole, buffer: {type: disk, path: $tmp/buf, max_size: 1MiB}}
+YAML
+"$weir" run -c "$tmp/buf.yaml" --metrics off >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 50); do [ -s "$tmp/buf/lock" ] && break; sleep 0.1; done
+check "run: a buffer another weir uses" 1 "^weir run: start engine: .*buf.yaml:5:5: connection gen -> hole: open disk buffer .*: disk buffer directory in use \(held by pid $holder\)" -- "$weir" run -c "$tmp/buf.yaml" --metrics off
+kill $holder; wait $holder
+mkdir -p "$tmp/ro" "$tmp/small"
+if mount -t tmpfs -o size=1m,ro tmpfs "$tmp/ro" 2>/dev/null; then
+	sed "s|$tmp/buf|$tmp/ro/buf|" "$tmp/buf.yaml" >"$tmp/ro.yaml"
+	check "run: a buffer on a read-only file system" 1 "^weir run: start engine: .*connection gen -> hole: open disk buffer: create directory: .*read-only file system" -- "$weir" run -c "$tmp/ro.yaml" --metrics off
+	umount "$tmp/ro"
+	mount -t tmpfs -o size=256k tmpfs "$tmp/small"
+	cat >"$tmp/full.yaml" <<YAML
+connectors:
+  gen:  {type: blaster, config: {count: 20000, size: 512}}
+  hole: {type: file, config: {path: /dev/full}}
+connections:
+  - {from: gen, to: hole, buffer: {type: disk, path: $tmp/small/buf, max_size: 64MiB, fsync: never}}
+YAML
+	# The sink fails every write (ENOSPC on /dev/full), the buffer's disk
+	# fills: drops are counted (sink_error, buffer_error) and it balances.
+	check "run: the buffer's disk fills" 0 "" --summary -- "$weir" run -c "$tmp/full.yaml" --metrics off
+	grep -q 'buffer_error' "$tmp/out" || { fails=$((fails + 1)); echo "FAIL run: the buffer's disk fills: no buffer_error drops in the summary"; }
+	umount "$tmp/small"
+else
+	echo "skip disk buffer mounts: cannot mount a tmpfs (needs root)"
+fi
+
 echo "$cases cases, $fails failed"
 [ "$fails" -eq 0 ]
