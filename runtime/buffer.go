@@ -378,7 +378,10 @@ func (e *engine) openQueues(p *plan) error {
 }
 
 // closeQueues closes the open buffers that p does not use (all, for a
-// nil p).
+// nil p, at Shutdown). In a reload, what a closed buffer still holds
+// leaves its edge's ledger, which a kept edge carries on: it is counted
+// as dropped with ReasonKept (it stays in the directory, for a config
+// that uses it again).
 func (e *engine) closeQueues(p *plan) {
 	keep := map[string]bool{}
 	if p != nil {
@@ -391,6 +394,12 @@ func (e *engine) closeQueues(p *plan) {
 	for k, q := range e.queues {
 		if keep[k] {
 			continue
+		}
+		if ed := q.edge.Load(); ed != nil && p != nil {
+			if recs, evs := q.buf.Queued(); evs > 0 || recs > 0 {
+				ed.c.drops[rKept].Add(evs)
+				ed.c.dropBatches[rKept].Add(recs)
+			}
 		}
 		q.edge.Store(nil)
 		if err := q.close(); err != nil {

@@ -348,3 +348,29 @@ func TestDiskBufferReadOnly(t *testing.T) {
 		t.Fatalf("Shutdown after a failed Start = %v", err)
 	}
 }
+
+// TestDiskBufferReload: a reload keeps a buffer whose path and settings
+// stay, refuses to change the settings of one in use, and closes one it
+// drops (its lock is free again).
+func TestDiskBufferReload(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture()
+	e := startEngine(t, diskGraph(dir, "batch", "", 1<<20), f, testOpts())
+	eventually(t, 5*time.Second, "batches through the buffer", func() bool { return diskEdge(t, e).Buffer.Acked > 100 })
+	if err := e.Reload(diskGraph(dir, "batch", "", 1<<20)); err != nil {
+		t.Fatalf("Reload with the same buffer = %v", err)
+	}
+	if err := e.Reload(diskGraph(dir, "never", "", 1<<20)); err == nil || !strings.Contains(err.Error(), "needs a restart") {
+		t.Fatalf("Reload changing fsync = %v; want a refusal that needs a restart", err)
+	}
+	if err := e.Reload(graph([]string{"src:src", "snk:sink"}, nil, EdgeDef{From: "src", To: "snk"})); err != nil {
+		t.Fatalf("Reload to a memory edge = %v", err)
+	}
+	b, err := diskbuf.Open(diskbuf.Options{Dir: dir, MaxSize: 1 << 20, Policy: diskbuf.SyncNever})
+	if err != nil {
+		t.Fatalf("open the buffer the reload dropped = %v; want its lock released", err)
+	}
+	b.Close()
+	shutdown(t, e)
+	checkAccounting(t, e.Stats())
+}
