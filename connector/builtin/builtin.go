@@ -8,6 +8,7 @@ import (
 	_ "github.com/weirproject/weir/connector/blackhole"
 	_ "github.com/weirproject/weir/connector/blaster"
 	_ "github.com/weirproject/weir/connector/file"
+	_ "github.com/weirproject/weir/connector/kafka"
 	_ "github.com/weirproject/weir/connector/metronome"
 	_ "github.com/weirproject/weir/connector/nats"
 	_ "github.com/weirproject/weir/connector/packet"
