@@ -132,6 +132,10 @@ type Counter struct {
 	// as an int64 (two's complement), so it may be negative, and across
 	// restarts the engine reports the last instance's value, not a sum.
 	Gauge bool
+	// Loss marks a count of events lost before they reached the engine
+	// (such as a full kernel ring): the engine's ledger cannot see them,
+	// so a summary that finds any does not call the run balanced.
+	Loss bool
 }
 
 // Counting is implemented by connectors that keep Counters. The engine

@@ -254,8 +254,8 @@ func (e *engine) kill() {
 // finishAll finishes the nodes (see connNode.finish), each in its own
 // goroutine, and waits for them until giveUp is closed; when the stop
 // used up the grace already, they get a kill grace of their own, unless
-// the engine is killed. A node whose finish has not ended by then is
-// abandoned: the call it is in is stuck.
+// the engine is killed. A node whose finish has not ended by then, with a
+// call in flight, is abandoned: that call is stuck.
 func (e *engine) finishAll(nodes []*connNode, giveUp <-chan struct{}) {
 	select {
 	case <-giveUp:
@@ -291,7 +291,10 @@ func (e *engine) finishAll(nodes []*connNode, giveUp <-chan struct{}) {
 			select {
 			case <-done[i]:
 			default:
-				n.abandon(true)
+				// Only an instance with a call in flight is stuck; one
+				// whose finish merely had not run yet (a second signal
+				// gives up at once) is left to it, not named.
+				n.abandon(false)
 			}
 		}
 	}

@@ -81,20 +81,86 @@ func (s Snapshot) WriteSummary(w io.Writer) error {
 
 // Balanced reports whether every component and edge satisfies in = out +
 // dropped + in flight with nothing left in flight or queued, as after a
-// complete drain. An edge with a disk buffer may keep events queued on
-// disk for the next start; in = out + dropped + queued must hold for it.
-func (s Snapshot) Balanced() bool {
+// complete drain (see Unbalanced). An edge with a disk buffer may keep
+// events queued on disk for the next start; in = out + dropped + queued
+// must hold for it. Events in flight in the call of an abandoned instance
+// do not unbalance it: they are reported as abandoned (AbandonedInFlight).
+// Events that sources lost before the engine saw them (Lost) are not in
+// the ledger at all.
+func (s Snapshot) Balanced() bool { return len(s.Unbalanced()) == 0 }
+
+// Verdict returns the summary's last line, starting "accounting: ", and
+// whether the ledger closes (Balanced). The line names every row that
+// does not add up; says NOT complete, never balanced, when sources lost
+// events before the engine saw them (a full kernel ring), naming the
+// counts; and names the abandoned connectors whose stuck calls hold the
+// only events in flight.
+func (s Snapshot) Verdict() (line string, balanced bool) {
+	if rows := s.Unbalanced(); len(rows) > 0 {
+		return "accounting: NOT balanced: " + strings.Join(rows, "; "), false
+	}
+	var extra string
+	if n, names := s.AbandonedInFlight(); len(names) > 0 {
+		extra = fmt.Sprintf("; %d events are in flight in the stuck calls of %s (abandoned)", n, strings.Join(names, ", "))
+	}
+	if n, what := s.Lost(); n > 0 {
+		return fmt.Sprintf("accounting: NOT complete: sources lost %d events before weir could read them (%s); inside weir, in + emitted = out + dropped holds for every component and edge%s",
+			n, strings.Join(what, ", "), extra), true
+	}
+	return "accounting: balanced (in + emitted = out + dropped for every component and edge)" + extra, true
+}
+
+// Unbalanced returns one line for each component or edge whose ledger
+// does not close, naming it and its figures, such as
+// "sink out: in 96 = out 64 + dropped 0, with 32 in flight".
+func (s Snapshot) Unbalanced() []string {
+	var out []string
 	for _, c := range s.Components {
-		if c.InFlight != 0 {
-			return false
+		if c.InFlight != 0 && c.Abandoned == 0 {
+			out = append(out, fmt.Sprintf("%s %s: in %d + emitted %d = out %d + dropped %d, with %d in flight",
+				c.Role, c.Name, c.EventsIn, c.Emitted, c.EventsOut, c.DroppedTotal(), c.InFlight))
 		}
 	}
 	for _, e := range s.Edges {
-		if e.Buffer == nil && e.QueuedEvents != 0 || e.EventsIn != e.EventsOut+e.DroppedTotal()+uint64(e.QueuedEvents) {
-			return false
+		name := e.From
+		if e.FromPort != "" {
+			name += "." + e.FromPort
+		}
+		if e.EventsIn != e.EventsOut+e.DroppedTotal()+uint64(e.QueuedEvents) {
+			out = append(out, fmt.Sprintf("edge %s -> %s: in %d != out %d + dropped %d + queued %d",
+				name, e.To, e.EventsIn, e.EventsOut, e.DroppedTotal(), e.QueuedEvents))
+		} else if e.Buffer == nil && e.QueuedEvents != 0 {
+			out = append(out, fmt.Sprintf("edge %s -> %s: %d events still queued", name, e.To, e.QueuedEvents))
 		}
 	}
-	return true
+	return out
+}
+
+// AbandonedInFlight returns the events in flight in the calls of
+// abandoned instances, and the names of their connectors.
+func (s Snapshot) AbandonedInFlight() (events int64, names []string) {
+	for _, c := range s.Components {
+		if c.Abandoned > 0 {
+			events += c.InFlight
+			names = append(names, c.Name)
+		}
+	}
+	return events, names
+}
+
+// Lost returns the events that sources counted as lost before the engine
+// saw them (connector.Counter.Loss), and one "NAME COUNTER N" entry for
+// each count that is not zero.
+func (s Snapshot) Lost() (events uint64, what []string) {
+	for _, c := range s.Components {
+		for _, k := range c.Counters {
+			if k.Loss && k.Value > 0 {
+				events += k.Value
+				what = append(what, fmt.Sprintf("%s %s %d", c.Name, k.Name, k.Value))
+			}
+		}
+	}
+	return events, what
 }
 
 func dropText(m map[string]uint64) string {

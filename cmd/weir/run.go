@@ -282,11 +282,10 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	s := eng.Stats()
 	fmt.Fprintln(stdout, "accounting summary:")
 	s.WriteSummary(stdout)
-	if !s.Balanced() {
-		fmt.Fprintln(stdout, "accounting: NOT balanced")
+	verdict, balanced := s.Verdict()
+	fmt.Fprintln(stdout, verdict)
+	if !balanced {
 		code = 1
-	} else {
-		fmt.Fprintln(stdout, "accounting: balanced (in + emitted = out + dropped for every component and edge)")
 	}
 	for _, c := range failedConnectors(s) {
 		fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed: %s\n", c.Name, c.Type, c.Failure)

@@ -283,7 +283,7 @@ func (s *Source) counters() []connector.Counter {
 		{Name: "seen", Help: "Packets the kernel programs saw on the captured interfaces.", Value: k.Seen},
 		{Name: "filtered", Help: "Packets the kernel filter rejected.", Value: k.Filtered},
 		{Name: "sampled_out", Help: "Packets the kernel sampler skipped.", Value: k.SampledOut},
-		{Name: "ring_full", Help: "Packets lost in the kernel because their CPU's ring was full: the reader fell behind.", Value: k.RingFull},
+		{Name: "ring_full", Help: "Packets lost in the kernel because their CPU's ring was full: the reader fell behind.", Value: k.RingFull, Loss: true},
 		{Name: "emitted", Help: "Packet records the kernel programs wrote to the rings.", Value: k.Emitted},
 		{Name: "rejected", Help: "Records in the rings that were not well-formed packet records.", Value: st.Rejected},
 		{Name: "unread", Help: "Records in the rings not yet polled (at exit: left unread).", Value: unread, Gauge: true},

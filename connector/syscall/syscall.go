@@ -218,7 +218,7 @@ func (s *Source) counters() []connector.Counter {
 		{Name: "seen", Help: "Syscalls the kernel programs decided on (every process's, when filtering by pid: a filtered call is seen too).", Value: k.Seen},
 		{Name: "filtered", Help: "Syscalls the kernel filters rejected.", Value: k.Filtered},
 		{Name: "sampled_out", Help: "Syscalls the kernel sampler skipped.", Value: k.SampledOut},
-		{Name: "ring_full", Help: "Syscalls lost in the kernel for want of room in a CPU's ring or in the table of calls in progress.", Value: k.RingFull},
+		{Name: "ring_full", Help: "Syscalls lost in the kernel for want of room in a CPU's ring or in the table of calls in progress.", Value: k.RingFull, Loss: true},
 		{Name: "unpaired", Help: "Syscalls that entered while traced and never returned (the thread died, or tracing stopped first).", Value: k.Unpaired},
 		{Name: "emitted", Help: "Syscall records the kernel programs wrote to the rings.", Value: k.Emitted},
 		{Name: "rejected", Help: "Records in the rings that were not well-formed syscall records.", Value: st.Rejected},

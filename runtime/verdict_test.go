@@ -1,0 +1,52 @@
+package runtime
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/weirproject/weir/connector"
+)
+
+// TestVerdict: the summary's last line names the rows that do not add
+// up; events in flight only in an abandoned instance's stuck call leave
+// the ledger balanced and are named as such; and events a source lost
+// before the engine saw them make the run NOT complete, never balanced.
+func TestVerdict(t *testing.T) {
+	ok := ComponentStats{Name: "gen", Role: StatSource, EventsIn: 10, EventsOut: 10}
+	okEdge := EdgeStats{From: "gen", To: "out", EventsIn: 10, EventsOut: 10}
+	tests := []struct {
+		name     string
+		s        Snapshot
+		balanced bool
+		want     []string
+		not      []string
+	}{
+		{"balanced", Snapshot{Components: []ComponentStats{ok}, Edges: []EdgeStats{okEdge}}, true,
+			[]string{"accounting: balanced (in + emitted"}, []string{"NOT"}},
+		{"in flight", Snapshot{Components: []ComponentStats{ok, {Name: "out", Role: StatSink, EventsIn: 10, EventsOut: 6, InFlight: 4}}, Edges: []EdgeStats{okEdge}}, false,
+			[]string{"accounting: NOT balanced: sink out: in 10 + emitted 0 = out 6 + dropped 0, with 4 in flight"}, []string{"gen"}},
+		{"edge", Snapshot{Components: []ComponentStats{ok}, Edges: []EdgeStats{{From: "gen", FromPort: "p", To: "out", EventsIn: 10, EventsOut: 7}}}, false,
+			[]string{"accounting: NOT balanced: edge gen.p -> out: in 10 != out 7 + dropped 0 + queued 0"}, nil},
+		{"abandoned", Snapshot{Components: []ComponentStats{ok, {Name: "out", Role: StatSink, EventsIn: 10, EventsOut: 6, InFlight: 4, Abandoned: 1}}, Edges: []EdgeStats{okEdge}}, true,
+			[]string{"accounting: balanced", "4 events are in flight in the stuck calls of out (abandoned)"}, []string{"NOT"}},
+		{"kernel loss", Snapshot{Components: []ComponentStats{{Name: "cap", Role: StatSource, EventsIn: 10, EventsOut: 10,
+			Counters: []connector.Counter{{Name: "seen", Value: 500}, {Name: "ring_full", Value: 490, Loss: true}}}}, Edges: []EdgeStats{{From: "cap", To: "out", EventsIn: 10, EventsOut: 10}}}, true,
+			[]string{"accounting: NOT complete: sources lost 490 events before weir could read them (cap ring_full 490)"}, []string{"balanced"}},
+	}
+	for _, tt := range tests {
+		line, balanced := tt.s.Verdict()
+		if balanced != tt.balanced {
+			t.Errorf("%s: Verdict() balanced = %v; want %v (%q)", tt.name, balanced, tt.balanced, line)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%s: Verdict() = %q; want it to contain %q", tt.name, line, w)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(line, w) {
+				t.Errorf("%s: Verdict() = %q; want no %q", tt.name, line, w)
+			}
+		}
+	}
+}
