@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -34,14 +35,14 @@ func writePcap(t *testing.T, path string, frames []testFrame) {
 }
 
 // readPcapIndexes returns the frame indexes (timestamp - 1) in a pcap file.
-func readPcapIndexes(t *testing.T, path string) map[int]bool {
+func readPcapIndexes(path string) (map[int]bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	got := map[int]bool{}
 	if len(b) < 24 {
-		t.Fatalf("%s: %d bytes, not a pcap file", path, len(b))
+		return nil, fmt.Errorf("%s: %d bytes, not a pcap file", path, len(b))
 	}
 	for off := 24; off+16 <= len(b); {
 		sec := binary.LittleEndian.Uint32(b[off:])
@@ -49,14 +50,14 @@ func readPcapIndexes(t *testing.T, path string) map[int]bool {
 		got[int(sec)-1] = true
 		off += 16 + int(incl)
 	}
-	return got
+	return got, nil
 }
 
 // tcpdumpMatches runs tcpdump on the corpus and returns the indexes of the
 // frames expr matches, or tcpdump's error.
 // With unoptimized set it runs tcpdump -O, libpcap's code without its
 // optimizer.
-func tcpdumpMatches(t *testing.T, dir, in, expr string, n int, unoptimized bool) (map[int]bool, error) {
+func tcpdumpMatches(dir, in, expr string, n int, unoptimized bool) (map[int]bool, error) {
 	out := filepath.Join(dir, fmt.Sprintf("out%d.pcap", n))
 	args := []string{"-r", in, "-w", out}
 	if unoptimized {
@@ -73,7 +74,7 @@ func tcpdumpMatches(t *testing.T, dir, in, expr string, n int, unoptimized bool)
 		return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	defer os.Remove(out)
-	return readPcapIndexes(t, out), nil
+	return readPcapIndexes(out)
 }
 
 func readExpressions(t *testing.T) []string {
@@ -163,10 +164,30 @@ func TestAgainstTcpdump(t *testing.T) {
 	if len(exprs) < 300 {
 		t.Fatalf("%d expressions; the comparison wants at least 300", len(exprs))
 	}
+	// tcpdump's verdicts first, four runs at a time: starting tcpdump
+	// takes longer than the comparison itself.
+	wants := make([]map[int]bool, len(exprs))
+	tdErrs := make([]error, len(exprs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range next {
+				wants[n], tdErrs[n] = tcpdumpMatches(dir, in, exprs[n], n, false)
+			}
+		}()
+	}
+	for n := range exprs {
+		next <- n
+	}
+	close(next)
+	wg.Wait()
 	matchedAny := map[int]bool{}
 	var compared, refused, optimizerOnly int
 	for n, expr := range exprs {
-		want, tdErr := tcpdumpMatches(t, dir, in, expr, n, false)
+		want, tdErr := wants[n], tdErrs[n]
 		insns, err := Compile(expr)
 		if tdErr != nil {
 			if err == nil {
@@ -200,7 +221,7 @@ func TestAgainstTcpdump(t *testing.T) {
 					// tcpdump -O agrees with weir.
 					if unopt == nil {
 						var err error
-						if unopt, err = tcpdumpMatches(t, dir, in, expr, n, true); err != nil {
+						if unopt, err = tcpdumpMatches(dir, in, expr, n, true); err != nil {
 							t.Fatalf("%q: tcpdump -O: %v", expr, err)
 						}
 					}
