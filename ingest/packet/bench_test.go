@@ -15,18 +15,21 @@ import (
 // BenchmarkProgram measures the kernel cost per packet of the capture
 // programs with BPF_PROG_TEST_RUN on a 64-byte UDP frame: "emit" keeps every
 // packet (snaplen 96) while a reader on another goroutine drains the rings,
-// "sampled-out" keeps 1 in 2^30, so it measures parse, filter hook and
-// sampler. The ns/pkt metric is the kernel's own per-run average, and
-// emitted/s is the records written per second of program time.
+// "sampled-out" keeps 1 in 2^30 by a random draw, so it measures parse,
+// filter hook and sampler, and "sampled-out-flow" does the same with the
+// flow hash instead of the draw. The ns/pkt metric is the kernel's own
+// per-run average, and emitted/s is the records written per second of
+// program time.
 func BenchmarkProgram(b *testing.B) {
 	f := frame(nil, 0x0800, ipv4(17, 0, 0, udp(64-14-28)))
 	for _, bc := range []struct {
 		name string
 		rate uint32
-	}{{"emit", 1}, {"sampled-out", 1 << 30}} {
+		mode SampleMode
+	}{{"emit", 1, SampleRandom}, {"sampled-out", 1 << 30, SampleRandom}, {"sampled-out-flow", 1 << 30, SampleFlow}} {
 		for _, hook := range []string{"xdp", "tc-ingress"} {
 			b.Run(bc.name+"/"+hook, func(b *testing.B) {
-				c := benchCapture(b, bc.rate)
+				c := benchCaptureMode(b, bc.rate, bc.mode)
 				var prog *ebpf.Program
 				x, ti, _ := c.Programs()
 				if hook == "xdp" {
@@ -69,7 +72,11 @@ func BenchmarkProgram(b *testing.B) {
 }
 
 func benchCapture(b *testing.B, rate uint32) *Capture {
-	cfg, err := Config{Interfaces: []string{"lo"}, RingSize: 4 << 20, Snaplen: 96}.normalize()
+	return benchCaptureMode(b, rate, SampleRandom)
+}
+
+func benchCaptureMode(b *testing.B, rate uint32, mode SampleMode) *Capture {
+	cfg, err := Config{Interfaces: []string{"lo"}, RingSize: 4 << 20, Snaplen: 96, SampleMode: mode}.normalize()
 	if err != nil {
 		b.Fatal(err)
 	}
