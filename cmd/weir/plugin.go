@@ -52,6 +52,13 @@ func runPlugin(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// inspectError is the --json output for a library that failed to load:
+// its path and the error, where its report would have been.
+type inspectError struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
 // inspectReport is what inspect prints, as text or as JSON.
 type inspectReport struct {
 	Path      string          `json:"path"`
@@ -86,8 +93,9 @@ version check, descriptor validation) and prints its name, version, ABI
 version, whether it embeds a Go runtime, and each connector type with its ID
 (the "type" to use in a config), description, roles, flags and config
 fields. A directory PATH stands for every *.so file in it, in name order.
-A library that fails to load gets exactly what is wrong on stderr, the
-others are still reported, and the exit status is 1.
+A library that fails to load gets exactly what is wrong on stderr (with
+--json also on stdout, as {"path": ..., "error": ...} in its report's
+place), the others are still reported, and the exit status is 1.
 
 Loading runs the library's initializers, so inspect only files you trust.
 A library that users other than root and you could have changed (writable
@@ -125,25 +133,26 @@ Flags:
 	}
 	code := 0
 	var reps []inspectReport
+	var all []any // reports and load errors, in order, for --json
 	for _, path := range paths {
 		lib, err := loader.Options{AllowInsecure: *insecure}.Load(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "weir plugin inspect: %v\n", err)
+			all = append(all, inspectError{Path: path, Error: err.Error()})
 			code = 1
 			continue
 		}
-		reps = append(reps, report(lib))
+		rep := report(lib)
+		reps = append(reps, rep)
+		all = append(all, rep)
 		lib.Close()
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		var v any = reps
+		var v any = all
 		if fs.NArg() == 1 && len(paths) == 1 {
-			if len(reps) == 0 {
-				return code
-			}
-			v = reps[0] // one file: one object, as before
+			v = all[0] // one file: one object, as before
 		}
 		if err := enc.Encode(v); err != nil {
 			fmt.Fprintf(stderr, "weir plugin inspect: write json: %v\n", err)

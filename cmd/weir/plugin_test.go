@@ -104,3 +104,28 @@ func TestPluginInspectErrors(t *testing.T) {
 		t.Errorf("inspect --help = exit %d, stdout %q, stderr %q; want 0 and the flags on stdout", code, stdout.String(), stderr.String())
 	}
 }
+
+// TestPluginInspectJSONError: with --json, a library that fails to load
+// still yields JSON on stdout: an object with its path and the error for
+// one file, and such an object in its place in the array for several.
+func TestPluginInspectJSONError(t *testing.T) {
+	dir := t.TempDir()
+	good := buildC(t, dir, "good.c")
+	bad := filepath.Join(dir, "nosuch.so")
+	var stdout, stderr bytes.Buffer
+	if code := runPlugin([]string{"inspect", "--json", bad}, &stdout, &stderr); code != 1 {
+		t.Errorf("inspect --json of a missing file = exit %d; want 1", code)
+	}
+	var one struct{ Path, Error string }
+	if err := json.Unmarshal(stdout.Bytes(), &one); err != nil || one.Path != bad || !strings.Contains(one.Error, "nosuch.so") {
+		t.Errorf("inspect --json of a missing file printed %q (%v); want an object with its path and error", stdout.String(), err)
+	}
+	stdout.Reset()
+	if code := runPlugin([]string{"inspect", "--json", good, bad}, &stdout, &stderr); code != 1 {
+		t.Errorf("inspect --json of a good and a missing file = exit %d; want 1", code)
+	}
+	var many []struct{ Path, Name, Error string }
+	if err := json.Unmarshal(stdout.Bytes(), &many); err != nil || len(many) != 2 || many[0].Name != "good" || many[0].Error != "" || many[1].Path != bad || many[1].Error == "" {
+		t.Errorf("inspect --json of two files printed %q (%v); want the report, then the error object", stdout.String(), err)
+	}
+}

@@ -212,7 +212,7 @@ func (c Config) Check() error {
 }
 
 // Names of the components in the benchmark graph, and the type of the
-// built-in sink.
+// built-in sink. A plugin sink is named after its type (see sinkNameOf).
 const (
 	builtinSink = "bench.blackhole"
 
@@ -220,6 +220,16 @@ const (
 	pipeName   = "pipeline"
 	sinkName   = "blackhole"
 )
+
+// sinkNameOf is the sink's component name: "blackhole" for the built-in
+// one, the type's ID for a plugin sink, so that the accounting never calls
+// a plugin the built-in blackhole.
+func sinkNameOf(sinkType string) string {
+	if sinkType == builtinSink {
+		return sinkName
+	}
+	return sinkType
+}
 
 // Run builds the graph, runs it to completion and reports what it measured.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
@@ -348,7 +358,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, c := range comps {
 		res.Accounting = append(res.Accounting, Count{Name: c.Name, Role: c.Role, In: c.EventsIn, Out: c.EventsOut,
 			Dropped: c.Dropped, InFlight: c.InFlight, Errors: c.Errors})
-		if c.Name == sinkName && c.Role == runtime.StatSink {
+		if c.Name == sinkNameOf(sinkType) && c.Role == runtime.StatSink {
 			res.Events, res.Bytes = c.EventsOut, c.BytesOut
 		}
 	}
@@ -498,12 +508,12 @@ func graph(cfg *Config, sinkType string) (runtime.Graph, error) {
 	return runtime.Graph{
 		Connectors: []runtime.ConnectorDef{
 			{Name: sourceName, Type: "bench.blaster", Config: blCfg},
-			{Name: sinkName, Type: sinkType, Config: sinkCfg},
+			{Name: sinkNameOf(sinkType), Type: sinkType, Config: sinkCfg},
 		},
 		Pipelines: []runtime.PipelineDef{{Name: pipeName, Ops: cfg.Ops}},
 		Connections: []runtime.EdgeDef{
 			{From: sourceName, To: pipeName, Capacity: cfg.Queue, Policy: runtime.Block},
-			{From: pipeName, To: sinkName, Capacity: cfg.Queue, Policy: runtime.Block},
+			{From: pipeName, To: sinkNameOf(sinkType), Capacity: cfg.Queue, Policy: runtime.Block},
 		},
 	}, nil
 }

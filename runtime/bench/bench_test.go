@@ -133,6 +133,17 @@ func TestRunPluginSink(t *testing.T) {
 	if res.Latency != nil {
 		t.Errorf("latency = %+v for a plugin sink; want none", res.Latency)
 	}
+	// The accounting names the plugin sink by its type, never as the
+	// built-in blackhole it is not.
+	var sinks []string
+	for _, c := range res.Accounting {
+		if c.Role == runtime.StatSink {
+			sinks = append(sinks, c.Name)
+		}
+	}
+	if len(sinks) != 1 || sinks[0] != "c_blackhole" {
+		t.Errorf("accounting sink rows %v; want one, c_blackhole (the plugin's type)", sinks)
+	}
 	if _, err := Run(context.Background(), Config{Events: 10, Sink: cBlackhole(t), SinkType: "nope"}); err == nil {
 		t.Error("Run with an unknown plugin sink type succeeded")
 	}
