@@ -54,6 +54,10 @@ func (in *Instance) call3(op string, fn uintptr, n int, a0, a1, a2 uintptr) uint
 		return f.ret
 	}
 	in.args = [3]uintptr{a0, a1, a2}
+	if e := in.entry; e != nil {
+		e.calls.Add(1)
+		defer e.calls.Add(-1)
+	}
 	r, _, _ := purego.SyscallN(fn, in.args[:n]...)
 	return r
 }

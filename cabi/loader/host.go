@@ -37,21 +37,69 @@ type Host interface {
 // hosts maps the integer handles passed to plugins as weir_host* to the
 // Host for each live instance. Plugins never see a Go pointer.
 var (
-	hosts      sync.Map // uintptr -> Host
+	hosts      sync.Map // uintptr -> *hostEntry
 	nextHandle atomic.Uintptr
 )
 
-func registerHost(h Host) uintptr {
+// hostEntry is what a weir_host handle stands for: the instance's Host
+// and what the callbacks need to check the header's thread rule (only
+// wakeup may be called outside a host call on the instance).
+type hostEntry struct {
+	h Host
+	// frame is the instance's direct-call frame, whose sp is set while a
+	// direct call runs; nil until Create has made the instance.
+	frame atomic.Pointer[callFrame]
+	// calls counts the calls in flight that do not set frame.sp (create,
+	// and every call on the purego.SyscallN path).
+	calls atomic.Int32
+	// misuse counts host API calls other than wakeup made outside any
+	// host call on the instance; warned is set once that was logged.
+	misuse atomic.Uint64
+	warned atomic.Bool
+}
+
+// inCall reports whether a host call on the instance is running.
+func (e *hostEntry) inCall() bool {
+	if e.calls.Load() > 0 {
+		return true
+	}
+	f := e.frame.Load()
+	return f != nil && atomic.LoadUintptr(&f.sp) != 0
+}
+
+// check counts a call of the host API function fn made outside any host
+// call on the instance (from a thread the plugin started, as the header
+// forbids for everything but wakeup), logging the first one.
+func (e *hostEntry) check(fn string) {
+	if e.inCall() {
+		return
+	}
+	e.misuse.Add(1)
+	if e.warned.CompareAndSwap(false, true) {
+		e.h.Log(int32(cabi.LogWarn), "the plugin called the host API's "+fn+" outside a host call on its instance (from a thread it started?); "+
+			"plugin.h allows only wakeup there. Such calls are counted (host_api_misuse); this is logged once.")
+	}
+}
+
+func registerHost(h Host) (uintptr, *hostEntry) {
 	id := nextHandle.Add(1)
-	hosts.Store(id, h)
-	return id
+	e := &hostEntry{h: h}
+	hosts.Store(id, e)
+	return id, e
 }
 
 func releaseHost(id uintptr) { hosts.Delete(id) }
 
-func lookupHost(id uintptr) Host {
+func lookupEntry(id uintptr) *hostEntry {
 	if v, ok := hosts.Load(id); ok {
-		return v.(Host)
+		return v.(*hostEntry)
+	}
+	return nil
+}
+
+func lookupHost(id uintptr) Host {
+	if e := lookupEntry(id); e != nil {
+		return e.h
 	}
 	return nil
 }
@@ -79,10 +127,12 @@ func hostAPIPtr() uintptr {
 }
 
 func cbLog(host uintptr, level int32, msg uintptr) {
-	h := lookupHost(host)
-	if h == nil {
+	e := lookupEntry(host)
+	if e == nil {
 		return
 	}
+	e.check("log")
+	h := e.h
 	s, ok := cString(ptrFrom(msg))
 	if !ok {
 		s = "(log message not NUL-terminated within 64 KiB)"
@@ -91,8 +141,13 @@ func cbLog(host uintptr, level int32, msg uintptr) {
 }
 
 func cbMetricRegister(host uintptr, name uintptr, kind int32, help uintptr) int32 {
-	h := lookupHost(host)
-	if h == nil || name == 0 {
+	e := lookupEntry(host)
+	if e == nil {
+		return -1
+	}
+	e.check("metric_register")
+	h := e.h
+	if name == 0 {
 		return -1
 	}
 	n, ok := cString(ptrFrom(name))
@@ -108,14 +163,16 @@ func cbMetricRegister(host uintptr, name uintptr, kind int32, help uintptr) int3
 }
 
 func cbCounterAdd(host uintptr, id int32, delta uint64) {
-	if h := lookupHost(host); h != nil {
-		h.CounterAdd(id, delta)
+	if e := lookupEntry(host); e != nil {
+		e.check("counter_add")
+		e.h.CounterAdd(id, delta)
 	}
 }
 
 func cbGaugeSet(host uintptr, id int32, value int64) {
-	if h := lookupHost(host); h != nil {
-		h.GaugeSet(id, value)
+	if e := lookupEntry(host); e != nil {
+		e.check("gauge_set")
+		e.h.GaugeSet(id, value)
 	}
 }
 

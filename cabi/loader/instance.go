@@ -29,6 +29,8 @@ type Instance struct {
 	frame  callFrame
 	// slot is the frame's place in faultFrames, or -1.
 	slot int
+	// entry is what handle stands for, for the host API callbacks.
+	entry *hostEntry
 
 	// args is the argument vector for calls through purego.SyscallN.
 	// Passing a slice of it, rather than separate arguments, keeps the
@@ -45,6 +47,12 @@ type eventShape struct {
 	data uintptr
 	len  uint32
 }
+
+// HostAPIMisuse returns how many host API calls other than wakeup the
+// plugin made outside any host call on the instance, against the
+// header's threading rule (a thread the plugin started may call only
+// wakeup). The first one is logged through the Host as a warning.
+func (in *Instance) HostAPIMisuse() uint64 { return in.entry.misuse.Load() }
 
 // Type returns the connector type the instance was made from.
 func (in *Instance) Type() *ConnectorType { return in.typ }
@@ -72,11 +80,17 @@ func (t *ConnectorType) Create(config []byte, host Host) (*Instance, error) {
 	// A private copy: the plugin may read it only during the call, and the
 	// caller may change its slice concurrently. Go's heap does not move.
 	cfg := append([]byte(nil), config...)
-	in := &Instance{typ: t, handle: registerHost(host), direct: useDirect(), slot: -1}
+	in := &Instance{typ: t, direct: useDirect(), slot: -1}
+	in.handle, in.entry = registerHost(host)
 	var out uintptr
+	in.entry.calls.Add(1) // create counts as a host call
 	r, _, _ := purego.SyscallN(t.create,
 		uintptr(unsafe.Pointer(unsafe.SliceData(cfg))), uintptr(len(cfg)),
 		hostAPIPtr(), in.handle, uintptr(unsafe.Pointer(&out)))
+	in.entry.calls.Add(-1)
+	if in.direct {
+		in.entry.frame.Store(&in.frame)
+	}
 	in.ptr = out
 	st := cabi.Status(int32(uint32(r)))
 	if st == cabi.OK && out == 0 {

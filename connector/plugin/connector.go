@@ -65,7 +65,18 @@ func (c *Connector) Metrics() map[string]int64 { return c.host.snapshot() }
 // metric_register, so that the engine shows them in its snapshot, the
 // summary and /metrics like a built-in connector's own counts. A gauge's
 // Value holds its int64 value.
-func (c *Connector) Counters() []connector.Counter { return c.host.counters() }
+//
+// Once the plugin has broken the host API's thread rule (see
+// loader.Instance.HostAPIMisuse), the count of such calls follows as
+// host_api_misuse.
+func (c *Connector) Counters() []connector.Counter {
+	out := c.host.counters()
+	if n := c.inst.HostAPIMisuse(); n > 0 {
+		out = append(out, connector.Counter{Name: "host_api_misuse", Value: n,
+			Help: "Host API calls other than wakeup that the plugin made outside any host call on the instance (from a thread it started), which plugin.h forbids."})
+	}
+	return out
+}
 
 // Connect calls the plugin's connect with attempt. A WEIR_RETRY answer is
 // returned as an error so that the runtime retries with backoff.

@@ -643,7 +643,12 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (def runtime.OpDef, rou
 			// field, as in - filter: "len > 64" or - sample: 10.
 			main := mainField(typeNode.Value)
 			if main == "" {
-				l.errorf(fields, "%s (%s): want a mapping of fields, found %s; only operators with one required field take a single value", where, typeNode.Value, describe(fields))
+				if _, isOp := operator.Types[typeNode.Value]; !isOp && l.isProcessor(typeNode.Value) {
+					l.errorf(fields, "%s (%s): want a mapping of fields, found %s; %s is a processor connector, and the NAME: VALUE shorthand is only for built-in operators with one required field: give its config as a mapping, as in - %s: {FIELD: %s}",
+						where, typeNode.Value, describe(fields), typeNode.Value, typeNode.Value, describe(fields))
+				} else {
+					l.errorf(fields, "%s (%s): want a mapping of fields, found %s; only operators with one required field take a single value", where, typeNode.Value, describe(fields))
+				}
 				return def, nil, typ, false
 			}
 			key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: main, Line: fields.Line, Column: fields.Column}
@@ -706,6 +711,16 @@ func (l *loader) step(pipe string, i int, st *yaml.Node) (def runtime.OpDef, rou
 
 // mainField is the one required field of a built-in operator, or "" when
 // it has none or several, or when the field is a list.
+// isProcessor reports whether typ is a registered connector type with the
+// processor role (a plugin processor, say).
+func (l *loader) isProcessor(typ string) bool {
+	if l.reg == nil {
+		return false
+	}
+	t, ok := l.reg.Lookup(typ)
+	return ok && t.Roles&connector.RoleProcessor != 0
+}
+
 func mainField(typ string) string {
 	ot, ok := operator.Types[typ]
 	if !ok {
