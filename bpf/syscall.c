@@ -24,7 +24,7 @@
  *
  *   1. the tracer's own process is ignored, uncounted;
  *   2. the call is counted as seen, then filtered out (and counted so) when
- *      a pid set is given and neither its tgid nor its tid is in weir_pids,
+ *      a pid set is given and its tgid (or tid) is not marked in weir_pids,
  *      when its number is not marked in weir_sysinfo, when its task is not
  *      in the cgroup subtree weir_cgroup_id, or when its name does not start
  *      with one of the weir_comm prefixes;
@@ -51,7 +51,7 @@
  * execve still pairs.
  *
  * With weir_follow, sched_process_fork adds every child of a traced process
- * to weir_pids, so a trace of a pid covers its descendants born after the
+ * to weir_pids (processes and threads alike, by their pid), so a trace of a pid covers its descendants born after the
  * trace started.
  */
 #include "vmlinux.h"
@@ -146,13 +146,54 @@ struct {
 	__type(value, struct weir_sys_info);
 } weir_sysinfo SEC(".maps");
 
-/* Traced tgids and tids (with weir_filter_pids). */
+/*
+ * Traced tgids and tids (with weir_filter_pids): weir_pids[pid] is non-zero
+ * for a traced pid. An ARRAY indexed by pid, sized by the loader to the
+ * kernel's pid_max (4 MiB at most), rather than a hash: the verifier
+ * inlines an array lookup into a bounds check and a load, so the test that
+ * rejects another process's call costs a few instructions, not a hash.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u8);
 } weir_pids SEC(".maps");
+
+/*
+ * weir_incall[tid] is non-zero while the thread has an entry in
+ * weir_inflight, so sys_exit skips the hash lookup for every call it has
+ * no entry for (all calls of untraced processes). Only the thread itself
+ * writes its byte (and sched_process_exit/exec, in its context).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8);
+} weir_incall SEC(".maps");
+
+/* Non-zero: some pid the loader was given is a thread, not a process, so
+ * the filter looks up the tid too. */
+volatile const __u8 weir_pids_tids = 0;
+
+static __always_inline bool traced_pid(__u32 tgid, __u32 tid)
+{
+	__u8 *t = bpf_map_lookup_elem(&weir_pids, &tgid);
+	if (t && *t)
+		return true;
+	if (!weir_pids_tids)
+		return false;
+	t = bpf_map_lookup_elem(&weir_pids, &tid);
+	return t && *t;
+}
+
+static __always_inline void set_incall(__u32 tid, __u8 v)
+{
+	__u8 *p = bpf_map_lookup_elem(&weir_incall, &tid);
+	if (p)
+		*p = v;
+}
 
 /* A call in progress: what its entry saw. */
 struct weir_sys_call {
@@ -547,8 +588,7 @@ static __always_inline int on_enter(__u64 *ctx)
 	struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
 	if (!cnt)
 		return 0;
-	if (weir_filter_pids && !bpf_map_lookup_elem(&weir_pids, &tgid) &&
-	    !bpf_map_lookup_elem(&weir_pids, &tid))
+	if (weir_filter_pids && !traced_pid(tgid, tid))
 		goto filtered;
 	__u64 nr = ctx[1];
 	struct weir_sys_info *info = 0;
@@ -623,7 +663,9 @@ static __always_inline int on_enter(__u64 *ctx)
 		cnt->table_full++;
 		if (c.has_strs)
 			bpf_map_delete_elem(&weir_execstr, &tid);
+		return 0;
 	}
+	set_incall(tid, 1);
 	return 0;
 
 filtered:
@@ -637,6 +679,10 @@ static __always_inline int on_exit(__u64 *ctx)
 	__u64 pt = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pt;
 
+	__u8 *in = bpf_map_lookup_elem(&weir_incall, &tid);
+	if (!in || !*in)
+		return 0;
+	*in = 0;
 	struct weir_sys_call *p = bpf_map_lookup_elem(&weir_inflight, &tid);
 	if (!p)
 		return 0;
@@ -683,11 +729,12 @@ static __always_inline int on_fork(struct task_struct *child)
 		return 0;
 	__u64 pt = bpf_get_current_pid_tgid();
 	__u32 tgid = pt >> 32, tid = (__u32)pt;
-	if (!bpf_map_lookup_elem(&weir_pids, &tgid) && !bpf_map_lookup_elem(&weir_pids, &tid))
+	if (!traced_pid(tgid, tid))
 		return 0;
 	__u32 pid = BPF_CORE_READ(child, pid);
-	__u8 one = 1;
-	bpf_map_update_elem(&weir_pids, &pid, &one, BPF_ANY);
+	__u8 *t = bpf_map_lookup_elem(&weir_pids, &pid);
+	if (t)
+		*t = 1;
 	return 0;
 }
 
@@ -705,6 +752,7 @@ static __always_inline int on_exec(__u32 old_pid)
 	struct weir_sys_call c = *p;
 	if (bpf_map_delete_elem(&weir_inflight, &old_pid) != 0)
 		return 0;
+	set_incall(old_pid, 0);
 	if (c.has_strs) {
 		struct weir_sys_strs *s = bpf_map_lookup_elem(&weir_execstr, &old_pid);
 		if (!s || bpf_map_update_elem(&weir_execstr, &tid, s, BPF_ANY) != 0)
@@ -713,7 +761,9 @@ static __always_inline int on_exec(__u32 old_pid)
 	}
 	/* The leader's own entry, if it died in a call, was counted by
 	 * sched_process_exit before the exec went on. */
-	if (bpf_map_update_elem(&weir_inflight, &tid, &c, BPF_ANY) != 0) {
+	if (bpf_map_update_elem(&weir_inflight, &tid, &c, BPF_ANY) == 0) {
+		set_incall(tid, 1);
+	} else {
 		__u32 zero = 0;
 		struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
 		if (cnt) {
@@ -729,6 +779,10 @@ static __always_inline int on_exec(__u32 old_pid)
 static __always_inline int on_task_exit(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 *in = bpf_map_lookup_elem(&weir_incall, &tid);
+	if (!in || !*in)
+		return 0;
+	*in = 0;
 	struct weir_sys_call *p = bpf_map_lookup_elem(&weir_inflight, &tid);
 	if (!p)
 		return 0;

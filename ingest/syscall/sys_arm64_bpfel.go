@@ -57,6 +57,7 @@ type sysWeirSysStrs struct {
 const (
 	sysMapWeirCounters     = "weir_counters"
 	sysMapWeirExecstr      = "weir_execstr"
+	sysMapWeirIncall       = "weir_incall"
 	sysMapWeirInflight     = "weir_inflight"
 	sysMapWeirPids         = "weir_pids"
 	sysMapWeirRings        = "weir_rings"
@@ -81,6 +82,7 @@ const (
 	sysVarWeirFilterPids   = "weir_filter_pids"
 	sysVarWeirFollow       = "weir_follow"
 	sysVarWeirNcomm        = "weir_ncomm"
+	sysVarWeirPidsTids     = "weir_pids_tids"
 	sysVarWeirSampleRate   = "weir_sample_rate"
 	sysVarWeirSelfTgid     = "weir_self_tgid"
 	sysVarWeirSlowerNs     = "weir_slower_ns"
@@ -147,6 +149,7 @@ type sysProgramSpecs struct {
 type sysMapSpecs struct {
 	WeirCounters *ebpf.MapSpec `ebpf:"weir_counters"`
 	WeirExecstr  *ebpf.MapSpec `ebpf:"weir_execstr"`
+	WeirIncall   *ebpf.MapSpec `ebpf:"weir_incall"`
 	WeirInflight *ebpf.MapSpec `ebpf:"weir_inflight"`
 	WeirPids     *ebpf.MapSpec `ebpf:"weir_pids"`
 	WeirRings    *ebpf.MapSpec `ebpf:"weir_rings"`
@@ -167,6 +170,7 @@ type sysVariableSpecs struct {
 	WeirFilterPids  *ebpf.VariableSpec `ebpf:"weir_filter_pids"`
 	WeirFollow      *ebpf.VariableSpec `ebpf:"weir_follow"`
 	WeirNcomm       *ebpf.VariableSpec `ebpf:"weir_ncomm"`
+	WeirPidsTids    *ebpf.VariableSpec `ebpf:"weir_pids_tids"`
 	WeirSampleRate  *ebpf.VariableSpec `ebpf:"weir_sample_rate"`
 	WeirSelfTgid    *ebpf.VariableSpec `ebpf:"weir_self_tgid"`
 	WeirSlowerNs    *ebpf.VariableSpec `ebpf:"weir_slower_ns"`
@@ -195,6 +199,7 @@ func (o *sysObjects) Close() error {
 type sysMaps struct {
 	WeirCounters *ebpf.Map `ebpf:"weir_counters"`
 	WeirExecstr  *ebpf.Map `ebpf:"weir_execstr"`
+	WeirIncall   *ebpf.Map `ebpf:"weir_incall"`
 	WeirInflight *ebpf.Map `ebpf:"weir_inflight"`
 	WeirPids     *ebpf.Map `ebpf:"weir_pids"`
 	WeirRings    *ebpf.Map `ebpf:"weir_rings"`
@@ -206,6 +211,7 @@ func (m *sysMaps) Close() error {
 	return _SysClose(
 		m.WeirCounters,
 		m.WeirExecstr,
+		m.WeirIncall,
 		m.WeirInflight,
 		m.WeirPids,
 		m.WeirRings,
@@ -227,6 +233,7 @@ type sysVariables struct {
 	WeirFilterPids  *ebpf.Variable `ebpf:"weir_filter_pids"`
 	WeirFollow      *ebpf.Variable `ebpf:"weir_follow"`
 	WeirNcomm       *ebpf.Variable `ebpf:"weir_ncomm"`
+	WeirPidsTids    *ebpf.Variable `ebpf:"weir_pids_tids"`
 	WeirSampleRate  *ebpf.Variable `ebpf:"weir_sample_rate"`
 	WeirSelfTgid    *ebpf.Variable `ebpf:"weir_self_tgid"`
 	WeirSlowerNs    *ebpf.Variable `ebpf:"weir_slower_ns"`

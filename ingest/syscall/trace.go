@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -296,6 +297,16 @@ func load(cfg Config, hook Hook) (*Tracer, error) {
 	rs := spec.Maps[sysMapWeirRings]
 	rs.MaxEntries = uint32(ncpu)
 	rs.InnerMap.MaxEntries = uint32(cfg.RingSize)
+	pidMax := pidMax()
+	spec.Maps[sysMapWeirPids].MaxEntries = pidMax
+	spec.Maps[sysMapWeirIncall].MaxEntries = pidMax
+	tids := false
+	for _, p := range cfg.Pids {
+		if uint32(p) >= pidMax {
+			return nil, fmt.Errorf("open trace: pid %d is not below the kernel's pid_max %d", p, pidMax)
+		}
+		tids = tids || isThread(p)
+	}
 	var comm [MaxComms][16]byte
 	var commLen [MaxComms]uint8
 	for i, c := range cfg.Comms {
@@ -322,6 +333,7 @@ func load(cfg Config, hook Hook) (*Tracer, error) {
 		{sysVarWeirWakeupBytes, cfg.WakeupBytes},
 		{sysVarWeirSelfTgid, uint32(os.Getpid())},
 		{sysVarWeirFilterPids, b2u(len(cfg.Pids) > 0)},
+		{sysVarWeirPidsTids, b2u(tids)},
 		{sysVarWeirFollow, b2u(cfg.Follow)},
 		{sysVarWeirAllNumbers, b2u(len(cfg.Syscalls) == 0)},
 		{sysVarWeirFailedOnly, b2u(cfg.FailedOnly)},
@@ -360,6 +372,7 @@ func load(cfg Config, hook Hook) (*Tracer, error) {
 		WeirExecstr:  coll.Maps[sysMapWeirExecstr],
 		WeirInflight: coll.Maps[sysMapWeirInflight],
 		WeirPids:     coll.Maps[sysMapWeirPids],
+		WeirIncall:   coll.Maps[sysMapWeirIncall],
 		WeirRings:    coll.Maps[sysMapWeirRings],
 		WeirScratch:  coll.Maps[sysMapWeirScratch],
 		WeirSysinfo:  coll.Maps[sysMapWeirSysinfo],
@@ -437,9 +450,42 @@ func (t *Tracer) fillSysinfo() error {
 	return nil
 }
 
-// AddPid adds a process (tgid) or thread (tid) to the traced set. It is
-// how a tracer that starts a command adds it before letting it run. It
-// has no effect on a trace of every process.
+// pidMax returns the kernel's pid_max, which bounds every pid and tid,
+// or the largest it can be (PID_MAX_LIMIT on 64-bit) when unreadable.
+func pidMax() uint32 {
+	const limit = 4 << 20
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return limit
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil || n == 0 || n > limit {
+		return limit
+	}
+	return uint32(n)
+}
+
+// isThread reports whether pid names a thread that is not its process's
+// leader (its Tgid differs), so the filter must look up tids too.
+func isThread(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		// /proc/PID/status is there only for leaders; a tid is
+		// under /proc/PID/task, and still reachable as /proc/TID.
+		return true
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Tgid:"); ok {
+			return strings.TrimSpace(v) != strconv.Itoa(pid)
+		}
+	}
+	return true
+}
+
+// AddPid adds a process (tgid) to the traced set. It is how a tracer that
+// starts a command adds it before letting it run. It has no effect on a
+// trace of every process. A thread that is not its process's leader is
+// traced only when the Config named one (Config.Pids).
 func (t *Tracer) AddPid(pid int) error {
 	if err := t.maps.WeirPids.Put(uint32(pid), uint8(1)); err != nil {
 		return fmt.Errorf("trace pid %d: %w", pid, err)
