@@ -10,8 +10,3 @@ run: build trafgen ## demo (root): capture generated traffic on a throw-away vet
 
 capture-bench: build trafgen ## benchmark (root): weir capture vs tcpdump on the same trafgen load
 	bash tools/bench-capture.sh $(BIN)
-
-.PHONY: trace-bench
-
-trace-bench: build ## benchmark (root): weir trace vs no tracer, empty programs, bpftrace, strace and perf trace on getpid and write loops
-	bash tools/bench-trace.sh $(BIN)
