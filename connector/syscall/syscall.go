@@ -23,7 +23,7 @@ var Spec = spec.Spec{
 	{Name: "pids", Kind: spec.Strings, Default: []string{}, Doc: "Trace only these processes or threads, by pid; empty traces every process but weir itself."},
 	{Name: "follow", Kind: spec.Bool, Default: false, Doc: "Also trace the children the traced pids fork from now on, and theirs."},
 	{Name: "comms", Kind: spec.Strings, Default: []string{}, Doc: "Trace only tasks whose name starts with one of these (at most 8, each 1 to 15 bytes)."},
-	{Name: "cgroup", Kind: spec.String, Default: "", Doc: "Trace only tasks in this cgroup v2 or below it: a path under /sys/fs/cgroup."},
+	{Name: "cgroup", Kind: spec.String, Default: "", Doc: "Trace only tasks in this cgroup v2 or below it: a path under the cgroup v2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems), or relative to it."},
 	{Name: "syscalls", Kind: spec.Strings, Default: []string{}, Doc: "Trace only these syscalls, by name or number on this machine's architecture; empty traces all."},
 	{Name: "failed", Kind: spec.Bool, Default: false, Doc: "Keep only calls that returned an error."},
 	{Name: "slower", Kind: spec.Duration, Default: "0s", Doc: "Keep only calls that took at least this long; 0 keeps all."},

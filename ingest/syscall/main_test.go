@@ -45,6 +45,8 @@ func TestMain(m *testing.M) {
 //	enoent              openat of a path that does not exist
 //	sleep:DURATION      nanosleep
 //	getpid:N            N getpid calls
+//	threadgetpid:N      N getpid calls on another thread, whose tid the
+//	                    helper prints on stderr ("tid N") before the gate
 //	exec:PATH           execve(PATH, [PATH])
 //	threadexec:PATH     the same from another thread than the main one
 func helper(steps string) int {
@@ -52,6 +54,27 @@ func helper(steps string) int {
 	// come from tid == pid; the runtime's other threads make their own
 	// (sysmon sleeps in nanosleep), which tests tell apart by tid.
 	runtime.LockOSThread()
+	// A thread of its own for threadgetpid, started before the gate so
+	// that the test can trace it by tid.
+	var release chan struct{}
+	var done chan struct{}
+	for _, step := range strings.Split(steps, ",") {
+		if n, ok := strings.CutPrefix(step, "threadgetpid:"); ok {
+			release, done = make(chan struct{}), make(chan struct{})
+			ready := make(chan int)
+			go func() {
+				runtime.LockOSThread()
+				ready <- unix.Gettid()
+				<-release
+				k, _ := strconv.Atoi(n)
+				for range k {
+					unix.Getpid()
+				}
+				close(done)
+			}()
+			fmt.Fprintf(os.Stderr, "tid %d\n", <-ready)
+		}
+	}
 	gate := os.NewFile(3, "gate")
 	var b [1]byte
 	if n, _ := gate.Read(b[:]); n != 1 {
@@ -96,6 +119,9 @@ func helper(steps string) int {
 					unix.Getpid()
 				}
 			}
+		case "threadgetpid":
+			close(release)
+			<-done
 		case "exec":
 			err = unix.Exec(f[1], []string{f[1]}, nil)
 		case "threadexec":

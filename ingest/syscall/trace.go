@@ -75,7 +75,8 @@ type Config struct {
 	// bytes) starts with one of these, at most MaxComms of them.
 	Comms []string
 	// Cgroup limits the trace to tasks in this cgroup v2 or below it: a
-	// path under /sys/fs/cgroup, absolute or relative to it.
+	// path under the cgroup v2 mount (Cgroup2Root), absolute or relative
+	// to it.
 	Cgroup string
 	// Syscalls limits the trace to these numbers (ParseList). Empty
 	// traces every syscall.
@@ -233,22 +234,44 @@ func (cfg Config) normalize() (Config, error) {
 	return cfg, nil
 }
 
-// CgroupV2Root is where the cgroup v2 hierarchy is expected.
+// CgroupV2Root is where the cgroup v2 hierarchy usually is; on hybrid
+// systems (cgroup v1 controllers beside v2) it is at its "unified"
+// directory, which Cgroup2Root finds.
 const CgroupV2Root = "/sys/fs/cgroup"
 
-// ResolveCgroup returns the id and depth (the root being 0) of a cgroup v2
-// given by path, absolute or relative to CgroupV2Root.
-func ResolveCgroup(path string) (id uint64, level uint32, err error) {
+// Cgroup2Root returns the mount point of the cgroup v2 hierarchy:
+// CgroupV2Root when that is one, else the first cgroup2 mount listed in
+// /proc/self/mountinfo (such as /sys/fs/cgroup/unified).
+func Cgroup2Root() (string, error) {
 	var fs unix.Statfs_t
-	if err := unix.Statfs(CgroupV2Root, &fs); err != nil {
-		return 0, 0, fmt.Errorf("cgroup %q: %s: %w", path, CgroupV2Root, err)
+	if unix.Statfs(CgroupV2Root, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		return CgroupV2Root, nil
 	}
-	if fs.Type != unix.CGROUP2_SUPER_MAGIC {
-		return 0, 0, fmt.Errorf("cgroup %q: %s is not a cgroup v2 mount: %w", path, CgroupV2Root, ErrNotSupported)
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("find the cgroup v2 mount: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPEROPTS
+		pre, post, ok := strings.Cut(l, " - ")
+		f := strings.Fields(pre)
+		if ok && len(f) >= 5 && strings.HasPrefix(post, "cgroup2 ") {
+			return f[4], nil
+		}
+	}
+	return "", fmt.Errorf("no cgroup v2 hierarchy is mounted: %w", ErrNotSupported)
+}
+
+// ResolveCgroup returns the id and depth (the root being 0) of a cgroup v2
+// given by path: absolute under the cgroup v2 mount, or relative to it.
+func ResolveCgroup(path string) (id uint64, level uint32, err error) {
+	root, err := Cgroup2Root()
+	if err != nil {
+		return 0, 0, fmt.Errorf("cgroup %q: %w", path, err)
 	}
 	full := filepath.Clean(path)
-	if !strings.HasPrefix(full+"/", CgroupV2Root+"/") {
-		full = filepath.Join(CgroupV2Root, path)
+	if full != root && !strings.HasPrefix(full, root+"/") {
+		full = filepath.Join(root, path)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(full, &st); err != nil {
@@ -257,7 +280,7 @@ func ResolveCgroup(path string) (id uint64, level uint32, err error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return 0, 0, fmt.Errorf("cgroup %q: %s is not a cgroup directory", path, full)
 	}
-	rel := strings.TrimPrefix(strings.TrimPrefix(full, CgroupV2Root), "/")
+	rel := strings.TrimPrefix(strings.TrimPrefix(full, root), "/")
 	if rel != "" {
 		level = uint32(strings.Count(rel, "/") + 1)
 	}

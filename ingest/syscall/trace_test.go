@@ -501,3 +501,75 @@ func TestExecFromThread(t *testing.T) {
 		t.Errorf("counters %+v; want nothing unpaired or lost", k)
 	}
 }
+
+// TestCgroupFilter: with a cgroup, the calls of a helper moved into a
+// child of it are kept and those of a helper outside are not.
+func TestCgroupFilter(t *testing.T) {
+	root, err := Cgroup2Root()
+	if err != nil {
+		t.Skipf("no cgroup v2: %v", err)
+	}
+	parent, err := os.MkdirTemp(root, "weir-test-")
+	if err != nil {
+		t.Skipf("cannot create a cgroup: %v", err)
+	}
+	child := filepath.Join(parent, "inner")
+	if err := os.Mkdir(child, 0o755); err != nil {
+		os.Remove(parent)
+		t.Fatal(err)
+	}
+	inside := startHelper(t, "getpid:20")
+	outside := startHelper(t, "getpid:20")
+	t.Cleanup(func() {
+		inside.cmd.Process.Kill()
+		inside.cmd.Wait()
+		os.Remove(child)
+		os.Remove(parent)
+	})
+	if err := os.WriteFile(filepath.Join(child, "cgroup.procs"), []byte(fmt.Sprint(inside.pid())), 0); err != nil {
+		t.Skipf("cannot move a process into a cgroup: %v", err)
+	}
+	tr := openTracer(t, Config{Cgroup: strings.TrimPrefix(parent, root+"/"), Syscalls: nrs(t, "getpid")})
+	inside.run(t)
+	outside.run(t)
+	calls, _ := collect(t, tr)
+	n := 0
+	for _, c := range calls {
+		switch c.Pid {
+		case uint32(inside.pid()):
+			n++
+		case uint32(outside.pid()):
+			t.Fatalf("recorded %s of the helper outside the cgroup", line(c))
+		}
+	}
+	if n != 20 {
+		t.Errorf("recorded %d getpid of the helper inside the cgroup; want 20", n)
+	}
+}
+
+// TestThreadPid: a pid that names a thread, not a process, traces that
+// thread alone.
+func TestThreadPid(t *testing.T) {
+	h := startHelper(t, "threadgetpid:10", "getpid:5")
+	// The helper prints its thread's tid on stderr before waiting.
+	var tid int
+	deadline := time.Now().Add(10 * time.Second)
+	for tid == 0 && time.Now().Before(deadline) {
+		fmt.Sscanf(h.errb.String(), "tid %d", &tid)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if tid == 0 {
+		t.Fatal("helper did not report its thread")
+	}
+	tr := openTracer(t, Config{Pids: []int{tid}, Syscalls: nrs(t, "getpid")})
+	h.run(t)
+	calls, _ := collect(t, tr)
+	if len(calls) != 10 {
+		t.Fatalf("recorded:\n%swant the 10 getpid of thread %d alone", dump(calls), tid)
+	}
+	for _, c := range calls {
+		if c.Tid != uint32(tid) {
+			t.Errorf("recorded %s of tid %d", line(c), c.Tid)
+		}
+	}
+}
