@@ -159,7 +159,10 @@ func dial(ctx context.Context, c *connConfig, instance string, log loggerLike, s
 			}
 			return d/2 + rand.N(d/2+1)
 		}),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // our own Close, not a loss
+			}
 			st.disconnects.Add(1)
 			if err != nil {
 				log.Warn("disconnected from NATS", "err", err)
