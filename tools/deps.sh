@@ -5,7 +5,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(make gcc g++ libc6-dev clang-16 llvm-16 clang-format-16 bpftool libbpf-dev
-      tshark tcpdump netsniff-ng iproute2 ethtool
+      tshark tcpdump netsniff-ng iproute2 ethtool iputils-ping
       bpftrace strace linux-perf # peers weir trace is measured against (docs/BENCHMARKS.md)
       prometheus) # for promtool: tests check /metrics with `promtool check metrics`
 # The Rust plugin needs cargo; use the one on PATH when there is one.
