@@ -6,7 +6,11 @@
 // A Writer streams one section: a section header block, then one interface
 // description block per interface added with AddInterface (link type, snap
 // length, name, and if_tsresol=9 so that timestamps carry nanoseconds), then
-// one enhanced packet block per packet. Output is buffered; Flush pushes it
+// one enhanced packet block per packet. The sink gives a packet the kernel
+// sampled (a record with a sample rate above 1) a packet comment saying how,
+// such as "weir: sampled 1 in 10 at random", which Wireshark shows and
+// tshark prints as frame.comment; unsampled packets get none. Output is
+// buffered; Flush pushes it
 // to the underlying writer and Close flushes and, for files opened with
 // Create, closes the file. A write that stops part way keeps the whole
 // blocks it wrote: a regular file made by Create is cut back to the last of

@@ -125,6 +125,12 @@ func TestWriterErrors(t *testing.T) {
 	if err := pw.WritePacket(0, 1, frame(60, 0), 60); err == nil {
 		t.Error("WritePacket on an interface not added succeeded")
 	}
+	if _, err := pw.AddInterface(Interface{LinkType: LinkTypeEthernet}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.WritePacketComment(0, 1, frame(60, 0), 60, make([]byte, 1<<16)); err == nil || !strings.Contains(err.Error(), "comment of 65536 bytes") {
+		t.Errorf("WritePacketComment with a 64 KiB comment = %v; want an error naming the comment", err)
+	}
 	if err := pw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +256,27 @@ func BenchmarkWritePacket(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if err := pw.WritePacket(0, uint64(i), data, 1500); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWritePacketComment is BenchmarkWritePacket with the comment the
+// sink gives a sampled packet.
+func BenchmarkWritePacketComment(b *testing.B) {
+	pw, err := NewWriter(io.Discard, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pw.AddInterface(Interface{Name: "eth0", LinkType: LinkTypeEthernet, SnapLen: 96}); err != nil {
+		b.Fatal(err)
+	}
+	data := frame(96, 7)
+	comment := []byte("weir: sampled 1 in 10 at random")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := pw.WritePacketComment(0, uint64(i), data, 1500, comment); err != nil {
 			b.Fatal(err)
 		}
 	}

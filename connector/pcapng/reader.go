@@ -34,6 +34,9 @@ type Packet struct {
 	Data []byte
 	// OrigLen is the packet's length on the wire.
 	OrigLen int
+	// Comment is the packet's opt_comment, if it has one. It is valid
+	// until the next call to Next.
+	Comment []byte
 }
 
 // Reader reads packets from a pcapng stream. It is not safe for concurrent
@@ -241,5 +244,17 @@ func (r *Reader) enhancedPacket(body []byte) (Packet, error) {
 	default:
 		ns = ts / (res / 1e9)
 	}
-	return Packet{Interface: int(id), TsNs: ns, Data: body[20 : 20+capLen], OrigLen: int(orig)}, nil
+	p := Packet{Interface: int(id), TsNs: ns, Data: body[20 : 20+capLen], OrigLen: int(orig)}
+	if end := 20 + (uint64(capLen)+3)&^3; end < uint64(len(body)) {
+		err := r.options(body[end:], func(code uint16, val []byte) error {
+			if code == optComment {
+				p.Comment = val
+			}
+			return nil
+		})
+		if err != nil {
+			return Packet{}, fmt.Errorf("read pcapng packet block options: %w", err)
+		}
+	}
+	return p, nil
 }

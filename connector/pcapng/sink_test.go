@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -288,5 +289,71 @@ func TestSinkConnectFailures(t *testing.T) {
 			t.Errorf("Connect(%s) = %v; want a permanent error", path, err)
 		}
 		s.Close()
+	}
+}
+
+// TestSinkSampleComment writes packets sampled at random, by flow and not
+// at all: the sampled ones carry a comment saying how they were sampled,
+// read back by this package's reader and by tshark (frame.comment); the
+// others carry none.
+func TestSinkSampleComment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sampled.pcapng")
+	s := newSink(t, `{"path":"`+path+`"}`)
+	cases := []struct {
+		rate uint32
+		mode uint8
+		want string
+	}{
+		{1, cabi.SampleNone, ""},
+		{10, cabi.SampleRandom, "weir: sampled 1 in 10 at random"},
+		{10, cabi.SampleRandom, "weir: sampled 1 in 10 at random"},
+		{64, cabi.SampleFlow, "weir: sampled 1 flow in 64 by flow hash"},
+		{3, 9, "weir: sampled 1 in 3"},
+		{1, cabi.SampleNone, ""},
+	}
+	b := conntest.NewBatch(t, len(cases), len(cases)*256)
+	for i, tc := range cases {
+		rec := conntest.PacketRecord(1, conntest.Frame(61+i, 7), 61+i)
+		h := (*packet.Header)(unsafe.Pointer(&rec[0]))
+		h.SampleRate, h.SampleMode = tc.rate, tc.mode
+		b.Append(uint64(i+1)*1e9, 0, cabi.KindPacket, 0, rec)
+	}
+	if st, err := s.Write(b); st != cabi.OK || err != nil {
+		t.Fatalf("Write = %v, %v", st, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f)
+	for i, tc := range cases {
+		p, err := r.Next()
+		if err != nil {
+			t.Fatalf("Next() #%d: %v", i, err)
+		}
+		if string(p.Comment) != tc.want || len(p.Data) != 61+i {
+			t.Errorf("packet %d: comment %q, %d bytes; want %q, %d", i, p.Comment, len(p.Data), tc.want, 61+i)
+		}
+	}
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("skipping the tshark check: tshark not installed (tools/deps.sh installs it)")
+	}
+	out, err := exec.Command(tshark, "-r", path, "-T", "fields", "-e", "frame.len", "-e", "frame.comment").Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s: %v", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("tshark printed %d lines; want %d:\n%s", len(lines), len(cases), out)
+	}
+	for i, tc := range cases {
+		if want := strconv.Itoa(61+i) + "\t" + tc.want; lines[i] != want {
+			t.Errorf("tshark line %d = %q; want %q", i, lines[i], want)
+		}
 	}
 }

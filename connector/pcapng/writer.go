@@ -135,6 +135,13 @@ func (w *Writer) AddInterface(ifc Interface) (int, error) {
 // origLen bytes on the wire. origLen smaller than len(data) is raised to
 // len(data).
 func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) error {
+	return w.WritePacketComment(id, tsNs, data, origLen, nil)
+}
+
+// WritePacketComment is WritePacket with a packet comment (opt_comment,
+// UTF-8, at most 65535 bytes) in the block, which Wireshark shows with the
+// packet and tshark as frame.comment. An empty comment writes no option.
+func (w *Writer) WritePacketComment(id int, tsNs uint64, data []byte, origLen int, comment []byte) error {
 	if w.closed {
 		return ErrClosed
 	}
@@ -144,11 +151,19 @@ func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) erro
 	if len(data) > maxBlock-64 {
 		return fmt.Errorf("write pcapng packet: %d bytes is too large", len(data))
 	}
+	if len(comment) > 0xffff || len(data)+len(comment) > maxBlock-64 {
+		return fmt.Errorf("write pcapng packet: comment of %d bytes is too large", len(comment))
+	}
 	if origLen < len(data) {
 		origLen = len(data)
 	}
 	pad := (4 - len(data)%4) % 4
-	total := 28 + len(data) + pad + 4
+	opts := 0
+	if len(comment) > 0 {
+		// opt_comment, padded to 4, then opt_endofopt.
+		opts = 4 + (len(comment)+3)&^3 + 4
+	}
+	total := 28 + len(data) + pad + opts + 4
 	h, err := w.out.reserve(total)
 	if err != nil {
 		return fmt.Errorf("write pcapng packet: %w", err)
@@ -165,7 +180,15 @@ func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) erro
 	binary.LittleEndian.PutUint32(f[24:], uint32(origLen))
 	tail := h[28+copy(h[28:], data):]
 	clear(tail[:pad])
-	binary.LittleEndian.PutUint32(tail[pad:], uint32(total))
+	tail = tail[pad:]
+	if opts > 0 {
+		binary.LittleEndian.PutUint16(tail[0:], optComment)
+		binary.LittleEndian.PutUint16(tail[2:], uint16(len(comment)))
+		n := copy(tail[4:], comment)
+		clear(tail[4+n : opts])
+		tail = tail[opts:]
+	}
+	binary.LittleEndian.PutUint32(tail, uint32(total))
 	w.out.pending++
 	return nil
 }
