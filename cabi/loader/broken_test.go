@@ -41,6 +41,7 @@ var brokenCases = map[string]struct {
 	"overflow.c":    {op: "poll", want: ErrBatch, msg: "poll broken/x: batch: len 5 exceeds capacity 4"},
 	"nulldata.c":    {op: "poll", want: ErrBatch, msg: "poll broken/x: event 1: data is NULL but len is 2"},
 	"pastarena.c":   {op: "poll", want: ErrBatch, msg: "poll broken/x: event 2: bytes [4, 1004) of the arena run past arena_len 6"},
+	"srcflags.c":    {op: "poll", want: ErrBatch, msg: "poll broken/x: event 1: flags 0x1 set bits a source may not set (DROP, or reserved bits 2-7) (2 of the 3 events appended are bad)"},
 	"wildptr.c":     {op: "poll", want: ErrBatch, msg: "poll broken/x: event 1: data 0x18 (len 2) is not a user-space address (3 of the 4 events appended are bad)"},
 	"arenaover.c":   {op: "poll", want: ErrBatch, msg: "arena_len 65 exceeds arena_cap 64"},
 	"badstatus.c":   {op: "write", want: ErrPlugin, msg: "write broken/x: unexpected status weir_status(7) (confused)"},

@@ -63,12 +63,20 @@ const (
 	maxUserAddr = 1 << 47
 )
 
-// checkEvent checks one appended event. Bytes in the arena must end
+// sourceForbidden are the flag bits a source may not set: DROP is a
+// processor's, and bits 2-7 are reserved (a later minor version may give
+// them a meaning, but a plugin built for it does not load on this host).
+const sourceForbidden = cabi.FlagDrop | 0x00fc
+
+// checkEvent checks one appended event: its flags first. Bytes in the arena must end
 // within arena_len. Bytes in plugin memory cannot be checked without
 // reading them, which is what a wild pointer must not be: only an address
 // that no process can have mapped (a small integer, or past the end of
 // user space) is caught here. It returns "" when e is sound.
 func checkEvent(b *cabi.Batch, e *cabi.Event) string {
+	if e.Flags&sourceForbidden != 0 {
+		return fmt.Sprintf("flags %#x set bits a source may not set (DROP, or reserved bits 2-7)", e.Flags&sourceForbidden)
+	}
 	if e.Data == nil {
 		if e.Len != 0 {
 			return fmt.Sprintf("data is NULL but len is %d", e.Len)

@@ -253,6 +253,17 @@ func printConfigFields(w io.Writer, t inspectedType) {
 		} else if f.Default != nil {
 			line += fmt.Sprintf(", default %v", f.Default)
 		}
+		switch {
+		case f.Min != nil && f.Max != nil:
+			line += fmt.Sprintf(", %v to %v", f.Min, f.Max)
+		case f.Min != nil:
+			line += fmt.Sprintf(", at least %v", f.Min)
+		case f.Max != nil:
+			line += fmt.Sprintf(", at most %v", f.Max)
+		}
+		if len(f.Enum) > 0 {
+			line += ", one of " + strings.Join(f.Enum, ", ")
+		}
 		if f.Doc != "" {
 			line += ": " + f.Doc
 		}

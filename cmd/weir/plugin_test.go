@@ -129,3 +129,24 @@ func TestPluginInspectJSONError(t *testing.T) {
 		t.Errorf("inspect --json of two files printed %q (%v); want the report, then the error object", stdout.String(), err)
 	}
 }
+
+// TestInspectShowsBounds: plugin inspect lists a field's minimum, maximum
+// and accepted values, which the host enforces, beside its type and
+// default.
+func TestInspectShowsBounds(t *testing.T) {
+	schema := `{"type":"object","properties":{
+		"size":{"type":"integer","minimum":1,"maximum":4096,"default":64,"description":"Bytes per event."},
+		"mode":{"type":"string","enum":["fast","safe"],"default":"safe"},
+		"ratio":{"type":"number","minimum":0.5}}}`
+	var out bytes.Buffer
+	printConfigFields(&out, inspectedType{HasSchema: true, ConfigSchema: json.RawMessage(schema)})
+	for _, want := range []string{
+		"size               non-negative integer, default 64, 1 to 4096: Bytes per event.",
+		"mode               enum, default safe, one of fast, safe\n",
+		"ratio              number, at least 0.5\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config fields lack %q:\n%s", want, out.String())
+		}
+	}
+}

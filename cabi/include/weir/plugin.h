@@ -43,8 +43,16 @@
  *  - Threading. The host never calls into one instance from two threads at
  *    once. Different instances, even of the same type, may be called
  *    concurrently. A thread the plugin starts itself may call only
- *    weir_host_api.wakeup. stop and destroy join every thread the instance
+ *    weir_host_api.wakeup; the host counts any other host API call it
+ *    sees made outside a host call on the instance (host_api_misuse) and
+ *    logs the first. stop and destroy join every thread the instance
  *    started before they return.
+ *
+ *  - Faults. A plugin runs inside the host process: a crash in plugin
+ *    code (SIGSEGV, SIGBUS, SIGILL, SIGFPE) ends the process, which then
+ *    writes one line naming the connector, its type, its library and the
+ *    call, and exits with status 3. A call that never returns is
+ *    abandoned: the instance is never called again, nor destroyed.
  *
  *  - Memory. Memory the host passes in is valid only for the duration of
  *    the call. Memory a plugin returns (strings, event bytes outside the
@@ -149,7 +157,10 @@ typedef enum weir_event_kind {
  * Bits of weir_event.flags.
  *
  * Bits 0-7 are weir's. Bits 0 and 1 are defined below; bits 2-7 are
- * reserved and must be 0 (the blackhole sinks reject events that set them).
+ * reserved and must be 0. A source that sets one of them, or
+ * WEIR_EVENT_DROP, fails its poll: the host discards the whole batch (see
+ * weir_source_ops.poll). A processor that sets one has it carried on; the
+ * blackhole sinks reject such events.
  *
  * Bits 8-15 (mask 0xff00) belong to plugins. The host never reads, sets or
  * clears them: it carries them unchanged from source through processors to
@@ -159,7 +170,8 @@ typedef enum weir_event_kind {
 /* Set by a processor: drop this event. The host removes dropped events
  * after the pipeline's last step, so later steps still see them: a
  * processor skips events that already carry the bit and never clears it.
- * Sources leave it clear. */
+ * Sources leave it clear: a poll that appends an event with it set fails,
+ * and none of its events is delivered. */
 #define WEIR_EVENT_DROP (1u << 0)
 /* The bytes are a prefix of the original. A source sets it when it kept
  * only part of what it read (a packet capture's snap length); a processor
@@ -294,10 +306,18 @@ typedef struct weir_source_ops {
 	 *    create).
 	 *  - After WEIR_EOF the host does not poll the instance again.
 	 *  - The host checks the batch after every poll: len and arena_len only
-	 *    grew and stay within capacity and arena_cap, appended events with
-	 *    len > 0 have data, arena events end within arena_len, and the fields
-	 *    only the host writes (struct_size, event_size, capacity, events,
-	 *    arena, arena_cap, id) are unchanged. A violation fails the poll.
+	 *    grew and stay within capacity and arena_cap; every appended event
+	 *    (all of them, not only up to the first bad one) with len > 0 has
+	 *    data, arena events end within arena_len, data outside the arena is
+	 *    a user-space address (not a small integer such as NULL plus an
+	 *    offset; the host cannot check more without reading it), flags set
+	 *    neither WEIR_EVENT_DROP nor reserved bits 2-7; and the fields only
+	 *    the host writes (struct_size, event_size, capacity, events, arena,
+	 *    arena_cap, id) are unchanged. A violation fails the poll.
+	 *  - A failed poll (WEIR_ERROR or any other failing status, or a batch
+	 *    that fails the checks) delivers nothing: whatever the batch holds
+	 *    is discarded, its events are counted as dropped with reason
+	 *    poll_failed, and the failure is logged with the connector's name.
 	 *  - While the instance is paused the host does not poll it. */
 	weir_status (*poll)(weir_instance *inst, weir_batch *batch, int64_t timeout_ns);
 
@@ -336,6 +356,12 @@ typedef struct weir_sink_ops {
 
 	/* Required. Consumes every event in batch. The batch and the bytes its
 	 * events point to are valid only during the call, and are read-only.
+	 * The host does not copy bytes for a sink: they may be a source's own
+	 * (a kernel ring mapped read-only, another plugin's memory), lent for
+	 * the call. A sink that keeps bytes past the call copies them. (When
+	 * one batch of lent bytes fans out to several consumers the host
+	 * copies it once into its own memory, so that one slow consumer holds
+	 * no lender; the sink cannot tell the difference.)
 	 * Returns WEIR_OK once the sink has taken the batch, WEIR_RETRY if the
 	 * host should offer the same batch again later, or WEIR_ERROR to give
 	 * up on it (the host drops the batch and counts it).
@@ -417,14 +443,41 @@ typedef struct weir_connector_type {
 	const char *id;
 	/* Optional. One line describing the type. */
 	const char *description;
-	/* Optional. A JSON Schema for the config, or NULL. */
+	/* Optional. A JSON Schema for the config, or NULL; see create for the
+	 * subset the host understands and what it then does with a config. */
 	const char *config_schema;
 
 	/* Required. Makes an instance from config, config_len bytes of JSON (an
-	 * object; "{}" when the user gave none; not NUL-terminated). It must
-	 * have no side effects beyond allocating: no sockets, no threads. It may
-	 * call api->log and api->metric_register. api and host stay valid until
-	 * destroy.
+	 * object; not NUL-terminated). It must have no side effects beyond
+	 * allocating: no sockets, no threads. It may call api->log and
+	 * api->metric_register. api and host stay valid until destroy.
+	 *
+	 * What the host does with the user's config first depends on
+	 * config_schema. When the host understands the schema (below), the
+	 * config has been validated against it (an unknown key, a missing
+	 * required one, a value of the wrong type, out of minimum..maximum or
+	 * not in enum is refused, with FILE:LINE:COL, before create is ever
+	 * called), defaults have been filled in for absent fields, and values
+	 * have been converted to the schema's types (a YAML 10 or "10" for an
+	 * integer field arrives as the JSON number 10); keys come in the
+	 * schema's property order, sorted by name. So a plugin with a schema
+	 * gets every field that has a default even when the user gave no
+	 * config. Without a schema, or with one the host does not understand,
+	 * the config is the user's YAML mapping converted to JSON as it is
+	 * ("{}" when the user gave none), unchecked.
+	 *
+	 * The JSON Schema subset the host understands: an object with
+	 * "properties" (and "required"; "additionalProperties" absent or
+	 * false, since the property list is taken as closed), each property
+	 * with a single "type" of string, integer, number, boolean, object
+	 * (the same rules, recursively) or array of strings or of objects, and
+	 * optionally "enum" (strings), "default", "description" (or "title"),
+	 * "minimum" and "maximum"; a string with "format": "duration" takes
+	 * values such as "250ms". Anything else (other keywords such as
+	 * pattern or oneOf, "additionalProperties": true) makes the host
+	 * treat the type as having no schema; `weir plugin inspect` says why,
+	 * and shows each field's type, default, minimum, maximum and enum
+	 * values as the host will enforce them.
 	 *
 	 * *out is NULL on entry. On success, store the instance in *out and
 	 * return WEIR_OK; the host treats WEIR_OK with *out NULL as a failure.
