@@ -228,6 +228,11 @@ func (e *edge) offerDisk(l *lease) offerResult {
 	q := e.dq
 	n := uint64(l.b.Len)
 	e.c.in(n, l.bytes)
+	if n == 0 {
+		e.c.out(0, 0) // nothing to store
+		l.release(true)
+		return queued
+	}
 	q.mu.Lock()
 	seq, err := q.buf.AppendBatch(l.b)
 	if err == nil || errors.Is(err, diskbuf.ErrNotDurable) {
@@ -286,6 +291,11 @@ func (e *edge) takeDisk() *lease {
 			return nil
 		}
 		events := uint64(rec.Events)
+		if events == 0 {
+			q.pool.putBack(l)
+			q.buf.Settle(rec.Seq)
+			continue
+		}
 		if rec.Damaged {
 			q.pool.putBack(l)
 			e.c.drop(rCorrupt, events)

@@ -119,7 +119,7 @@ func TestHelpOutput(t *testing.T) {
 func TestHelpExitStatus(t *testing.T) {
 	for _, args := range [][]string{
 		{"help"}, {"run", "--help"}, {"validate", "--help"}, {"bench", "--help"}, {"capture", "--help"},
-		{"plugin", "--help"}, {"plugin", "inspect", "--help"}, {"version", "--help"},
+		{"plugin", "--help"}, {"plugin", "inspect", "--help"}, {"version", "--help"}, {"buffer", "--help"},
 	} {
 		stdout, _, code := weir(t, args...)
 		i := strings.Index(stdout, "Exit status:")

@@ -17,6 +17,7 @@ import (
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/config"
+	"github.com/weirproject/weir/runtime/diskbuf"
 )
 
 func init() {
@@ -175,8 +176,36 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			msg += fmt.Sprintf(" (%s)", nounCount(n, "warning"))
 		}
 		fmt.Fprintln(stdout, msg)
+		checkBuffers(stdout, g)
 	}
 	return 0
+}
+
+// checkBuffers prints the state of each disk buffer of g that exists: what
+// the next start replays, and any damage it will skip (see weir buffer).
+func checkBuffers(w io.Writer, g *runtime.Graph) {
+	for _, e := range g.Connections {
+		if e.Buffer == nil {
+			continue
+		}
+		if _, err := os.Stat(e.Buffer.Path); err != nil {
+			continue // created at the first start
+		}
+		from := e.From
+		if e.FromPort != "" {
+			from += "." + e.FromPort
+		}
+		r, err := diskbuf.Inspect(e.Buffer.Path)
+		if err != nil {
+			fmt.Fprintf(w, "buffer %s -> %s: %v\n", from, e.To, err)
+			continue
+		}
+		state := "no damage"
+		if r.Damaged() {
+			state = fmt.Sprintf("%d corrupt and %d torn bytes, skipped at the next start (weir buffer %s lists them)", r.CorruptBytes, r.TornBytes, r.Dir)
+		}
+		fmt.Fprintf(w, "buffer %s -> %s (%s): %d events to replay in %d segments; %s\n", from, e.To, r.Dir, r.PendingEvents, len(r.Segments), state)
+	}
 }
 
 func nounCount(n int, word string) string {
