@@ -45,13 +45,16 @@ done
 echo "## weir sinks (tools/connbench, $dur per case)"
 (cd "$root" && go run ./tools/connbench -nats "$url" -sizes 64,512 -duration "$dur" 2>"$work/connbench.err") || { tail "$work/connbench.err" >&2; exit 1; }
 echo
-echo "## nats bench pub (natscli v0.5.0), $msgs messages, same server"
+echo "## nats bench (natscli v0.5.0), same server; MB/s is msgs/s x size / 10^6"
 echo "| tool | size | msgs/s | MB/s |"
 echo "|---|---|---|---|"
+row() { # name size output
+	local rate
+	rate=$(grep -E 'publisher stats' <<<"$3" | tail -1 | sed -E 's/.*stats: ([0-9,]+) msgs\/sec.*/\1/' | tr -d ,)
+	[ -n "$rate" ] || { echo "nats bench printed no rate:" >&2; echo "$3" >&2; exit 1; }
+	echo "| $1 | $2 | $rate | $(awk -v r="$rate" -v s="$2" 'BEGIN { printf "%.1f", r * s / 1e6 }') |"
+}
 for size in 64 512; do
-	out=$("$nats" bench pub bench.core --server "$url" --size "$size" --msgs "$msgs" --no-progress 2>&1)
-	line=$(grep -E 'msgs/sec' <<<"$out" | tail -1)
-	rate=$(sed -E 's/.* ([0-9,]+) msgs\/sec.*/\1/' <<<"$line" | tr -d ,)
-	mb=$(sed -E 's/.*~ *([0-9.]+) ([KMG]i?B)\/sec.*/\1 \2/' <<<"$line")
-	echo "| nats bench pub | $size | $rate | $mb |"
+	row "nats bench pub (core)" "$size" "$("$nats" bench pub bench.core --server "$url" --size "$size" --msgs "$msgs" --no-progress 2>&1)"
+	row "nats bench js pub async" "$size" "$("$nats" bench js pub async bench.jsnb --server "$url" --size "$size" --msgs $((msgs / 10)) --create --purge --no-progress 2>&1)"
 done
