@@ -90,7 +90,38 @@ type Env struct {
 	// Wakeup tells the runtime that a source has events ready, so a
 	// waiting Poll should run now. Safe from any goroutine.
 	Wakeup func()
+	// Isolation says where the instance runs; only types marked
+	// Type.Isolatable honour it, and config validation refuses it for
+	// the others.
+	Isolation Isolation
 }
+
+// Isolation modes (Isolation.Mode).
+const (
+	// IsolateNone runs the instance in the host process.
+	IsolateNone = "none"
+	// IsolateProcess runs the instance in a child process that has no
+	// capabilities, so that a crash or a hang there cannot take the host
+	// down.
+	IsolateProcess = "process"
+	// IsolateSeccomp is IsolateProcess with a seccomp filter that allows
+	// the child only the system calls a computing plugin needs: no new
+	// files, sockets or processes.
+	IsolateSeccomp = "seccomp"
+)
+
+// Isolation says where a connector instance runs.
+type Isolation struct {
+	// Mode is IsolateNone (or ""), IsolateProcess or IsolateSeccomp.
+	Mode string
+	// Deadline bounds each call into an isolated instance, beyond the
+	// timeout a poll is given; a call that takes longer kills the child.
+	// 0 means the default of the isolating connector.
+	Deadline time.Duration
+}
+
+// Isolated reports whether the instance runs outside the host process.
+func (i Isolation) Isolated() bool { return i.Mode == IsolateProcess || i.Mode == IsolateSeccomp }
 
 // Base implements every Connector method as a no-op. Embed it in a
 // connector that needs only some of them.
@@ -170,3 +201,9 @@ type permanentError struct{ err error }
 func (e permanentError) Error() string { return e.err.Error() }
 
 func (e permanentError) Unwrap() []error { return []error{e.err, ErrPermanent} }
+
+// ErrLost is wrapped by the errors of an instance that is gone for good
+// and cannot answer again, such as an isolated plugin whose child process
+// died or was killed. The runtime then restarts the connector at once
+// (Stop, Close, New), with backoff, instead of retrying the call.
+var ErrLost = errors.New("connector instance lost")

@@ -30,6 +30,10 @@ type Type struct {
 	// (and counted) before they reach weir. Config validation warns when
 	// such a source's edges promise the block policy.
 	Unpausable bool
+	// Isolatable marks a type whose instances can run in a child process
+	// (Env.Isolation), as plugin types can; config validation refuses
+	// isolate for other types.
+	Isolatable bool
 	// Spec lists the config fields. A nil Spec accepts any JSON object
 	// (plugins without a schema).
 	Spec spec.Spec

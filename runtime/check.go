@@ -281,6 +281,16 @@ func (c *checker) connector(i int, cd ConnectorDef) {
 		}
 		return
 	}
+	switch iso := cd.Isolation; {
+	case iso.Mode != "" && iso.Mode != connector.IsolateNone && !iso.Isolated():
+		p.Rule, p.Field, p.Value = RuleType, "isolate", iso.Mode
+		c.add(p, "connector %q: unknown isolation %q; want %s, %s or %s", cd.Name, iso.Mode, connector.IsolateNone, connector.IsolateProcess, connector.IsolateSeccomp)
+		return
+	case iso.Isolated() && !t.Isolatable:
+		p.Rule, p.Field, p.Value = RuleType, "isolate", iso.Mode
+		c.add(p, "connector %q: type %q cannot run isolated; only plugin types can", cd.Name, t.ID)
+		return
+	}
 	if first {
 		cp := &connPlan{def: cd, typ: t}
 		c.p.conns = append(c.p.conns, cp)

@@ -172,7 +172,7 @@ func (n *connNode) callAs(op string, final bool, f func() error) (err error) {
 // create makes a new instance and checks it implements the roles used.
 func (n *connNode) create() (connector.Connector, error) {
 	var inst connector.Connector
-	env := connector.Env{Name: n.def.Name, Log: n.log, Wakeup: n.wakeup}
+	env := connector.Env{Name: n.def.Name, Log: n.log, Wakeup: n.wakeup, Isolation: n.def.Isolation}
 	err := n.call("create", func() error {
 		var err error
 		inst, err = n.typ.New(n.def.Config, env)

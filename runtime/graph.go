@@ -1,6 +1,9 @@
 package runtime
 
-import "github.com/weirproject/weir/connector/spec"
+import (
+	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/spec"
+)
 
 // Graph describes what the engine runs: connector instances, pipelines, and
 // the edges between them. The config package builds it from YAML; library
@@ -20,6 +23,8 @@ type ConnectorDef struct {
 	// Config is the instance's configuration as a JSON object, already
 	// validated against the type's spec, with defaults filled in.
 	Config []byte
+	// Isolation says where the instance runs (connector.Env.Isolation).
+	Isolation connector.Isolation
 	// Pos is where the definition starts in its source file, for messages.
 	Pos spec.Pos
 }

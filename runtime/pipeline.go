@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"errors"
+
 	"github.com/weirproject/weir/connector"
 
 	"context"
@@ -294,6 +296,8 @@ func (r *pipeRun) processOne(n *connNode, b *cabi.Batch) (err error) {
 	defer func() {
 		if x := recover(); x != nil {
 			err = n.recovered("process", x)
+			n.restart(r.ctx, err)
+		} else if errors.Is(err, connector.ErrLost) {
 			n.restart(r.ctx, err)
 		}
 	}()

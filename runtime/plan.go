@@ -75,7 +75,7 @@ func indexString(ss []string, s string) int {
 
 // sameConnector reports whether Reload may keep a's running instance for b.
 func sameConnector(a, b *connPlan) bool {
-	return a.def.Type == b.def.Type && bytes.Equal(a.def.Config, b.def.Config) &&
+	return a.def.Type == b.def.Type && bytes.Equal(a.def.Config, b.def.Config) && a.def.Isolation == b.def.Isolation &&
 		a.hasSource == b.hasSource && a.hasSink == b.hasSink
 }
 

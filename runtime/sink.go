@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/connector"
 )
 
 // runSink is a sink's worker for one topology: it writes every batch from
@@ -142,7 +143,7 @@ func (s *sinkWorker) deliver(l *lease) {
 			n.snkC.drop(rSinkError, events)
 			l.release(false)
 			s.failure()
-			if panicked {
+			if panicked || errors.Is(err, connector.ErrLost) {
 				n.restart(s.ctx, err)
 			}
 			return

@@ -202,7 +202,7 @@ func (t *topo) pollLoop(n *connNode, edges []*edge, snd *sender, sinkDone <-chan
 				perr = errors.New("poll failed with " + st.String())
 			}
 			n.log.Warn("source poll failed", "err", perr, "consecutive", errs)
-			if errs >= t.opts.MaxPollErrors {
+			if errs >= t.opts.MaxPollErrors || errors.Is(perr, connector.ErrLost) {
 				errs = 0
 				if !n.restart(ctx, perr) {
 					return

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -124,12 +125,33 @@ var connectionSpec = spec.Spec{
 // ConnectionSpec returns the fields of a connections entry, for docs.
 func ConnectionSpec() spec.Spec { return connectionSpec }
 
+// DefaultDeadline is the default limit on one call into an isolated
+// plugin instance, beyond the timeout a poll is given.
+const DefaultDeadline = 10 * time.Second
+
+// isolationSpec describes the keys of a connectors entry beside type and
+// config that say where the instance runs.
+var isolationSpec = spec.Spec{
+	{Name: "isolate", Kind: spec.Enum, Enum: []string{connector.IsolateNone, connector.IsolateProcess, connector.IsolateSeccomp}, Default: connector.IsolateNone,
+		Doc: "Where a plugin connector runs: none in the weir process; process in a child process without capabilities (weir plugin-host), so that a crash or a hang there is contained; seccomp as process, and the child may then make only the system calls listed in docs/isolation.md."},
+	{Name: "deadline", Kind: spec.Duration, Default: DefaultDeadline.String(), Min: "1ms", Max: "1h",
+		Doc: "With isolate, the longest one call into the plugin may take (beyond a poll's own timeout) before weir kills the child, fails the batch and restarts the connector."},
+}
+
+// ConnectorSpec returns the keys of a connectors entry, for docs.
+func ConnectorSpec() spec.Spec {
+	return append(spec.Spec{
+		{Name: "type", Kind: spec.String, Required: true, Doc: "The connector type: a built-in type below, or one a listed plugin registers."},
+		{Name: "config", Kind: spec.Object, Doc: "A mapping of the type's fields, listed in its section below."},
+	}, isolationSpec...)
+}
+
 // Sections returns the top-level keys of a config file with one line on
 // each, in the order the docs describe them.
 func Sections() [][2]string {
 	return [][2]string{
 		{"plugins", "List of plugin libraries, or directories of *.so files, whose connector types to register; relative paths are relative to the config file."},
-		{"connectors", "Mapping of instance name to {type: TYPE, config: {...}}, and for a sink optionally buffer: {type: disk, ...}."},
+		{"connectors", "Mapping of instance name to {type: TYPE, config: {...}}, and for a sink optionally buffer: {type: disk, ...}; isolate and deadline for plugin types."},
 		{"pipelines", "Mapping of pipeline name to a list of steps: built-in operators or processor connector types."},
 		{"connections", "List of edges {from, to, capacity, policy, couple, buffer}."},
 	}
@@ -494,6 +516,7 @@ func (l *loader) connector(k, v *yaml.Node) {
 		return
 	}
 	var typeNode, cfgNode *yaml.Node
+	isoNode := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: v.Line, Column: v.Column}
 	pairs := spec.MappingPairs(v)
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -511,8 +534,10 @@ func (l *loader) connector(k, v *yaml.Node) {
 		case "buffer":
 			e.buffer = vv
 			e.bufferDef = l.bufferDef(fmt.Sprintf("connector %q: buffer: ", k.Value), vv)
+		case "isolate", "deadline":
+			isoNode.Content = append(isoNode.Content, kk, vv)
 		default:
-			l.errorf(kk, "connector %q: unknown key %q; want type, config and, for a sink, buffer (the type's fields go under config)", k.Value, kk.Value)
+			l.errorf(kk, "connector %q: unknown key %q; want type, config, isolate, deadline and, for a sink, buffer (the type's fields go under config)", k.Value, kk.Value)
 		}
 	}
 	if typeNode == nil || isNull(typeNode) {
@@ -535,6 +560,9 @@ func (l *loader) connector(k, v *yaml.Node) {
 	}
 	e.typ = t
 	e.unpausable = t.Unpausable && t.Roles&connector.RoleSource != 0
+	if !l.isolation(k.Value, t, isoNode, &l.graph.Connectors[ci]) {
+		return
+	}
 	cfg, errs := spec.Apply(t.Spec, l.file, cfgNode)
 	if len(errs) > 0 {
 		where := cfgNode
@@ -568,6 +596,39 @@ func (l *loader) connector(k, v *yaml.Node) {
 		}
 	}
 	l.graph.Connectors[ci].Config = cfg
+}
+
+// isolation reads the isolate and deadline keys of connector name, of type
+// t, from iso into def; it reports false after an error.
+func (l *loader) isolation(name string, t *connector.Type, iso *yaml.Node, def *runtime.ConnectorDef) bool {
+	if len(iso.Content) == 0 {
+		return true
+	}
+	cfg, errs := spec.Apply(isolationSpec, l.file, iso)
+	if len(errs) > 0 {
+		l.addErrs(fmt.Sprintf("connector %q: ", name), errs)
+		return false
+	}
+	var v struct {
+		Isolate  string             `json:"isolate"`
+		Deadline spec.DurationValue `json:"deadline"`
+	}
+	if err := spec.Decode(isolationSpec, cfg, &v); err != nil {
+		l.errorf(iso, "connector %q: %v", name, err)
+		return false
+	}
+	if v.Isolate == connector.IsolateNone {
+		if hasKey(iso, "deadline") {
+			l.warnf(l.pos(valueOf(iso, "deadline")), "connector %q: deadline applies only with isolate: process or seccomp; it is ignored", name)
+		}
+		return true
+	}
+	if !t.Isolatable {
+		l.errorf(valueOf(iso, "isolate"), "connector %q: type %s cannot run isolated; isolate applies only to plugin connector types", name, t.ID)
+		return false
+	}
+	def.Isolation = connector.Isolation{Mode: v.Isolate, Deadline: time.Duration(v.Deadline)}
+	return true
 }
 
 func (l *loader) pluginHint() string {

@@ -35,7 +35,7 @@ func testRegistry(t testing.TB) *connector.Registry {
 		{ID: "sink", Roles: connector.RoleSink, Spec: spec.Spec{
 			{Name: "path", Kind: spec.String, Default: "", Doc: "Where to write."},
 		}},
-		{ID: "echo", Roles: connector.RoleSource | connector.RoleSink},
+		{ID: "echo", Roles: connector.RoleSource | connector.RoleSink, Isolatable: true},
 		{ID: "upper", Roles: connector.RoleProcessor, Spec: spec.Spec{
 			{Name: "mode", Kind: spec.Enum, Enum: []string{"upper", "lower"}, Default: "upper", Doc: "Case."},
 		}},
@@ -94,6 +94,9 @@ func render(res *Result, err error) string {
 	if g := res.Graph; g != nil {
 		for _, c := range g.Connectors {
 			fmt.Fprintf(&b, "connector %s type %s at %s: %s\n", c.Name, c.Type, c.Pos, c.Config)
+			if c.Isolation != (connector.Isolation{}) {
+				fmt.Fprintf(&b, "  isolate %s deadline %v\n", c.Isolation.Mode, c.Isolation.Deadline)
+			}
 		}
 		for _, p := range g.Pipelines {
 			fmt.Fprintf(&b, "pipeline %s at %s\n", p.Name, p.Pos)

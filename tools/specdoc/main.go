@@ -107,7 +107,9 @@ func sections(reg *connector.Registry) map[string]string {
 	}
 	var edges strings.Builder
 	table(&edges, config.ConnectionSpec())
-	return map[string]string{"connectors": conns.String(), "operators": ops.String(), "connections": edges.String()}
+	var keys strings.Builder
+	table(&keys, config.ConnectorSpec())
+	return map[string]string{"connectors": conns.String(), "operators": ops.String(), "connections": edges.String(), "entry": keys.String()}
 }
 
 func roles(t *connector.Type) string {

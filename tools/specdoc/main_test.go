@@ -65,6 +65,7 @@ func TestEveryFieldDocumented(t *testing.T) {
 		check(id, "", operator.Types[id].Spec)
 	}
 	check("connections", "", config.ConnectionSpec())
+	check("connectors entry", "", config.ConnectorSpec())
 	for _, s := range config.Sections() {
 		if !strings.Contains(text, "`"+s[0]+"`") {
 			t.Errorf("section %s is not described in %s", s[0], docPath)
