@@ -11,6 +11,7 @@ import (
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/cabi/loader"
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/plugin/isolate"
 )
 
 // Connector is a runtime connector backed by a plugin instance. It
@@ -42,6 +43,16 @@ var (
 // described by env.
 func newConnector(t *loader.ConnectorType, config []byte, env connector.Env) (connector.Connector, error) {
 	h := newHost(env)
+	if env.Isolation.Isolated() {
+		c, err := isolate.New(t, config, h, isolate.Options{Name: env.Name, Mode: env.Isolation.Mode, Deadline: env.Isolation.Deadline, Log: h.log})
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", env.Name, err)
+		}
+		if t.WantsAcks && t.Roles&loader.RoleSource != 0 {
+			return isolate.AckingConn{Conn: c}, nil
+		}
+		return c, nil
+	}
 	inst, err := t.Create(config, h)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", env.Name, err)

@@ -183,6 +183,7 @@ func typeFor(ct *loader.ConnectorType) (connector.Type, error) {
 		Description: desc,
 		Roles:       roles,
 		Unpausable:  ct.Unpausable,
+		Isolatable:  true,
 		Spec:        sp,
 		Library:     ct.Library().Path,
 		New: func(config []byte, env connector.Env) (connector.Connector, error) {

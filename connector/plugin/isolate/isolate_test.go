@@ -1,0 +1,330 @@
+package isolate
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/cabi/loader"
+	"github.com/weirproject/weir/connector"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// start makes an isolated instance of type id from lib.
+func startConn(t *testing.T, lib *loader.Library, id, config string, opts Options) (*Conn, *loader.BasicHost) {
+	t.Helper()
+	typ := lib.Type(id)
+	if typ == nil {
+		t.Fatalf("no type %s", id)
+	}
+	h := loader.NewBasicHost("", io.Discard)
+	if opts.Mode == "" {
+		opts.Mode = os.Getenv("ISOLATE_TEST_MODE")
+	}
+	if opts.Mode == "" {
+		opts.Mode = connector.IsolateProcess
+	}
+	if opts.Name == "" {
+		opts.Name = "t-" + id
+	}
+	if opts.Log == nil {
+		opts.Log = quiet()
+	}
+	c, err := New(typ, []byte(config), h, opts)
+	if err != nil {
+		t.Fatalf("New(%s): %v", id, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Connect(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c, h
+}
+
+func batch(t testing.TB, events, arena int) *cabi.Batch {
+	t.Helper()
+	b, err := cabi.AllocBatch(events, arena)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cabi.FreeBatch(b) })
+	return b
+}
+
+// gone reports whether process pid no longer exists.
+func gone(pid int) bool { return unix.Kill(pid, 0) == unix.ESRCH }
+
+func TestRecordSinkGetsEveryEvent(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	t.Setenv("WEIR_RECORD", rec)
+	c, _ := startConn(t, misbehave(t), "record_sink", "{}", Options{})
+	b := batch(t, 300, 300*16)
+	lent := []byte("lent from the Go heap, not in the arena")
+	want := []uint64{}
+	for round := 0; round < 20; round++ {
+		b.Reset()
+		for i := 0; i < 300; i++ {
+			ts := uint64(round*1000 + i)
+			if i%3 == 0 {
+				b.Append(ts, 0, cabi.KindRaw, 0, []byte("in the arena"))
+			} else {
+				e := b.Event(int(b.Len))
+				*e = cabi.Event{TsNs: ts, Data: unsafePointer(lent), Len: uint32(len(lent))}
+				b.Len++
+			}
+			want = append(want, ts)
+		}
+		if st, err := c.Write(b); st != cabi.OK || err != nil {
+			t.Fatalf("Write = %v, %v", st, err)
+		}
+	}
+	pid := c.PID()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(pid) {
+		t.Errorf("child %d still exists after Close", pid)
+	}
+	got, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 8*len(want) {
+		t.Fatalf("recorded %d events; want %d", len(got)/8, len(want))
+	}
+	for i, w := range want {
+		if g := binary.LittleEndian.Uint64(got[8*i:]); g != w {
+			t.Fatalf("event %d: ts %d; want %d", i, g, w)
+		}
+	}
+}
+
+func TestChildHasNoPrivileges(t *testing.T) {
+	for _, mode := range []string{connector.IsolateProcess, connector.IsolateSeccomp} {
+		t.Run(mode, func(t *testing.T) {
+			c, _ := startConn(t, misbehave(t), "crash_sink", `{"after": 1000}`, Options{Mode: mode})
+			caps, nnp, sc := c.Privileges()
+			for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapAmb"} {
+				if caps[k] != "0000000000000000" {
+					t.Errorf("%s = %q; want none", k, caps[k])
+				}
+			}
+			if os.Geteuid() == 0 && caps["CapBnd"] != "0000000000000000" {
+				t.Errorf("CapBnd = %q; want none (the host is root, so it can drop them)", caps["CapBnd"])
+			}
+			if nnp != "1" {
+				t.Errorf("NoNewPrivs = %q; want 1", nnp)
+			}
+			want := "0"
+			if mode == connector.IsolateSeccomp {
+				want = "2"
+			}
+			if sc != want {
+				t.Errorf("Seccomp = %q; want %s", sc, want)
+			}
+			// The host's own view of the running child agrees.
+			st, err := os.ReadFile("/proc/" + itoa(c.PID()) + "/status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(st, []byte("CapEff:\t0000000000000000")) {
+				t.Errorf("/proc/%d/status shows capabilities:\n%s", c.PID(), st)
+			}
+		})
+	}
+}
+
+func TestCrashInWriteIsNamedAndLost(t *testing.T) {
+	for _, tc := range []struct{ id, cause string }{
+		{"crash_sink", "SIGSEGV"},
+		{"abort_sink", "SIGABRT"},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			c, _ := startConn(t, misbehave(t), tc.id, `{"after": 2}`, Options{Name: "bad"})
+			b := batch(t, 4, 64)
+			b.Append(1, 0, cabi.KindRaw, 0, []byte("x"))
+			for i := 0; i < 2; i++ {
+				if st, err := c.Write(b); st != cabi.OK || err != nil {
+					t.Fatalf("write %d = %v, %v", i, st, err)
+				}
+			}
+			st, err := c.Write(b)
+			if st != cabi.Error || !errors.Is(err, connector.ErrLost) {
+				t.Fatalf("crashing write = %v, %v; want Error wrapping ErrLost", st, err)
+			}
+			for _, w := range []string{`"bad"`, "type " + tc.id, "misbehave.so", "died in write", tc.cause} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			// Every later call fails the same way, at once.
+			if _, err := c.Write(b); !errors.Is(err, connector.ErrLost) {
+				t.Errorf("write after the crash = %v; want ErrLost", err)
+			}
+			if err := c.Stop(); !errors.Is(err, connector.ErrLost) {
+				t.Errorf("stop after the crash = %v; want ErrLost", err)
+			}
+			if got := c.Counters()[0].Value; got != 1 {
+				t.Errorf("isolate_crashes = %d; want 1", got)
+			}
+		})
+	}
+}
+
+func TestDeadlineKillsBlockedWrite(t *testing.T) {
+	c, _ := startConn(t, misbehave(t), "block_sink", "{}", Options{Deadline: 300 * time.Millisecond})
+	pid := c.PID()
+	b := batch(t, 4, 64)
+	b.Append(1, 0, cabi.KindRaw, 0, []byte("x"))
+	began := time.Now()
+	st, err := c.Write(b)
+	if st != cabi.Error || !errors.Is(err, connector.ErrLost) {
+		t.Fatalf("blocked write = %v, %v; want Error wrapping ErrLost", st, err)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Errorf("blocked write returned after %v", took)
+	}
+	if !strings.Contains(err.Error(), "did not return from write within 300ms") {
+		t.Errorf("error %q does not name the call and deadline", err)
+	}
+	if !gone(pid) {
+		t.Errorf("child %d still runs after its deadline", pid)
+	}
+	if k := c.Counters()[1].Value; k != 1 {
+		t.Errorf("isolate_deadline_kills = %d; want 1", k)
+	}
+}
+
+func TestWildPointerKillsOnlyTheChild(t *testing.T) {
+	c, _ := startConn(t, misbehave(t), "wild_source", "{}", Options{})
+	b := batch(t, 16, 16*64)
+	st, err := c.Poll(b, 0)
+	if st != cabi.Error || !errors.Is(err, connector.ErrLost) {
+		t.Fatalf("poll with a wild pointer = %v, %v; want Error wrapping ErrLost", st, err)
+	}
+	if !strings.Contains(err.Error(), "died in poll") {
+		t.Errorf("error %q does not name poll", err)
+	}
+	if b.Len != 0 || b.ArenaLen != 0 {
+		t.Errorf("failed poll left %d events and %d bytes in the batch", b.Len, b.ArenaLen)
+	}
+}
+
+func TestOverCapacityPollDeliversNothing(t *testing.T) {
+	c, _ := startConn(t, misbehave(t), "overcap_source", `{"after": 1}`, Options{})
+	b := batch(t, 8, 8*64)
+	if st, err := c.Poll(b, 0); st != cabi.OK || err != nil || b.Len != 8 {
+		t.Fatalf("first poll = %v, %v with %d events; want OK with 8", st, err, b.Len)
+	}
+	b.Reset()
+	st, err := c.Poll(b, 0)
+	if st != cabi.Error || err == nil || errors.Is(err, connector.ErrLost) {
+		t.Fatalf("over-capacity poll = %v, %v; want Error, not lost", st, err)
+	}
+	if b.Len != 0 {
+		t.Errorf("over-capacity poll delivered %d events", b.Len)
+	}
+	if !strings.Contains(err.Error(), "capacity") {
+		t.Errorf("error %q does not say what was wrong", err)
+	}
+}
+
+func TestSourceEventsAcksAndMetrics(t *testing.T) {
+	c, h := startConn(t, misbehave(t), "count_source", "{}", Options{})
+	ac := AckingConn{c}
+	b := batch(t, 100, 100*64)
+	var next uint64 = 1
+	for round := 0; round < 10; round++ {
+		b.Reset()
+		b.ID = uint64(round + 1)
+		if st, err := c.Poll(b, time.Millisecond); st != cabi.OK || err != nil {
+			t.Fatalf("poll = %v, %v", st, err)
+		}
+		if b.Len != 100 {
+			t.Fatalf("poll gave %d events; want 100", b.Len)
+		}
+		for i := 0; i < int(b.Len); i++ {
+			e := b.Event(i)
+			if e.TsNs != next || e.Len != 64 || !b.InArena(e) || e.Bytes()[0] != byte('a'+(next-1)%26) {
+				t.Fatalf("event %d = %+v %q", i, e, e.Bytes())
+			}
+			next++
+		}
+		if round%2 == 0 {
+			ac.Ack(b.ID)
+		} else {
+			ac.Fail(b.ID)
+		}
+	}
+	// Acks are not answered; a call after them sees them done, and their
+	// metrics reach the host with it.
+	if err := c.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		acks, _, _ := h.Metric("misbehave_acks_total")
+		fails, _, _ := h.Metric("misbehave_fails_total")
+		if acks == 5 && fails == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acks %d, fails %d; want 5 and 5", acks, fails)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestProcessorRewritesInPlace(t *testing.T) {
+	c, _ := startConn(t, misbehave(t), "upper_proc", "{}", Options{})
+	b := batch(t, 4, 64)
+	b.Append(1, 0, cabi.KindText, 0, []byte("hello"))
+	b.Append(2, 0, cabi.KindText, 0, []byte("xray"))
+	b.Append(3, 0, cabi.KindText, cabi.FlagDrop, []byte("skip"))
+	if err := c.Process(b); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{string(b.Event(0).Bytes()), string(b.Event(1).Bytes()), string(b.Event(2).Bytes())}
+	if got[0] != "HELLO" || got[1] != "xray" || got[2] != "skip" {
+		t.Errorf("bytes after process = %q", got)
+	}
+	if b.Event(0).Flags != 0 || b.Event(1).Flags != cabi.FlagDrop || b.Event(2).Flags != cabi.FlagDrop {
+		t.Errorf("flags after process = %d %d %d", b.Event(0).Flags, b.Event(1).Flags, b.Event(2).Flags)
+	}
+}
+
+func TestSeccompKillsAFileOpen(t *testing.T) {
+	t.Setenv("WEIR_RECORD", filepath.Join(t.TempDir(), "rec"))
+	c, _ := startConn(t, misbehave(t), "record_sink", "{}", Options{Mode: connector.IsolateSeccomp})
+	b := batch(t, 4, 64)
+	b.Append(1, 0, cabi.KindRaw, 0, []byte("x"))
+	_, err := c.Write(b)
+	if !errors.Is(err, connector.ErrLost) || !strings.Contains(err.Error(), "SIGSYS") {
+		t.Fatalf("open under seccomp: write = %v; want the child killed by SIGSYS", err)
+	}
+}
+
+func TestBadConfigFailsCreate(t *testing.T) {
+	typ := misbehave(t).Type("crash_sink")
+	_, err := New(typ, []byte(`{"after": "x"}`), loader.NewBasicHost("", io.Discard), Options{Name: "c", Mode: connector.IsolateProcess, Log: quiet()})
+	if err == nil || !strings.Contains(err.Error(), "after") {
+		t.Fatalf("New with a bad config = %v; want the plugin's message", err)
+	}
+	if _, err := New(typ, []byte(`{}`), loader.NewBasicHost("", io.Discard), Options{Name: "c", Mode: "thread"}); err == nil {
+		t.Fatal("New with an unknown mode succeeded")
+	}
+}
