@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/runtime"
 	"github.com/weirproject/weir/runtime/bench"
@@ -49,6 +50,7 @@ Examples:
   weir bench --events 10M --size 64 --procs 1
   weir bench --size 1KiB --filter 'len >= 64' --sample 10
   weir bench --sink bin/plugins/libweir_blackhole.so --json
+  weir bench --sink bin/plugins/libweir_blackhole.so --isolate
   weir bench --file events.jsonl --rate 100000 --latency all
 
 A plugin library given with --sink is refused when users other than root
@@ -75,6 +77,7 @@ type benchFlags struct {
 	ops                    []string
 	sink, sinkType         string
 	sinkConfig             string
+	isolate                string
 	latency, hdrLog        string
 	timeout                time.Duration
 	asJSON, copyBytes      bool
@@ -102,6 +105,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.sink, "sink", "native", "`SINK`: native for the built-in blackhole, or the path of a plugin library with a sink type")
 	fs.StringVar(&f.sinkType, "sink-type", "", "the plugin's sink type `ID`, when it offers several")
 	fs.StringVar(&f.sinkConfig, "sink-config", "{}", "`JSON` config of the plugin sink")
+	fs.StringVar(&f.isolate, "isolate", "none", "run the plugin sink in a child process: `MODE` process, or seccomp (with a system call allow-list); --isolate alone is process. The CPU figure then counts the child too")
+	fs.Lookup("isolate").NoOptDefVal = "process"
 	fs.StringVar(&f.latency, "latency", "batch", "built-in blackhole latency recording `MODE`: batch (first event of each batch), all, or off")
 	fs.BoolVar(&f.touch, "touch", false, "make the built-in blackhole read every payload byte, so MB/s includes reading the data")
 	fs.StringVar(&f.hdrLog, "hdr-log", "", "write the latency histogram to `PATH` in the HdrHistogram log format")
@@ -227,6 +232,16 @@ func (f *benchFlags) config() (bench.Config, error) {
 	if !json.Valid(cfg.SinkConfig) {
 		return cfg, fmt.Errorf("--sink-config: %q is not valid JSON", f.sinkConfig)
 	}
+	switch f.isolate {
+	case connector.IsolateNone:
+	case connector.IsolateProcess, connector.IsolateSeccomp:
+		if f.sink == "" || f.sink == "native" {
+			return cfg, fmt.Errorf("--isolate %s: only a plugin sink can run isolated; give its library with --sink PATH", f.isolate)
+		}
+		cfg.Isolate = f.isolate
+	default:
+		return cfg, fmt.Errorf("--isolate: want none, process or seccomp, found %q", f.isolate)
+	}
 	return cfg, nil
 }
 
@@ -308,6 +323,9 @@ func printResult(w io.Writer, f *benchFlags, cfg *bench.Config, r *bench.Result)
 	fmt.Fprintf(w, "  events      %d emitted, %d delivered (%d bytes) in %v\n", r.Emitted, r.Events, r.Bytes, r.Elapsed.Round(time.Microsecond))
 	fmt.Fprintf(w, "  throughput  %s events/s emitted; %s events/s, %.1f MB/s delivered\n", human(r.EmittedPerSec), human(r.EventsPerSec), r.MBPerSec)
 	fmt.Fprintf(w, "  cpu         %v of CPU time, %s events emitted per CPU second\n", r.CPU.Round(time.Microsecond), human(r.EmittedPerCPUSec))
+	if r.ChildCPU > 0 {
+		fmt.Fprintf(w, "              (of which the isolated sink's child process %v)\n", r.ChildCPU.Round(time.Millisecond))
+	}
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(w, "  latency     p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  (%d samples)\n",
 			time.Duration(l.P50), time.Duration(l.P90), time.Duration(l.P99), time.Duration(l.P999), time.Duration(l.Max), l.Sample)

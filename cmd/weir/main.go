@@ -20,6 +20,8 @@ type command struct {
 	// run receives the arguments after the subcommand name and returns the
 	// process exit code.
 	run func(args []string) int
+	// hidden leaves the command out of the usage: weir runs it itself.
+	hidden bool
 }
 
 var commands = map[string]command{}
@@ -36,8 +38,8 @@ func register(c command) {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "weir captures network and syscall events with eBPF and moves them through pipelines to sinks.\n\nUsage:\n  weir COMMAND [flags] [args]\n\nCommands:\n")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		if strings.HasPrefix(n, "__") {
+	for n, c := range commands {
+		if strings.HasPrefix(n, "__") || c.hidden {
 			continue // internal, such as the gate weir trace starts commands through
 		}
 		names = append(names, n)

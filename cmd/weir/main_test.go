@@ -3,12 +3,16 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/weirproject/weir/connector/plugin/isolate"
 )
 
 // TestMain lets a test run weir itself in a child process, for what only a
 // process shows (signals, exit status): with WEIR_TEST_MAIN=1 the test
 // binary runs main with its arguments instead of the tests.
 func TestMain(m *testing.M) {
+	// Isolated plugin connectors start this executable as their host.
+	isolate.RunChildIfAsked()
 	if os.Getenv("WEIR_TEST_MAIN") == "1" {
 		main()
 	}

@@ -59,6 +59,9 @@ type Config struct {
 	AllowInsecurePlugins bool
 	// SinkConfig is the plugin sink's JSON config ("{}").
 	SinkConfig []byte
+	// Isolate runs the plugin sink isolated: connector.IsolateProcess or
+	// IsolateSeccomp; "" (or IsolateNone) runs it in this process.
+	Isolate string
 	// Latency is the built-in blackhole's latency mode: batch, all or off
 	// (batch).
 	Latency string
@@ -144,6 +147,10 @@ type Result struct {
 	// better than wall-clock rates do.
 	CPU              time.Duration `json:"cpu_ns"`
 	EmittedPerCPUSec float64       `json:"emitted_per_cpu_sec"`
+	// ChildCPU is the part of CPU that an isolated sink's child process
+	// used, from /proc/PID/stat (10 ms resolution), not counting its
+	// start-up.
+	ChildCPU time.Duration `json:"child_cpu_ns,omitempty"`
 	// MBPerSec is sink bytes per second, in 10^6 bytes.
 	MBPerSec float64 `json:"mb_per_sec"`
 	// Latency is nil when the sink is a plugin.
@@ -265,6 +272,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return h, err
 			}})
 	}
+	// An isolated sink's child process: its CPU time counts too.
+	var child cpuTimer
+	var childCPU0 time.Duration
+	if cfg.Isolate != "" && cfg.Isolate != connector.IsolateNone {
+		if sinkType == "" {
+			return nil, fmt.Errorf("bench: isolate %s needs a plugin sink (--sink PATH)", cfg.Isolate)
+		}
+		t, _ := reg.Lookup(sinkType)
+		wrapped := *t
+		wrapped.New = func(config []byte, env connector.Env) (connector.Connector, error) {
+			c, err := t.New(config, env)
+			if ct, ok := c.(cpuTimer); ok && err == nil {
+				mu.Lock()
+				child, childCPU0 = ct, ct.CPUTime()
+				mu.Unlock()
+			}
+			return c, err
+		}
+		reg = cloneWith(reg, wrapped)
+	}
 	if cfg.HdrLog != "" && sinkType != builtinSink {
 		return nil, fmt.Errorf("bench: a histogram log (%s) needs the built-in sink; plugin sink %s keeps no histogram", cfg.HdrLog, sinkLabel)
 	}
@@ -272,6 +299,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.Connectors[1].Isolation = connector.Isolation{Mode: cfg.Isolate}
 	eng, err := runtime.New(g, reg, cfg.options())
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -334,6 +362,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	res.CPU = cpuTime() - cpu0
+	mu.Lock()
+	if child != nil {
+		res.ChildCPU = child.CPUTime() - childCPU0
+		res.CPU += res.ChildCPU
+	}
+	mu.Unlock()
 	st := eng.Stats()
 	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer dcancel()
@@ -598,6 +632,25 @@ func (r *memReader) rss() uint64 {
 		pages = pages*10 + uint64(fields[i]-'0')
 	}
 	return pages * r.page
+}
+
+// cpuTimer is an isolated connector instance, whose child's CPU time a
+// run counts.
+type cpuTimer interface{ CPUTime() time.Duration }
+
+// cloneWith returns a registry with reg's types, t replacing the one with
+// its ID.
+func cloneWith(reg *connector.Registry, t connector.Type) *connector.Registry {
+	out := connector.NewRegistry()
+	for _, id := range reg.IDs() {
+		if id == t.ID {
+			out.MustRegister(t)
+			continue
+		}
+		old, _ := reg.Lookup(id)
+		out.MustRegister(*old)
+	}
+	return out
 }
 
 // cpuTime returns the user plus system CPU time of the process so far.

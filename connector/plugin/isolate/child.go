@@ -54,7 +54,7 @@ func ChildMain(args []string) int {
 	mode := fs.String("mode", connector.IsolateProcess, "isolation mode")
 	ppid := fs.Int("ppid", 0, "the host's process ID")
 	stage := fs.Int("stage", 1, "start-up stage")
-	spin := fs.Duration("spin", defaultSpin, "busy wait before sleeping")
+	spin := fs.Duration("spin", 0, "busy wait before sleeping")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -32,11 +32,6 @@ import (
 // DefaultDeadline bounds a call when Options.Deadline is 0.
 const DefaultDeadline = 10 * time.Second
 
-// defaultSpin is how long each side checks its ring before it sleeps on
-// the futex: about one batch's round trip, so that a busy pipeline makes
-// no wake-up system calls.
-const defaultSpin = 20 * time.Microsecond
-
 // Options tune New.
 type Options struct {
 	// Name is the connector instance's name, for messages.
@@ -52,8 +47,11 @@ type Options struct {
 	// Command is the program and leading arguments that run ChildMain;
 	// nil means this executable with Subcommand.
 	Command []string
-	// Spin is how long a waiting side checks the ring before it sleeps;
-	// 0 means 20µs, a negative value never spins.
+	// Spin is how long a waiting side (host or child) checks the ring
+	// before it sleeps on the futex; 0 sleeps at once. On a busy machine
+	// with few cores spinning steals the time the other side needs: with
+	// 2 cores and a load of about 20, a 20µs spin made a batch's round
+	// trip several times slower (docs/BENCHMARKS.md).
 	Spin time.Duration
 }
 
@@ -114,12 +112,7 @@ func New(t *loader.ConnectorType, config []byte, host loader.Host, opts Options)
 	if opts.Deadline <= 0 {
 		opts.Deadline = DefaultDeadline
 	}
-	if opts.Spin == 0 {
-		opts.Spin = defaultSpin
-	}
-	if opts.Spin < 0 {
-		opts.Spin = 0
-	}
+	opts.Spin = max(opts.Spin, 0)
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
@@ -467,7 +460,8 @@ func (c *Conn) push(e shm.Entry, deadline time.Time) error {
 	return nil
 }
 
-// message returns the error text of completion r.
+// message returns the error text of completion r: the loader's error in
+// the child, which names the library, type and call.
 func (c *Conn) message(r shm.Entry) string {
 	n := min(r.D, shm.CtrlSize)
 	msg := strings.ToValidUTF8(string(c.reg.Mem[shm.CtrlOffset:shm.CtrlOffset+int(n)]), "?")
@@ -484,7 +478,7 @@ func (c *Conn) lifecycle(op uint32) error {
 		return err
 	}
 	if r.Status != int32(cabi.OK) {
-		return fmt.Errorf("%s %s/%s: %s", opName(op), c.typ.Library().Name, c.typ.ID, c.message(r))
+		return errors.New(c.message(r))
 	}
 	return nil
 }
@@ -502,7 +496,7 @@ func (c *Conn) Connect(_ context.Context, attempt int) error {
 	case cabi.Retry:
 		return fmt.Errorf("connect %s (attempt %d): plugin asked to retry: %s", c.opts.Name, attempt, c.message(r))
 	}
-	return fmt.Errorf("connect %s/%s: %s", c.typ.Library().Name, c.typ.ID, c.message(r))
+	return errors.New(c.message(r))
 }
 
 // Start calls the plugin's start.
@@ -577,7 +571,7 @@ func (c *Conn) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
 	switch st {
 	case cabi.OK, cabi.Timeout, cabi.EOF:
 	default:
-		return cabi.Error, fmt.Errorf("poll %s/%s: %s", c.typ.Library().Name, c.typ.ID, c.message(r))
+		return cabi.Error, errors.New(c.message(r))
 	}
 	n, used, extra := r.A, r.B, r.C
 	if n > uint64(room) || used > arena || extra > shm.ExtraArena {
@@ -682,7 +676,7 @@ func (c *Conn) Write(b *cabi.Batch) (cabi.Status, error) {
 	case cabi.OK, cabi.Retry:
 		return st, nil
 	}
-	return cabi.Error, fmt.Errorf("write %s/%s: %s", c.typ.Library().Name, c.typ.ID, c.message(r))
+	return cabi.Error, errors.New(c.message(r))
 }
 
 // Process runs the plugin processor over a copy of b in the shared data
@@ -698,7 +692,7 @@ func (c *Conn) Process(b *cabi.Batch) error {
 		return err
 	}
 	if r.Status != int32(cabi.OK) {
-		return fmt.Errorf("process %s/%s: %s", c.typ.Library().Name, c.typ.ID, c.message(r))
+		return errors.New(c.message(r))
 	}
 	base := c.reg.Ptr(shm.ArenaOffset)
 	child := uint64(c.status.Base) + shm.ArenaOffset

@@ -1,0 +1,4 @@
+package isolate
+
+// Build compiles test plugins for the external tests.
+var Build = build
