@@ -14,6 +14,7 @@ import (
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
 	_ "github.com/weirproject/weir/connector/builtin" // the built-in types register from init
+	"github.com/weirproject/weir/connector/plugin/isolate"
 	"github.com/weirproject/weir/connector/spec"
 	"github.com/weirproject/weir/internal/leakcheck"
 	"github.com/weirproject/weir/runtime"
@@ -67,6 +68,8 @@ func cBuild(t *testing.T, out string, sources ...string) string {
 // TestMain removes the built plugins and fails the run when the tests
 // leave goroutines behind (an engine or plugin instance not shut down).
 func TestMain(m *testing.M) {
+	// Isolated connectors start this executable as their plugin host.
+	isolate.RunChildIfAsked()
 	leakcheck.Main(m, leakcheck.Options{Goroutines: true, Cleanup: func() {
 		if buildDir != "" {
 			os.RemoveAll(buildDir)

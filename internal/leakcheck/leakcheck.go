@@ -108,7 +108,7 @@ func run(tests func() int, o Options, stderr io.Writer) int {
 // the os/signal loop, which the first signal.Notify starts for the life of
 // the process (go test -fuzz calls it to catch SIGINT), and the fuzzing
 // engine's own goroutines.
-var ignored = []string{"\nos/signal.loop(", "\ninternal/fuzz."}
+var ignored = []string{"\nos/signal.loop(", "\ninternal/fuzz.", "\ngithub.com/weirproject/weir/connector/plugin/isolate.spawner("}
 
 // goroutines returns the stack of every goroutine but the ignored ones,
 // keyed by goroutine ID.

@@ -32,6 +32,11 @@ import (
 // DefaultDeadline bounds a call when Options.Deadline is 0.
 const DefaultDeadline = 10 * time.Second
 
+// StartTimeout bounds how long New waits for the child to be ready (two
+// executions of weir and loading the library), apart from the deadline
+// of calls, which may be much shorter.
+const StartTimeout = 30 * time.Second
+
 // Options tune New.
 type Options struct {
 	// Name is the connector instance's name, for messages.
@@ -141,10 +146,10 @@ func New(t *loader.ConnectorType, config []byte, host loader.Host, opts Options)
 	case <-c.exited:
 		c.Close()
 		return nil, fmt.Errorf("isolate %s: start plugin host: %s", opts.Name, *c.death.Load())
-	case <-time.After(opts.Deadline):
+	case <-time.After(StartTimeout):
 		c.kill("start")
 		c.Close()
-		return nil, fmt.Errorf("isolate %s: the plugin host did not start within %v", opts.Name, opts.Deadline)
+		return nil, fmt.Errorf("isolate %s: the plugin host did not start within %v", opts.Name, StartTimeout)
 	}
 	copy(c.reg.Mem[shm.CtrlOffset:], config)
 	r, err := c.call(opCreate, shm.Entry{A: uint64(len(config))}, 0)
@@ -175,16 +180,20 @@ var (
 func start(cmd *exec.Cmd) error {
 	spawnOnce.Do(func() {
 		spawnCh = make(chan spawnReq)
-		go func() {
-			goruntime.LockOSThread()
-			for r := range spawnCh {
-				r.done <- r.cmd.Start()
-			}
-		}()
+		go spawner()
 	})
 	r := spawnReq{cmd: cmd, done: make(chan error, 1)}
 	spawnCh <- r
 	return <-r.done
+}
+
+// spawner starts the commands it is sent, on a thread of its own for
+// the life of the process.
+func spawner() {
+	goruntime.LockOSThread()
+	for r := range spawnCh {
+		r.done <- r.cmd.Start()
+	}
 }
 
 func (c *Conn) spawn() error {
@@ -193,7 +202,9 @@ func (c *Conn) spawn() error {
 		return err
 	}
 	c.reg = reg
-	defer unix.Close(memfd)
+	// One owner for the descriptor: an os.File closes it when collected.
+	memFile := os.NewFile(uintptr(memfd), "shm")
+	defer memFile.Close()
 	lib, err := os.Open(c.typ.Library().Path)
 	if err != nil {
 		return fmt.Errorf("open plugin library: %w", err)
@@ -218,7 +229,7 @@ func (c *Conn) spawn() error {
 		"--type="+c.typ.ID, "--lib="+c.typ.Library().Path, "--mode="+c.opts.Mode,
 		"--ppid="+strconv.Itoa(os.Getpid()), "--spin="+c.opts.Spin.String())
 	cmd := exec.Command(argv[0], args...)
-	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(memfd), "shm"), theirs, lib}
+	cmd.ExtraFiles = []*os.File{memFile, theirs, lib}
 	c.stderr = &tail{max: 64 << 10}
 	cmd.Stderr = c.stderr
 	cmd.WaitDelay = time.Second
