@@ -17,6 +17,16 @@ $(PLUGDIR)/libweir_generator.so: plugins/c/generator.c $(C_PLUGIN_COMMON) $(PLUG
 
 PLUGINS += $(PLUGDIR)/libweir_blackhole.so $(PLUGDIR)/libweir_generator.so
 
+# Plugins that break the ABI on purpose (segfault, abort or hang in write,
+# a wild pointer or too many events from poll), to try isolate: process
+# with. They go in a subdirectory, so that loading bin/plugins as a
+# directory never picks them up.
+$(PLUGDIR)/test/libweir_misbehave.so: connector/plugin/isolate/testdata/misbehave.c $(C_PLUGIN_COMMON) $(PLUGIN_HDR)
+	@mkdir -p $(@D)
+	$(PLUGIN_CC) $(PLUGIN_CFLAGS) -o $@ connector/plugin/isolate/testdata/misbehave.c plugins/c/config.c
+
+PLUGINS += $(PLUGDIR)/test/libweir_misbehave.so
+
 # The C template (plugins/c/template): the same flags, plus plugins/c for
 # config.h, which template.c includes as a plugin author's copy would.
 $(PLUGDIR)/libweir_c_template.so: plugins/c/template/template.c $(C_PLUGIN_COMMON) $(PLUGIN_HDR)

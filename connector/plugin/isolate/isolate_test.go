@@ -11,12 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/cabi/loader"
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/plugin/isolate/shm"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -326,5 +328,45 @@ func TestBadConfigFailsCreate(t *testing.T) {
 	}
 	if _, err := New(typ, []byte(`{}`), loader.NewBasicHost("", io.Discard), Options{Name: "c", Mode: "thread"}); err == nil {
 		t.Fatal("New with an unknown mode succeeded")
+	}
+}
+
+// TestStageCopiesLentRuns checks the bytes the child would read for events
+// in the arena, lent from one buffer in order (copied as one run), and
+// lent out of order.
+func TestStageCopiesLentRuns(t *testing.T) {
+	c, _ := startConn(t, misbehave(t), "crash_sink", `{"after": 1000}`, Options{})
+	buf := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	b := batch(t, 16, 64)
+	lend := func(off, n int) {
+		e := b.Event(int(b.Len))
+		*e = cabi.Event{TsNs: uint64(b.Len), Data: unsafePointer(buf[off:]), Len: uint32(n)}
+		b.Len++
+	}
+	b.Append(0, 0, cabi.KindRaw, 0, []byte("arena"))
+	lend(0, 4)
+	lend(4, 6) // follows the previous one: same run
+	lend(20, 3)
+	lend(2, 5) // goes back: a new run
+	b.Append(5, 0, cabi.KindRaw, 0, []byte("more"))
+	want := []string{"arena", "0123", "456789", "klm", "23456", "more"}
+	used, err := c.stage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used != b.ArenaLen+4+6+3+5 {
+		t.Errorf("stage used %d bytes; want %d", used, b.ArenaLen+18)
+	}
+	child := c.status.Base + shm.ArenaOffset
+	evs := unsafe.Slice((*cabi.Event)(c.reg.Ptr(shm.EventsOffset)), b.Len)
+	for i, w := range want {
+		off := *(*uint64)(unsafe.Pointer(&evs[i].Data)) - child
+		got := string(c.reg.Mem[shm.ArenaOffset+int(off):][:evs[i].Len])
+		if got != w {
+			t.Errorf("staged event %d = %q; want %q", i, got, w)
+		}
+	}
+	if st, err := c.Write(b); st != cabi.OK || err != nil {
+		t.Errorf("write of the staged batch = %v, %v", st, err)
 	}
 }
