@@ -22,7 +22,7 @@ import (
 
 // misbehaveLib builds the misbehaving test plugins of the isolate package.
 func misbehaveLib(t *testing.T) string {
-	return cBuild(t, "libmisbehave.so", filepath.Join(repoRoot, "connector/plugin/isolate/testdata/misbehave.c"), filepath.Join(repoRoot, "plugins/c/config.c"))
+	return cBuild(t, "libisolate_misbehave.so", filepath.Join(repoRoot, "connector/plugin/isolate/testdata/misbehave.c"), filepath.Join(repoRoot, "plugins/c/config.c"))
 }
 
 // syncBuffer is a log destination several goroutines write.
@@ -73,7 +73,7 @@ func TestIsolatedMisbehavingSinks(t *testing.T) {
 		deadline    time.Duration
 		want        []string
 	}{
-		{"crash_sink", `{"after": 1}`, 0, []string{"died in write", "SIGSEGV", "crash_sink", "libmisbehave.so"}},
+		{"crash_sink", `{"after": 1}`, 0, []string{"died in write", "SIGSEGV", "crash_sink", "libisolate_misbehave.so"}},
 		{"abort_sink", `{"after": 1}`, 0, []string{"died in write", "SIGABRT"}},
 		{"block_sink", `{"after": 1}`, 200 * time.Millisecond, []string{"did not return from write within 200ms", "block_sink"}},
 	} {

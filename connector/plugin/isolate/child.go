@@ -86,6 +86,9 @@ func ChildMain(args []string) int {
 	if *ppid != 0 && unix.Getppid() != *ppid {
 		return fatal("the host (pid %d) is gone", *ppid)
 	}
+	// A crash in the plugin then prints one line naming the call (and
+	// exits loader.FaultExitStatus), which the host passes on.
+	loader.InstallFaultHandler()
 	st, err := checkPrivileges()
 	if err != nil {
 		return fatal("%v", err)

@@ -840,10 +840,11 @@ func (t *tail) reason() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	lines := strings.Split(string(t.buf), "\n")
-	// In order of preference: the Go runtime's "SIGSEGV: segmentation
+	// In order of preference: the loader's fault handler's one line, then
+	// the Go runtime's "SIGSEGV: segmentation
 	// violation" names the signal better than "signal arrived during cgo
 	// execution", which comes first.
-	for _, p := range []string{"SIG", "panic:", "fatal error:", "unexpected fault address", "weir plugin-host:", "signal "} {
+	for _, p := range []string{"weir: plugin fault:", "SIG", "panic:", "fatal error:", "unexpected fault address", "weir plugin-host:", "signal "} {
 		for _, l := range lines {
 			if l = strings.TrimSpace(l); strings.HasPrefix(l, p) {
 				return l

@@ -10,7 +10,8 @@
  *   block_sink      write never returns.
  *   abort_sink      write calls abort() (SIGABRT).
  *   wild_source     poll appends a 64-byte event whose data is a wild
- *                   pointer, and returns WEIR_OK.
+ *                   pointer (0x10000: a user-space address nothing maps),
+ *                   and returns WEIR_OK.
  *   overcap_source  poll fills the batch and then claims capacity + 10
  *                   events.
  *   count_source    a well-behaved source: events of 64 bytes whose ts_ns
@@ -132,7 +133,7 @@ static weir_status wild_poll(weir_instance *m, weir_batch *b, int64_t timeout)
 	(void)timeout;
 	fill(b, m, b->capacity > 1 ? b->capacity / 2 : 0);
 	if (misbehave_now(m) && b->len < b->capacity)
-		append(b, m, (uint8_t *)(uintptr_t)0x10, 64);
+		append(b, m, (uint8_t *)(uintptr_t)0x10000, 64);
 	return b->len ? WEIR_OK : WEIR_TIMEOUT;
 }
 
