@@ -46,8 +46,9 @@ type Options struct {
 	// Deadline bounds each call, beyond a poll's own timeout; a call
 	// that takes longer kills the child. 0 means DefaultDeadline.
 	Deadline time.Duration
-	// Log receives the child's start, death and standard error; nil
-	// means slog.Default().
+	// Log receives the child's start and death, already tagged with the
+	// connector's name and type, as the engine's loggers are; nil means
+	// slog.Default() so tagged.
 	Log *slog.Logger
 	// Command is the program and leading arguments that run ChildMain;
 	// nil means this executable with Subcommand.
@@ -119,13 +120,13 @@ func New(t *loader.ConnectorType, config []byte, host loader.Host, opts Options)
 	}
 	opts.Spin = max(opts.Spin, 0)
 	if opts.Log == nil {
-		opts.Log = slog.Default()
+		opts.Log = slog.Default().With("connector", opts.Name, "type", t.ID)
 	}
 	if len(config) > shm.CtrlSize {
 		return nil, fmt.Errorf("isolate %s: config of %d bytes is larger than %d", opts.Name, len(config), shm.CtrlSize)
 	}
 	c := &Conn{typ: t, host: host, opts: opts, exited: make(chan struct{}), reaped: make(chan struct{}), ready: make(chan error, 1)}
-	c.log = opts.Log.With("type", t.ID, "library", t.Library().Path)
+	c.log = opts.Log.With("library", t.Library().Path)
 	if err := c.spawn(); err != nil {
 		return nil, fmt.Errorf("isolate %s: %w", opts.Name, err)
 	}
@@ -271,7 +272,7 @@ func (c *Conn) reap() {
 	c.reg.CQ.Kick()
 	close(c.reaped)
 	if crashed {
-		c.log.Error("isolated plugin crashed", "connector", c.opts.Name, "call", callName(op), "cause", why)
+		c.log.Error("isolated plugin crashed", "call", callName(op), "cause", why)
 		c.host.Wakeup()
 	}
 }
@@ -319,7 +320,7 @@ func (c *Conn) read() {
 		typ, p, err := readMsg(r, buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
-				c.log.Warn("plugin host sent a bad message; killing it", "connector", c.opts.Name, "err", err)
+				c.log.Warn("plugin host sent a bad message; killing it", "err", err)
 				c.kill("message")
 			}
 			select {
@@ -337,7 +338,7 @@ func (c *Conn) read() {
 				continue
 			}
 			c.status = st
-			c.log.Debug("plugin host ready", "connector", c.opts.Name, "pid", st.PID, "caps", st.Caps, "no_new_privs", st.NoNewPrivs, "seccomp", st.Seccomp)
+			c.log.Debug("plugin host ready", "pid", st.PID, "caps", st.Caps, "no_new_privs", st.NoNewPrivs, "seccomp", st.Seccomp)
 			c.ready <- nil
 		case msgFatal:
 			c.ready <- errors.New(string(p))
@@ -404,7 +405,7 @@ func (c *Conn) kill(why string) {
 	select {
 	case <-c.exited:
 	case <-time.After(5 * time.Second):
-		c.log.Error("isolated plugin does not die after SIGKILL; abandoning it", "connector", c.opts.Name, "pid", c.cmd.Process.Pid)
+		c.log.Error("isolated plugin does not die after SIGKILL; abandoning it", "pid", c.cmd.Process.Pid)
 	}
 }
 
@@ -424,7 +425,7 @@ func (c *Conn) call(op uint32, e shm.Entry, extra time.Duration) (shm.Entry, err
 	for {
 		r, ok, err := c.reg.CQ.Pop()
 		if err != nil {
-			c.log.Error("isolated plugin corrupted its completion ring; killing it", "connector", c.opts.Name)
+			c.log.Error("isolated plugin corrupted its completion ring; killing it")
 			c.kill(opName(op))
 			return shm.Entry{}, c.lost()
 		}
@@ -449,7 +450,7 @@ func (c *Conn) call(op uint32, e shm.Entry, extra time.Duration) (shm.Entry, err
 func (c *Conn) overran(op uint32, extra time.Duration) error {
 	c.kills.Add(1)
 	c.crashes.Add(1)
-	c.log.Error("isolated plugin call passed its deadline; killing the plugin host", "connector", c.opts.Name, "call", opName(op), "deadline", c.opts.Deadline+extra)
+	c.log.Error("isolated plugin call passed its deadline; killing the plugin host", "call", opName(op), "deadline", c.opts.Deadline+extra)
 	c.kill(opName(op))
 	msg := fmt.Sprintf("plugin connector %q (type %s, library %s) did not return from %s within %v; killed",
 		c.opts.Name, c.typ.ID, c.typ.Library().Path, opName(op), c.opts.Deadline+extra)
@@ -537,7 +538,7 @@ func (c *Conn) Close() error {
 		if !c.dead() && c.status.PID != 0 {
 			c.expected.Store(true)
 			if _, err := c.call(opDestroy, shm.Entry{}, 0); err != nil {
-				c.log.Warn("isolated plugin destroy failed", "connector", c.opts.Name, "err", err)
+				c.log.Warn("isolated plugin destroy failed", "err", err)
 			}
 		}
 		c.expected.Store(true)
@@ -627,7 +628,7 @@ func (c *Conn) protocol(format string, a ...any) error {
 	msg := fmt.Sprintf("plugin connector %q (type %s, library %s): plugin host broke the protocol: %s; killed",
 		c.opts.Name, c.typ.ID, c.typ.Library().Path, fmt.Sprintf(format, a...))
 	c.crashes.Add(1)
-	c.log.Error("isolated plugin host broke the protocol", "connector", c.opts.Name, "err", msg)
+	c.log.Error("isolated plugin host broke the protocol", "err", msg)
 	c.death.Store(&msg)
 	return fmt.Errorf("%s: %w", msg, connector.ErrLost)
 }
@@ -764,7 +765,7 @@ func (c *Conn) notify(op uint32, id uint64) {
 	}
 	c.tag++
 	if err := c.push(shm.Entry{Op: op, Tag: c.tag, A: id}, time.Now().Add(c.opts.Deadline)); err != nil {
-		c.log.Warn("isolated plugin "+opName(op)+" lost", "connector", c.opts.Name, "batch", id, "err", err)
+		c.log.Warn("isolated plugin "+opName(op)+" lost", "batch", id, "err", err)
 	}
 }
 
