@@ -961,6 +961,13 @@ func (p *parser) scode(q qual, w string, t token) (node, error) {
 		}
 		return nil, errAt(t.pos, "expected a port range such as 1024-2047, found %s (service names are not supported)", t)
 	case aPort:
+		if lo, hi, ok := strings.Cut(w, "-"); ok {
+			if _, isLo, _ := parseNum(lo); isLo {
+				if _, isHi, _ := parseNum(hi); isHi {
+					return nil, errAt(t.pos, "a port range needs 'portrange', not 'port' (write 'portrange %s')", w)
+				}
+			}
+		}
 		return nil, errAt(t.pos, "expected a port number, found %s (service names are not supported)", t)
 	}
 	if q.proto == pLink {

@@ -23,7 +23,7 @@ var udpOnly = asm.Instructions{
 }
 
 // TestFilterReplace installs a filter body in place of the placeholder
-// weir_filter, the way the filter compiler is meant to, and checks what is
+// weir_filter, the way the filter compiler (ingest/filter) does, and checks what is
 // kept and the filtered counter.
 func TestFilterReplace(t *testing.T) {
 	c := newTestCaptureConfig(t, Config{Interfaces: []string{"lo"}, RingSize: 1 << 16, Filter: udpOnly}, 1, 0)
