@@ -87,7 +87,7 @@ func TestCaptureUsageErrors(t *testing.T) {
 		}
 	}
 	var dout, derr bytes.Buffer
-	if code := runCapture(context.Background(), []string{"-d", "tcp", "port", "80"}, &dout, &derr); code != 0 || !strings.Contains(dout.String(), "FnXdpLoadBytes") || !strings.Contains(dout.String(), "JEq32Imm dst: r0") || derr.Len() != 0 {
+	if code := runCapture(context.Background(), []string{"-d", "tcp", "port", "80"}, &dout, &derr); code != 0 || !strings.Contains(dout.String(), "weir_filter.keep:") || !strings.Contains(dout.String(), "imm: 80 <weir_filter.keep>") || derr.Len() != 0 {
 		t.Errorf("weir capture -d tcp port 80 = %d, stdout %q, stderr %q; want 0 and the program", code, dout.String(), derr.String())
 	}
 	var stdout, stderr bytes.Buffer

@@ -45,6 +45,9 @@ Examples:
   # pcapng to stdout, straight into tshark
   weir capture -i eth0 -w - | tshark -r -
 
+  # only DNS and TLS, filtered in the kernel (tcpdump's filter syntax)
+  weir capture -i eth0 udp port 53 or tcp port 443
+
 Notes:
   --mode tc (the default) attaches TCX programs and sees both directions;
   --mode xdp attaches an XDP program, which sees ingress only, earlier and
