@@ -139,7 +139,6 @@ func (s *Source) Connect(ctx context.Context, attempt int) error {
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(time.Duration(s.cfg.CommitInterval)),
 		kgo.OnPartitionsRevoked(s.revoked),
-		kgo.OnPartitionsLost(s.revoked),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -159,10 +158,16 @@ func (s *Source) Connect(ctx context.Context, attempt int) error {
 	return nil
 }
 
-// revoked is called by the client when partitions go to another member;
-// the client commits what is marked. Records of those partitions still in
-// weir are delivered, but their offsets are no longer ours to commit.
-func (s *Source) revoked(context.Context, *kgo.Client, map[string][]int32) {}
+// revoked is called by the client before partitions go to another
+// member: it commits what is acknowledged so far (setting this hook
+// replaces franz-go's default commit, so it must). Records of those
+// partitions still in weir are delivered, but their offsets are no longer
+// ours to commit: the new owner reads them again (at least once).
+func (s *Source) revoked(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
+	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+		s.log.Warn("commit on rebalance failed; the next owner may read some records again", "err", err)
+	}
+}
 
 // Poll appends the events of fetched records to b, waiting up to timeout
 // for the first.
