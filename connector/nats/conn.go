@@ -213,6 +213,14 @@ func dial(ctx context.Context, c *connConfig, instance string, log loggerLike, s
 		opts = append(opts, o)
 	}
 	if t := c.TLS; t.Enable || t.CAFile != "" || t.CertFile != "" {
+		for _, f := range [...]struct{ name, path string }{{"tls ca_file", t.CAFile}, {"tls cert_file", t.CertFile}, {"tls key_file", t.KeyFile}} {
+			if f.path == "" {
+				continue
+			}
+			if _, err := os.Stat(f.path); err != nil {
+				return nil, connector.Permanent(fmt.Errorf("%s: %w", f.name, err))
+			}
+		}
 		opts = append(opts, nats.Secure())
 		if t.CAFile != "" {
 			opts = append(opts, nats.RootCAs(t.CAFile))
