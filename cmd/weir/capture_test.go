@@ -512,6 +512,42 @@ func TestCaptureDirection(t *testing.T) {
 	}
 }
 
+// TestCaptureFilter runs the exchange of TestCaptureDirection with filter
+// words: the kernel keeps only what the expression matches and counts the
+// rest as filtered out.
+func TestCaptureFilter(t *testing.T) {
+	const k = 10
+	for _, tc := range []struct {
+		filter []string
+		count  int
+		sub    string // every line contains it
+	}{
+		{[]string{"icmp"}, k, " out IP "},
+		{[]string{"udp", "and", "inbound"}, k, " in IP "},
+		{[]string{"arp", "or", "(icmp", "and", "ip[8]", ">", "0)"}, k + 2, ""},
+	} {
+		t.Run(strings.Join(tc.filter, " "), func(t *testing.T) {
+			r := newRig(t, trafgen.Config{Template: trafgen.Template{Proto: trafgen.UDP, Size: 60}, Count: k, Rate: 1000}, true, toB)
+			c := r.startCapture(t, append([]string{"-i", r.p.B.Name, "--direction", "both", "-c", strconv.Itoa(tc.count)}, tc.filter...)...)
+			r.send(t)
+			c.wait(t, 3*time.Second)
+			got := lines(c.stdout.String())
+			if len(got) != tc.count {
+				t.Fatalf("filter %q captured %d packets; want %d:\n%s", tc.filter, len(got), tc.count, c.stdout.String())
+			}
+			for _, l := range got {
+				if !strings.Contains(l, tc.sub) {
+					t.Errorf("filter %q: line %q does not contain %q", tc.filter, l, tc.sub)
+				}
+			}
+			cnt := parseCounters(t, c.stderr.String())
+			if cnt.filtered == 0 || cnt.captured != uint64(tc.count) {
+				t.Errorf("filter %q: counters %+v; want %d captured and the rest filtered out", tc.filter, cnt, tc.count)
+			}
+		})
+	}
+}
+
 // TestCaptureTwoInterfaces captures on B's veth end and B's loopback with
 // -w and checks that the file describes both interfaces, in -i order, and
 // files every packet under the veth.
