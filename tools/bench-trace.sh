@@ -20,13 +20,19 @@
 #
 # Needs root. Usage: tools/bench-trace.sh [BIN_DIR]
 # Settings: N (calls per loop, default 1000000), NSLOW (for strace and perf
-# trace, default 20000), REPS (default 5), SETTLE (default 1.5).
+# trace, default 20000), REPS (default 5), SETTLE (default 4: bpftrace
+# compiles its program with LLVM first, which takes seconds on a loaded
+# machine).
+#
+# A run counts only when the tracer saw every call of the loop (weir's
+# counters, bpftrace's @calls, strace's and perf trace's summary); runs
+# where it had not attached in time are dropped and counted in the output.
 set -euo pipefail
 bin=${1:-bin}
 n=${N:-1000000}
 nslow=${NSLOW:-20000}
 reps=${REPS:-5}
-settle=${SETTLE:-1.5}
+settle=${SETTLE:-4}
 [ "$(id -u)" -eq 0 ] || { echo "bench-trace: needs root" >&2; exit 1; }
 CGO_ENABLED=0 go build -o "$bin/weir" ./cmd/weir
 CGO_ENABLED=0 go build -o "$bin/tracefloor" ./tools/tracefloor
@@ -64,7 +70,7 @@ print(cnt, ns)'
 one() {
 	local c=$1 call=$2 calls=$n tracer= bpf=-
 	case $c in strace | perf) calls=$nslow ;; esac
-	rm -f "$tmp/gate" && mkfifo "$tmp/gate"
+	rm -f "$tmp/gate" "$tmp/tracer.out" "$tmp/tracer.err" && mkfifo "$tmp/gate"
 	"$bin/sysloop" "$call" "$calls" gate <>"$tmp/gate" >"$tmp/loop" &
 	local loop=$!
 	case $c in
@@ -73,9 +79,9 @@ one() {
 	weir-other) "$bin/weir" trace -q -p "$sleeper" 2>"$tmp/tracer.err" & tracer=$! ;;
 	weir-print) "$bin/weir" trace -p "$loop" >/dev/null 2>"$tmp/tracer.err" & tracer=$! ;;
 	weir-q) "$bin/weir" trace -q -p "$loop" 2>"$tmp/tracer.err" & tracer=$! ;;
-	bpftrace) bpftrace -e "tracepoint:raw_syscalls:sys_enter /pid == $loop/ { @calls = count(); }" >/dev/null 2>"$tmp/tracer.err" & tracer=$! ;;
-	strace) strace -f -c -o /dev/null -p "$loop" 2>"$tmp/tracer.err" & tracer=$! ;;
-	perf) perf trace -s -p "$loop" -o /dev/null 2>"$tmp/tracer.err" & tracer=$! ;;
+	bpftrace) bpftrace -e "tracepoint:raw_syscalls:sys_enter /pid == $loop/ { @calls = count(); }" >"$tmp/tracer.out" 2>"$tmp/tracer.err" & tracer=$! ;;
+	strace) strace -f -c -o "$tmp/tracer.out" -p "$loop" 2>"$tmp/tracer.err" & tracer=$! ;;
+	perf) perf trace -s -p "$loop" -o "$tmp/tracer.out" 2>"$tmp/tracer.err" & tracer=$! ;;
 	esac
 	sleep "$settle"
 	local before="0 0" stats
@@ -97,6 +103,19 @@ one() {
 		[[ $c == weir-* ]] && sed "s/^/# $c $call: /" "$tmp/tracer.err" >>"$tmp/counters"
 	fi
 	read -r _ _ cpu wall <"$tmp/loop"
+	# How many of the loop's calls the tracer saw.
+	local saw=$calls
+	case $c in
+	weir-other) saw=$(grep -o '[0-9]* filtered out' "$tmp/tracer.err" | cut -d' ' -f1) ;;
+	weir-print | weir-q) saw=$(grep -o '[0-9]* recorded' "$tmp/tracer.err" | cut -d' ' -f1) ;;
+	bpftrace) saw=$(grep -o '@calls: [0-9]*' "$tmp/tracer.out" | cut -d' ' -f2) ;;
+	strace) saw=$(awk -v s="$call" '$NF == s {print $4}' "$tmp/tracer.out") ;;
+	perf) saw=$(awk -v s="$call" '$1 == s {print $2}' "$tmp/tracer.out") ;;
+	esac
+	if [ "${saw:-0}" -lt "$calls" ]; then
+		echo "dropped $c $call: the tracer saw ${saw:-0} of $calls calls" >&2
+		return
+	fi
 	echo "$c $call $cpu $wall $bpf"
 }
 
