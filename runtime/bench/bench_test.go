@@ -172,7 +172,10 @@ func TestMemoryFlat(t *testing.T) {
 	if int64(m.HeapRunLast)-int64(m.HeapRunFirst) > heapSlack {
 		t.Errorf("live heap grew from %d to %d while %d events flowed; want under %d bytes of growth", m.HeapRunFirst, m.HeapRunLast, m.EventsLast-m.EventsFirst, heapSlack)
 	}
-	if int64(m.RSSRunLast)-int64(m.RSSRunFirst) > rssSlack {
+	// The race detector's shadow memory grows RSS by itself (2.3 MB
+	// over this run, seen in make race); the live heap above still
+	// holds the engine to account there.
+	if !raceEnabled && int64(m.RSSRunLast)-int64(m.RSSRunFirst) > rssSlack {
 		t.Errorf("RSS grew from %d to %d while %d events flowed; want under %d bytes of growth", m.RSSRunFirst, m.RSSRunLast, m.EventsLast-m.EventsFirst, rssSlack)
 	}
 	if perEvent := float64(m.Allocs) / n; perEvent > 0.001 {
