@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"runtime"
+
 	"github.com/weirproject/weir/cabi"
 
 	"debug/elf"
@@ -162,7 +164,12 @@ func (o Options) Load(path string) (*Library, error) {
 			return fail(fmt.Errorf("%w: %d libraries with a Go runtime are loaded already, the most this host allows (MaxGoRuntimes)", ErrGoRuntime, len(goImages)))
 		}
 	}
+	// dlerror's message is per thread: stay on the thread that called
+	// dlopen, or a failure may come back with an empty reason (seen in
+	// TestBrokenPlugins under load).
+	runtime.LockOSThread()
 	h, err := purego.Dlopen(open, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	runtime.UnlockOSThread()
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrOpen, err))
 	}
