@@ -212,6 +212,18 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		goruntime.GOMAXPROCS(1)
 		defer goruntime.SetDefaultGOMAXPROCS()
 	}
+	for _, pid := range o.cfg.Pids {
+		if !pidAlive(pid) {
+			fmt.Fprintf(stderr, "weir trace: --pid %d: no such process or thread\n", pid)
+			return 1
+		}
+	}
+	// Without --follow, a trace of --pid ends when every pid has
+	// exited, as strace's does; with it, their children may live on.
+	watched := o.cfg.Pids
+	if o.cfg.Follow {
+		watched = nil
+	}
 	var child *exec.Cmd
 	var gate *os.File
 	exited := make(chan struct{})
@@ -322,6 +334,9 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if o.count > 0 && p.printed >= o.count {
 				draining = true
 			}
+			if len(watched) > 0 && !slices.ContainsFunc(watched, pidAlive) {
+				draining = true
+			}
 			if draining {
 				if err := tr.Drain(); err != nil {
 					fmt.Fprintf(stderr, "weir trace: %v\n", err)
@@ -372,6 +387,21 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return code
+}
+
+// pidAlive reports whether pid names a live process or thread (a zombie
+// is not: it makes no more calls).
+func pidAlive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return true
+	}
+	st := b[i+2]
+	return st != 'Z' && st != 'X' && st != 'x'
 }
 
 // execNrs returns the numbers of execve and execveat.

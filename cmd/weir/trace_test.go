@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	ksys "github.com/weirproject/weir/ingest/syscall"
 )
@@ -124,3 +130,33 @@ func TestTraceErrors(t *testing.T) {
 }
 
 func archName() string { return ksys.Arch }
+
+// TestTracePidExits: a trace of --pid ends when the process exits (it does
+// not wait for an interrupt that never comes), and a pid that names no
+// process is an error rather than a trace of nothing.
+func TestTracePidExits(t *testing.T) {
+	sleeper := exec.Command("/bin/sleep", "0.5")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go sleeper.Wait() // reaped at once, or it would stay a zombie
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "trace", "-e", "exit_group", "-p", strconv.Itoa(sleeper.Process.Pid))
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("weir trace -p %d still ran 20 s after the process exited at 0.5 s\n%s", sleeper.Process.Pid, e.String())
+	}
+	if err != nil || !strings.Contains(o.String(), " exit_group(0) = ?") {
+		t.Errorf("weir trace -p %d: %v; stdout %q; want the exit_group and exit 0\n%s", sleeper.Process.Pid, err, o.String(), e.String())
+	}
+	// A pid below pid_max that no process holds (pids are not reused
+	// at once: the sleeper's just ended).
+	_, stderr, code := weir(t, "trace", "-p", strconv.Itoa(sleeper.Process.Pid))
+	if code != 1 || !strings.Contains(stderr, "no such process") {
+		t.Errorf("weir trace -p of a dead pid: exit %d, %q; want 1 and no such process", code, stderr)
+	}
+}
