@@ -140,6 +140,12 @@ func (e *engine) handler() http.Handler {
 type metric struct {
 	name, help, typ string
 	samples         []sample
+	// own marks a family made by connectors' own counts (a plugin's
+	// metrics), which only such counts may join.
+	own bool
+	// series holds the label sets of own's samples, so that one plugin
+	// cannot serve a series twice.
+	series map[string]bool
 }
 
 type sample struct {
@@ -155,17 +161,29 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 	var order []string
 	add := func(name, typ, help, labels string, v float64) {
 		m, ok := fams[name]
-		if ok && m.typ != typ {
-			// A connector's own count whose name meets a family of
-			// another type (a plugin type named "component"): leave it
-			// out rather than serve a family that does not parse.
-			return
-		}
 		if !ok {
 			m = &metric{name: name, help: help, typ: typ}
 			fams[name] = m
 			order = append(order, name)
 		}
+		m.samples = append(m.samples, sample{labels, v})
+	}
+	// Connectors' own counts are named by the plugin (weir_TYPE_NAME) and
+	// are added after every built-in family, so that a type named
+	// "component" or "edge" cannot join a built-in family: it would serve
+	// a second series beside the host's own, with the same labels, or
+	// give the host's family its help text.
+	addOwn := func(name, typ, help, labels string, v float64) {
+		m, ok := fams[name]
+		if ok && (!m.own || m.typ != typ || m.series[labels]) {
+			return
+		}
+		if !ok {
+			m = &metric{name: name, help: help, typ: typ, own: true, series: map[string]bool{}}
+			fams[name] = m
+			order = append(order, name)
+		}
+		m.series[labels] = true
 		m.samples = append(m.samples, sample{labels, v})
 	}
 	for _, c := range s.Components {
@@ -196,14 +214,6 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 		}
 		if c.Circuit != "" {
 			add("weir_sink_circuit_state", "gauge", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", l, float64(indexString(breakerNames[:], c.Circuit)))
-		}
-		for _, k := range c.Counters {
-			name := "weir_" + metricName(c.Type) + "_" + metricName(k.Name)
-			if k.Gauge {
-				add(name, "gauge", k.Help, l, float64(int64(k.Value)))
-			} else {
-				add(strings.TrimSuffix(name, "_total")+"_total", "counter", k.Help, l, float64(k.Value))
-			}
 		}
 		for _, r := range sortedKeys(c.Dropped) {
 			add("weir_component_dropped_events_total", "counter", "Events the component dropped, by reason.", l+","+labels("reason", r), float64(c.Dropped[r]))
@@ -236,6 +246,17 @@ func WritePrometheus(w io.Writer, s Snapshot) error {
 			add("weir_buffer_torn_bytes_total", "counter", "Bytes of a record cut short by a crash, cut off the disk buffer at start.", bl, float64(b.TornBytes))
 			add("weir_buffer_write_errors_total", "counter", "Failed writes to the disk buffer.", bl, float64(b.WriteErrors))
 			add("weir_buffer_sync_errors_total", "counter", "Failed syncs of the disk buffer.", bl, float64(b.SyncErrors))
+		}
+	}
+	for _, c := range s.Components {
+		l := labels("component", c.Name, "role", c.Role, "type", c.Type)
+		for _, k := range c.Counters {
+			name := "weir_" + metricName(c.Type) + "_" + metricName(k.Name)
+			if k.Gauge {
+				addOwn(name, "gauge", k.Help, l, float64(int64(k.Value)))
+			} else {
+				addOwn(strings.TrimSuffix(name, "_total")+"_total", "counter", k.Help, l, float64(k.Value))
+			}
 		}
 	}
 	bw := bufio.NewWriter(w)

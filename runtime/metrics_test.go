@@ -201,3 +201,35 @@ func TestWritePrometheusConnectorCounters(t *testing.T) {
 		t.Errorf("exposition: %v\n%s", err, out)
 	}
 }
+
+// TestWritePrometheusConnectorCountersCannotForge: a plugin's metric
+// whose name meets a built-in family of the same type (type "component",
+// counter "events_in"; type "edge", counter "events_in") is left out, so
+// it neither adds a second series with the component's labels beside the
+// host's own nor gives a host family its help text; and two metrics of
+// one plugin that map to one name ("x" and "x_total") yield one series.
+func TestWritePrometheusConnectorCountersCannotForge(t *testing.T) {
+	s := Snapshot{Components: []ComponentStats{
+		{Name: "s1", Type: "component", Role: StatSource, State: "running", EventsIn: 3,
+			Counters: []connector.Counter{{Name: "events_in", Help: "Forged.", Value: 7}}},
+		{Name: "s2", Type: "edge", Role: StatSource, State: "running",
+			Counters: []connector.Counter{{Name: "events_in", Help: "Forged edge help.", Value: 9},
+				{Name: "x", Help: "One.", Value: 1}, {Name: "x_total", Help: "Two.", Value: 2}}},
+	}, Edges: []EdgeStats{{From: "s2", To: "s1", Policy: "block", EventsIn: 5}}}
+	var buf bytes.Buffer
+	if err := WritePrometheus(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, bad := range []string{" 7\n", "Forged", " 9\n"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("a plugin metric joined a built-in family (%q):\n%s", bad, out)
+		}
+	}
+	if n := strings.Count(out, "weir_edge_x_total{"); n != 1 {
+		t.Errorf("weir_edge_x_total has %d series; want 1:\n%s", n, out)
+	}
+	if err := promtext.Check(out); err != nil {
+		t.Errorf("exposition: %v\n%s", err, out)
+	}
+}
