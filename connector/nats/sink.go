@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 
 // SinkSpec describes the nats_out sink's config fields.
 var SinkSpec = append(spec.Spec{
-	{Name: "subject", Kind: spec.String, Required: true, Doc: "Subject to publish to; in jetstream mode a stream must capture it."},
+	{Name: "subject", Kind: spec.String, Required: true, Doc: "Subject to publish to: one literal subject (dot-separated tokens, no spaces, no * or > wildcards); in jetstream mode a stream must capture it."},
 	{Name: "stream", Kind: spec.String, Default: "", Doc: "jetstream: the stream the subject must land in; connecting fails at once when it does not exist, and publishes name it as the expected stream. Empty: whichever stream captures the subject (there must be one)."},
 	{Name: "framing", Kind: spec.Enum, Enum: frame.Names, Default: frame.Event, Doc: "event (one event per message, its fields in Weir-* headers) or batch (many events per message in a batch frame, docs/FRAMING.md)."},
 	{Name: "max_frame", Kind: spec.Size, Default: 0, Doc: "Largest message payload to publish; 0 is the server's max_payload. An event that cannot fit it is dropped and counted."},
@@ -120,6 +121,26 @@ func decodeSink(config []byte, cfg *SinkConfig) error {
 	}
 	if cfg.Mode != modeJetStream && cfg.Stream != "" {
 		return errors.New("stream is for mode jetstream; core mode publishes to the subject only")
+	}
+	return checkPublishSubject(cfg.Subject)
+}
+
+// checkPublishSubject refuses a subject no message can be published to:
+// nats.go refuses whitespace at every publish (the sink would answer
+// RETRY forever), and a wildcard or an empty token is not a subject a
+// publisher may name (a server lets some through as literal text, so
+// subscribers of the pattern never see them).
+func checkPublishSubject(subj string) error {
+	if i := strings.IndexAny(subj, " \t\r\n"); i >= 0 {
+		return fmt.Errorf("subject %q: whitespace at byte %d; a subject is dot-separated tokens without spaces", subj, i)
+	}
+	for i, tok := range strings.Split(subj, ".") {
+		switch tok {
+		case "":
+			return fmt.Errorf("subject %q: token %d is empty (a leading, trailing or doubled dot)", subj, i+1)
+		case "*", ">":
+			return fmt.Errorf("subject %q: token %d is the wildcard %s; a sink publishes to one literal subject (wildcards are for nats_in)", subj, i+1, tok)
+		}
 	}
 	return nil
 }

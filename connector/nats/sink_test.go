@@ -379,6 +379,12 @@ func TestSinkConfigErrors(t *testing.T) {
 		{`{"subject":"x","stream":"S"}`, "mode jetstream"},
 		{`{"subject":"x","tls":{"cert_file":"c"}}`, "go together"},
 		{`{"subject":"x","framing":"lines"}`, "framing"},
+		{`{"subject":"ev x"}`, "whitespace at byte 2"},
+		{`{"subject":"ev\tx"}`, "whitespace"},
+		{`{"subject":"ev.*"}`, "token 2 is the wildcard *"},
+		{`{"subject":">"}`, "token 1 is the wildcard >"},
+		{`{"subject":"ev..x"}`, "token 2 is empty"},
+		{`{"subject":"ev."}`, "token 2 is empty"},
 	}
 	for _, tt := range tests {
 		_, err := NewSink([]byte(tt.cfg), conntest.Env("out"))
