@@ -40,7 +40,7 @@ func (t *tally) Write(b *cabi.Batch) (cabi.Status, error) {
 }
 
 // Example runs a graph built in Go: a source, a pipeline with the built-in
-// sample operator keeping 1 event in 10, and a sink.
+// sample operator keeping every 10th event, and a sink.
 func Example() {
 	sink := &tally{}
 	reg := connector.NewRegistry()
@@ -53,7 +53,7 @@ func Example() {
 
 	g := runtime.Graph{
 		Connectors: []runtime.ConnectorDef{{Name: "in", Type: "numbers"}, {Name: "out", Type: "tally"}},
-		Pipelines:  []runtime.PipelineDef{{Name: "thin", Ops: []runtime.OpDef{{Type: "sample", Config: []byte(`{"n": 10}`)}}}},
+		Pipelines:  []runtime.PipelineDef{{Name: "thin", Ops: []runtime.OpDef{{Type: "sample", Config: []byte(`{"n": 10, "mode": "every"}`)}}}},
 		Connections: []runtime.EdgeDef{
 			{From: "in", To: "thin"},
 			{From: "thin", To: "out"},

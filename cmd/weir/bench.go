@@ -99,7 +99,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.batch, "batch", 1024, fmt.Sprintf("events per batch, 1 to %d", runtime.MaxBatchEvents))
 	fs.IntVar(&f.queue, "queue", 16, fmt.Sprintf("capacity of each edge, in batches, 1 to %d", runtime.MaxEdgeCapacity))
 	fs.StringVar(&f.filter, "filter", "", "add a filter operator keeping events that match `EXPR`, such as 'len >= 64'")
-	fs.Uint64Var(&f.sample, "sample", 0, "add a sample operator keeping 1 event in `N`")
+	fs.Uint64Var(&f.sample, "sample", 0, "add a sample operator keeping every `N`th event (mode every: exact counts)")
 	fs.StringVar(&f.truncate, "truncate", "", "add a truncate operator cutting events to `SIZE` bytes")
 	fs.StringArrayVar(&f.ops, "op", nil, "add an operator given as `TYPE[=JSON]`, such as 'rate_limit={\"rate\":1000}' (repeatable)")
 	fs.StringVar(&f.sink, "sink", "native", "`SINK`: native for the built-in blackhole, or the path of a plugin library with a sink type")
@@ -210,7 +210,7 @@ func (f *benchFlags) config() (bench.Config, error) {
 		add("filter", map[string]any{"expr": f.filter})
 	}
 	if f.sample > 0 {
-		add("sample", map[string]any{"n": f.sample})
+		add("sample", map[string]any{"n": f.sample, "mode": "every"}) // exact counts for a benchmark
 	}
 	if f.truncate != "" {
 		max, err := spec.ParseSize(f.truncate)

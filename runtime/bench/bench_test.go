@@ -109,7 +109,7 @@ func TestRunFilterDrops(t *testing.T) {
 	// sample 1 in 4: exactly a quarter arrives, the rest are counted as
 	// dropped by the pipeline.
 	res, err := Run(context.Background(), Config{Events: 4000, Batch: 100,
-		Ops: []runtime.OpDef{{Type: "sample", Config: []byte(`{"n":4}`)}}})
+		Ops: []runtime.OpDef{{Type: "sample", Config: []byte(`{"n":4,"mode":"every"}`)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

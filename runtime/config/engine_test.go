@@ -59,7 +59,7 @@ pipelines:
     - aggregate: {window: 1h, group_by: stream_id, format: json}
   main:
     - filter: {expr: "len >= 10 and stream_id != 2"}
-    - sample: {n: 2}
+    - sample: {n: 2, mode: every}
     - truncate: {max: 40}
     - route:
         outputs:

@@ -153,8 +153,8 @@ func TestFilterSkipsDropped(t *testing.T) {
 	}
 }
 
-func TestSample(t *testing.T) {
-	op := mustNew(t, "sample", `{"n": 3}`)
+func TestSampleEvery(t *testing.T) {
+	op := mustNew(t, "sample", `{"n": 3, "mode": "every"}`)
 	var got []uint64
 	for round := 0; round < 3; round++ {
 		evs := sizes(1, 1, 1, 1, 1)
@@ -171,6 +171,57 @@ func TestSample(t *testing.T) {
 	// Live events by ts: 0 2 3 4 5 7 8 9 10 12 13 14; every 3rd from the 1st.
 	if want := "[0 4 8 12]"; fmt.Sprint(got) != want {
 		t.Errorf("sample n=3 kept ts %v; want %s", got, want)
+	}
+}
+
+// TestSampleUnbiased feeds request/reply pairs (kinds 0 and 1 alternating)
+// through the default sample operator at n=2: every-nth would keep only
+// requests, a random draw keeps about half of each. Dropped events are
+// neither counted nor kept.
+func TestSampleUnbiased(t *testing.T) {
+	op := mustNew(t, "sample", `{"n": 2}`)
+	var keptKind [2]int
+	const rounds, perBatch = 40, 500 // 20,000 live events, 10,000 of each kind
+	for r := 0; r < rounds; r++ {
+		evs := make([]ev, perBatch+1)
+		for i := range evs {
+			evs[i] = ev{kind: cabi.Kind(i % 2), data: []byte("x")}
+		}
+		evs[perBatch].flags = cabi.FlagDrop
+		b := newBatch(t, evs...)
+		op.Apply(b, time.Time{})
+		if b.EventSlice()[perBatch].Flags != cabi.FlagDrop {
+			t.Fatalf("flags of a pre-dropped event changed to %#x", b.EventSlice()[perBatch].Flags)
+		}
+		for _, i := range kept(b) {
+			keptKind[b.EventSlice()[i].Kind]++
+		}
+	}
+	// Binomial(10000, 1/2): sd 50; 6 sd either side never flakes.
+	for k, n := range keptKind {
+		if n < 4700 || n > 5300 {
+			t.Errorf("kind %d: kept %d of 10000 at n=2; want about 5000 (kept per kind %v)", k, n, keptKind)
+		}
+	}
+}
+
+// TestSampleSeed: a seed makes the random draw repeatable; without one
+// two operators draw differently.
+func TestSampleSeed(t *testing.T) {
+	run := func(config string) string {
+		op := mustNew(t, "sample", config)
+		b := newBatch(t, sizes(make([]int, 200)...)...)
+		op.Apply(b, time.Time{})
+		return fmt.Sprint(kept(b))
+	}
+	if a, b := run(`{"n": 4, "seed": 7}`), run(`{"n": 4, "seed": 7}`); a != b {
+		t.Errorf("seed 7 kept %s, then %s; want the same", a, b)
+	}
+	if a, b := run(`{"n": 4}`), run(`{"n": 4}`); a == b {
+		t.Errorf("two unseeded operators kept the same 200-event pattern %s", a)
+	}
+	if got := run(`{"n": 1}`); got != fmt.Sprint(kept(newBatch(t, sizes(make([]int, 200)...)...))) {
+		t.Errorf("n=1 dropped events: kept %s", got)
 	}
 }
 

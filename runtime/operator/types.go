@@ -31,7 +31,7 @@ type Type struct {
 // Types holds the built-in operator types by ID. Treat it as read-only.
 var Types = map[string]*Type{
 	"filter":     {ID: "filter", Description: "Keep the events that match a predicate (or drop them, with drop: true).", Spec: filterSpec, Exprs: []string{"expr"}, build: newFilter},
-	"sample":     {ID: "sample", Description: "Keep one event in every n, deterministically: the 1st, the (n+1)th, and so on.", Spec: sampleSpec, build: newSample},
+	"sample":     {ID: "sample", Description: "Keep one event in every n: at random (the default, unbiased) or every nth (mode every).", Spec: sampleSpec, build: newSample},
 	"truncate":   {ID: "truncate", Description: "Shorten events longer than max bytes and flag them truncated.", Spec: truncateSpec, build: newTruncate},
 	"rate_limit": {ID: "rate_limit", Description: "Pass at most rate events per second with bursts up to burst (a token bucket); drop the excess.", Spec: rateLimitSpec, build: newRateLimit},
 	"route":      {ID: "route", Description: "Send each event to every named output whose predicate it matches, or to default when it matches none.", Spec: routeSpec, Routes: true, Exprs: []string{"outputs[].when"}, build: newRoute},
