@@ -79,7 +79,8 @@ type BufferStats struct {
 	TornBytes uint64
 	// WriteErrors and SyncErrors count failed writes and syncs (ENOSPC,
 	// EIO, EROFS...); the batches of failed writes are dropped with
-	// reason buffer_error.
+	// reason buffer_error, except that a full disk makes a block edge
+	// wait while the buffer holds records whose delivery frees space.
 	WriteErrors, SyncErrors uint64
 }
 
@@ -235,6 +236,11 @@ func (e *edge) offerDisk(l *lease) offerResult {
 	}
 	q.mu.Lock()
 	seq, err := q.buf.AppendBatch(l.b)
+	if diskbuf.IsDiskFull(err) && e.def.Policy != DropNewest && q.buf.Stats().UnsettledRecords == 0 {
+		// The last record may have been settled, its segment deleted,
+		// since the write failed: try once more before dropping.
+		seq, err = q.buf.AppendBatch(l.b)
+	}
 	if err == nil || errors.Is(err, diskbuf.ErrNotDurable) {
 		durable := err == nil
 		if durable && q.policy == diskbuf.SyncInterval && l.track != nil {
@@ -251,6 +257,16 @@ func (e *edge) offerDisk(l *lease) offerResult {
 		return queued
 	}
 	q.mu.Unlock()
+	if diskbuf.IsDiskFull(err) && e.def.Policy != DropNewest && q.buf.Stats().UnsettledRecords > 0 {
+		// The file system is full, but the buffer holds records whose
+		// delivery frees space (each settle wakes the producer): a block
+		// edge waits, as for a full buffer, rather than drop. With
+		// nothing to deliver no wake-up would come, so the batch is
+		// dropped below (buffer_error).
+		q.logError(err, 0)
+		e.uncount(n, l.bytes)
+		return full
+	}
 	if errors.Is(err, diskbuf.ErrFull) {
 		if e.def.Policy == DropNewest {
 			e.c.drop(rFull, n)

@@ -318,7 +318,7 @@ func TestDiskEdgeDiskFull(t *testing.T) {
 		s.failing.Store(true)
 		return s
 	}
-	e := startEngine(t, diskGraph(filepath.Join(mnt, "buf"), "never", "", 64<<20), f, testOpts())
+	e := startEngine(t, diskGraph(filepath.Join(mnt, "buf"), "never", DropNewest, 64<<20), f, testOpts())
 	eventually(t, 5*time.Second, "buffer_error drops", func() bool { return diskEdge(t, e).Dropped[ReasonBufferError] > 0 })
 	before := f.src("src").produced.Load()
 	eventually(t, 5*time.Second, "the source running on", func() bool { return f.src("src").produced.Load() > before+10 })
@@ -373,4 +373,38 @@ func TestDiskBufferReload(t *testing.T) {
 	b.Close()
 	shutdown(t, e)
 	checkAccounting(t, e.Stats())
+}
+
+// TestDiskEdgeDiskFullBlock fills the file system under a block edge's
+// buffer (a 512 KiB tmpfs) behind a sink that cannot write: the producer
+// waits, as for a full buffer, instead of dropping batches, because the
+// buffer holds records whose delivery frees the space; once the sink
+// writes again everything arrives and nothing was dropped.
+func TestDiskEdgeDiskFullBlock(t *testing.T) {
+	mnt := mountTmpfs(t, "512k")
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 16, size: 64, limit: 2000} }
+	f.newSink = func(name string) *testSink {
+		s := &testSink{name: name}
+		s.failing.Store(true)
+		return s
+	}
+	e := startEngine(t, diskGraph(filepath.Join(mnt, "buf"), "never", Block, 64<<20), f, testOpts())
+	eventually(t, 5*time.Second, "a write error", func() bool { return diskEdge(t, e).Buffer.WriteErrors > 0 })
+	time.Sleep(50 * time.Millisecond)
+	if ed := diskEdge(t, e); ed.DroppedTotal() != 0 {
+		t.Fatalf("block edge on a full disk dropped %v; want the producer held", ed.Dropped)
+	}
+	f.sink("snk").failing.Store(false)
+	select {
+	case <-e.Finished():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("not finished 20s after the sink recovered: %+v", diskEdge(t, e))
+	}
+	shutdown(t, e)
+	checkAccounting(t, e.Stats())
+	ed := diskEdge(t, e)
+	if got := f.sink("snk").events.Load(); got != 32000 || ed.DroppedTotal() != 0 {
+		t.Fatalf("sink got %d events, edge dropped %v; want 32000 and none", got, ed.Dropped)
+	}
 }

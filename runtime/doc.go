@@ -81,7 +81,8 @@
 // which replays it first (EdgeStats.Buffer counts it as replayed, and it
 // enters the edge's ledger as events in). A full buffer applies the
 // edge's policy (block or drop_newest); a failed write drops the batch
-// with ReasonBufferError; a batch read but not written when a stop gives
+// with ReasonBufferError, but a full disk makes a block edge wait while
+// its buffer holds records whose delivery frees space; a batch read but not written when a stop gives
 // up is counted with ReasonKept and stays in the buffer. A sink's breaker
 // pauses no source behind a disk buffer.
 //

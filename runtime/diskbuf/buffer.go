@@ -472,6 +472,8 @@ func (b *Buffer) appendLocked(rec []byte, events uint32) (uint64, error) {
 		b.full.Add(1)
 		return 0, fmt.Errorf("disk buffer %s: record of %d bytes, max size %d: %w", b.opts.Dir, size, b.opts.MaxSize, ErrTooLarge)
 	}
+	retried := false
+again:
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -495,13 +497,21 @@ func (b *Buffer) appendLocked(rec []byte, events uint32) (uint64, error) {
 	putHeader(rec, events, seq)
 	if _, err := s.f.WriteAt(rec, s.size); err != nil {
 		b.writeErrs.Add(1)
-		// Leave no partial record behind; should that fail too, the
-		// segment is given up on, and its torn end is cut off at the
-		// next Open.
-		if terr := s.f.Truncate(s.size); terr != nil {
-			b.mu.Lock()
-			s.unusable = true
-			b.mu.Unlock()
+		// Leave no partial record behind; should that fail too, its torn
+		// end is cut off at the next Open. Either way the segment is
+		// sealed at the next append, so that it is deleted once its
+		// records are settled: on a full disk, an active segment, never
+		// deleted, would hold its space for good.
+		s.f.Truncate(s.size)
+		b.mu.Lock()
+		s.unusable = true
+		// A full disk and a segment holding only settled records:
+		// sealing it deletes it, so try once more in a new one.
+		retry := IsDiskFull(err) && s.open == 0 && s.size > 0 && !retried
+		b.mu.Unlock()
+		if retry {
+			retried = true
+			goto again
 		}
 		return 0, fmt.Errorf("disk buffer %s: write %s: %w", b.opts.Dir, filepath.Base(s.path), err)
 	}

@@ -383,10 +383,19 @@ func mountTmpfs(t *testing.T, size string) string {
 }
 
 // TestDiskFull fills a small tmpfs: Append fails with ENOSPC, stores no
-// partial record, and works again once settling frees a segment.
+// partial record, and works again once settling frees a segment, also
+// when the disk filled up before the first segment was full (segment
+// size 0: 8 MiB, more than the tmpfs), whose space is freed only because
+// the failed write sealed it.
 func TestDiskFull(t *testing.T) {
+	for _, segSize := range []int64{32 << 10, 0} {
+		t.Run(fmt.Sprint(segSize), func(t *testing.T) { testDiskFull(t, segSize) })
+	}
+}
+
+func testDiskFull(t *testing.T, segSize int64) {
 	mnt := mountTmpfs(t, "256k")
-	b := open(t, filepath.Join(mnt, "buf"), Options{MaxSize: 64 << 20, SegmentSize: 32 << 10, Policy: SyncBatch})
+	b := open(t, filepath.Join(mnt, "buf"), Options{MaxSize: 64 << 20, SegmentSize: segSize, Policy: SyncBatch})
 	defer b.Close()
 	big := bytes.Repeat([]byte{7}, 3000)
 	var err error
