@@ -775,10 +775,37 @@ static __always_inline int on_exec(__u32 old_pid)
 	return 0;
 }
 
-/* on_task_exit counts the call a dying thread leaves in progress. */
+/*
+ * untrace_dead clears the marks of a dying thread in weir_pids: its own
+ * tid's, and its process's tgid's when it is the last thread (the kernel
+ * decrements signal->live before sched_process_exit). A mark left behind
+ * would trace whatever process is next given that pid, which comes soon
+ * where pid_max is 32768.
+ */
+static __always_inline void untrace_dead(__u32 tgid, __u32 tid)
+{
+	__u8 *t;
+	if (tid != tgid) {
+		t = bpf_map_lookup_elem(&weir_pids, &tid);
+		if (t && *t)
+			*t = 0;
+	}
+	t = bpf_map_lookup_elem(&weir_pids, &tgid);
+	if (!t || !*t)
+		return;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, signal, live.counter) == 0)
+		*t = 0;
+}
+
+/* on_task_exit counts the call a dying thread leaves in progress and
+ * untraces a dead pid. */
 static __always_inline int on_task_exit(void)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pt;
+	if (weir_filter_pids)
+		untrace_dead(pt >> 32, tid);
 	__u8 *in = bpf_map_lookup_elem(&weir_incall, &tid);
 	if (!in || !*in)
 		return 0;

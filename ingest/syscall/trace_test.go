@@ -400,6 +400,20 @@ func TestFollow(t *testing.T) {
 			if got := strings.Join(paths, " "); got != want {
 				t.Errorf("execve paths = %q; want %q\n%s", got, want, dump(calls))
 			}
+			// Every traced process has exited (each was waited for):
+			// none may stay marked, or whatever process next gets its
+			// pid (pid_max is often 32768) would be traced too.
+			var pid uint32
+			var mark uint8
+			it := tr.maps.WeirPids.Iterate()
+			for it.Next(&pid, &mark) {
+				if mark != 0 {
+					t.Errorf("pid %d still marked as traced after it exited (the command was %d)", pid, cmd.Process.Pid)
+				}
+			}
+			if err := it.Err(); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }
