@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/internal/redact"
 	"github.com/weirproject/weir/connector/spec"
 )
 
@@ -70,8 +71,11 @@ func (c *connConfig) check() error {
 		return errors.New("brokers: give at least one HOST:PORT")
 	}
 	for _, b := range c.Brokers {
+		if strings.Contains(b, "@") {
+			return fmt.Errorf("brokers: %q: credentials in a broker address would be printed; use sasl user and password_file (or password: ${VAR})", redact.Userinfo(b))
+		}
 		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("brokers: %q is not HOST:PORT", b)
+			return fmt.Errorf("brokers: %q is not HOST:PORT", redact.Userinfo(b))
 		}
 	}
 	s := c.SASL

@@ -299,6 +299,9 @@ func TestConfigErrors(t *testing.T) {
 	tests := []struct{ cfg, want string }{
 		{`{}`, "topic"},
 		{`{"topic":"t","brokers":["nohost"]}`, "HOST:PORT"},
+		{`{"topic":"t","brokers":["kafka://u:secret@h:9092"]}`, "credentials in a broker address"},
+		{`{"topic":"t","brokers":["u:p/secret@h:9092"]}`, "REDACTED@h:9092"},
+		{`{"topic":"t","brokers":["secret@h:9092"]}`, "credentials in a broker address"},
 		{`{"topic":"t","sasl":{"mechanism":"plain"}}`, "needs user"},
 		{`{"topic":"t","sasl":{"user":"u","password":"secret"}}`, "need a mechanism"},
 		{`{"topic":"t","compression":"snappy"}`, "compression"},

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/weirproject/weir/connector"
+	"github.com/weirproject/weir/connector/internal/redact"
 	"github.com/weirproject/weir/connector/spec"
 )
 
@@ -98,14 +99,15 @@ func (c *connConfig) check() error {
 	return nil
 }
 
-// redactURL hides any user info in a server URL, for messages and logs.
+// redactURL hides any user info in a server URL, or in each of a
+// comma-separated list, for messages and logs; it works on the text, so
+// a URL that does not parse is hidden as well.
 func redactURL(u string) string {
-	p, err := url.Parse(strings.TrimSpace(u))
-	if err != nil || p.User == nil {
-		return u
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		parts[i] = redact.Userinfo(p)
 	}
-	p.User = url.User("REDACTED")
-	return p.String()
+	return strings.Join(parts, ",")
 }
 
 // readSecret reads a credential file, less one trailing newline.

@@ -374,6 +374,9 @@ func TestSinkConfigErrors(t *testing.T) {
 	tests := []struct{ cfg, want string }{
 		{`{}`, "subject"},
 		{`{"subject":"x","url":"nats://u:secret@h:4222"}`, "credentials in the URL"},
+		{`{"subject":"x","url":"nats://u:s%zzsecret@h:4222"}`, "nats://REDACTED@h:4222"},
+		{`{"subject":"x","url":"nats://u:p/secret@h:4222"}`, "nats://REDACTED@h:4222"},
+		{`{"subject":"x","url":"nats://a:4222,nats://u:p#secret@h:4222"}`, "nats://REDACTED@h:4222"},
 		{`{"subject":"x","password":"p"}`, "password needs user"},
 		{`{"subject":"x","user":"u","password":"p","password_file":"f"}`, "give one of them"},
 		{`{"subject":"x","stream":"S"}`, "mode jetstream"},
