@@ -94,6 +94,8 @@ type Conn struct {
 	// staged holds the data address each event had in the child when
 	// stage last wrote it.
 	staged []uint64
+	// wire holds the descriptors the child answered, read once.
+	wire []wireEvent
 
 	crashes, kills atomic.Uint64
 	cpuNs          atomic.Uint64 // the child's CPU time once it is gone
@@ -591,11 +593,15 @@ func (c *Conn) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
 		return cabi.Error, c.protocol("poll answered %d events, %d arena bytes and %d lent bytes for room of %d and %d", n, used, extra, room, arena)
 	}
 	limit := arena + extra
-	evs := unsafe.Slice((*cabi.Event)(c.reg.Ptr(shm.EventsOffset)), n)
+	// The child can rewrite the shared descriptors at any time, so they
+	// are read once, into memory of ours, and only that copy is checked
+	// and used. Data is read as a number: an offset from the child is no
+	// pointer, and the Go runtime must never see it as one.
+	evs := c.snapshot(int(n))
 	// Check every descriptor before any is appended, so that a bad one
 	// leaves b as it was.
 	for i := range evs {
-		off := *(*uint64)(unsafe.Pointer(&evs[i].Data))
+		off := evs[i].Data
 		if l := uint64(evs[i].Len); l > 0 && (off > limit || l > limit-off) {
 			c.kill("poll")
 			return cabi.Error, c.protocol("poll event %d points outside the shared arena", i)
@@ -603,12 +609,11 @@ func (c *Conn) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
 	}
 	base := c.reg.Ptr(shm.ArenaOffset)
 	for i := range evs {
-		src := evs[i]
-		off := *(*uint64)(unsafe.Pointer(&src.Data))
+		src := &evs[i]
 		dst := (*cabi.Event)(unsafe.Add(b.Events, uintptr(b.Len)*uintptr(b.EventSize)))
 		*dst = cabi.Event{TsNs: src.TsNs, StreamID: src.StreamID, Len: src.Len, Kind: src.Kind, Flags: src.Flags}
 		if src.Len > 0 {
-			from := unsafe.Add(base, off)
+			from := unsafe.Add(base, src.Data)
 			if b.ArenaCap-b.ArenaLen >= uint64(src.Len) {
 				to := unsafe.Add(b.Arena, b.ArenaLen)
 				copy(unsafe.Slice((*byte)(to), src.Len), unsafe.Slice((*byte)(from), src.Len))
@@ -621,6 +626,32 @@ func (c *Conn) Poll(b *cabi.Batch, timeout time.Duration) (cabi.Status, error) {
 		b.Len++
 	}
 	return st, nil
+}
+
+// wireEvent is cabi.Event as it lies in the shared data area, with Data
+// a plain number: in the child's answer it is an offset or the child's
+// address, never a pointer of this process.
+type wireEvent struct {
+	TsNs     uint64
+	StreamID uint64
+	Data     uint64
+	Len      uint32
+	Kind     cabi.Kind
+	Flags    uint16
+}
+
+var _ = [1]struct{}{}[unsafe.Sizeof(wireEvent{})-unsafe.Sizeof(cabi.Event{})]
+var _ = [1]struct{}{}[unsafe.Offsetof(wireEvent{}.Flags)-unsafe.Offsetof(cabi.Event{}.Flags)]
+
+// snapshot copies the first n event descriptors of the shared data area
+// into c.wire, which it returns: one read of memory the child can change.
+func (c *Conn) snapshot(n int) []wireEvent {
+	if cap(c.wire) < n {
+		c.wire = make([]wireEvent, n)
+	}
+	c.wire = c.wire[:n]
+	copy(c.wire, unsafe.Slice((*wireEvent)(c.reg.Ptr(shm.EventsOffset)), n))
+	return c.wire
 }
 
 // protocol is the error of a child that broke the protocol (it was killed).
@@ -724,10 +755,12 @@ func (c *Conn) Process(b *cabi.Batch) error {
 	}
 	base := c.reg.Ptr(shm.ArenaOffset)
 	child := uint64(c.status.Base) + shm.ArenaOffset
-	got := unsafe.Slice((*cabi.Event)(c.reg.Ptr(shm.EventsOffset)), b.Len)
+	// Read once into our memory: the child may rewrite the shared copy
+	// between our check and our use of it.
+	got := c.snapshot(int(b.Len))
 	for i := range got {
 		e := b.Event(i)
-		if *(*uint64)(unsafe.Pointer(&got[i].Data)) != c.staged[i] {
+		if got[i].Data != c.staged[i] {
 			return fmt.Errorf("process %s/%s: event %d: data pointer moved", c.typ.Library().Name, c.typ.ID, i)
 		}
 		if got[i].Len > e.Len {

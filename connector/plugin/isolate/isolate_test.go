@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -368,5 +370,64 @@ func TestStageCopiesLentRuns(t *testing.T) {
 	}
 	if st, err := c.Write(b); st != cabi.OK || err != nil {
 		t.Errorf("write of the staged batch = %v, %v", st, err)
+	}
+}
+
+// TestPollReadsDescriptorsOnce rewrites the length of the last event the
+// child answered, in the shared memory, while the host takes the answer:
+// a host that checks one read of the descriptors and then uses another
+// lets a length past the shared arena through. Every event delivered
+// must have the length the child's plugin gave it (64 bytes), or the
+// poll must fail.
+func TestPollReadsDescriptorsOnce(t *testing.T) {
+	const events = 4096
+	lenAt := shm.EventsOffset + (events-1)*32 + 24
+	stop := time.Now().Add(3 * time.Second)
+	for attempt := 0; time.Now().Before(stop); attempt++ {
+		c, _ := startConn(t, misbehave(t), "count_source", "{}", Options{})
+		word := (*atomic.Uint32)(unsafe.Pointer(&c.reg.Mem[lenAt]))
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		// The child's completion ring tail (shm's offCQ+ringTail): once it
+		// moves, the host is taking the answer, after the child's own
+		// checks. The scribbler then waits a varying while, so that over
+		// the polls its write falls between the host's check and its use.
+		cqTail := (*atomic.Uint32)(unsafe.Pointer(&c.reg.Mem[2048+64]))
+		go func() {
+			defer wg.Done()
+			seen := cqTail.Load()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if now := cqTail.Load(); now != seen {
+					seen = now
+					for spin := 0; spin < (i*97)%20000; spin++ {
+					}
+					word.Store(1 << 30)
+				}
+			}
+		}()
+		b := batch(t, events, events*64)
+		for time.Now().Before(stop) {
+			b.Reset()
+			_, err := c.Poll(b, 0)
+			if err != nil {
+				break // caught and killed: start another child
+			}
+			for i := 0; i < int(b.Len); i++ {
+				if l := b.Event(i).Len; l != 64 {
+					close(done)
+					wg.Wait()
+					t.Fatalf("attempt %d: event %d delivered with %d bytes; the check passed a different read", attempt, i, l)
+				}
+			}
+		}
+		close(done)
+		wg.Wait()
+		c.Close()
 	}
 }
