@@ -125,7 +125,7 @@ func parse(config []byte) (kpacket.Config, uint64, error) {
 		return kpacket.Config{}, 0, err
 	}
 	if sc.FlowSeed != 0 && sampleMode != kpacket.SampleFlow {
-		return kpacket.Config{}, 0, &spec.ValueError{Field: "flow_seed", Msg: fmt.Sprintf("%d seeds the flow hash of sample_mode flow, but sample_mode is %s; set sample_mode: flow or remove flow_seed", sc.FlowSeed, sampleMode)}
+		return kpacket.Config{}, 0, &spec.ValueError{Field: "flow_seed", Offset: -1, Msg: fmt.Sprintf("%d seeds the flow hash of sample_mode flow, but sample_mode is %s; set sample_mode: flow or remove flow_seed", sc.FlowSeed, sampleMode)}
 	}
 	dir := mode.DefaultDirection()
 	if sc.Direction != "auto" {

@@ -71,6 +71,11 @@ func TestSourceSampling(t *testing.T) {
 	if !errors.As(err, &ve) || ve.Field != "flow_seed" {
 		t.Errorf("New(flow_seed without flow mode) = %v; want a spec.ValueError for flow_seed", err)
 	}
+	// Outside weir validate the message names the field, not a string
+	// offset that a number does not have.
+	if want := "field flow_seed: 3 seeds the flow hash"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("New(flow_seed without flow mode) = %v; want it to contain %q", err, want)
+	}
 }
 
 // TestSourceDirectionDefault: the default direction follows the mode, so

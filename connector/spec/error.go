@@ -44,16 +44,21 @@ func (l List) Err() error {
 }
 
 // ValueError is a problem at byte Offset of the string value of Field, such
-// as a syntax error in a filter expression, which a connector's Check or
-// constructor returns (wrapped or not) so that the config loader can report
-// it at the FILE:LINE:COL inside the string.
+// as a syntax error in a filter expression, or (Offset < 0) with the value
+// of Field as a whole, which a connector's Check or constructor returns
+// (wrapped or not) so that the config loader can report it at the
+// FILE:LINE:COL of the value or inside the string.
 type ValueError struct {
 	Field  string
 	Offset int
 	Msg    string
 }
 
-// Error formats e as "field FIELD, offset N: message".
+// Error formats e as "field FIELD, offset N: message", or "field FIELD:
+// message" when it concerns the whole value.
 func (e *ValueError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("field %s: %s", e.Field, e.Msg)
+	}
 	return fmt.Sprintf("field %s, offset %d: %s", e.Field, e.Offset, e.Msg)
 }

@@ -256,3 +256,19 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestValueErrorText: an error inside a string names its offset; one about
+// the whole value (Offset < 0) names only the field.
+func TestValueErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		e    ValueError
+		want string
+	}{
+		{ValueError{Field: "filter", Offset: 4, Msg: "bad"}, "field filter, offset 4: bad"},
+		{ValueError{Field: "flow_seed", Offset: -1, Msg: "bad"}, "field flow_seed: bad"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("%+v.Error() = %q; want %q", tc.e, got, tc.want)
+		}
+	}
+}

@@ -586,7 +586,7 @@ func (l *loader) connector(k, v *yaml.Node) {
 			var ve *spec.ValueError
 			if errors.As(err, &ve) {
 				if n := lookupPath(cfgNode, ve.Field); n != nil && isScalar(n) {
-					line, col := l.offsetPos(n, ve.Offset)
+					line, col := l.offsetPos(n, max(ve.Offset, 0))
 					l.errs = append(l.errs, l.errAt(line, col, "connector %q (type %s): field %s: %s", k.Value, t.ID, ve.Field, ve.Msg))
 					return
 				}
