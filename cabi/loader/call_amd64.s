@@ -38,24 +38,46 @@ DATA ·call3TrampolineABI0(SB)/8, $call3<>(SB)
 // How far below a call's sp a fault still counts as inside that call.
 #define CALL_STACK 67108864
 
-// write(2, (ptr, len) at off(R)): R is a register holding a *[2]uintptr.
-#define WRITEMSG(R) MOVQ $1, AX; MOVQ $2, DI; MOVQ 0(R), SI; MOVQ 8(R), DX; SYSCALL
+// APPEND(R) copies the (ptr, len) pair at 0(R) (R holds a *[2]uintptr)
+// to DI, advancing DI, but never past R15: the line is built whole in
+// faultLine and written with one write(2), so that no other thread's
+// output (a log line) lands inside it.
+#define APPEND(R) MOVQ 0(R), SI; MOVQ 8(R), CX; MOVQ R15, AX; SUBQ DI, AX; CMPQ CX, AX; CMOVQHI AX, CX; CLD; REP; MOVSB
 
 // faultHandler is the handler installFaultHandler puts in front of the Go
-// runtime's for SIGSEGV, SIGBUS, SIGILL and SIGFPE. It runs in the C
-// calling convention (sig in DI, siginfo in SI, ucontext in DX) on the
-// signal stack, touches no Go state, and calls no function:
+// runtime's for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT. It runs in
+// the C calling convention (sig in DI, siginfo in SI, ucontext in DX) on
+// the signal stack, touches no Go state, and calls no function:
 //
 //   - A fault at a PC inside the Go binary's text is Go's (a nil
 //     dereference that panics, a runtime crash): jump to the Go runtime's
-//     handler with the registers untouched.
-//   - Any other PC is foreign code: a plugin or a library it called. The
-//     handler finds the direct call whose plugin stack holds the faulting
-//     stack pointer (faultFrames), writes one line naming its connector,
-//     type, library and call to stderr, or a line saying no call was in
-//     flight on that stack (a plugin's own thread), and exits the process
-//     with faultExit. A Go dump after that line would only show the host.
+//     handler with the registers untouched. So is a SIGABRT that the
+//     process did not send itself (kill -ABRT from outside, for Go's
+//     dump), whatever the PC.
+//   - Any other PC is foreign code: a plugin or a library it called (a
+//     SIGABRT from abort(), which a failed assert calls). The handler
+//     finds the direct call whose plugin stack holds the faulting stack
+//     pointer (faultFrames), builds one line naming its connector, type,
+//     library and call, or saying no call was in flight on that stack (a
+//     plugin's own thread), writes it to stderr with one write(2), and
+//     exits the process with faultExit. A Go dump after that line would
+//     only show the host. A second thread that faults meanwhile waits
+//     for the first to end the process.
 TEXT faultHandler<>(SB), NOSPLIT|NOFRAME, $0
+	CMPQ DI, $6              // SIGABRT: ours only if raised by this process
+	JNE  pc
+	MOVL 8(SI), AX           // si_code
+	CMPL AX, $-6             // SI_TKILL: tgkill, as raise() and abort() do
+	JNE  gos
+	MOVQ DI, R8
+	MOVQ $39, AX             // getpid
+	SYSCALL
+	MOVQ R8, DI
+	MOVL 16(SI), R8          // si_pid
+	CMPL AX, R8
+	JNE  gos
+
+pc:
 	MOVQ UC_RIP(DX), AX
 	MOVQ ·goTextLo(SB), R8
 	CMPQ AX, R8
@@ -63,6 +85,8 @@ TEXT faultHandler<>(SB), NOSPLIT|NOFRAME, $0
 	MOVQ ·goTextHi(SB), R8
 	CMPQ AX, R8
 	JCC  foreign
+
+gos:
 	MOVQ DI, AX
 	ANDQ $63, AX
 	LEAQ ·prevHandlers(SB), R8
@@ -75,6 +99,17 @@ foreign:
 	MOVQ UC_RSP(DX), R9      // the faulting stack pointer
 	LEAQ ·faultFrames(SB), R10
 	MOVQ $0, R11
+
+lock:
+	MOVQ $1, AX
+	XCHGQ AX, ·faultBusy(SB)
+	TESTQ AX, AX
+	JEQ  scan
+
+wait:
+	MOVQ $34, AX             // pause, until the first thread's exit_group
+	SYSCALL
+	JMP  wait
 
 scan:
 	CMPQ R11, $const_maxFaultFrames
@@ -98,28 +133,40 @@ next:
 	JMP  scan
 
 found:
+	LEAQ ·faultLine(SB), DI
+	LEAQ (const_faultLineLen-32)(DI), R15 // room for the signal's part
 	LEAQ ·msgPrefix(SB), R14
-	WRITEMSG(R14)
+	APPEND(R14)
 	LEAQ 64(R13), R14        // who
-	WRITEMSG(R14)
+	APPEND(R14)
 	LEAQ ·msgIn(SB), R14
-	WRITEMSG(R14)
+	APPEND(R14)
 	LEAQ 48(R13), R14        // op
-	WRITEMSG(R14)
+	APPEND(R14)
 	JMP  tail
 
 none:
+	LEAQ ·faultLine(SB), DI
+	LEAQ (const_faultLineLen-32)(DI), R15
 	LEAQ ·msgPrefix(SB), R14
-	WRITEMSG(R14)
+	APPEND(R14)
 	LEAQ ·msgNone(SB), R14
-	WRITEMSG(R14)
+	APPEND(R14)
 
 tail:
+	LEAQ ·faultLine(SB), R15
+	ADDQ $const_faultLineLen, R15
 	MOVQ R12, AX
 	SHLQ $4, AX
 	LEAQ ·sigMsgs(SB), R14
 	ADDQ AX, R14
-	WRITEMSG(R14)
+	APPEND(R14)
+	LEAQ ·faultLine(SB), SI
+	MOVQ DI, DX
+	SUBQ SI, DX
+	MOVQ $1, AX              // write(2, faultLine, DX)
+	MOVQ $2, DI
+	SYSCALL
 	MOVQ ·faultExit(SB), DI
 	MOVQ $231, AX            // exit_group
 	SYSCALL

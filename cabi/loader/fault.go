@@ -16,6 +16,10 @@ const FaultExitStatus = 3
 // without its name.
 const maxFaultFrames = 4096
 
+// faultLineLen bounds the line faultHandler writes; a longer one is cut
+// short, keeping the signal's part and the newline.
+const faultLineLen = 2048
+
 // Data read by faultHandler (call_amd64.s) inside a signal handler: plain
 // words and (pointer, length) pairs to static or pinned strings, never Go
 // maps or slices.
@@ -31,6 +35,10 @@ var (
 	faultMu     sync.Mutex
 	faultFree   []int
 	faultNext   int
+	// faultLine is where faultHandler builds its line; faultBusy is set
+	// by the first thread to fault.
+	faultLine [faultLineLen]byte
+	faultBusy uintptr
 	// faultExit is the status faultHandler exits with.
 	faultExit uintptr = FaultExitStatus
 	// The pieces of the line faultHandler writes.
@@ -48,7 +56,7 @@ var (
 	textPrefix = "weir: plugin fault: "
 	textIn     = " crashed in its "
 	textNone   = "code outside weir crashed with no plugin call in flight on that stack (a thread the plugin started?)"
-	sigTexts   = map[int]string{4: "SIGILL", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
+	sigTexts   = map[int]string{4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
 	sigLines   [64]string
 )
 

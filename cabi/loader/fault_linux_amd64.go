@@ -28,7 +28,9 @@ var (
 )
 
 // InstallFaultHandler puts weir's plugin-fault handler in front of the Go
-// runtime's for SIGSEGV, SIGBUS, SIGILL and SIGFPE. A fault in Go code
+// runtime's for SIGSEGV, SIGBUS, SIGILL and SIGFPE, and for a SIGABRT the
+// process sent itself (abort(), as a failed assert calls; a SIGABRT from
+// another process still gets Go's dump). A fault in Go code
 // still goes to Go (a nil dereference still panics). A fault in any other
 // code (a plugin, or a library it called) makes the process write one
 // line to stderr, naming the connector, its type and library and the call
@@ -58,7 +60,7 @@ func installFaultHandler() error {
 		sigLines[sig] = " (" + name + ")\n"
 		sigMsgs[sig] = strMsg(sigLines[sig])
 	}
-	for _, sig := range []int{4, 7, 8, 11} {
+	for _, sig := range []int{4, 6, 7, 8, 11} {
 		var old sigactiont
 		if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
 			return fmt.Errorf("install plugin fault handler: read the action of signal %d: %w", sig, e)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,10 @@ const faultChildEnv = "WEIR_TEST_FAULT_CHILD"
 // first line of its standard error: a plugin that segfaults in write is
 // named in one line (connector, type, library, call) and the process exits
 // with FaultExitStatus; a segfault in a thread the plugin started is
-// reported as such, with the same status; and a nil dereference in Go code
+// reported as such, with the same status; an assert that fails in write
+// (abort, SIGABRT) is named the same way; the line is whole even while
+// other goroutines write to stderr ("noisy"); a SIGABRT sent from outside
+// still gets Go's dump and status 2; and a nil dereference in Go code
 // still panics and is recovered as usual.
 func TestFaultHandler(t *testing.T) {
 	lib := buildPlugin(t, "crash.c", "../include")
@@ -35,6 +39,9 @@ func TestFaultHandler(t *testing.T) {
 	}{
 		{"write", FaultExitStatus, `weir: plugin fault: connector "boom" (type crash, library ` + lib + `) crashed in its write (SIGSEGV)`},
 		{"thread", FaultExitStatus, "weir: plugin fault: code outside weir crashed with no plugin call in flight on that stack (a thread the plugin started?) (SIGSEGV)"},
+		{"abort", FaultExitStatus, `weir: plugin fault: connector "boom" (type abort, library ` + lib + `) crashed in its write (SIGABRT)`},
+		{"noisy", FaultExitStatus, `weir: plugin fault: connector "boom" (type crash, library ` + lib + `) crashed in its write (SIGSEGV)`},
+		{"killabrt", 2, "SIGABRT: abort"},
 		{"gonil", 0, "recovered: runtime error: invalid memory address or nil pointer dereference"},
 	}
 	for _, tc := range cases {
@@ -63,6 +70,20 @@ func TestFaultHandler(t *testing.T) {
 				t.Fatal(err)
 			}
 			first, _, _ := strings.Cut(stderr.String(), "\n")
+			switch tc.mode {
+			case "abort": // the C library's assert line comes first
+				if _, rest, ok := strings.Cut(stderr.String(), "Assertion"); ok {
+					_, first, _ = strings.Cut(rest, "\n")
+					first, _, _ = strings.Cut(first, "\n")
+				}
+			case "noisy", "killabrt":
+				for _, l := range strings.Split(stderr.String(), "\n") {
+					if l != "noise" {
+						first = l
+						break
+					}
+				}
+			}
 			if status != tc.status || first != tc.first {
 				t.Errorf("child %s: exit status %d, first line %q; want %d, %q\nstderr:\n%.2000s", tc.mode, status, first, tc.status, tc.first, stderr.String())
 			}
@@ -84,8 +105,12 @@ func TestFaultChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	switch mode {
-	case "write":
-		in, err := l.Type("crash").Create(nil, NewBasicHost("", nil))
+	case "write", "abort", "noisy":
+		typ := "crash"
+		if mode == "abort" {
+			typ = "abort"
+		}
+		in, err := l.Type(typ).Create(nil, NewBasicHost("", nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,8 +119,23 @@ func TestFaultChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if mode == "noisy" {
+			for range 2 {
+				go func() {
+					for {
+						os.Stderr.WriteString("noise\n")
+					}
+				}()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		in.Write(b)
 		t.Fatal("write returned")
+	case "killabrt":
+		os.Stderr.WriteString("")
+		exec.Command("kill", "-ABRT", strconv.Itoa(os.Getpid())).Run()
+		time.Sleep(10 * time.Second)
+		t.Fatal("SIGABRT from outside did not end the process")
 	case "thread":
 		fn, err := purego.Dlsym(l.handle, "crash_in_thread")
 		if err != nil {

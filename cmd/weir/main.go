@@ -49,7 +49,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun 'weir help COMMAND' (or 'weir COMMAND --help') for a command's flags.\n")
-	fmt.Fprintf(w, "\nExit status: 0 done, 1 when the command failed at run time, 2 for a usage\nerror (an unknown command, bad flags or arguments), 3 when a plugin crashed\nthe process (SIGSEGV, SIGBUS, SIGILL or SIGFPE in plugin code; the first line\non stderr names the connector, its type, its library and the call).\n")
+	fmt.Fprintf(w, "\nExit status: 0 done, 1 when the command failed at run time, 2 for a usage\nerror (an unknown command, bad flags or arguments), 3 when a plugin crashed\nthe process (SIGSEGV, SIGBUS, SIGILL or SIGFPE in plugin code, or abort() there;\nthe first line on stderr after any assert message names the connector, its type, its library and the call).\n")
 }
 
 func main() {

@@ -78,8 +78,9 @@ Exit status:
   2  bad flags or arguments, sizes out of range, or a plugin given with -P
      that cannot be loaded
   3  a plugin crashed the process (SIGSEGV, SIGBUS, SIGILL or SIGFPE in
-     plugin code): the first line on stderr that is not a log line names
-     the connector, its type, its library and the call, as in
+     plugin code, or abort() there: a failed assert; the C library prints
+     its assert line first): the first line on stderr that is not a log
+     line names the connector, its type, its library and the call, as in
        weir: plugin fault: connector "out" (type x, library /p/x.so)
        crashed in its write (SIGSEGV)
 

@@ -49,7 +49,8 @@
  *    started before they return.
  *
  *  - Faults. A plugin runs inside the host process: a crash in plugin
- *    code (SIGSEGV, SIGBUS, SIGILL, SIGFPE) ends the process, which then
+ *    code (SIGSEGV, SIGBUS, SIGILL, SIGFPE, or abort(), which a failed
+ *    assert calls) ends the process, which then
  *    writes one line naming the connector, its type, its library and the
  *    call, and exits with status 3. A call that never returns is
  *    abandoned: the instance is never called again, nor destroyed.

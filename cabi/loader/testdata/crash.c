@@ -1,6 +1,8 @@
-/* crash.c - a sink whose write dereferences NULL, for the fault-handler
- * tests, and crash_in_thread(), which starts a thread that does the same
- * while no host call is in flight. */
+/* crash.c - a sink whose write dereferences NULL (type crash) and one
+ * whose write fails an assert, calling abort() (type abort), for the
+ * fault-handler tests, and crash_in_thread(), which starts a thread that
+ * dereferences NULL while no host call is in flight. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,6 +37,13 @@ static weir_status write_crash(weir_instance *in, const weir_batch *b)
 	return WEIR_OK;
 }
 
+static weir_status write_abort(weir_instance *in, const weir_batch *b)
+{
+	(void)b;
+	assert(in == NULL);
+	return WEIR_OK;
+}
+
 static void *crasher(void *arg)
 {
 	(void)arg;
@@ -52,7 +61,11 @@ static const weir_sink_ops sink = {.struct_size = sizeof(weir_sink_ops), .write 
 static const weir_connector_type crash = {.struct_size = sizeof(weir_connector_type), .id = "crash",
 					  .create = create, .destroy = destroy,
 					  .last_error = last_error, .sink = &sink};
-static const weir_connector_type *const types[] = {&crash};
+static const weir_sink_ops abort_sink = {.struct_size = sizeof(weir_sink_ops), .write = write_abort};
+static const weir_connector_type abort_type = {.struct_size = sizeof(weir_connector_type), .id = "abort",
+					       .create = create, .destroy = destroy,
+					       .last_error = last_error, .sink = &abort_sink};
+static const weir_connector_type *const types[] = {&crash, &abort_type};
 static const weir_plugin plugin = {WEIR_PLUGIN_HEADER, .name = "crash", .version = "1",
-				   .n_types = 1, .types = types};
+				   .n_types = 2, .types = types};
 const weir_plugin *weir_plugin_describe(void) { return &plugin; }
