@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -56,6 +57,13 @@ func ChildMain(args []string) int {
 	stage := fs.Int("stage", 1, "start-up stage")
 	spin := fs.Duration("spin", 0, "busy wait before sleeping")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	// Only weir starts this, with its descriptors in place. Run by hand,
+	// 3 and 4 are whatever the shell had open there (or nothing), and a
+	// message written to 4 would land in someone's file.
+	if err := inherited(); err != nil {
+		fmt.Fprintf(os.Stderr, "weir %s: this command serves an isolated plugin (isolate: process or seccomp in a config) and only weir itself starts it; it is not for direct use (%v)\n", Subcommand, err)
 		return 2
 	}
 	sock := os.NewFile(fdSock, "plugin-host-socket")
@@ -134,6 +142,20 @@ func ChildMain(args []string) int {
 	s.host = newChildHost(out)
 	goruntime.LockOSThread()
 	return s.serve()
+}
+
+// inherited reports whether descriptors 3 and 4 are what the host passes:
+// its shared memory (a memfd it named weir-isolate-...) and a Unix socket.
+func inherited() error {
+	target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fdShm))
+	if err != nil || !strings.HasPrefix(target, "/memfd:"+shmNamePrefix) {
+		return fmt.Errorf("descriptor %d is not weir's shared memory", fdShm)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fdSock, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fmt.Errorf("descriptor %d is not a socket", fdSock)
+	}
+	return nil
 }
 
 // sockWriter sends whole messages to the host from any goroutine.

@@ -200,7 +200,7 @@ func spawner() {
 }
 
 func (c *Conn) spawn() error {
-	reg, memfd, err := shm.Create("weir-isolate-" + c.opts.Name)
+	reg, memfd, err := shm.Create(shmNamePrefix + c.opts.Name)
 	if err != nil {
 		return err
 	}
@@ -247,6 +247,10 @@ func (c *Conn) spawn() error {
 	go c.read()
 	return nil
 }
+
+// shmNamePrefix starts the name of the memfd a child inherits, which
+// the child checks to refuse being run by hand.
+const shmNamePrefix = "weir-isolate-"
 
 var errClosedEarly = errors.New("the plugin host closed its socket before it was ready")
 

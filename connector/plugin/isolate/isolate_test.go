@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -429,5 +430,40 @@ func TestPollReadsDescriptorsOnce(t *testing.T) {
 		close(done)
 		wg.Wait()
 		c.Close()
+	}
+}
+
+// TestPluginHostRefusesADirectRun runs `plugin-host` as a user would, with
+// ordinary files on descriptors 3 and 4 (a shell's `exec 4>log`): it must
+// refuse, say what the command is for, and write nothing to either file.
+func TestPluginHostRefusesADirectRun(t *testing.T) {
+	dir := t.TempDir()
+	var files []*os.File
+	for _, name := range []string{"three", "four"} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+	for _, args := range [][]string{{Subcommand}, {Subcommand, "--stage=2"}} {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.ExtraFiles = files
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("%v: %v; want exit status 2", args, err)
+		}
+		if msg := stderr.String(); !strings.Contains(msg, "only weir itself starts it") || !strings.Contains(msg, "isolate: process") {
+			t.Errorf("%v: stderr %q does not say what the command is for", args, msg)
+		}
+		for _, f := range files {
+			if st, _ := f.Stat(); st.Size() != 0 {
+				t.Errorf("%v: wrote %d bytes to the file on its descriptor", args, st.Size())
+			}
+		}
 	}
 }
