@@ -408,3 +408,22 @@ func TestDiskEdgeDiskFullBlock(t *testing.T) {
 		t.Fatalf("sink got %d events, edge dropped %v; want 32000 and none", got, ed.Dropped)
 	}
 }
+
+// TestDiskEdgeSmallBlock runs ten times the size of a block edge's buffer (16
+// KiB, in one segment of the default 1 MiB) through a sink that writes:
+// the producer waits for the consumer and everything arrives.
+func TestDiskEdgeSmallBlock(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 16, size: 64, limit: 100} }
+	e := startEngine(t, diskGraph(t.TempDir(), "never", Block, 16<<10), f, testOpts())
+	select {
+	case <-e.Finished():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("not finished after 10s: %+v", diskEdge(t, e))
+	}
+	shutdown(t, e)
+	checkAccounting(t, e.Stats())
+	if got, ed := f.sink("snk").events.Load(), diskEdge(t, e); got != 1600 || ed.DroppedTotal() != 0 {
+		t.Fatalf("sink got %d events, edge dropped %v; want 1600 and none", got, ed.Dropped)
+	}
+}

@@ -479,12 +479,23 @@ again:
 		b.mu.Unlock()
 		return 0, ErrClosed
 	}
+	s := b.active
 	if b.bytes+size > b.opts.MaxSize {
+		if s != nil && s.open == 0 && s.size > 0 && !retried {
+			// Full, but the active segment holds only settled records
+			// (it is deleted only once sealed, and it can hold all of
+			// MaxSize): sealing it frees its space.
+			b.mu.Unlock()
+			if err := b.rotate(); err != nil {
+				return 0, err
+			}
+			retried = true
+			goto again
+		}
 		b.mu.Unlock()
 		b.full.Add(1)
 		return 0, ErrFull
 	}
-	s := b.active
 	rot := s == nil || s.unusable || (s.size > 0 && s.size+size > b.opts.SegmentSize)
 	b.mu.Unlock()
 	if rot {

@@ -288,9 +288,18 @@ func TestDamagedAfterOpen(t *testing.T) {
 	}
 }
 
+// TestFull fills a buffer to MaxSize, then settles everything: appends
+// work again, also when one segment holds it all (segment size 0: 1 MiB,
+// larger than MaxSize), which is never sealed by growing.
 func TestFull(t *testing.T) {
+	for _, segSize := range []int64{500, 0} {
+		t.Run(fmt.Sprint(segSize), func(t *testing.T) { testFull(t, segSize) })
+	}
+}
+
+func testFull(t *testing.T, segSize int64) {
 	dir := t.TempDir()
-	b := open(t, dir, Options{MaxSize: 2000, SegmentSize: 500})
+	b := open(t, dir, Options{MaxSize: 2000, SegmentSize: segSize})
 	defer b.Close()
 	n := 0
 	var err error
