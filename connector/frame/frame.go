@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"strconv"
 
 	"github.com/weirproject/weir/cabi"
@@ -266,15 +267,23 @@ func ParseMeta(get func(name string) string) (Meta, error) {
 	return m, nil
 }
 
-// Digest is a digest of a batch's content: every event's timestamp,
-// stream ID, kind, flags and bytes, in order. Two batches with the same
-// events have the same digest.
+// Digest is a digest of a batch's content in a scope: the scope, then
+// every event's timestamp, stream ID, kind, flags and bytes, in order. Two
+// batches with the same events have the same digest in the same scope,
+// and different digests in different scopes.
 type Digest [16]byte
 
-// DigestOf returns the digest of evs (SHA-256, truncated to 128 bits).
-func DigestOf(evs []cabi.Event) Digest {
+// DigestOf returns the digest of evs in scope (SHA-256, truncated to 128
+// bits). The scope names the publisher (see ScopeOf), so that identical
+// batches from two publishers are not taken for one another's retries.
+func DigestOf(scope string, evs []cabi.Event) Digest {
 	h := sha256.New()
 	var hdr [RecordHeaderSize]byte
+	if scope != "" {
+		binary.LittleEndian.PutUint32(hdr[:4], uint32(len(scope)))
+		h.Write(hdr[:4])
+		h.Write([]byte(scope))
+	}
 	for i := range evs {
 		e := &evs[i]
 		binary.LittleEndian.PutUint64(hdr[0:], e.TsNs)
@@ -288,6 +297,20 @@ func DigestOf(evs []cabi.Event) Digest {
 	var d Digest
 	copy(d[:], h.Sum(nil))
 	return d
+}
+
+// ScopeOf returns the message ID scope of a connector: configured when
+// not empty, else HOSTNAME/CONNECTOR, which is stable across restarts of
+// the same agent and differs between agents.
+func ScopeOf(configured, connector string) string {
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return host + "/" + connector
 }
 
 // MsgID appends to dst the message ID of the i-th message made from the

@@ -163,21 +163,27 @@ func TestParseMeta(t *testing.T) {
 
 func TestMsgID(t *testing.T) {
 	b := sample(t)
-	d1, d2 := DigestOf(b.EventSlice()), DigestOf(b.EventSlice())
+	d1, d2 := DigestOf("s", b.EventSlice()), DigestOf("s", b.EventSlice())
 	if d1 != d2 {
 		t.Fatal("DigestOf differs for the same batch")
+	}
+	if DigestOf("t", b.EventSlice()) == d1 || DigestOf("", b.EventSlice()) == d1 {
+		t.Error("DigestOf is the same in another scope")
+	}
+	if ScopeOf("", "out") == ScopeOf("", "out2") || ScopeOf("fleet", "out") != "fleet" {
+		t.Errorf("ScopeOf: %q %q %q", ScopeOf("", "out"), ScopeOf("", "out2"), ScopeOf("fleet", "out"))
 	}
 	if id := string(d1.MsgID(nil, 'b', 3)); len(id) != 35 || !strings.HasSuffix(id, "-b3") {
 		t.Errorf("MsgID = %q; want 32 hex digits and -b3", id)
 	}
 	evs := b.EventSlice()
 	evs[0].TsNs++
-	if DigestOf(evs) == d1 {
+	if DigestOf("s", evs) == d1 {
 		t.Error("DigestOf did not change with a timestamp")
 	}
 	evs[0].TsNs--
 	evs[2].Bytes()[0] ^= 1
-	if DigestOf(evs) == d1 {
+	if DigestOf("s", evs) == d1 {
 		t.Error("DigestOf did not change with a byte")
 	}
 }

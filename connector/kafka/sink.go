@@ -32,6 +32,7 @@ var SinkSpec = append(spec.Spec{
 	{Name: "compression", Kind: spec.Enum, Enum: []string{"none", "lz4", "zstd"}, Default: "lz4", Doc: "Compression of record batches."},
 	{Name: "max_frame", Kind: spec.Size, Default: "1000000", Min: 64, Max: "64MiB", Doc: "Largest record value; an event that cannot fit is dropped and counted. Keep it under the topic's max.message.bytes."},
 	{Name: "linger", Kind: spec.Duration, Default: "0s", Doc: "How long the producer waits for more records to fill a batch; a batch of events is produced at once anyway."},
+	{Name: "msg_id_scope", Kind: spec.String, Default: "", Doc: "A name mixed into every Weir-Msg-Id, so that a consumer deduplicating by it does not drop identical batches of two weirs; empty is HOSTNAME/CONNECTOR. Keep it stable across restarts and distinct per agent."},
 	{Name: "delivery_timeout", Kind: spec.Duration, Default: "5s", Min: "1s", Doc: "How long records may wait for a broker before the sink answers RETRY."},
 }, connSpec...)
 
@@ -45,15 +46,17 @@ type SinkConfig struct {
 	MaxFrame        int64              `json:"max_frame"`
 	Linger          spec.DurationValue `json:"linger"`
 	DeliveryTimeout spec.DurationValue `json:"delivery_timeout"`
+	MsgIDScope      string             `json:"msg_id_scope"`
 }
 
 // Sink produces events to a Kafka topic. See the package doc.
 type Sink struct {
 	connector.Base
-	cfg  SinkConfig
-	name string
-	log  *slog.Logger
-	cl   *kgo.Client
+	cfg   SinkConfig
+	name  string
+	scope string // of message IDs
+	log   *slog.Logger
+	cl    *kgo.Client
 	// connected is set by the first successful Connect; cl may be nil
 	// after it, between a timeout and the next Write.
 	connected bool
@@ -88,7 +91,7 @@ func NewSink(config []byte, env connector.Env) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sink{cfg: cfg, name: env.Name, log: log}
+	s := &Sink{cfg: cfg, name: env.Name, scope: frame.ScopeOf(cfg.MsgIDScope, env.Name), log: log}
 	s.hooks.log = log
 	return s, nil
 }
@@ -277,7 +280,7 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 	if len(evs) == 0 {
 		return cabi.OK, nil
 	}
-	d := frame.DigestOf(evs)
+	d := frame.DigestOf(s.scope, evs)
 	s.plan(evs, d)
 	if !s.part.valid || s.part.digest != d || len(s.part.done) != len(s.recs) {
 		s.part.valid, s.part.digest = true, d

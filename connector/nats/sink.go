@@ -28,6 +28,7 @@ var SinkSpec = append(spec.Spec{
 	{Name: "max_frame", Kind: spec.Size, Default: 0, Doc: "Largest message payload to publish; 0 is the server's max_payload. An event that cannot fit it is dropped and counted."},
 	{Name: "max_pending", Kind: spec.Uint, Default: 256, Min: 1, Max: 65536, Doc: "jetstream: most publishes awaiting the server's acknowledgement at once."},
 	{Name: "ack_timeout", Kind: spec.Duration, Default: "5s", Min: "1ms", Doc: "jetstream: how long a batch waits for its acknowledgements before the sink answers RETRY (the retry carries the same message IDs)."},
+	{Name: "msg_id_scope", Kind: spec.String, Default: "", Doc: "jetstream: a name mixed into every message ID, so that two weirs publishing identical batches are not dropped as each other's duplicates; empty is HOSTNAME/CONNECTOR. Keep it stable across restarts (a replay after a restart is deduplicated only under the same scope), and distinct per agent."},
 	{Name: "flush_timeout", Kind: spec.Duration, Default: "5s", Min: "1ms", Doc: "core: how long drain and stop wait for the server to confirm what was written."},
 }, connSpec...)
 
@@ -41,14 +42,16 @@ type SinkConfig struct {
 	MaxPending   int                `json:"max_pending"`
 	AckTimeout   spec.DurationValue `json:"ack_timeout"`
 	FlushTimeout spec.DurationValue `json:"flush_timeout"`
+	MsgIDScope   string             `json:"msg_id_scope"`
 }
 
 // Sink publishes events to NATS. See the package doc for its guarantees.
 type Sink struct {
 	connector.Base
-	cfg  SinkConfig
-	name string
-	log  *slog.Logger
+	cfg   SinkConfig
+	name  string
+	scope string // of message IDs
+	log   *slog.Logger
 
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -109,7 +112,7 @@ func NewSink(config []byte, env connector.Env) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sink{cfg: cfg, name: env.Name, log: log}, nil
+	return &Sink{cfg: cfg, name: env.Name, scope: frame.ScopeOf(cfg.MsgIDScope, env.Name), log: log}, nil
 }
 
 func decodeSink(config []byte, cfg *SinkConfig) error {
@@ -307,7 +310,7 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 	// process instead of hashing every byte.
 	var d frame.Digest
 	if s.js != nil {
-		d = frame.DigestOf(evs)
+		d = frame.DigestOf(s.scope, evs)
 	} else {
 		binary.LittleEndian.PutUint64(d[0:], b.ID)
 		binary.LittleEndian.PutUint64(d[8:], uint64(uintptr(b.Events))^uint64(b.Len)<<48)

@@ -206,6 +206,39 @@ func TestSinkIdenticalEventsNotDuplicates(t *testing.T) {
 	}
 }
 
+// TestSinkTwoAgentsNotDuplicates: two weirs publishing the same batch
+// to one stream both land, because their message IDs are in distinct
+// scopes (HOSTNAME/CONNECTOR by default); under one msg_id_scope the
+// second is a duplicate.
+func TestSinkTwoAgentsNotDuplicates(t *testing.T) {
+	ts := startServer(t, nil)
+	st := ts.addStream("EV", "ev")
+	b := conntest.NewBatch(t, 4, 256)
+	conntest.Fill(t, b, 5, "tick")
+	publish := func(name string, extra map[string]any) *Sink {
+		cfg := map[string]any{"mode": "jetstream"}
+		for k, v := range extra {
+			cfg[k] = v
+		}
+		s, err := NewSink(sinkConfig(ts, cfg), conntest.Env(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		connect(t, s)
+		write(t, s, b)
+		return s
+	}
+	publish("agent1", nil)
+	if s := publish("agent2", nil); counter(s, "duplicates") != 0 || streamMsgs(t, st) != 2 {
+		t.Errorf("second agent: duplicates %d, stream %d messages; want 0 and 2", counter(s, "duplicates"), streamMsgs(t, st))
+	}
+	publish("agent3", map[string]any{"msg_id_scope": "fleet"})
+	if s := publish("agent4", map[string]any{"msg_id_scope": "fleet"}); counter(s, "duplicates") != 1 || streamMsgs(t, st) != 3 {
+		t.Errorf("same scope: duplicates %d, stream %d messages; want 1 and 3", counter(s, "duplicates"), streamMsgs(t, st))
+	}
+}
+
 func TestSinkServerDownAtStart(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.stop()
