@@ -42,6 +42,10 @@ const (
 	// maxInsns bounds the program (jump offsets are 16-bit and the
 	// verifier's budget is finite).
 	maxInsns = 8192
+	// maxRawInsns bounds the program before the optimizer shares the
+	// protocol tests of its terms (about 166 instructions a port become
+	// about 30), so that the optimizer's time stays bounded.
+	maxRawInsns = 4 * maxInsns
 	// maxOffset is beyond any packet: a load there always fails.
 	maxOffset = 1 << 30
 )
@@ -101,8 +105,8 @@ func (e *Expr) Compile() (asm.Instructions, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	if len(c.out) > maxInsns {
-		return nil, &Error{Col: 1, Msg: fmt.Sprintf("expression compiles to %d instructions, more than the %d allowed", len(c.out), maxInsns)}
+	if len(c.out) > maxRawInsns {
+		return nil, &Error{Col: 1, Msg: fmt.Sprintf("expression compiles to %d instructions before optimizing, more than the %d allowed (at most %d after)", len(c.out), maxRawInsns, maxInsns)}
 	}
 	for i := range c.out {
 		if r := c.out[i].Reference(); r != "" {
@@ -111,7 +115,14 @@ func (e *Expr) Compile() (asm.Instructions, error) {
 			}
 		}
 	}
-	return thread(c.out)
+	out, err := thread(c.out)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxInsns {
+		return nil, &Error{Col: 1, Msg: fmt.Sprintf("expression compiles to %d instructions, more than the %d allowed", len(out), maxInsns)}
+	}
+	return out, nil
 }
 
 func (c *compiler) label() string {

@@ -1,6 +1,10 @@
 package filter
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // TestMetaPrimitives checks inbound, outbound and ifindex, which tcpdump
 // cannot test on a savefile, against the hook each program is: XDP and TCX
@@ -36,4 +40,34 @@ func TestMetaPrimitives(t *testing.T) {
 		}
 		l.Close()
 	}
+}
+
+// TestManyTerms: the instruction limit applies to the optimized program, so
+// "port 0 or ... port 99" (tcpdump accepts it; about 16,000 instructions
+// before the optimizer shares the protocol tests, 3,100 after) compiles and
+// loads, and a longer one is refused with the count.
+func TestManyTerms(t *testing.T) {
+	ports := func(n int) string {
+		terms := make([]string, n)
+		for i := range terms {
+			terms[i] = fmt.Sprintf("port %d", i)
+		}
+		return strings.Join(terms, " or ")
+	}
+	insns, err := Compile(ports(100))
+	if err != nil {
+		t.Fatalf("100 ports: %v", err)
+	}
+	if len(insns) > MaxInstructions {
+		t.Fatalf("100 ports: %d instructions, over the %d allowed", len(insns), MaxInstructions)
+	}
+	if _, err := Compile(ports(400)); err == nil || !strings.Contains(err.Error(), "instructions") {
+		t.Errorf("400 ports: err = %v; want the instruction limit", err)
+	}
+	needBPF(t)
+	l, err := loadFilter(t, insns)
+	if err != nil {
+		t.Fatalf("100 ports: load: %v", err)
+	}
+	l.Close()
 }
