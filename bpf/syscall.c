@@ -279,6 +279,18 @@ static __always_inline bool comm_matches(void)
 	return false;
 }
 
+/* str_cut says whether a string whose read filled all max bytes of its
+ * slot was cut: bpf_probe_read_user_str ends the slot with a NUL either
+ * way, so only the user's byte at max - 1 tells a string of exactly
+ * max - 1 bytes (that byte is its NUL) from a longer one. */
+static __always_inline bool str_cut(__u64 src, __u64 max)
+{
+	char c = 1;
+	if (bpf_probe_read_user(&c, 1, (const void *)(src + max - 1)) < 0)
+		return true;
+	return c != 0;
+}
+
 /* read_str reads a NUL-terminated user string into dst (WEIR_SYS_STR_MAX
  * bytes) and returns its length without the NUL; it sets the truncated or
  * fault flag in *flags. */
@@ -290,7 +302,7 @@ static __always_inline __u16 read_str(char *dst, __u64 src, __u16 *flags, __u16 
 		*flags |= fault;
 		return 0;
 	}
-	if (n >= WEIR_SYS_STR_MAX)
+	if (n >= WEIR_SYS_STR_MAX && str_cut(src, WEIR_SYS_STR_MAX))
 		*flags |= trunc;
 	return n - 1;
 }
@@ -329,7 +341,7 @@ static __always_inline void read_exec(struct weir_sys_strs *s, __u64 path, __u64
 			s->flags |= WEIR_SYS_STR1_FAULT;
 			break;
 		}
-		if (n >= room) {
+		if (n >= room && str_cut(p, room)) {
 			off = WEIR_SYS_STR_MAX;
 			s->flags |= WEIR_SYS_STR1_TRUNCATED;
 			break;

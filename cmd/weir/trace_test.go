@@ -160,3 +160,19 @@ func TestTracePidExits(t *testing.T) {
 		t.Errorf("weir trace -p of a dead pid: exit %d, %q; want 1 and no such process", code, stderr)
 	}
 }
+
+// TestTraceStringBound: a path of 255 bytes (the slot's 256 with its NUL)
+// is printed whole, one of 256 is cut and marked with "...".
+func TestTraceStringBound(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{255, 256} {
+		path := dir + "/" + strings.Repeat("b", n-len(dir)-1)
+		stdout, stderr, _ := weir(t, "trace", "-e", "openat", "--", "/bin/cat", path)
+		whole := `openat(AT_FDCWD, "` + path + `", O_RDONLY)`
+		cut := `openat(AT_FDCWD, "` + path[:255] + `"..., O_RDONLY)`
+		want := map[int]string{255: whole, 256: cut}[n]
+		if !strings.Contains(stdout, want) {
+			t.Errorf("a path of %d bytes: want %s in:\n%s\n%s", n, want, stdout, stderr)
+		}
+	}
+}

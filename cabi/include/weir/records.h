@@ -241,7 +241,9 @@ struct weir_pkt_record {
 #define WEIR_SYS_RECORD_VERSION 1
 
 /* Bytes in each of a syscall record's two string slots. A string of
- * WEIR_SYS_STR_MAX - 1 bytes or more is cut and marked truncated. */
+ * WEIR_SYS_STR_MAX bytes or more (not counting its NUL) is cut to
+ * WEIR_SYS_STR_MAX - 1 and marked truncated; one of WEIR_SYS_STR_MAX - 1
+ * bytes fits whole. */
 #define WEIR_SYS_STR_MAX 256
 
 /*
@@ -268,7 +270,7 @@ struct weir_pkt_record {
 /*
  * Flags of a syscall record (weir_sys_record.flags).
  */
-/* str0 was cut at WEIR_SYS_STR_MAX - 1 bytes. */
+/* str0 was longer than WEIR_SYS_STR_MAX - 1 bytes and was cut there. */
 #define WEIR_SYS_STR0_TRUNCATED (1u << 0)
 /* str1 was cut (for WEIR_SYS_DEC_EXEC: or there were more arguments). */
 #define WEIR_SYS_STR1_TRUNCATED (1u << 1)
