@@ -1,9 +1,11 @@
 package isolate
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -464,6 +466,46 @@ func TestPluginHostRefusesADirectRun(t *testing.T) {
 			if st, _ := f.Stat(); st.Size() != 0 {
 				t.Errorf("%v: wrote %d bytes to the file on its descriptor", args, st.Size())
 			}
+		}
+	}
+}
+
+// TestChildDiesWithKilledHost kills a host with SIGKILL, which it cannot
+// handle, while its isolated instance runs: the child must die too (its
+// parent-death signal), not live on as an orphan.
+func TestChildDiesWithKilledHost(t *testing.T) {
+	if os.Getenv("ISOLATE_TEST_HOST") == "1" {
+		c, _ := startConn(t, misbehave(t), "count_source", "{}", Options{})
+		fmt.Println("child", c.PID())
+		time.Sleep(time.Minute) // until killed
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildDiesWithKilledHost$", "-test.v")
+	cmd.Env = append(os.Environ(), "ISOLATE_TEST_HOST=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	pid := 0
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "child %d", &pid); err == nil {
+			break
+		}
+	}
+	if pid <= 0 || gone(pid) {
+		t.Fatalf("the host did not report a live child (pid %d)", pid)
+	}
+	cmd.Process.Signal(unix.SIGKILL)
+	cmd.Wait()
+	for end := time.Now().Add(5 * time.Second); !gone(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			unix.Kill(pid, unix.SIGKILL)
+			t.Fatalf("child %d still runs 5 s after its host was killed", pid)
 		}
 	}
 }
