@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // tokKind is the kind of a token.
@@ -111,6 +112,13 @@ func lex(s string) ([]token, error) {
 				continue
 			}
 			if strings.IndexByte("()[]:!=<>+-*/%&|^", c) < 0 {
+				// Name the character the user typed, not the first byte
+				// of its UTF-8 form read as Latin-1 ('é', not 'Ã').
+				if r, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size <= 1 {
+					return nil, errAt(i, "unexpected byte 0x%02x (not UTF-8 text)", c)
+				} else if r >= utf8.RuneSelf {
+					return nil, errAt(i, "unexpected character %q (filter words are ASCII)", r)
+				}
 				return nil, errAt(i, "unexpected character %q", c)
 			}
 			toks = append(toks, token{tOp, string(c), i})
