@@ -35,7 +35,8 @@ nanoseconds and reach no one. By default one line per call:
   TIME COMM PID/TID SYSCALL(ARGS) = RETURN <DURATION in seconds>
 
 Without a command, weir traces every process but itself (narrow it with
---pid, --comm, --cgroup) until interrupted or -c calls were printed. With
+--pid, --comm, --cgroup) until interrupted or -c calls were printed, or,
+with --pid and no --follow, until every pid has exited. With
 -- COMMAND, weir starts the command held at a gate, adds it to the trace,
 lets it run from its execve on, and exits with its status when it ends
 (127 when it cannot be started).
