@@ -36,18 +36,18 @@ const (
 
 // Offsets of the header fields and areas.
 const (
-	offMagic   = 0
-	offSize    = 8
-	offCurOp   = 16 // uint32: the op the child is running, 0 when idle
-	offCurTag  = 24 // uint64: that op's tag
-	offSQ      = 1024
-	offCQ      = 2048
-	ringHead   = 0   // uint32, written by the consumer
-	ringTail   = 64  // uint32, written by the producer
-	ringSeq    = 128 // uint32 futex word, bumped by the producer
-	ringWait   = 192 // uint32, 1 while the consumer sleeps
-	offSQEnts  = 4096
-	offCQEnts  = offSQEnts + Entries*64
+	offMagic  = 0
+	offSize   = 8
+	offCurOp  = 16 // uint32: the op the child is running, 0 when idle
+	offCurTag = 24 // uint64: that op's tag
+	offSQ     = 1024
+	offCQ     = 2048
+	ringHead  = 0   // uint32, written by the consumer
+	ringTail  = 64  // uint32, written by the producer
+	ringSeq   = 128 // uint32 futex word, bumped by the producer
+	ringWait  = 192 // uint32, 1 while the consumer sleeps
+	offSQEnts = 4096
+	offCQEnts = offSQEnts + Entries*64
 	// BatchOffset is where the child keeps the batch header it hands the
 	// plugin, in the header page.
 	BatchOffset = offCQEnts + Entries*64
