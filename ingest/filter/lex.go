@@ -98,6 +98,11 @@ func lex(s string) ([]token, error) {
 			for j > i+1 && (s[j-1] == '-' || s[j-1] == '_') {
 				j-- // a word does not end with '-' or '_'
 			}
+			if j == i {
+				// "::" that starts no address ("0:::2"): consume
+				// nothing, and the loop would never end.
+				return nil, errAt(i, "unexpected character ':'")
+			}
 			toks = append(toks, token{tWord, s[i:j], i})
 			i = j
 		default:
