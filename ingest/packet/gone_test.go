@@ -39,8 +39,13 @@ func TestInterfaceGone(t *testing.T) {
 				t.Fatalf("CheckAttached on a live interface: %v", err)
 			}
 			sendUDP(t, v.addr2, "weir-gone", 3)
-			// Let the peer's answers arrive before the link goes.
-			time.Sleep(100 * time.Millisecond)
+			// Let the records of the datagrams (and the peer's answers)
+			// reach the rings before the link goes.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if k, err := c.Counters(); err == nil && k.Emitted >= uint64(want) {
+					break
+				}
+			}
 			ipCmd(t, "-n", v.ns1, "link", "del", v.dev1)
 
 			b, err := cabi.AllocBatch(64, 0)
