@@ -217,6 +217,12 @@ func (s *Sink) view(rec []byte) (*packet.Header, []byte, bool) {
 	if uintptr(unsafe.Pointer(unsafe.SliceData(rec)))%8 == 0 {
 		return packet.View(rec)
 	}
+	return s.viewCopy(rec)
+}
+
+// viewCopy is view for a record that is not 8-byte aligned, kept apart so
+// that view's aligned path is inlined.
+func (s *Sink) viewCopy(rec []byte) (*packet.Header, []byte, bool) {
 	h, data, err := packet.Decode(rec)
 	s.hdr = h
 	return &s.hdr, data, err == nil
@@ -231,6 +237,12 @@ func (s *Sink) sampleComment(h *packet.Header) []byte {
 	if h.SampleRate <= 1 {
 		return nil
 	}
+	return s.sampledComment(h)
+}
+
+// sampledComment is sampleComment for a sampled packet, kept apart so that
+// the check for an unsampled one is inlined.
+func (s *Sink) sampledComment(h *packet.Header) []byte {
 	if h.SampleRate != s.commentRate || h.SampleMode != s.commentMode || s.comment == nil {
 		s.commentRate, s.commentMode = h.SampleRate, h.SampleMode
 		switch h.SampleMode {

@@ -119,8 +119,16 @@ func toUnix(ev *cabi.Event, off int64) {
 // ring i has such a record. Called with r.mu held.
 func (r *Reader) describeNext(i int, ev *cabi.Event, next *uint64) bool {
 	rg := r.rings[i]
-	prod := atomic.LoadUint64(rg.prodPos)
-	for rg.readPos < prod {
+	for {
+		if rg.readPos >= rg.prod {
+			// The producer position shares a cache line the kernel
+			// writes on every commit from another CPU: load it only
+			// when the records known to be there are used up, not per
+			// record.
+			if rg.prod = atomic.LoadUint64(rg.prodPos); rg.readPos >= rg.prod {
+				return false
+			}
+		}
 		hdr := unsafe.Add(rg.data, rg.readPos&rg.mask)
 		l := atomic.LoadUint32((*uint32)(hdr))
 		if l&busyBit != 0 {
@@ -145,5 +153,4 @@ func (r *Reader) describeNext(i int, ev *cabi.Event, next *uint64) bool {
 		*next = end
 		return true
 	}
-	return false
 }

@@ -133,6 +133,7 @@ type mapped struct {
 	data     unsafe.Pointer
 	mask     uint64
 	readPos  uint64 // position after the last record handed out or skipped
+	prod     uint64 // producer position last loaded; records below it need no new load
 	stored   uint64 // last consumer position written
 }
 
