@@ -55,6 +55,7 @@ type sysWeirSysStrs struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	sysMapWeirCalls        = "weir_calls"
 	sysMapWeirCounters     = "weir_counters"
 	sysMapWeirExecstr      = "weir_execstr"
 	sysMapWeirIncall       = "weir_incall"
@@ -147,6 +148,7 @@ type sysProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysMapSpecs struct {
+	WeirCalls    *ebpf.MapSpec `ebpf:"weir_calls"`
 	WeirCounters *ebpf.MapSpec `ebpf:"weir_counters"`
 	WeirExecstr  *ebpf.MapSpec `ebpf:"weir_execstr"`
 	WeirIncall   *ebpf.MapSpec `ebpf:"weir_incall"`
@@ -197,6 +199,7 @@ func (o *sysObjects) Close() error {
 //
 // It can be passed to loadSysObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysMaps struct {
+	WeirCalls    *ebpf.Map `ebpf:"weir_calls"`
 	WeirCounters *ebpf.Map `ebpf:"weir_counters"`
 	WeirExecstr  *ebpf.Map `ebpf:"weir_execstr"`
 	WeirIncall   *ebpf.Map `ebpf:"weir_incall"`
@@ -209,6 +212,7 @@ type sysMaps struct {
 
 func (m *sysMaps) Close() error {
 	return _SysClose(
+		m.WeirCalls,
 		m.WeirCounters,
 		m.WeirExecstr,
 		m.WeirIncall,

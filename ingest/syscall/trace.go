@@ -382,6 +382,13 @@ func load(cfg Config, hook Hook) (*Tracer, error) {
 	if !cfg.Follow {
 		delete(spec.Programs, keep[2])
 	}
+	// Each hook keeps its calls in progress in its own table: tp_btf in
+	// task storage, which needs BTF, raw tracepoints in a hash.
+	if hook == HookBTF {
+		delete(spec.Maps, sysMapWeirInflight)
+	} else {
+		delete(spec.Maps, sysMapWeirCalls)
+	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		var ve *ebpf.VerifierError
@@ -394,6 +401,7 @@ func load(cfg Config, hook Hook) (*Tracer, error) {
 		WeirCounters: coll.Maps[sysMapWeirCounters],
 		WeirExecstr:  coll.Maps[sysMapWeirExecstr],
 		WeirInflight: coll.Maps[sysMapWeirInflight],
+		WeirCalls:    coll.Maps[sysMapWeirCalls],
 		WeirPids:     coll.Maps[sysMapWeirPids],
 		WeirIncall:   coll.Maps[sysMapWeirIncall],
 		WeirRings:    coll.Maps[sysMapWeirRings],
@@ -595,25 +603,46 @@ func (t *Tracer) Detach() error {
 	}
 	if t.links != nil {
 		t.links = nil
-		// No program runs any more: what is left in the table entered
-		// while traced and never returned.
-		var key uint32
-		var val sysWeirSysCall
-		it := t.maps.WeirInflight.Iterate()
-		var keys []uint32
-		for it.Next(&key, &val) {
-			keys = append(keys, key)
-		}
-		if err := it.Err(); err != nil {
+		// No program runs any more: a thread still marked in a call
+		// entered it while traced and has not returned.
+		n, err := t.inCall()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("count calls in progress: %w", err))
 		}
-		for _, k := range keys {
-			if t.maps.WeirInflight.Delete(k) == nil {
-				t.stopUnpaired++
-			}
-		}
+		t.stopUnpaired += n
 	}
 	return errors.Join(errs...)
+}
+
+// inCall counts the threads weir_incall marks as inside a traced call,
+// and clears their marks.
+func (t *Tracer) inCall() (uint64, error) {
+	m := t.maps.WeirIncall
+	size := m.MaxEntries()
+	const chunk = 1 << 16
+	keys := make([]uint32, chunk)
+	vals := make([]uint8, chunk)
+	var n uint64
+	var cursor ebpf.MapBatchCursor
+	for done := uint32(0); done < size; {
+		k, err := m.BatchLookup(&cursor, keys, vals, nil)
+		for i := range k {
+			if vals[i] != 0 {
+				n++
+				if err := m.Put(keys[i], uint8(0)); err != nil {
+					return n, err
+				}
+			}
+		}
+		done += uint32(k)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Drained reports whether every record the programs emitted has been read.

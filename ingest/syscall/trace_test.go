@@ -440,8 +440,15 @@ func TestFollow(t *testing.T) {
 // TestUnpaired: a call still in progress when tracing stops is counted as
 // unpaired, and the counters balance.
 func TestUnpaired(t *testing.T) {
+	// Each hook keeps calls in progress in a table of its own.
+	for _, hook := range []Hook{HookBTF, HookRaw} {
+		t.Run(hook.String(), func(t *testing.T) { testUnpaired(t, hook) })
+	}
+}
+
+func testUnpaired(t *testing.T, hook Hook) {
 	h := startHelper(t, "sleep:2s")
-	tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: nrs(t, "nanosleep")})
+	tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: nrs(t, "nanosleep"), Hook: hook})
 	if _, err := h.gate.Write([]byte{1}); err != nil {
 		t.Fatal(err)
 	}
@@ -523,8 +530,14 @@ func TestHooks(t *testing.T) {
 // process's leader still pairs with its return, although the thread's tid
 // changes to the leader's during the call.
 func TestExecFromThread(t *testing.T) {
+	for _, hook := range []Hook{HookBTF, HookRaw} {
+		t.Run(hook.String(), func(t *testing.T) { testExecFromThread(t, hook) })
+	}
+}
+
+func testExecFromThread(t *testing.T, hook Hook) {
 	h := startHelper(t, "threadexec:/bin/true")
-	tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: nrs(t, "execve")})
+	tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: nrs(t, "execve"), Hook: hook})
 	h.run(t)
 	calls, k := collect(t, tr)
 	if len(calls) != 1 || line(calls[0]) != `true execve("/bin/true", ["/bin/true"]) = 0` || calls[0].Tid != uint32(h.pid()) {
