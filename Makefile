@@ -48,7 +48,7 @@ lint: ## go vet and a gofmt check
 
 format: ## gofmt the Go code and clang-format the C code
 	gofmt -w $$(git ls-files '*.go')
-	@command -v clang-format-16 >/dev/null && clang-format-16 -i $$(git ls-files '*.c' '*.h' | grep -v vmlinux.h) || echo "clang-format-16 not installed; C left as is"
+	@command -v clang-format-16 >/dev/null && clang-format-16 -i $$(git ls-files '*.c' '*.h' | grep -v -e vmlinux.h -e '^bpf/headers/bpf/') || echo "clang-format-16 not installed; C left as is"
 
 clean: ## remove bin/
 	rm -rf $(BIN)
