@@ -105,6 +105,8 @@ volatile const __u8 weir_follow = 0;
 /* Non-zero: trace numbers at or above WEIR_SYS_NR_MAX (set when every
  * syscall is traced). */
 volatile const __u8 weir_all_numbers = 1;
+/* Non-zero: count the calls the filters keep, write no record. */
+volatile const __u8 weir_count_only = 0;
 /* Non-zero: only failed calls (-4095 <= ret < 0). */
 volatile const __u8 weir_failed_only = 0;
 /* Only calls that took at least this long. */
@@ -560,6 +562,19 @@ static __always_inline void fill_strs(struct weir_sys_record *r, char *slots,
 	r->flags |= flags;
 }
 
+/* wake_flag returns the flag that submits a record of size bytes: it wakes
+ * the reader once per weir_wakeup_bytes written to this CPU's ring, counted
+ * here rather than asked of the ring (bpf_ringbuf_query) at every record;
+ * below that, the reader's deadline picks records up. */
+static __always_inline __u64 wake_flag(struct weir_sys_counters *cnt, __u32 size)
+{
+	cnt->unwoken += size;
+	if (cnt->unwoken < weir_wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	cnt->unwoken = 0;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
 /* emit writes the record of call c to this CPU's ring and counts it. */
 static __always_inline void emit(struct weir_sys_counters *cnt, struct weir_sys_call *c,
 				 struct weir_sys_out *o)
@@ -571,10 +586,6 @@ static __always_inline void emit(struct weir_sys_counters *cnt, struct weir_sys_
 		cnt->ring_full++;
 		return;
 	}
-	__u64 wake = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= weir_wakeup_bytes)
-		wake = BPF_RB_FORCE_WAKEUP;
-
 	struct weir_sys_strs *ex = 0;
 	if (c->has_strs)
 		ex = bpf_map_lookup_elem(&weir_execstr, &o->tid);
@@ -589,7 +600,7 @@ static __always_inline void emit(struct weir_sys_counters *cnt, struct weir_sys_
 		}
 		fill_hdr(r, o, c, size);
 		fill_strs(r, (char *)(r + 1), o, c, ex);
-		bpf_ringbuf_submit(r, wake);
+		bpf_ringbuf_submit(r, wake_flag(cnt, size));
 	} else {
 		struct weir_sys_record *r = bpf_ringbuf_reserve(ring, WEIR_SYS_RECORD_SIZE, 0);
 		if (!r) {
@@ -601,7 +612,7 @@ static __always_inline void emit(struct weir_sys_counters *cnt, struct weir_sys_
 			decode_sockaddr(r, o, c);
 		else if (o->decode == WEIR_SYS_DEC_SOCKFD)
 			decode_sockfd(r, o, c);
-		bpf_ringbuf_submit(r, wake);
+		bpf_ringbuf_submit(r, wake_flag(cnt, WEIR_SYS_RECORD_SIZE));
 	}
 	cnt->emitted++;
 out:
@@ -638,6 +649,13 @@ static __always_inline int on_enter(__u64 *ctx, bool btf)
 	if (weir_sample_rate > 1 && bpf_get_prandom_u32() % weir_sample_rate != 0) {
 		cnt->seen++;
 		cnt->sampled_out++;
+		return 0;
+	}
+	if (weir_count_only && !weir_failed_only && !weir_slower_ns) {
+		/* Nothing to learn from the return: count the call now, with
+		 * no table and no exit work. */
+		cnt->seen++;
+		cnt->counted++;
 		return 0;
 	}
 
@@ -680,7 +698,7 @@ static __always_inline int on_enter(__u64 *ctx, bool btf)
 		emit(cnt, &c, &o);
 		return 0;
 	}
-	if (o.decode == WEIR_SYS_DEC_EXEC) {
+	if (o.decode == WEIR_SYS_DEC_EXEC && !weir_count_only) {
 		struct weir_sys_strs *s = bpf_map_lookup_elem(&weir_scratch, &zero);
 		if (s) {
 			read_exec(s, arg(&c, o.a), arg(&c, o.b));
@@ -768,6 +786,10 @@ static __always_inline int on_exit(__u64 *ctx, bool btf)
 		cnt->filtered++;
 		if (c.has_strs)
 			bpf_map_delete_elem(&weir_execstr, &tid);
+		return 0;
+	}
+	if (weir_count_only) {
+		cnt->counted++;
 		return 0;
 	}
 	struct weir_sys_out o = {};

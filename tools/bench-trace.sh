@@ -109,7 +109,8 @@ one() {
 	local saw=$calls
 	case $c in
 	weir-other) saw=$(grep -o '[0-9]* filtered out' "$tmp/tracer.err" | cut -d' ' -f1) ;;
-	weir-print | weir-q) saw=$(grep -o '[0-9]* recorded' "$tmp/tracer.err" | cut -d' ' -f1) ;;
+	weir-print) saw=$(grep -o '[0-9]* recorded' "$tmp/tracer.err" | cut -d' ' -f1) ;;
+	weir-q) saw=$(grep -o '[0-9]* counted' "$tmp/tracer.err" | cut -d' ' -f1) ;;
 	bpftrace) saw=$(grep -o '@calls: [0-9]*' "$tmp/tracer.out" | cut -d' ' -f2) ;;
 	strace) saw=$(awk -v s="$call" '$NF == s {print $4}' "$tmp/tracer.out") ;;
 	perf) saw=$(awk -v s="$call" '$1 == s {print $2}' "$tmp/tracer.out") ;;

@@ -29,8 +29,9 @@
  * struct weir_sys_counters - per-CPU syscall counters, one PERCPU_ARRAY
  * slot. Each call is counted once, on the CPU where its fate was decided:
  * at entry when a filter on the call's number, process, name or cgroup
- * rejects it or the sampler skips it, at return otherwise. So on every
- * CPU, seen == filtered + sampled_out + emitted + ring_full + unpaired.
+ * rejects it or the sampler skips it (or, counting only, keeps it), at
+ * return otherwise. So on every CPU,
+ * seen == filtered + sampled_out + emitted + counted + ring_full + unpaired.
  */
 struct weir_sys_counters {
 	__u64 seen;
@@ -51,6 +52,11 @@ struct weir_sys_counters {
 	__u64 table_full;
 	/* Next per-CPU sequence number (emitted + ring_full on this CPU). */
 	__u64 seq;
+	/* Calls kept and counted without a record (weir_count_only). */
+	__u64 counted;
+	/* Not a count of calls: bytes of records written to this CPU's ring
+	 * since the reader was last woken. */
+	__u64 unwoken;
 };
 
 /* weir_sys_info.trace: trace this syscall. */

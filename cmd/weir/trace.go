@@ -166,6 +166,10 @@ func parseTrace(args []string, stdout, stderr io.Writer) (traceOpts, int, bool) 
 		return usageErr("%v", err)
 	}
 	o.json, o.quiet, o.summary, o.count = *jsonOut, *quiet, *summary, *count
+	// Quiet, the kernel programs count the calls the filters keep and
+	// write no record, unless records are needed: -c counts calls, and a
+	// COMMAND's trace starts at its execve, which only a record shows.
+	o.cfg.CountOnly = o.quiet && o.count == 0 && len(o.command) == 0
 	return o, 0, true
 }
 
@@ -374,7 +378,10 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		p.writeSummary(out)
 	}
 	out.Flush()
-	if k, err := tr.Counters(); err == nil {
+	if k, err := tr.Counters(); err == nil && o.cfg.CountOnly {
+		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d counted (no records), %d lost, %d unpaired\n",
+			k.Seen, k.Filtered, k.SampledOut, k.Counted, k.RingFull, k.Unpaired)
+	} else if err == nil {
 		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d recorded, %d lost (ring full), %d unpaired; %d printed\n",
 			k.Seen, k.Filtered, k.SampledOut, k.Emitted, k.RingFull, k.Unpaired, p.printed)
 	}

@@ -161,6 +161,20 @@ func TestTracePidExits(t *testing.T) {
 	}
 }
 
+// TestTraceQuietCounts: -q counts the calls in the kernel, with no records:
+// the one exit_group of a sleep is counted and nothing is printed.
+func TestTraceQuietCounts(t *testing.T) {
+	sleeper := exec.Command("/bin/sleep", "1")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go sleeper.Wait()
+	stdout, stderr, code := weir(t, "trace", "-q", "-e", "exit_group", "-p", strconv.Itoa(sleeper.Process.Pid))
+	if code != 0 || stdout != "" || !strings.Contains(stderr, " 0 sampled out, 1 counted (no records), 0 lost, 0 unpaired") {
+		t.Errorf("weir trace -q -p %d: exit %d, stdout %q, stderr %q; want the exit_group counted, nothing printed", sleeper.Process.Pid, code, stdout, stderr)
+	}
+}
+
 // TestTraceStringBound: a path of 255 bytes (the slot's 256 with its NUL)
 // is printed whole, one of 256 is cut and marked with "...".
 func TestTraceStringBound(t *testing.T) {

@@ -31,6 +31,8 @@ type sysWeirSysCounters struct {
 	Unpaired   uint64
 	TableFull  uint64
 	Seq        uint64
+	Counted    uint64
+	Unwoken    uint64
 }
 
 type sysWeirSysInfo struct {
@@ -79,6 +81,7 @@ const (
 	sysVarWeirCgroupLevel  = "weir_cgroup_level"
 	sysVarWeirComm         = "weir_comm"
 	sysVarWeirCommLen      = "weir_comm_len"
+	sysVarWeirCountOnly    = "weir_count_only"
 	sysVarWeirFailedOnly   = "weir_failed_only"
 	sysVarWeirFilterPids   = "weir_filter_pids"
 	sysVarWeirFollow       = "weir_follow"
@@ -168,6 +171,7 @@ type sysVariableSpecs struct {
 	WeirCgroupLevel *ebpf.VariableSpec `ebpf:"weir_cgroup_level"`
 	WeirComm        *ebpf.VariableSpec `ebpf:"weir_comm"`
 	WeirCommLen     *ebpf.VariableSpec `ebpf:"weir_comm_len"`
+	WeirCountOnly   *ebpf.VariableSpec `ebpf:"weir_count_only"`
 	WeirFailedOnly  *ebpf.VariableSpec `ebpf:"weir_failed_only"`
 	WeirFilterPids  *ebpf.VariableSpec `ebpf:"weir_filter_pids"`
 	WeirFollow      *ebpf.VariableSpec `ebpf:"weir_follow"`
@@ -233,6 +237,7 @@ type sysVariables struct {
 	WeirCgroupLevel *ebpf.Variable `ebpf:"weir_cgroup_level"`
 	WeirComm        *ebpf.Variable `ebpf:"weir_comm"`
 	WeirCommLen     *ebpf.Variable `ebpf:"weir_comm_len"`
+	WeirCountOnly   *ebpf.Variable `ebpf:"weir_count_only"`
 	WeirFailedOnly  *ebpf.Variable `ebpf:"weir_failed_only"`
 	WeirFilterPids  *ebpf.Variable `ebpf:"weir_filter_pids"`
 	WeirFollow      *ebpf.Variable `ebpf:"weir_follow"`

@@ -85,6 +85,11 @@ type Config struct {
 	FailedOnly bool
 	// Slower keeps only calls that took at least this long.
 	Slower time.Duration
+	// CountOnly counts the calls the filters and the sampler keep
+	// (Counters.Counted) and writes no record. Without FailedOnly and
+	// Slower, which need the return, a call is counted at entry and
+	// costs one program run, not two.
+	CountOnly bool
 	// SampleRate keeps 1 call in SampleRate, chosen at random after the
 	// filters; 0 and 1 keep every call.
 	SampleRate uint32
@@ -104,7 +109,7 @@ type Config struct {
 }
 
 // Counters are the kernel programs' syscall counters. For any snapshot,
-// Seen == Filtered + SampledOut + Emitted + RingFull + Unpaired; calls
+// Seen == Filtered + SampledOut + Emitted + Counted + RingFull + Unpaired; calls
 // still in progress are in none of them until they return (or, once
 // tracing stopped, until Drain counts them as unpaired).
 type Counters struct {
@@ -112,6 +117,7 @@ type Counters struct {
 	Filtered   uint64 // rejected by a filter (at entry, or failed/slower at return)
 	SampledOut uint64 // skipped by the sampler
 	Emitted    uint64 // records written to a ring
+	Counted    uint64 // kept and counted without a record (Config.CountOnly)
 	RingFull   uint64 // lost for want of room in a ring or in the in-progress table
 	Unpaired   uint64 // entered and never returned while traced (not lost: there was no return to record)
 	TableFull  uint64 // of RingFull, those that found the in-progress table full
@@ -122,6 +128,7 @@ func (c *Counters) add(o Counters) {
 	c.Filtered += o.Filtered
 	c.SampledOut += o.SampledOut
 	c.Emitted += o.Emitted
+	c.Counted += o.Counted
 	c.RingFull += o.RingFull
 	c.Unpaired += o.Unpaired
 	c.TableFull += o.TableFull
@@ -360,6 +367,7 @@ func load(cfg Config, hook Hook) (*Tracer, error) {
 		{sysVarWeirFollow, b2u(cfg.Follow)},
 		{sysVarWeirAllNumbers, b2u(len(cfg.Syscalls) == 0)},
 		{sysVarWeirFailedOnly, b2u(cfg.FailedOnly)},
+		{sysVarWeirCountOnly, b2u(cfg.CountOnly)},
 		{sysVarWeirSlowerNs, uint64(cfg.Slower)},
 		{sysVarWeirSampleRate, cfg.SampleRate},
 		{sysVarWeirCgroupId, cgID},
@@ -573,7 +581,7 @@ func (t *Tracer) Counters() (Counters, error) {
 }
 
 // CountersPerCPU returns the kernel counters of each possible CPU. On each,
-// Seen == Filtered + SampledOut + Emitted + RingFull + Unpaired. Calls
+// Seen == Filtered + SampledOut + Emitted + Counted + RingFull + Unpaired. Calls
 // found in progress when tracing stopped are not in them (Counters adds
 // them).
 func (t *Tracer) CountersPerCPU() ([]Counters, error) {
@@ -584,7 +592,7 @@ func (t *Tracer) CountersPerCPU() ([]Counters, error) {
 	out := make([]Counters, len(vals))
 	for i, v := range vals {
 		out[i] = Counters{Seen: v.Seen, Filtered: v.Filtered, SampledOut: v.SampledOut, Emitted: v.Emitted,
-			RingFull: v.RingFull, Unpaired: v.Unpaired, TableFull: v.TableFull}
+			Counted: v.Counted, RingFull: v.RingFull, Unpaired: v.Unpaired, TableFull: v.TableFull}
 	}
 	return out, nil
 }

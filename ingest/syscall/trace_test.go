@@ -135,11 +135,11 @@ func collect(t *testing.T, tr *Tracer) ([]Call, Counters) {
 	return calls, k
 }
 
-// checkBalance asserts seen = filtered + sampled_out + emitted + ring_full
-// + unpaired, in the sum and on every CPU.
+// checkBalance asserts seen = filtered + sampled_out + emitted + counted +
+// ring_full + unpaired, in the sum and on every CPU.
 func checkBalance(t *testing.T, tr *Tracer, k Counters) {
 	t.Helper()
-	if k.Seen != k.Filtered+k.SampledOut+k.Emitted+k.RingFull+k.Unpaired {
+	if k.Seen != k.Filtered+k.SampledOut+k.Emitted+k.Counted+k.RingFull+k.Unpaired {
 		t.Errorf("counters do not balance: %+v", k)
 	}
 	per, err := tr.CountersPerCPU()
@@ -147,7 +147,7 @@ func checkBalance(t *testing.T, tr *Tracer, k Counters) {
 		t.Fatal(err)
 	}
 	for cpu, c := range per {
-		if c.Seen != c.Filtered+c.SampledOut+c.Emitted+c.RingFull+c.Unpaired {
+		if c.Seen != c.Filtered+c.SampledOut+c.Emitted+c.Counted+c.RingFull+c.Unpaired {
 			t.Errorf("cpu %d counters do not balance: %+v", cpu, c)
 		}
 	}
@@ -329,6 +329,31 @@ func TestFailedOnly(t *testing.T) {
 	if k.Filtered < 11 {
 		t.Errorf("filtered %d; the successful openat and 10 getpid make 11", k.Filtered)
 	}
+}
+
+// TestCountOnly: counting only, the calls the filters keep are counted
+// and no record is written, at entry without a return filter and at
+// return with one.
+func TestCountOnly(t *testing.T) {
+	t.Run("entry", func(t *testing.T) {
+		h := startHelper(t, "getpid:100", "enoent")
+		tr := openTracer(t, Config{Pids: []int{h.pid()}, CountOnly: true, Syscalls: nrs(t, "getpid")})
+		h.run(t)
+		calls, k := collect(t, tr)
+		if len(calls) != 0 || k.Emitted != 0 || k.Counted != 100 {
+			t.Fatalf("recorded:\n%scounters %+v; want no record and the 100 getpid counted", dump(calls), k)
+		}
+	})
+	t.Run("failed", func(t *testing.T) {
+		dir := t.TempDir()
+		h := startHelper(t, "open:"+filepath.Join(dir, "x"), "enoent", "getpid:10")
+		tr := openTracer(t, Config{Pids: []int{h.pid()}, CountOnly: true, FailedOnly: true, Syscalls: nrs(t, "openat,getpid")})
+		h.run(t)
+		calls, k := collect(t, tr)
+		if len(calls) != 0 || k.Emitted != 0 || k.Counted != 1 || k.Filtered < 11 {
+			t.Fatalf("recorded:\n%scounters %+v; want no record, the failed openat counted and 11 calls filtered out", dump(calls), k)
+		}
+	})
 }
 
 // TestSlower keeps a 30 ms sleep and drops fast calls.
