@@ -190,3 +190,59 @@ func TestTraceStringBound(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceArgCount: a call weir does not decode prints as many arguments
+// as it takes, as strace does, in text and in JSON, not all six argument
+// registers.
+func TestTraceArgCount(t *testing.T) {
+	want := map[string]int{"set_tid_address": 1, "set_robust_list": 2}
+	for name := range want {
+		nr, _ := ksys.Number(name)
+		if _, ok := ksys.ArgCount(nr); !ok {
+			t.Skipf("the kernel does not say how many arguments %s takes here (no tracefs)", name)
+		}
+	}
+	for _, j := range []bool{false, true} {
+		args := []string{"trace", "-e", "set_tid_address,set_robust_list", "--", "/bin/true"}
+		if j {
+			args = append([]string{"trace", "-j"}, args[1:]...)
+		}
+		stdout, stderr, code := weir(t, args...)
+		if code != 0 {
+			t.Fatalf("weir %q: exit %d\n%s", args, code, stderr)
+		}
+		seen := map[string]bool{}
+		for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+			var name string
+			var n int
+			if j {
+				var c struct {
+					Syscall string            `json:"syscall"`
+					Args    map[string]string `json:"args"`
+				}
+				if err := json.Unmarshal([]byte(l), &c); err != nil {
+					t.Fatalf("line %q: %v", l, err)
+				}
+				name, n = c.Syscall, len(c.Args)
+			} else {
+				for s := range want {
+					if _, a, ok := strings.Cut(l, " "+s+"("); ok {
+						a, _, _ = strings.Cut(a, ") = ")
+						name, n = s, strings.Count(a, ",")+1
+					}
+				}
+			}
+			if _, ok := want[name]; !ok {
+				t.Errorf("weir %q printed %q; want only %v", args, l, want)
+				continue
+			}
+			seen[name] = true
+			if n != want[name] {
+				t.Errorf("weir %q: %s has %d arguments; want %d: %s", args, name, n, want[name], l)
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("weir %q printed %v; want %v:\n%s", args, seen, want, stdout)
+		}
+	}
+}

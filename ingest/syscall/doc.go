@@ -9,5 +9,7 @@
 //
 // The syscall names and numbers of the running architecture come from
 // tables generated from golang.org/x/sys (internal/mksysnum); Format and
-// AppendJSON turn a record into strace-like text or a JSON object.
+// AppendJSON turn a record into strace-like text or a JSON object. How
+// many arguments a call takes comes from the running kernel's syscall
+// trace events in tracefs (ArgCount).
 package syscall

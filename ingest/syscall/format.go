@@ -195,7 +195,13 @@ func decodeArgs(v *cabi.SyscallView, name string) []Arg {
 	case "exit", "exit_group":
 		return []Arg{num("status", uint64(int64(int32(a[0]))))}
 	}
-	out := make([]Arg, 6)
+	// Any other call: its argument registers as numbers, as many as
+	// the kernel says it takes (all six when it does not say).
+	n := len(a)
+	if c, ok := ArgCount(h.Nr); ok {
+		n = c
+	}
+	out := make([]Arg, n)
 	for i := range out {
 		out[i] = hex("arg"+strconv.Itoa(i), a[i])
 	}

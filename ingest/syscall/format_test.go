@@ -2,6 +2,7 @@ package syscall
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"unsafe"
@@ -37,7 +38,23 @@ func nr(t *testing.T, name string) uint32 {
 	return n
 }
 
+// withArgCounts makes ArgCount return counts for the rest of the test.
+func withArgCounts(t *testing.T, counts map[string]int) {
+	c := make([]int8, len(sysNames))
+	for nr, name := range sysNames {
+		c[nr] = -1
+		if n, ok := counts[name]; ok {
+			c[nr] = int8(n)
+		}
+	}
+	old := argCounts
+	argCounts = func() []int8 { return c }
+	t.Cleanup(func() { argCounts = old })
+}
+
 func TestFormat(t *testing.T) {
+	withArgCounts(t, map[string]int{"kill": 2, "getuid": 0})
+	junk := [6]uint64{0x11, 0x22, 0x33, 0x44, 0x55, 0x66}
 	comm := [16]byte{'c', 'a', 't'}
 	for _, tc := range []struct {
 		name   string
@@ -61,6 +78,11 @@ func TestFormat(t *testing.T) {
 		{"mmap", cabi.SyscallRecord{Args: [6]uint64{0, 4096, unix.PROT_READ | unix.PROT_WRITE, 0x22, uint64(0xffffffff), 0}, Ret: 0x7f0000000000},
 			"", "", `cat 10/11 mmap(0x0, 4096, PROT_READ|PROT_WRITE, 0x22, -1, 0) = 0x7f0000000000 <0.000000>`},
 		{"exit_group", cabi.SyscallRecord{Flags: cabi.SysNoReturn, Args: [6]uint64{3}}, "", "", `cat 10/11 exit_group(3) = ?`},
+		// Calls weir does not decode: as many arguments as the kernel
+		// says they take, all six registers when it does not say.
+		{"kill", cabi.SyscallRecord{Args: junk}, "", "", `cat 10/11 kill(0x11, 0x22) = 0 <0.000000>`},
+		{"getuid", cabi.SyscallRecord{Args: junk}, "", "", `cat 10/11 getuid() = 0 <0.000000>`},
+		{"ioctl", cabi.SyscallRecord{Args: junk}, "", "", `cat 10/11 ioctl(0x11, 0x22, 0x33, 0x44, 0x55, 0x66) = 0 <0.000000>`},
 	} {
 		tc.h.Nr = nr(t, tc.name)
 		tc.h.Pid, tc.h.Tid, tc.h.Comm = 10, 11, comm
@@ -77,9 +99,71 @@ func TestFormat(t *testing.T) {
 		if err := json.Unmarshal(c.AppendJSON(nil), &j); err != nil || j["syscall"] != tc.name || j["comm"] != "cat" {
 			t.Errorf("%s: JSON %s: %v", tc.name, c.AppendJSON(nil), err)
 		}
+		if args, _ := j["args"].(map[string]any); len(args) != len(c.Args) {
+			t.Errorf("%s: JSON args %v; want %d", tc.name, j["args"], len(c.Args))
+		}
 		if c.NoReturn != (j["ret"] == nil) {
 			t.Errorf("%s: JSON ret %v for a call that %s", tc.name, j["ret"], map[bool]string{true: "did not return", false: "returned"}[c.NoReturn])
 		}
+	}
+}
+
+func TestParseArgCount(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want int
+	}{{"getpid", 0}, {"kill", 2}, {"openat", 4}, {"newstat", 2}} {
+		b, err := os.ReadFile("testdata/tracefs/events/syscalls/sys_enter_" + tc.name + "/format")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := parseArgCount(string(b)); n != tc.want || !ok {
+			t.Errorf("parseArgCount(sys_enter_%s) = %d, %v; want %d, true", tc.name, n, ok, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "format:\n\tfield:int common_pid;\toffset:4;\n\tfield:long ret;\toffset:8;\n",
+		"\tfield:int __syscall_nr;\n" + strings.Repeat("\tfield:long a;\n", 7)} {
+		if n, ok := parseArgCount(bad); ok {
+			t.Errorf("parseArgCount(%q) = %d, true; want false", bad, n)
+		}
+	}
+}
+
+// TestReadArgCounts reads a tracefs copy holding the events of getpid,
+// kill, openat and newstat (stat's: the event is named after the kernel
+// function).
+func TestReadArgCounts(t *testing.T) {
+	c, err := readArgCounts("testdata/tracefs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"getpid": 0, "kill": 2, "openat": 4, "stat": 2, "read": -1}
+	for name, n := range want {
+		if nr, ok := Number(name); ok && int(c[nr]) != n {
+			t.Errorf("readArgCounts: %s takes %d arguments; want %d", name, c[nr], n)
+		}
+	}
+	if _, err := readArgCounts(t.TempDir()); err == nil {
+		t.Errorf("readArgCounts of an empty directory: nil error")
+	}
+}
+
+// TestArgCount asks the running kernel.
+func TestArgCount(t *testing.T) {
+	if _, ok := ArgCount(nr(t, "getpid")); !ok {
+		t.Skip("the kernel's syscall events cannot be read here (no tracefs, or no CAP_SYS_ADMIN to mount it)")
+	}
+	for name, want := range map[string]int{"getpid": 0, "kill": 2, "openat": 4, "mmap": 6, "set_tid_address": 1, "stat": 2, "fstat": 2, "uname": 1} {
+		n, ok := Number(name)
+		if !ok {
+			continue // arm64 has no stat
+		}
+		if got, ok := ArgCount(n); got != want || !ok {
+			t.Errorf("ArgCount(%s) = %d, %v; want %d, true", name, got, ok, want)
+		}
+	}
+	if n, ok := ArgCount(1 << 20); ok {
+		t.Errorf("ArgCount(1<<20) = %d, true; want false", n)
 	}
 }
 
