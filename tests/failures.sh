@@ -91,6 +91,9 @@ check "trace: unknown syscall" 2 '^weir trace: --syscalls: unknown syscall "cone
 check "trace: --sample 0" 2 "^weir trace: --sample 0: want 1" -- "$weir" trace --sample 0
 check "trace: a command that does not exist" 127 '^weir trace: command "weir-no-such-command": executable file not found' -- "$weir" trace -- weir-no-such-command
 check "trace: the command's exit status" 3 "" -- "$weir" trace -q -- sh -c "exit 3"
+check "trace: --cgroup not in cgroup v2" 2 "^weir trace: --cgroup: /tmp is not a cgroup v2 directory; the cgroup v2 hierarchy is mounted at /" -- "$weir" trace --cgroup /tmp
+check "trace: --cgroup that does not exist" 2 "^weir trace: --cgroup: /sys/fs/cgroup/weir-no-such does not exist.* mounted at /" -- "$weir" trace --cgroup /sys/fs/cgroup/weir-no-such
+check "trace: --cgroup relative" 2 '^weir trace: --cgroup: cgroup "weir/no-such": /.*/weir/no-such does not exist \(a relative path is taken from the cgroup v2 mount, /' -- "$weir" trace --cgroup weir/no-such
 
 echo "## inputs are bounded"
 check "validate: /dev/zero" 2 "larger than the limit of 4194304 bytes" -- sh -c "'$weir' validate -c - </dev/zero"

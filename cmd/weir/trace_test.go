@@ -102,11 +102,25 @@ func TestTraceJSONAndSummary(t *testing.T) {
 // TestTraceErrors: bad flags exit 2 naming the flag, a command that does
 // not exist exits 127.
 func TestTraceErrors(t *testing.T) {
-	for _, c := range []struct {
+	type errCase struct {
 		args []string
 		code int
 		want string
-	}{
+	}
+	// --cgroup takes a directory in the cgroup v2 hierarchy; the errors
+	// say where that is mounted.
+	var cgroupCases []errCase
+	if root, err := ksys.Cgroup2Root(); err == nil {
+		cgroupCases = []errCase{
+			{[]string{"trace", "--cgroup", "/tmp"}, 2, "weir trace: --cgroup: /tmp is not a cgroup v2 directory; the cgroup v2 hierarchy is mounted at " + root + "\n"},
+			{[]string{"trace", "--cgroup", "/sys/fs/cgroup/does-not-exist"}, 2, "weir trace: --cgroup: /sys/fs/cgroup/does-not-exist does not exist"},
+			{[]string{"trace", "--cgroup", "/sys/fs/cgroup/does-not-exist"}, 2, "mounted at " + root + "\n"},
+			{[]string{"trace", "--cgroup", "no/such/weir"}, 2, `weir trace: --cgroup: cgroup "no/such/weir": ` + root + "/no/such/weir does not exist (a relative path is taken from the cgroup v2 mount, " + root + ")\n"},
+			{[]string{"trace", "--cgroup", strings.Repeat("../", strings.Count(root, "/")) + "tmp"}, 2, "weir trace: --cgroup: /tmp is not a cgroup v2 directory; the cgroup v2 hierarchy is mounted at " + root + "\n"},
+			{[]string{"trace", "--cgroup", root + "/cgroup.procs"}, 2, "weir trace: --cgroup: " + root + "/cgroup.procs is not a cgroup directory\n"},
+		}
+	}
+	for _, c := range append([]errCase{
 		{[]string{"trace", "-e", "opn"}, 2, `weir trace: --syscalls: unknown syscall "opn" on ` + "amd64"},
 		{[]string{"trace", "-e", "conect"}, 2, "did you mean connect?"},
 		{[]string{"trace", "--sample", "0"}, 2, "--sample 0"},
@@ -118,7 +132,7 @@ func TestTraceErrors(t *testing.T) {
 		{[]string{"trace", "--slower", "soon"}, 2, `invalid argument "soon"`},
 		{[]string{"trace", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"trace", "--", "/no/such/weir-command"}, 127, `weir trace: command "/no/such/weir-command": no such file or directory`},
-	} {
+	}, cgroupCases...) {
 		if c.want == `weir trace: --syscalls: unknown syscall "opn" on amd64` {
 			c.want = strings.Replace(c.want, "amd64", archName(), 1)
 		}

@@ -270,7 +270,9 @@ func Cgroup2Root() (string, error) {
 }
 
 // ResolveCgroup returns the id and depth (the root being 0) of a cgroup v2
-// given by path: absolute under the cgroup v2 mount, or relative to it.
+// given by path: absolute under the cgroup v2 mount, relative to it, or
+// absolute from the hierarchy's root as /proc/PID/cgroup shows it
+// (/system.slice). Its errors say where the cgroup v2 hierarchy is mounted.
 func ResolveCgroup(path string) (id uint64, level uint32, err error) {
 	root, err := Cgroup2Root()
 	if err != nil {
@@ -278,14 +280,31 @@ func ResolveCgroup(path string) (id uint64, level uint32, err error) {
 	}
 	full := filepath.Clean(path)
 	if full != root && !strings.HasPrefix(full, root+"/") {
-		full = filepath.Join(root, path)
+		under := filepath.Join(root, path)
+		if filepath.IsAbs(path) {
+			if _, err := os.Stat(under); err != nil {
+				return 0, 0, notCgroup2(full, root)
+			}
+		}
+		full = under
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(full, &st); err != nil {
-		return 0, 0, fmt.Errorf("cgroup %q: %w", path, err)
+		switch {
+		case !errors.Is(err, unix.ENOENT):
+			return 0, 0, fmt.Errorf("cgroup %q: %w", path, err)
+		case filepath.IsAbs(path):
+			return 0, 0, fmt.Errorf("%s does not exist in the cgroup v2 hierarchy mounted at %s", full, root)
+		}
+		return 0, 0, fmt.Errorf("cgroup %q: %s does not exist (a relative path is taken from the cgroup v2 mount, %s)", path, full, root)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return 0, 0, fmt.Errorf("cgroup %q: %s is not a cgroup directory", path, full)
+		return 0, 0, fmt.Errorf("%s is not a cgroup directory", full)
+	}
+	// A relative path can climb out of the mount with "..".
+	var fs unix.Statfs_t
+	if err := unix.Statfs(full, &fs); err != nil || fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return 0, 0, notCgroup2(full, root)
 	}
 	rel := strings.TrimPrefix(strings.TrimPrefix(full, root), "/")
 	if rel != "" {
@@ -293,6 +312,19 @@ func ResolveCgroup(path string) (id uint64, level uint32, err error) {
 	}
 	// On cgroup v2 a cgroup's id is its directory's inode number.
 	return st.Ino, level, nil
+}
+
+// notCgroup2 says why path, absolute and outside the cgroup v2 mount at
+// root, is no cgroup v2.
+func notCgroup2(path, root string) error {
+	var fs unix.Statfs_t
+	switch err := unix.Statfs(path, &fs); {
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("%s does not exist, and is not under the cgroup v2 hierarchy, which is mounted at %s", path, root)
+	case err == nil && fs.Type == unix.CGROUP_SUPER_MAGIC:
+		return fmt.Errorf("%s is not a cgroup v2 directory (it is cgroup v1); the cgroup v2 hierarchy is mounted at %s", path, root)
+	}
+	return fmt.Errorf("%s is not a cgroup v2 directory; the cgroup v2 hierarchy is mounted at %s", path, root)
 }
 
 // open loads and attaches the programs of one hook.
