@@ -29,24 +29,30 @@ import (
 const traceUsage = `Usage: weir trace [flags] [-- COMMAND [ARGS...]]
 
 Trace syscalls with eBPF, like strace or perf trace, at a fraction of their
-cost: the filters run in the kernel, so calls they reject cost a few
-nanoseconds and reach no one. By default one line per call:
+cost: the filters run in the kernel, so a call they reject is dropped there
+and never copied out to weir. By default one line per call:
 
   TIME COMM PID/TID SYSCALL(ARGS) = RETURN <DURATION in seconds>
 
+ARGS are decoded for the common calls (paths, socket addresses, flags,
+fds, counts); for the others they are the raw argument values in hex, as
+many as the kernel says the call takes. RETURN is -1 and the errno name for
+a failed call, and ? for one that does not return (exit_group). At exit,
+weir prints on stderr how many calls it saw and what became of them.
+
 Without a command, weir traces every process but itself (narrow it with
---pid, --comm, --cgroup) until interrupted or -c calls were printed, or,
-with --pid and no --follow, until every pid has exited. With
--- COMMAND, weir starts the command held at a gate, adds it to the trace,
-lets it run from its execve on, and exits with its status when it ends
-(127 when it cannot be started).
+--pid, --comm, --cgroup) until interrupted, or until -c COUNT calls are
+printed, or, with --pid and no --follow, until every pid has exited.
+With -- COMMAND, weir starts COMMAND, traces it from its execve on (add
+--follow to trace the processes it starts too), and exits with its exit
+status when it ends (127 when it cannot be started).
 
 Examples:
-  weir trace -- /bin/true                   every call of /bin/true
+  weir trace -- /bin/true                         every call of /bin/true
   weir trace --follow --syscalls execve -- make   every program make runs
-  weir trace -p 1234 --failed               the failed calls of pid 1234
-  weir trace --comm nginx --slower 10ms     nginx's calls over 10 ms
-  weir trace --summary -- ls                counts, errors and latency per syscall
+  weir trace -p 1234 --failed                     the failed calls of pid 1234
+  weir trace --comm nginx --slower 10ms           nginx's calls of 10 ms or more
+  weir trace --summary -- ls                      counts, errors and latency per syscall
 
 Tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON.
 
@@ -78,20 +84,20 @@ func parseTrace(args []string, stdout, stderr io.Writer) (traceOpts, int, bool) 
 	fs.SortFlags = false
 	var (
 		o        traceOpts
-		pids     = fs.IntSliceP("pid", "p", nil, "trace this process or thread (repeat, or comma-separate, for several)")
-		follow   = fs.BoolP("follow", "f", false, "also trace the children the traced processes (or COMMAND) fork from now on, and theirs")
-		comms    = fs.StringArray("comm", nil, "trace tasks whose name starts with NAME (repeat for several, at most 8)")
-		cgroup   = fs.String("cgroup", "", "trace tasks in this cgroup v2 or below it (a path under the cgroup v2 mount, such as /sys/fs/cgroup or /sys/fs/cgroup/unified)")
-		syscalls = fs.StringP("syscalls", "e", "", "trace only these syscalls: a comma-separated LIST of names or numbers")
+		pids     = fs.IntSliceP("pid", "p", nil, "trace the process `PID` (all its threads), or only the thread PID if it is a thread id (repeat, or comma-separate, for several)")
+		follow   = fs.BoolP("follow", "f", false, "also trace the processes the traced ones (or COMMAND) start from now on, and theirs in turn")
+		comms    = fs.StringArray("comm", nil, "trace processes and threads whose name (comm, as in /proc/PID/comm) starts with `NAME` (repeat for several, at most 8)")
+		cgroup   = fs.String("cgroup", "", "trace tasks in the cgroup v2 at `PATH` or below it: a directory under the cgroup v2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems), or a path relative to that mount (system.slice/nginx.service)")
+		syscalls = fs.StringP("syscalls", "e", "", "trace only these syscalls: a comma-separated `LIST` of names or numbers (openat,connect)")
 		failed   = fs.Bool("failed", false, "print only failed calls (return value -4095..-1)")
-		slower   = fs.Duration("slower", 0, "print only calls that took at least this DURATION (such as 1ms)")
-		sample   = fs.Uint32("sample", 1, "keep 1 call in N, at random, after the filters")
+		slower   = fs.Duration("slower", 0, "print only calls that took at least `DURATION` (such as 1ms)")
+		sample   = fs.Uint32("sample", 1, "keep 1 call in `N`, at random, after the filters")
 		jsonOut  = fs.BoolP("json", "j", false, "print one JSON object per call instead of text")
-		count    = fs.Uint64P("count", "c", 0, "exit after printing this many calls (0: no limit)")
+		count    = fs.Uint64P("count", "c", 0, "exit after printing `COUNT` calls (0: no limit)")
 		quiet    = fs.BoolP("quiet", "q", false, "print nothing per call; only the counters at exit")
 		summary  = fs.Bool("summary", false, "print no calls; at exit, per-syscall counts, errors and latency percentiles (like strace -c)")
-		ringSize = fs.String("ring-size", "4MiB", "SIZE of each CPU's ring buffer, a power of two")
-		hook     = fs.String("hook", "auto", "kernel hook: auto (tp_btf, else raw tracepoints), tp_btf or raw")
+		ringSize = fs.String("ring-size", "4MiB", "`SIZE` of each CPU's ring buffer, a power of two such as 1MiB or 16MiB")
+		hook     = fs.String("hook", "auto", "kernel `HOOK`: auto (tp_btf, else raw tracepoints), tp_btf or raw")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), traceUsage)

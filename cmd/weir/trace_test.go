@@ -260,3 +260,23 @@ func TestTraceArgCount(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceHelp: the flags show what they take by name, as the text
+// refers to them, not pflag's type names.
+func TestTraceHelp(t *testing.T) {
+	stdout, stderr, code := weir(t, "trace", "--help")
+	if code != 0 || stderr != "" {
+		t.Fatalf("weir trace --help: exit %d, stderr %q", code, stderr)
+	}
+	for _, want := range []string{"-p, --pid PID ", "--comm NAME ", "--cgroup PATH ", "-e, --syscalls LIST ", "--slower DURATION ",
+		"--sample N ", "-c, --count COUNT ", "--ring-size SIZE ", "--hook HOOK ", "-c COUNT calls"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("weir trace --help has no %q:\n%s", want, stdout)
+		}
+	}
+	for _, bad := range []string{" ints ", " stringArray ", " string ", " uint32 ", " uint ", " duration "} {
+		if strings.Contains(stdout, bad) {
+			t.Errorf("weir trace --help names a flag's Go type, %q:\n%s", bad, stdout)
+		}
+	}
+}
