@@ -5,11 +5,13 @@
 // cgroup subtree, failed calls, slow calls) and 1-in-N random sampling, and
 // reads the records they write, one per call with its arguments, return
 // value and duration, from per-CPU rings through ingest/ring, merged by
-// time.
+// time. Config.CountOnly counts the calls the filters keep without writing
+// records, which is what weir trace -q does.
 //
 // The syscall names and numbers of the running architecture come from
-// tables generated from golang.org/x/sys (internal/mksysnum); Format and
-// AppendJSON turn a record into strace-like text or a JSON object. How
+// tables generated from golang.org/x/sys (internal/mksysnum); Decode turns
+// a record into a Call, whose AppendText and AppendJSON give strace-like
+// text or a JSON object. How
 // many arguments a call takes comes from the running kernel's syscall
 // trace events in tracefs (ArgCount).
 package syscall
