@@ -45,7 +45,9 @@ Without a command, weir traces every process but itself (narrow it with
 printed, or, with --pid and no --follow, until every pid has exited.
 With -- COMMAND, weir starts COMMAND, traces it from its execve on (add
 --follow to trace the processes it starts too), and exits with its exit
-status when it ends (127 when it cannot be started).
+status when it ends (127 when it cannot be started). With --follow, weir
+also waits for the processes COMMAND left running, daemons included, as
+strace -f does; interrupt it to stop sooner.
 
 Examples:
   weir trace -- /bin/true                         every call of /bin/true
@@ -237,7 +239,10 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	var child *exec.Cmd
 	var gate *os.File
+	// exited closes when the command has ended and, with --follow, every
+	// process it left behind too; status is the command's.
 	exited := make(chan struct{})
+	cmdExited := make(chan struct{})
 	if len(o.command) > 0 {
 		if _, err := exec.LookPath(o.command[0]); err != nil {
 			for errors.Unwrap(err) != nil {
@@ -255,6 +260,14 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			fmt.Fprintf(stderr, "weir trace: %v\n", err)
 			return 1
+		}
+		if o.cfg.Follow {
+			// Orphans among the command's descendants (daemons) are
+			// reparented to weir rather than to init, so weir can wait
+			// for them as it traces them.
+			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+				fmt.Fprintf(stderr, "weir trace: warning: become a subreaper: %v; processes the command leaves behind are not waited for\n", err)
+			}
 		}
 		child = exec.Command(self, append([]string{traceGate, "--"}, o.command...)...)
 		child.Stdin, child.Stdout, child.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -307,6 +320,10 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() {
 			err := child.Wait()
 			status = exitStatus(child.ProcessState, err)
+			close(cmdExited)
+			if o.cfg.Follow {
+				reapAll()
+			}
 			close(exited)
 		}()
 	}
@@ -395,12 +412,28 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if ctx.Err() != nil {
 			child.Process.Signal(syscall.SIGTERM)
 		}
-		<-exited
+		<-cmdExited
 		if code == 0 {
 			code = status
 		}
 	}
 	return code
+}
+
+// reapAll waits for every child weir has, until none is left: with
+// weir a subreaper, these are the processes the traced command left
+// behind.
+func reapAll() {
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return // ECHILD: none left
+		}
+	}
 }
 
 // pidAlive reports whether pid names a live process or thread (a zombie

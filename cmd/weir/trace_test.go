@@ -66,6 +66,17 @@ func TestTraceFollow(t *testing.T) {
 	}
 }
 
+// TestTraceFollowWaits: with --follow, weir waits for what the command
+// left running (here a background job that outlives its shell) and traces
+// it to its end; the exit status stays the command's.
+func TestTraceFollowWaits(t *testing.T) {
+	script := `(sleep 0.3; /bin/true) & exit 3`
+	stdout, stderr, code := weir(t, "trace", "--follow", "-e", "execve", "--", "/bin/sh", "-c", script)
+	if code != 3 || !strings.Contains(stdout, `execve("/bin/true"`) {
+		t.Errorf("weir trace --follow -- sh -c %q: exit %d; want 3 and the background job's execve of /bin/true in:\n%s\n%s", script, code, stdout, stderr)
+	}
+}
+
 // TestTraceJSONAndSummary: -j prints one JSON object per call; --summary
 // prints a table instead of the calls.
 func TestTraceJSONAndSummary(t *testing.T) {
