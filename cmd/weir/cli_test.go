@@ -120,6 +120,7 @@ func TestHelpExitStatus(t *testing.T) {
 	for _, args := range [][]string{
 		{"help"}, {"run", "--help"}, {"validate", "--help"}, {"bench", "--help"}, {"capture", "--help"},
 		{"plugin", "--help"}, {"plugin", "inspect", "--help"}, {"version", "--help"}, {"buffer", "--help"},
+		{"trace", "--help"},
 	} {
 		stdout, _, code := weir(t, args...)
 		i := strings.Index(stdout, "Exit status:")

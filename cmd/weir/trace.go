@@ -58,6 +58,13 @@ Examples:
 
 Tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON.
 
+Exit status: 0 when the trace ran and stopped (a signal, -c, or every --pid
+gone), 1 when it could not start (privileges, a --pid that names no
+process, the kernel refused the programs) or failed while running, 2 for
+bad flags. With -- COMMAND, the command's own status instead once it ran
+(128+N when signal N ended it), and 127 when it could not be started.
+(Never 3, a plugin fault: trace loads no plugin.)
+
 Flags:
 `
 
