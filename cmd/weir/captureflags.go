@@ -154,7 +154,7 @@ func parseCapture(args []string, stdout, stderr io.Writer) (captureOpts, int, bo
 		return o, code, false
 	}
 	usageErr := func(format string, a ...any) (captureOpts, int, bool) {
-		fmt.Fprintf(stderr, "weir capture: "+format+"\nRun 'weir capture --help' for usage.\n", a...)
+		fmt.Fprintf(stderr, "weir capture: "+format+"\n"+helpHint("capture"), a...)
 		return o, 2, false
 	}
 	expr := strings.Join(fs.Args(), " ")

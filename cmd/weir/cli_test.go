@@ -31,8 +31,10 @@ func weir(t *testing.T, args ...string) (stdout, stderr string, code int) {
 }
 
 // TestFlagErrors checks that every command reports a bad flag on stderr,
-// naming the command, the flag and what is wrong with it, and points at
-// --help, with exit status 2 and nothing on stdout.
+// naming the command, the flag and what is wrong with it, then gives its
+// usage line and points at --help, with exit status 2 and nothing on
+// stdout (issue 11: "every flag error prints the flag, the problem and the
+// usage line").
 func TestFlagErrors(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -52,6 +54,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"plugin", "inspect", "--frob"}, []string{"weir plugin inspect: unknown flag: --frob"}},
 		{[]string{"capture", "--frob"}, []string{"weir capture: unknown flag: --frob"}},
 		{[]string{"capture", "-i"}, []string{"weir capture: flag needs an argument: 'i' in -i"}},
+		{[]string{"trace", "--frob"}, []string{"weir trace: unknown flag: --frob"}},
+		{[]string{"trace", "-c", "x"}, []string{"weir trace: ", `"x"`, "--count"}},
+		{[]string{"buffer", "--frob"}, []string{"weir buffer: unknown flag: --frob"}},
 	} {
 		stdout, stderr, code := weir(t, c.args...)
 		if code != 2 {
@@ -64,10 +69,22 @@ func TestFlagErrors(t *testing.T) {
 		if name == "plugin" {
 			name = "plugin inspect"
 		}
-		for _, w := range append(c.want, "Run 'weir "+name+" --help' for usage.") {
+		want := append(c.want, "\nUsage: "+synopses[name]+"\n", "Run 'weir "+name+" --help' for details.")
+		for _, w := range want {
 			if !strings.Contains(stderr, w) {
 				t.Errorf("weir %q: stderr %q; want it to contain %q", c.args, stderr, w)
 			}
+		}
+	}
+}
+
+// TestSynopses checks that the usage line a usage error prints is the one
+// in the command's help.
+func TestSynopses(t *testing.T) {
+	for name, synopsis := range synopses {
+		stdout, _, code := weir(t, append(strings.Fields(name), "--help")...)
+		if code != 0 || !strings.Contains(stdout, synopsis) {
+			t.Errorf("weir %s --help: exit %d, help lacks the usage line %q:\n%s", name, code, synopsis, stdout)
 		}
 	}
 }

@@ -16,9 +16,10 @@ import (
 // "plugin inspect"), the same way for every command. -h or --help prints
 // fs.Usage to stdout and gives exit status 0. A flag error (an unknown flag,
 // a missing or malformed value) prints "weir CMD: " and the error, which
-// names the flag and the problem, then a pointer to --help, on stderr, and
-// gives exit status 2. ok is true when the command should go on, and code
-// is the exit status when it should not.
+// names the flag and the problem, then the command's usage line and a
+// pointer to --help (helpHint), on stderr, and gives exit status 2. ok is
+// true when the command should go on, and code is the exit status when it
+// should not.
 //
 // fs.Usage must write to fs.Output(), which parseFlags sets to stderr
 // after parsing, so later usage errors go there.
@@ -48,9 +49,25 @@ func parseFlags(fs *pflag.FlagSet, cmd string, args []string, stdout, stderr io.
 	}
 }
 
-// helpHint is the line that follows a usage error of the command cmd.
+// synopses holds each command's usage line, as its help gives it.
+var synopses = map[string]string{
+	"bench":          "weir bench [flags]",
+	"buffer":         "weir buffer DIR...",
+	"capture":        "weir capture -i IFACE [-i IFACE ...] [flags] [filter expression]",
+	"plugin inspect": "weir plugin inspect PATH... [--json]",
+	"run":            "weir run -c FILE [flags]",
+	"trace":          "weir trace [flags] [-- COMMAND [ARGS...]]",
+	"validate":       "weir validate -c FILE [flags]",
+}
+
+// helpHint is what follows a usage error of the command cmd: its usage
+// line and a pointer to its help.
 func helpHint(cmd string) string {
-	return fmt.Sprintf("Run 'weir %s --help' for usage.\n", cmd)
+	usage := ""
+	if s, ok := synopses[cmd]; ok {
+		usage = "Usage: " + s + "\n"
+	}
+	return fmt.Sprintf("%sRun 'weir %s --help' for details.\n", usage, cmd)
 }
 
 // sizeFlag is a pflag.Value holding a byte size given as 4MiB, 64KiB or a
