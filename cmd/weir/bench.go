@@ -141,7 +141,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "weir bench: %v\n", err)
+		// bench.Run's errors start with "bench: ", which the command's
+		// own prefix already says.
+		fmt.Fprintf(stderr, "weir bench: %s\n", strings.TrimPrefix(err.Error(), "bench: "))
 		if res == nil {
 			return 1
 		}

@@ -99,8 +99,8 @@ func TestBenchUsageErrors(t *testing.T) {
 	// write) exits 1 with the reason.
 	out.Reset()
 	errOut.Reset()
-	if code := runBench([]string{"--events", "10", "--hdr-log", t.TempDir()}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "write histogram log") {
-		t.Errorf("weir bench --hdr-log DIR exit %d, stderr %q; want 1 and why", code, errOut.String())
+	if code := runBench([]string{"--events", "10", "--hdr-log", t.TempDir()}, &out, &errOut); code != 1 || !strings.HasPrefix(errOut.String(), "weir bench: write histogram log") {
+		t.Errorf("weir bench --hdr-log DIR exit %d, stderr %q; want 1 and why, after one \"weir bench: \"", code, errOut.String())
 	}
 	// A run that fails (unknown operator) exits 1 with the engine's error.
 	out.Reset()
