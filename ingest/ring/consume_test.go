@@ -88,11 +88,13 @@ func TestConsumeStop(t *testing.T) {
 	if want := prod - 7*(64+recHdrSize); cons != want {
 		t.Fatalf("consumer at %d; want %d, before the 7 records left", cons, want)
 	}
+	// A timeout no run reaches: returning well before it is returning at
+	// once, however busy the machine.
 	start := time.Now()
-	if n, err := r.Consume(take(3), time.Second); n != 0 || err != nil {
+	if n, err := r.Consume(take(3), time.Minute); n != 0 || err != nil {
 		t.Fatalf("Consume refusing the first record = %d, %v; want 0, nil at once", n, err)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	if d := time.Since(start); d > 20*time.Second {
 		t.Fatalf("Consume refusing the first record took %v; want it to return at once, not wait out its timeout", d)
 	}
 	if n, err := r.Consume(take(100), 0); n != 7 || err != nil {
@@ -224,10 +226,10 @@ func TestConsumeWait(t *testing.T) {
 		}
 	})
 	start = time.Now()
-	if n, err := r.Consume(count, 10*time.Second); n != 1 || err != nil {
+	if n, err := r.Consume(count, time.Minute); n != 1 || err != nil {
 		t.Fatalf("Consume waiting for a record = %d, %v; want 1, nil", n, err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 20*time.Second { // woken, not at the deadline
 		t.Fatalf("Consume took %v to see a woken record", d)
 	}
 	done := make(chan error, 1)
