@@ -128,8 +128,10 @@ func TestGeneratorRate(t *testing.T) {
 		t.Fatalf("got %d events; want 300", got)
 	}
 	// 300 events, 1 token at start and 10 in the burst: at least ~96 ms.
-	if elapsed < 90*time.Millisecond || elapsed > 2*time.Second {
-		t.Errorf("300 events at 3000/s took %v; want about 100ms", elapsed)
+	// That is the property; a busy machine may take longer, so the upper
+	// bound only catches a hang.
+	if elapsed < 90*time.Millisecond || elapsed > time.Minute {
+		t.Errorf("300 events at 3000/s took %v; want at least 90ms", elapsed)
 	}
 
 	slow, _ := create(t, typ, `{"size":8,"rate":1}`)
@@ -146,7 +148,7 @@ func TestGeneratorRate(t *testing.T) {
 	if st, err := slow.Poll(b, 20*time.Millisecond); err != nil || st != cabi.Timeout {
 		t.Fatalf("poll without a token = %v, %v; want WEIR_TIMEOUT", st, err)
 	}
-	if d := time.Since(start); d < 15*time.Millisecond || d > 2*time.Second {
+	if d := time.Since(start); d < 15*time.Millisecond || d > time.Minute {
 		t.Errorf("poll with a 20ms timeout returned after %v", d)
 	}
 	mustOK(t, "pause", slow.Pause())

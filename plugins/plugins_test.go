@@ -514,7 +514,7 @@ func TestGoTicker(t *testing.T) {
 	}
 	// The ticker wakes the host after it counts a tick, so the last
 	// wakeup can land just after Poll saw the last tick.
-	for wait := time.Now().Add(2 * time.Second); host.Wakeups() < 40 && time.Now().Before(wait); {
+	for wait := time.Now().Add(20 * time.Second); host.Wakeups() < 40 && time.Now().Before(wait); {
 		time.Sleep(time.Millisecond)
 	}
 	if host.Wakeups() < 40 {

@@ -125,7 +125,9 @@ func TestBlasterRate(t *testing.T) {
 	if len(got) != n {
 		t.Fatalf("emitted %d; want %d", len(got), n)
 	}
-	if lo, hi := 90*time.Millisecond, 2*time.Second; el < lo || el > hi {
+	// The property is that the rate is never beaten; a busy machine may
+	// emit more slowly, so the upper bound only catches a hang.
+	if lo, hi := 90*time.Millisecond, time.Minute; el < lo || el > hi {
 		t.Errorf("%d events at %g/s took %v; want between %v and %v", n, rate, el, lo, hi)
 	}
 }

@@ -38,8 +38,10 @@ func TestMetronome(t *testing.T) {
 	if len(seqs) != 3 || seqs[0] != 0 || seqs[2] != 2 {
 		t.Errorf("ticks = %v; want [0 1 2]", seqs)
 	}
-	if el < 55*time.Millisecond || el > 2*time.Second {
-		t.Errorf("3 ticks at 20ms took %v; want about 60ms", el)
+	// Ticks never come early; a busy machine may deliver them late, so
+	// the upper bound only catches a hang.
+	if el < 55*time.Millisecond || el > time.Minute {
+		t.Errorf("3 ticks at 20ms took %v; want at least 55ms", el)
 	}
 	if _, err := New([]byte(`{"interval":"0s"}`), conntest.Env("m")); err == nil {
 		t.Error("New accepted a zero interval")
