@@ -318,8 +318,8 @@ func TestDrainStuckSourceNoRace(t *testing.T) {
 	}
 	select {
 	case <-e.Finished():
-	case <-time.After(5 * time.Second):
-		t.Fatal("source worker still running 5s after its Drain was released")
+	case <-time.After(hang):
+		t.Fatalf("source worker still running %v after its Drain was released", hang)
 	}
 	f.mu.Lock()
 	src := made[0]

@@ -23,7 +23,7 @@ func TestLifecycleOrderAndReconnect(t *testing.T) {
 	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, testOpts())
 	select {
 	case <-e.Finished():
-	case <-time.After(3 * time.Second):
+	case <-time.After(hang):
 		t.Fatal("engine did not finish")
 	}
 	shutdown(t, e)
@@ -113,7 +113,7 @@ func TestOverflowPolicies(t *testing.T) {
 			close(block)
 			select {
 			case <-e.Finished():
-			case <-time.After(3 * time.Second):
+			case <-time.After(hang):
 				t.Fatal("engine did not finish")
 			}
 			s := e.Stats()
@@ -189,7 +189,7 @@ func TestFanoutSlowSinkDoesNotStallSiblings(t *testing.T) {
 			close(block)
 			select {
 			case <-e.Finished():
-			case <-time.After(3 * time.Second):
+			case <-time.After(hang):
 				t.Fatal("engine did not finish")
 			}
 			s := e.Stats()
@@ -270,7 +270,7 @@ func TestAcksExactlyOncePerBatch(t *testing.T) {
 	e := startEngine(t, g, f, testOpts())
 	select {
 	case <-e.Finished():
-	case <-time.After(3 * time.Second):
+	case <-time.After(hang):
 		t.Fatal("engine did not finish")
 	}
 	shutdown(t, e)
@@ -426,7 +426,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 		if err != nil {
 			t.Errorf("Run = %v; want nil", err)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(hang):
 		t.Fatal("Run did not return after cancel")
 	}
 	checkAccounting(t, e.Stats())

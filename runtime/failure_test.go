@@ -72,8 +72,8 @@ func TestPermanentPollFails(t *testing.T) {
 	e := startEngine(t, g, f, testOpts())
 	select {
 	case <-e.Finished():
-	case <-time.After(5 * time.Second):
-		t.Fatal("engine not finished 5s after its only source failed for good")
+	case <-time.After(hang):
+		t.Fatalf("engine not finished %v after its only source failed for good", hang)
 	}
 	c, _ := e.Stats().Component("cap", StatSource)
 	if c.State != "failed" || c.ConnectAttempts != 1 || c.Restarts != 0 || !strings.Contains(c.Failure, "device gone") {
@@ -98,8 +98,8 @@ func TestPermanentConnectFails(t *testing.T) {
 	e := startEngine(t, g, f, testOpts())
 	select {
 	case <-e.Finished():
-	case <-time.After(5 * time.Second):
-		t.Fatal("engine not finished 5s after its only source failed for good")
+	case <-time.After(hang):
+		t.Fatalf("engine not finished %v after its only source failed for good", hang)
 	}
 	c, _ := e.Stats().Component("cap", StatSource)
 	if c.State != "failed" || c.ConnectAttempts != 1 || !strings.Contains(c.Failure, "refused for good") {

@@ -322,6 +322,12 @@ func (f *fixture) createdCount(name string) int {
 	return f.created[name]
 }
 
+// hang bounds how long a test waits for what must happen (an engine to
+// finish, a call to return) before it calls it a hang. It is not a speed
+// requirement: passing tests never get near it, even on a machine busy
+// with other work.
+const hang = 30 * time.Second
+
 // minEventually is the least time eventually waits. A passing test never
 // waits for its deadline, so a long one costs nothing, while a short one
 // fails a correct engine on a machine busy with other work (make test

@@ -122,7 +122,7 @@ func runToEnd(t *testing.T, g Graph, f *fixture, opts Options) Snapshot {
 	e := startEngine(t, g, f, opts)
 	select {
 	case <-e.Finished():
-	case <-time.After(5 * time.Second):
+	case <-time.After(hang):
 		t.Fatal("engine did not finish")
 	}
 	shutdown(t, e)

@@ -35,8 +35,8 @@ func stuckSinkEngine(t *testing.T, grace, drain time.Duration) (e *Engine, f *fi
 	t.Cleanup(release)
 	select {
 	case <-entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the sink got no Write within 5s")
+	case <-time.After(hang):
+		t.Fatalf("the sink got no Write within %v", hang)
 	}
 	return e, f, release
 }
@@ -74,7 +74,7 @@ func lifecycleCalls(s *testSink) []string {
 func TestShutdownAbandonsStuckSink(t *testing.T) {
 	drain := 200 * time.Millisecond
 	e, f, release := stuckSinkEngine(t, 100*time.Millisecond, drain)
-	err := returnsWithin(t, 5*time.Second, "Shutdown", func() error {
+	err := returnsWithin(t, hang, "Shutdown", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		defer cancel()
 		return e.Shutdown(ctx)
@@ -108,8 +108,8 @@ func TestShutdownAbandonsStuckSink(t *testing.T) {
 	release()
 	select {
 	case <-e.Finished():
-	case <-time.After(5 * time.Second):
-		t.Fatal("workers still running 5s after the stuck Write returned")
+	case <-time.After(hang):
+		t.Fatalf("workers still running %v after the stuck Write returned", hang)
 	}
 	if got := lifecycleCalls(sink); len(got) != 0 {
 		t.Errorf("abandoned sink got %v once its Write returned; want no call", got)
@@ -141,8 +141,8 @@ func TestKillEndsShutdownAtOnce(t *testing.T) {
 		if !errors.Is(err, ErrKilled) {
 			t.Errorf("Shutdown = %v; want an error wrapping %v", err, ErrKilled)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Shutdown did not return within 5s of Kill")
+	case <-time.After(hang):
+		t.Fatalf("Shutdown did not return within %v of Kill (its drain timeout and kill grace are a minute each)", hang)
 	}
 	if out, _ := e.Stats().Component("out", StatSink); out.State != "stuck" || out.Abandoned != 1 {
 		t.Errorf("out: state %q, abandoned %d; want stuck, 1", out.State, out.Abandoned)
@@ -160,7 +160,7 @@ func TestReloadRefusesWhileStuck(t *testing.T) {
 	e, f, release := stuckSinkEngine(t, time.Minute, drain)
 	time.Sleep(2 * drain) // the Write is now older than the drain timeout
 	g := graph([]string{"src:src", "out:sink"}, nil, EdgeDef{From: "src", To: "out"})
-	err := returnsWithin(t, 5*time.Second, "Reload", func() error { return e.Reload(g) })
+	err := returnsWithin(t, hang, "Reload", func() error { return e.Reload(g) })
 	if !errors.Is(err, ErrStuck) || !strings.Contains(err.Error(), "out (type sink) is stuck in write") {
 		t.Errorf("Reload = %v; want an error wrapping %v that names out and its write", err, ErrStuck)
 	}
@@ -182,7 +182,7 @@ func TestReloadAbandonsStuckSink(t *testing.T) {
 	e, f, release := stuckSinkEngine(t, 100*time.Millisecond, drain)
 	old := f.sink("out")
 	g := graph([]string{"src:src", "out:sink"}, nil, EdgeDef{From: "src", To: "out"})
-	if err := returnsWithin(t, 5*time.Second, "Reload", func() error { return e.Reload(g) }); err != nil {
+	if err := returnsWithin(t, hang, "Reload", func() error { return e.Reload(g) }); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
 	eventually(t, 5*time.Second, "a new out instance taking batches", func() bool {
