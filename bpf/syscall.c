@@ -168,7 +168,10 @@ struct {
  * weir_incall[tid] is non-zero while the thread has an entry in
  * weir_calls or weir_inflight, so sys_exit skips the table for every call
  * it has no entry for (all calls of untraced processes). Only the thread itself
- * writes its byte (and sched_process_exit/exec, in its context).
+ * writes its byte (and sched_process_exit/exec, in its context). Each
+ * change of a mark is counted in weir_sys_counters.in_progress, so that the
+ * loader learns how many calls are in progress at stop without reading an
+ * array as long as pid_max.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -192,11 +195,18 @@ static __always_inline bool traced_pid(__u32 tgid, __u32 tid)
 	return t && *t;
 }
 
-static __always_inline void set_incall(__u32 tid, __u8 v)
+/* set_incall sets (v = 1) or clears (v = 0) tid's mark, and counts the
+ * change in cnt->in_progress. */
+static __always_inline void set_incall(struct weir_sys_counters *cnt, __u32 tid, __u8 v)
 {
 	__u8 *p = bpf_map_lookup_elem(&weir_incall, &tid);
-	if (p)
-		*p = v;
+	if (!p || *p == v)
+		return;
+	*p = v;
+	if (v)
+		cnt->in_progress++;
+	else
+		cnt->in_progress--;
 }
 
 /* A call in progress: what its entry saw. */
@@ -739,7 +749,7 @@ static __always_inline int on_enter(__u64 *ctx, bool btf)
 			bpf_map_delete_elem(&weir_execstr, &tid);
 		return 0;
 	}
-	set_incall(tid, 1);
+	set_incall(cnt, tid, 1);
 	return 0;
 
 filtered:
@@ -756,7 +766,12 @@ static __always_inline int on_exit(__u64 *ctx, bool btf)
 	__u8 *in = bpf_map_lookup_elem(&weir_incall, &tid);
 	if (!in || !*in)
 		return 0;
+	__u32 zero = 0;
+	struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
+	if (!cnt)
+		return 0;
 	*in = 0;
+	cnt->in_progress--;
 	struct weir_sys_call c;
 	__u64 now;
 	if (btf) {
@@ -775,10 +790,6 @@ static __always_inline int on_exit(__u64 *ctx, bool btf)
 		if (bpf_map_delete_elem(&weir_inflight, &tid) != 0)
 			return 0; /* sched_process_exit took it */
 	}
-	__u32 zero = 0;
-	struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
-	if (!cnt)
-		return 0;
 	cnt->seen++;
 	__s64 ret = ctx[1];
 	__u64 dur = now - c.ts;
@@ -835,6 +846,10 @@ static __always_inline int on_exec(__u32 old_pid, bool btf)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	if (old_pid == tid)
 		return 0;
+	__u32 zero = 0;
+	struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
+	if (!cnt)
+		return 0;
 	if (btf) {
 		/* The call stays in the task's storage; only the marks keyed
 		 * by tid move. */
@@ -842,6 +857,7 @@ static __always_inline int on_exec(__u32 old_pid, bool btf)
 		if (!in || !*in)
 			return 0;
 		*in = 0;
+		cnt->in_progress--;
 		struct weir_sys_call *c =
 			bpf_task_storage_get(&weir_calls, bpf_get_current_task_btf(), 0, 0);
 		if (c && c->has_strs) {
@@ -850,7 +866,7 @@ static __always_inline int on_exec(__u32 old_pid, bool btf)
 				c->has_strs = 0;
 			bpf_map_delete_elem(&weir_execstr, &old_pid);
 		}
-		set_incall(tid, 1);
+		set_incall(cnt, tid, 1);
 		return 0;
 	}
 	struct weir_sys_call *p = bpf_map_lookup_elem(&weir_inflight, &old_pid);
@@ -859,7 +875,7 @@ static __always_inline int on_exec(__u32 old_pid, bool btf)
 	struct weir_sys_call c = *p;
 	if (bpf_map_delete_elem(&weir_inflight, &old_pid) != 0)
 		return 0;
-	set_incall(old_pid, 0);
+	set_incall(cnt, old_pid, 0);
 	if (c.has_strs) {
 		struct weir_sys_strs *s = bpf_map_lookup_elem(&weir_execstr, &old_pid);
 		if (!s || bpf_map_update_elem(&weir_execstr, &tid, s, BPF_ANY) != 0)
@@ -869,15 +885,11 @@ static __always_inline int on_exec(__u32 old_pid, bool btf)
 	/* The leader's own entry, if it died in a call, was counted by
 	 * sched_process_exit before the exec went on. */
 	if (bpf_map_update_elem(&weir_inflight, &tid, &c, BPF_ANY) == 0) {
-		set_incall(tid, 1);
+		set_incall(cnt, tid, 1);
 	} else {
-		__u32 zero = 0;
-		struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
-		if (cnt) {
-			cnt->seen++;
-			cnt->ring_full++;
-			cnt->table_full++;
-		}
+		cnt->seen++;
+		cnt->ring_full++;
+		cnt->table_full++;
 	}
 	return 0;
 }
@@ -916,7 +928,12 @@ static __always_inline int on_task_exit(bool btf)
 	__u8 *in = bpf_map_lookup_elem(&weir_incall, &tid);
 	if (!in || !*in)
 		return 0;
+	__u32 zero = 0;
+	struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
+	if (!cnt)
+		return 0;
 	*in = 0;
+	cnt->in_progress--;
 	__u32 has_strs;
 	if (btf) {
 		/* The kernel frees the task's storage with the task. */
@@ -935,12 +952,8 @@ static __always_inline int on_task_exit(bool btf)
 	}
 	if (has_strs)
 		bpf_map_delete_elem(&weir_execstr, &tid);
-	__u32 zero = 0;
-	struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
-	if (cnt) {
-		cnt->seen++;
-		cnt->unpaired++;
-	}
+	cnt->seen++;
+	cnt->unpaired++;
 	return 0;
 }
 

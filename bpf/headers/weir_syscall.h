@@ -46,7 +46,7 @@ struct weir_sys_counters {
 	__u64 ring_full;
 	/* Calls that entered and never returned: the thread died in the call
 	 * (another thread's execve or exit_group). Calls still in progress
-	 * when tracing stops are counted by the loader from the table. */
+	 * when tracing stops are counted by the loader from in_progress. */
 	__u64 unpaired;
 	/* Of ring_full, the calls that found the in-progress table full. */
 	__u64 table_full;
@@ -57,6 +57,10 @@ struct weir_sys_counters {
 	/* Not a count of calls: bytes of records written to this CPU's ring
 	 * since the reader was last woken. */
 	__u64 unwoken;
+	/* Not a count of calls: marks set in weir_incall on this CPU less
+	 * the marks cleared (modulo 2^64). Summed over CPUs once the programs
+	 * are detached, it is the number of calls still in progress. */
+	__u64 in_progress;
 };
 
 /* weir_sys_info.trace: trace this syscall. */

@@ -47,6 +47,8 @@ func TestMain(m *testing.M) {
 //	getpid:N            N getpid calls
 //	threadgetpid:N      N getpid calls on another thread, whose tid the
 //	                    helper prints on stderr ("tid N") before the gate
+//	threadsleep:N:D     N threads, each making 5 nanosleeps of 1 ms and
+//	                    one of D; the step goes on once they all started
 //	exec:PATH           execve(PATH, [PATH])
 //	threadexec:PATH     the same from another thread than the main one
 func helper(steps string) int {
@@ -122,6 +124,31 @@ func helper(steps string) int {
 		case "threadgetpid":
 			close(release)
 			<-done
+		case "threadsleep":
+			var n int
+			var d time.Duration
+			if n, err = strconv.Atoi(f[1]); err != nil {
+				break
+			}
+			if d, err = time.ParseDuration(f[2]); err != nil {
+				break
+			}
+			started := make(chan struct{})
+			for range n {
+				go func() {
+					runtime.LockOSThread()
+					started <- struct{}{}
+					for range 5 {
+						ts := unix.NsecToTimespec(int64(time.Millisecond))
+						unix.Nanosleep(&ts, nil)
+					}
+					ts := unix.NsecToTimespec(int64(d))
+					unix.Nanosleep(&ts, nil)
+				}()
+			}
+			for range n {
+				<-started
+			}
 		case "exec":
 			err = unix.Exec(f[1], []string{f[1]}, nil)
 		case "threadexec":

@@ -33,6 +33,7 @@ type sysWeirSysCounters struct {
 	Seq        uint64
 	Counted    uint64
 	Unwoken    uint64
+	InProgress uint64
 }
 
 type sysWeirSysInfo struct {

@@ -505,6 +505,57 @@ func testUnpaired(t *testing.T, hook Hook) {
 	h.cmd.Process.Kill()
 }
 
+// TestUnpairedThreads: calls in progress on many threads when tracing
+// stops are each counted as unpaired once, and those that returned are
+// not, under both hooks; the threads' marks were set and cleared on any
+// CPU.
+func TestUnpairedThreads(t *testing.T) {
+	for _, hook := range []Hook{HookBTF, HookRaw} {
+		t.Run(hook.String(), func(t *testing.T) { testUnpairedThreads(t, hook) })
+	}
+}
+
+func testUnpairedThreads(t *testing.T, hook Hook) {
+	const threads = 20
+	h := startHelper(t, fmt.Sprintf("threadsleep:%d:10s", threads), "sleep:10s")
+	tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: nrs(t, "nanosleep"), Hook: hook})
+	if _, err := h.gate.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the helper's main thread sleeps, and every thread had
+	// its 5 short sleeps.
+	nr, _ := Number("nanosleep")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", h.pid()))
+		k, err := tr.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(b), fmt.Sprint(nr, " ")) && k.Emitted >= 5*threads {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helper not asleep after 5s: /proc/%d/syscall says %q, counters %+v", h.pid(), b, k)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Give the last short sleeps time to reach their long one.
+	time.Sleep(50 * time.Millisecond)
+	calls, k := collect(t, tr)
+	long := 0
+	for _, c := range calls {
+		if c.Duration >= time.Second {
+			long++
+		}
+	}
+	// The runtime's sysmon may be asleep at the stop too.
+	if long != 0 || k.Unpaired < threads+1 || k.Unpaired > threads+2 || k.RingFull != 0 {
+		t.Errorf("counters %+v, %d long sleeps recorded; want %d or %d unpaired, none lost and no long sleep", k, long, threads+1, threads+2)
+	}
+	h.cmd.Process.Kill()
+}
+
 // TestConfigErrors lists what Open refuses before loading anything.
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
