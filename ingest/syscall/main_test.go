@@ -49,6 +49,7 @@ func TestMain(m *testing.M) {
 //	                    helper prints on stderr ("tid N") before the gate
 //	threadsleep:N:D     N threads, each making 5 nanosleeps of 1 ms and
 //	                    one of D; the step goes on once they all started
+//	alternate:D         getppid and getpid in turn for D
 //	exec:PATH           execve(PATH, [PATH])
 //	threadexec:PATH     the same from another thread than the main one
 func helper(steps string) int {
@@ -148,6 +149,17 @@ func helper(steps string) int {
 			}
 			for range n {
 				<-started
+			}
+		case "alternate":
+			var d time.Duration
+			if d, err = time.ParseDuration(f[1]); err != nil {
+				break
+			}
+			for end := time.Now().Add(d); time.Now().Before(end); {
+				for range 1000 {
+					unix.Getppid()
+					unix.Getpid()
+				}
 			}
 		case "exec":
 			err = unix.Exec(f[1], []string{f[1]}, nil)

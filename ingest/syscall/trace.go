@@ -564,12 +564,20 @@ func (t *Tracer) AddPid(pid int) error {
 	return nil
 }
 
+// attachOrder attaches sys_enter last, so that the programs that clear a
+// thread's in-call mark (at return, exit, exec) are there before any mark
+// is set: a call that entered before sys_exit was attached returned unseen,
+// and its mark was taken by the thread's next return, pairing that call
+// with another's return value. Detach closes the links in the reverse
+// order, sys_enter first, so the calls in progress may still return.
+var attachOrder = [5]int{1, 2, 3, 4, 0}
+
 func (t *Tracer) attach() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	progs := hookPrograms[t.hook]
-	for i, name := range progs {
-		p := t.coll.Programs[name]
+	for _, i := range attachOrder {
+		p := t.coll.Programs[progs[i]]
 		if p == nil {
 			continue // fork hook without Follow
 		}
@@ -636,7 +644,7 @@ func (t *Tracer) Detach() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var errs []error
-	for _, l := range t.links {
+	for _, l := range slices.Backward(t.links) {
 		if err := l.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("detach %s: %w", t.hook, err))
 		}

@@ -556,6 +556,43 @@ func testUnpairedThreads(t *testing.T, hook Hook) {
 	h.cmd.Process.Kill()
 }
 
+// TestStartBusy: a trace that starts while its process makes calls
+// nonstop pairs each call it keeps with that call's own return. A thread
+// must not be marked in a call before the programs that take the mark at
+// return are attached: the mark of a call that returned unseen was counted
+// as unpaired at the next kept call, or taken by the return of an
+// untraced one (getpid's return printed as getppid's).
+func TestStartBusy(t *testing.T) {
+	for _, hook := range []Hook{HookBTF, HookRaw} {
+		t.Run(hook.String(), func(t *testing.T) { testStartBusy(t, hook) })
+	}
+}
+
+func testStartBusy(t *testing.T, hook Hook) {
+	h := startHelper(t, "alternate:20s")
+	if _, err := h.gate.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	getppid, _ := Number("getppid")
+	for range 5 {
+		tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: []uint32{getppid}, Hook: hook})
+		time.Sleep(20 * time.Millisecond)
+		calls, k := collect(t, tr)
+		tr.Close()
+		bad := 0
+		for _, c := range calls {
+			if c.Name != "getppid" || c.Ret != int64(os.Getpid()) {
+				if bad++; bad <= 3 {
+					t.Errorf("recorded %s; want getppid() = %d", line(c), os.Getpid())
+				}
+			}
+		}
+		if len(calls) == 0 || k.Unpaired != 0 || bad != 0 {
+			t.Fatalf("%d calls recorded, %d wrong; counters %+v; want getppid calls only, none unpaired", len(calls), bad, k)
+		}
+	}
+}
+
 // TestConfigErrors lists what Open refuses before loading anything.
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
