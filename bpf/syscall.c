@@ -6,11 +6,11 @@
  *
  * Which hook. Each program comes twice, with the same body:
  *
- *   - tp_btf/sys_enter, tp_btf/sys_exit (BTF-typed raw tracepoints,
- *     kernel >= 5.5 with BTF): the loader tries these first;
- *   - raw_tracepoint/sys_enter, raw_tracepoint/sys_exit (kernel >= 4.17):
- *     what the loader falls back to where tp_btf is refused, e.g. kernels
- *     without BTF or before 5.5, or where tracing programs are forbidden
+ *   - tp_btf/sys_enter, tp_btf/sys_exit (BTF-typed raw tracepoints; task
+ *     storage in them needs kernel >= 5.13): the loader tries these first;
+ *   - raw_tracepoint/sys_enter, raw_tracepoint/sys_exit (the rings need
+ *     kernel >= 5.8): the fallback where tp_btf is refused, e.g. kernels
+ *     without BTF or before 5.13, or where tracing programs are forbidden
  *     as fentry/fexit are on the project's standard machine (there tp_btf
  *     attaches, kernel 6.18, and fentry does not). The raw tracepoint
  *     programs also run under BPF_PROG_TEST_RUN, which tp_btf ones do not.

@@ -33,9 +33,10 @@ const (
 	// kernel refuses it.
 	HookAuto Hook = iota
 	// HookBTF attaches BTF-typed tracepoint programs (tp_btf, kernel
-	// >= 5.5 with BTF).
+	// >= 5.13 with BTF: they keep calls in task storage).
 	HookBTF
-	// HookRaw attaches raw tracepoint programs (kernel >= 4.17).
+	// HookRaw attaches raw tracepoint programs (kernel >= 5.8, for the
+	// ring buffers).
 	HookRaw
 )
 
@@ -666,8 +667,7 @@ func (t *Tracer) Detach() error {
 // traced call: the programs count each mark they set or clear in
 // in_progress, on the CPU where they do it, so the sum over CPUs is the
 // number of marks set. Reading the array itself would take a batch lookup
-// of pid_max entries (0.3 s where pid_max is 4194304, as systemd sets it)
-// and a kernel with batch operations (5.6).
+// of pid_max entries (0.3 s where pid_max is 4194304, as systemd sets it).
 func (t *Tracer) inCall() (uint64, error) {
 	var vals []sysWeirSysCounters
 	if err := t.maps.WeirCounters.Lookup(uint32(0), &vals); err != nil {
