@@ -28,9 +28,11 @@
  * weir's BPF programs (bpf/) write records into BPF ring buffers, and the
  * host hands each one to plugins unchanged as the bytes of one weir_event
  * (see weir/plugin.h): a WEIR_KIND_PACKET event's data starts with a
- * struct weir_pkt_record. This header is the one definition of those
- * records; the BPF programs include it, and the Go mirror in package cabi
- * (cabi/record.go) is checked against it by a layout test.
+ * struct weir_pkt_record, a WEIR_KIND_SYSCALL event's with a struct
+ * weir_sys_record; weir_packet_view() and weir_syscall_view() read them.
+ * This header is the one definition of those records; the BPF programs
+ * include it, and the Go mirror in package cabi (cabi/record.go,
+ * cabi/syscall.go) is checked against it by a layout test.
  *
  * Conventions:
  *
@@ -52,10 +54,10 @@
  *    not rewrite the record (it may lie in a read-only kernel ring); it
  *    converts the time to Unix nanoseconds (CLOCK_REALTIME) in the event
  *    descriptor's weir_event.ts_ns instead. So a plugin that wants wall
- *    clock time reads weir_event.ts_ns, which weir_packet_view() does; the
- *    record's own ts_ns is on the clock its clock field names. A host that
- *    stores records after converting their time sets clock to
- *    WEIR_CLOCK_REALTIME.
+ *    clock time reads weir_event.ts_ns, which weir_packet_view() and
+ *    weir_syscall_view() do; the record's own ts_ns is on the clock its
+ *    clock field names. A host that stores records after converting their
+ *    time sets clock to WEIR_CLOCK_REALTIME.
  *
  *  - Reserved fields must be 0 when written and are ignored when read.
  *
@@ -347,21 +349,25 @@ struct weir_sys_record {
 #if !defined(__bpf__)
 
 /*
- * Results of weir_packet_view(). The Go (cabi.ReadPacket) and Rust
- * (weir_ffi::records) readers make the same checks in the same order.
+ * Results of weir_packet_view() and weir_syscall_view(). The Go
+ * (cabi.ReadPacket, cabi.ReadSyscall) and Rust (weir_ffi::records) readers
+ * make the same checks in the same order.
  */
 typedef enum weir_record_status {
-	/* The record is a well-formed packet record; the view is filled in. */
+	/* The record is well formed; the view is filled in. */
 	WEIR_RECORD_OK = 0,
 	/* Fewer bytes than the record header, or than hdr.size says. */
 	WEIR_RECORD_SHORT = 1,
-	/* Not a packet record: the event is not WEIR_KIND_PACKET, or
-	 * hdr.type is not WEIR_RECORD_PACKET. */
+	/* Not a record of the type asked for: the event is not
+	 * WEIR_KIND_PACKET (WEIR_KIND_SYSCALL), or hdr.type is not
+	 * WEIR_RECORD_PACKET (WEIR_RECORD_SYSCALL). */
 	WEIR_RECORD_BAD_TYPE = 2,
-	/* A packet record of a version this header does not describe. */
+	/* A record of a version this header does not describe. */
 	WEIR_RECORD_BAD_VERSION = 3,
-	/* The lengths disagree: hdr.size is not WEIR_PKT_RECORD_SIZE +
-	 * cap_len, or cap_len exceeds orig_len. */
+	/* The lengths disagree. Packet: hdr.size is not WEIR_PKT_RECORD_SIZE
+	 * + cap_len, or cap_len exceeds orig_len. Syscall: hdr.size is not
+	 * what decode implies, a string length is set where decode has no
+	 * strings, or str0_len or str1_len does not fit its slot. */
 	WEIR_RECORD_BAD_LENGTH = 4
 } weir_record_status;
 
@@ -438,6 +444,104 @@ static inline weir_record_status weir_packet_view(const weir_event *ev,
 	view->wire_len = h.orig_len;
 	view->ifindex = h.ifindex;
 	view->direction = h.direction;
+	return WEIR_RECORD_OK;
+}
+
+/*
+ * struct weir_syscall_view - what weir_syscall_view() reads out of a
+ * syscall event. It borrows the event's bytes: str0 and str1 are valid
+ * exactly as long as the event's data is (for a sink or processor, the
+ * duration of the call).
+ */
+struct weir_syscall_view {
+	/* A copy of the record header (read with memcpy, so the event's bytes
+	 * need no particular alignment): pid, tid, nr, ret, duration_ns,
+	 * args, decode, flags, the address and comm are all here. */
+	struct weir_sys_record header;
+	/* Time the call returned, in Unix nanoseconds: the event's ts_ns,
+	 * which the host converted from the record's CLOCK_MONOTONIC time. */
+	uint64_t ts_ns;
+	/* The first string (a path, the exec'd program), str0_len bytes in
+	 * the event's first string slot. Not NUL-terminated as far as the
+	 * view promises: use str0_len. NULL when the record has no string
+	 * slots (decode other than WEIR_SYS_DEC_PATH, WEIR_SYS_DEC_PATH2 or
+	 * WEIR_SYS_DEC_EXEC); an empty string (str0_len 0, str0 not NULL) when
+	 * it has them but the kernel read nothing (see WEIR_SYS_STR0_FAULT). */
+	const char *str0;
+	/* The second string (rename's new path; exec's arguments, each ended
+	 * by a NUL byte), str1_len bytes in the second slot. NULL unless
+	 * decode is WEIR_SYS_DEC_PATH2 or WEIR_SYS_DEC_EXEC. */
+	const char *str1;
+	/* Valid bytes at str0 (< WEIR_SYS_STR_MAX) and str1
+	 * (<= WEIR_SYS_STR_MAX); 0 when the pointer is NULL. */
+	uint16_t str0_len;
+	uint16_t str1_len;
+	/* Reserved, 0. */
+	uint8_t reserved[4];
+};
+
+/*
+ * weir_syscall_view - reads the syscall record in ev into *view.
+ *
+ * ev must be a WEIR_KIND_SYSCALL event whose bytes start with a struct
+ * weir_sys_record of version WEIR_SYS_RECORD_VERSION, followed by its two
+ * string slots when decode says it has strings. hdr.size must be what
+ * decode implies (WEIR_SYS_RECORD_SIZE, or that plus 2 * WEIR_SYS_STR_MAX),
+ * and the event must hold all of it: unlike weir_packet_view(), a cut
+ * event is refused (WEIR_RECORD_SHORT) whatever its flags, because weir's
+ * syscall source sets WEIR_EVENT_TRUNCATED on whole records whose strings
+ * the kernel cut (WEIR_SYS_STR*_TRUNCATED), so the flag does not say the
+ * bytes were shortened. Bytes past hdr.size are ignored. The checks are
+ * those of cabi.ReadSyscall in Go, in the same order. The bytes are not
+ * copied, apart from the header, and need not be aligned.
+ *
+ * Returns WEIR_RECORD_OK and fills *view, or another weir_record_status
+ * and leaves *view zeroed. Never reads past ev->len bytes. Safe to call
+ * concurrently on different views.
+ */
+static inline weir_record_status weir_syscall_view(const weir_event *ev,
+						   struct weir_syscall_view *view)
+{
+	struct weir_sys_record h;
+	uint32_t want;
+	int strs;
+
+	memset(view, 0, sizeof(*view));
+	if (ev->kind != WEIR_KIND_SYSCALL)
+		return WEIR_RECORD_BAD_TYPE;
+	if (ev->data == NULL || ev->len < WEIR_RECORD_HDR_SIZE)
+		return WEIR_RECORD_SHORT;
+	memcpy(&h.hdr, ev->data, WEIR_RECORD_HDR_SIZE);
+	if (h.hdr.type != WEIR_RECORD_SYSCALL)
+		return WEIR_RECORD_BAD_TYPE;
+	if (h.hdr.version != WEIR_SYS_RECORD_VERSION)
+		return WEIR_RECORD_BAD_VERSION;
+	if (ev->len < WEIR_SYS_RECORD_SIZE)
+		return WEIR_RECORD_SHORT;
+	memcpy(&h, ev->data, WEIR_SYS_RECORD_SIZE);
+	strs = h.decode == WEIR_SYS_DEC_PATH || h.decode == WEIR_SYS_DEC_PATH2 ||
+	       h.decode == WEIR_SYS_DEC_EXEC;
+	want = WEIR_SYS_RECORD_SIZE;
+	if (strs)
+		want += 2 * WEIR_SYS_STR_MAX;
+	else if (h.str0_len != 0 || h.str1_len != 0)
+		return WEIR_RECORD_BAD_LENGTH;
+	if (h.hdr.size != want)
+		return WEIR_RECORD_BAD_LENGTH;
+	if (ev->len < want)
+		return WEIR_RECORD_SHORT;
+	if (h.str0_len >= WEIR_SYS_STR_MAX || h.str1_len > WEIR_SYS_STR_MAX)
+		return WEIR_RECORD_BAD_LENGTH;
+	view->header = h;
+	view->ts_ns = ev->ts_ns;
+	if (strs) {
+		view->str0 = (const char *)ev->data + WEIR_SYS_RECORD_SIZE;
+		view->str0_len = h.str0_len;
+		if (h.decode != WEIR_SYS_DEC_PATH) {
+			view->str1 = view->str0 + WEIR_SYS_STR_MAX;
+			view->str1_len = h.str1_len;
+		}
+	}
 	return WEIR_RECORD_OK;
 }
 
