@@ -664,7 +664,7 @@ func TestCaptureDrainBounded(t *testing.T) {
 	// The unread count above is the proof that the drain stopped at its
 	// deadline; this bound only catches a stop that hangs, with room for
 	// a busy machine.
-	if limit := drainTimeout + 4*delay + 5*time.Second; took > limit {
+	if limit := drainTimeout + 4*delay + 30*time.Second; took > limit {
 		t.Errorf("stopping took %v; want at most %v (drain timeout %v, writes of %v)", took, limit, drainTimeout, delay)
 	}
 	pkts, _ := readPcapngBytes(t, []byte(c.stdout.String()))
