@@ -60,9 +60,13 @@ func fileLines(t *testing.T, path string) int {
 	return n
 }
 
+// runWaitFor polls cond until it holds, and fails the test when it has not
+// after 30 s: a bound for a hang, not a speed (it returns as soon as cond
+// holds, and a machine busy with other work may need more than a few
+// seconds).
 func runWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -85,13 +89,15 @@ func startRun(args ...string) *backgroundRun {
 	return r
 }
 
-// exit waits (at most 10s) for the run to end and returns its exit code.
+// exit waits (at most 30s, a bound for a hang: the drain timeouts here are
+// at most 3s, and the kill grace 5s) for the run to end and returns its
+// exit code.
 func (r *backgroundRun) exit(t *testing.T) int {
 	t.Helper()
 	select {
 	case code := <-r.done:
 		return code
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop")
 		return -1
 	}
