@@ -22,6 +22,17 @@ type output struct {
 	err     error
 }
 
+// tryReserve is reserve's common case, small enough to be inlined: the
+// next n bytes of the buffer when they are free, else nil, and then the
+// caller calls reserve.
+func (o *output) tryReserve(n int) []byte {
+	if k := len(o.buf); n <= cap(o.buf)-k && o.err == nil {
+		o.buf = o.buf[:k+n]
+		return o.buf[k:]
+	}
+	return nil
+}
+
 // reserve returns the next n bytes of the output for the caller to fill
 // completely before the next call.
 func (o *output) reserve(n int) ([]byte, error) {

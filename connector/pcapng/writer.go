@@ -164,9 +164,12 @@ func (w *Writer) WritePacketComment(id int, tsNs uint64, data []byte, origLen in
 		opts = 4 + (len(comment)+3)&^3 + 4
 	}
 	total := 28 + len(data) + pad + opts + 4
-	h, err := w.out.reserve(total)
-	if err != nil {
-		return fmt.Errorf("write pcapng packet: %w", err)
+	h := w.out.tryReserve(total)
+	if h == nil {
+		var err error
+		if h, err = w.out.reserve(total); err != nil {
+			return fmt.Errorf("write pcapng packet: %w", err)
+		}
 	}
 	// The fixed part through a pointer to an array: one length check, not
 	// one per field.
