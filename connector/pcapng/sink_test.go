@@ -357,3 +357,65 @@ func TestSinkSampleComment(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkMalformed writes, at 8-byte aligned addresses (as ring records
+// are) and at unaligned ones, a well-formed packet record and records that
+// are not: each malformed one is rejected and the well-formed one is
+// written with its bytes and wire length.
+func TestSinkMalformed(t *testing.T) {
+	frame := conntest.Frame(60, 5)
+	mutate := func(f func(h *packet.Header)) []byte {
+		rec := conntest.PacketRecord(1, frame, 100)
+		f((*packet.Header)(unsafe.Pointer(&rec[0])))
+		return rec
+	}
+	good := conntest.PacketRecord(1, frame, 100)
+	bad := [][]byte{
+		mutate(func(h *packet.Header) { h.Type = cabi.RecordPacket + 1 }),
+		mutate(func(h *packet.Header) { h.Version = cabi.PacketRecordVersion + 1 }),
+		mutate(func(h *packet.Header) { h.OrigLen = h.CapLen - 1 }), // captured more than the wire had
+		mutate(func(h *packet.Header) { h.Size++ }),
+		good[:len(good)-1],         // fewer bytes than CapLen says
+		good[:packet.HeaderSize-1], // shorter than the header
+		nil,
+	}
+	for _, pad := range []uintptr{0, 3} {
+		var out bytes.Buffer
+		s, err := New([]byte(`{"path":"-"}`), conntest.Env("cap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SetOutput(&out)
+		if err := s.Connect(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		b := conntest.NewBatch(t, 16, 4096)
+		add := func(ts uint64, rec []byte) {
+			// Put the record at an address that is pad mod 8.
+			for (uintptr(b.Arena)+uintptr(b.ArenaLen))%8 != pad {
+				b.ArenaLen++
+			}
+			b.Append(ts, 0, cabi.KindPacket, 0, rec)
+		}
+		for _, rec := range bad {
+			add(1, rec)
+		}
+		add(7e9, good)
+		if st, err := s.Write(b); st != cabi.OK || err != nil {
+			t.Fatalf("pad %d: Write = %v, %v", pad, st, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s.Written() != 1 || s.Rejected() != uint64(len(bad)) {
+			t.Errorf("pad %d: Written, Rejected = %d, %d; want 1, %d", pad, s.Written(), s.Rejected(), len(bad))
+		}
+		p, err := NewReader(&out).Next()
+		if err != nil {
+			t.Fatalf("pad %d: Next: %v", pad, err)
+		}
+		if p.TsNs != 7e9 || p.OrigLen != 100 || !bytes.Equal(p.Data, frame) {
+			t.Errorf("pad %d: packet ts %d orig %d data %x; want ts 7e9 orig 100 data %x", pad, p.TsNs, p.OrigLen, p.Data, frame)
+		}
+	}
+}
