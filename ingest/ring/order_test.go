@@ -57,6 +57,9 @@ func TestOrderedRead(t *testing.T) {
 			t.Fatalf("record %d has time %d after %d: not in time order: %v", i, got[i], got[i-1], got)
 		}
 	}
+	if s := r.Stats(); s.Records != uint64(want) || s.Discarded != 8 {
+		t.Errorf("stats %+v; want %d records, 8 discarded", s, want)
+	}
 }
 
 // TestOrderWindowHolds checks that records younger than the window stay in

@@ -310,44 +310,48 @@ func TestMultipleRings(t *testing.T) {
 	}
 }
 
-// TestDescribe checks the Describer hook: its fields are used, a non-zero
-// time is converted to Unix time, and rejected records are counted.
+// TestDescribe checks the Describer hook, in ring order and merged by time:
+// its fields are used, a non-zero time is converted to Unix time, Data
+// points at the record, and rejected records are counted.
 func TestDescribe(t *testing.T) {
-	m, f := newRing(t, 8192)
-	opts := Options{Describe: func(rec []byte, ev *cabi.Event) bool {
-		seq := binary.LittleEndian.Uint64(rec)
-		if seq%2 == 1 {
-			return false
+	for _, order := range []time.Duration{-1, 0} {
+		m, f := newRing(t, 8192)
+		opts := Options{Describe: func(rec []byte, ev *cabi.Event) bool {
+			seq := binary.LittleEndian.Uint64(rec)
+			if seq%2 == 1 {
+				return false
+			}
+			ev.Kind = cabi.KindPacket
+			ev.StreamID = seq
+			ev.Len = 16
+			ev.TsNs = uint64(time.Duration(seq) * time.Second)
+			return true
+		}}
+		r := newReader(t, []*ebpf.Map{m}, opts)
+		r.SetOrder(order)
+		b := newBatch(t, 64)
+		fill(t, f, ringfill.Args{Count: 10})
+		n, err := r.Read(b, 0)
+		if err != nil || n != 5 {
+			t.Fatalf("order %v: Read = %d, %v; want 5", order, n, err)
 		}
-		ev.Kind = cabi.KindPacket
-		ev.StreamID = seq
-		ev.Len = 16
-		ev.TsNs = uint64(time.Duration(seq) * time.Second)
-		return true
-	}}
-	r := newReader(t, []*ebpf.Map{m}, opts)
-	b := newBatch(t, 64)
-	fill(t, f, ringfill.Args{Count: 10})
-	n, err := r.Read(b, 0)
-	if err != nil || n != 5 {
-		t.Fatalf("Read = %d, %v; want 5", n, err)
-	}
-	for i, ev := range b.EventSlice() {
-		seq := uint64(2 * i)
-		if ev.Kind != cabi.KindPacket || ev.StreamID != seq || ev.Len != 16 {
-			t.Errorf("event %d = %+v", i, ev)
+		for i, ev := range b.EventSlice() {
+			seq := uint64(2 * i)
+			if ev.Kind != cabi.KindPacket || ev.StreamID != seq || ev.Len != 16 || binary.LittleEndian.Uint64(ev.Bytes()) != seq {
+				t.Errorf("order %v: event %d = %+v", order, i, ev)
+			}
+			want := uint64(int64(seq)*int64(time.Second) + r.offset.Load())
+			if seq == 0 {
+				want = 0 // no time: left alone
+			}
+			if ev.TsNs != want {
+				t.Errorf("order %v: event %d time %d; want %d", order, i, ev.TsNs, want)
+			}
 		}
-		want := uint64(int64(seq)*int64(time.Second) + r.offset.Load())
-		if seq == 0 {
-			want = 0 // no time: left alone
+		r.Release(b)
+		if s := r.Stats(); s.Rejected != 5 || s.Records != 5 {
+			t.Errorf("order %v: stats %+v; want 5 records, 5 rejected", order, s)
 		}
-		if ev.TsNs != want {
-			t.Errorf("event %d time %d; want %d", i, ev.TsNs, want)
-		}
-	}
-	r.Release(b)
-	if s := r.Stats(); s.Rejected != 5 {
-		t.Errorf("stats %+v; want 5 rejected", s)
 	}
 }
 
