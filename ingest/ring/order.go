@@ -88,22 +88,66 @@ func (r *Reader) collectOrdered(b *cabi.Batch) (n uint32, held bool) {
 		h.ok = false
 		n++
 		// The same ring's next records, while none is newer than bound.
-		for n < b.Capacity {
-			ev := &slots[n]
-			var next uint64
-			if !r.describeNext(best, ev, &next) {
-				break
-			}
-			if ev.TsNs > bound {
-				h.ev, h.next, h.ok = *ev, next, true
-				break
-			}
-			toUnix(ev, off)
-			rg.readPos = next
-			n++
-		}
+		n = r.describeRun(rg, h, slots, n, bound, off)
 	}
 	return n, held
+}
+
+// describeRun describes ring rg's next records into slots from n on, as
+// describeNext does, for as long as there is room and none is newer than
+// bound; it moves past them and converts their time to Unix by off. A
+// record newer than bound becomes the ring's head h instead, and stays
+// unread. It returns the new n. Every record of a run from one ring passes
+// through this loop, so it keeps the ring's positions in locals and calls
+// nothing but the Describer. Called with r.mu held.
+func (r *Reader) describeRun(rg *mapped, h *head, slots []cabi.Event, n uint32, bound uint64, off int64) uint32 {
+	describe := r.describe
+	pos, prod := rg.readPos, rg.prod
+	var discarded, rejected uint64
+	for int(n) < len(slots) {
+		if pos >= prod {
+			// See describeNext: the producer position only when the
+			// records known to be there are used up.
+			if prod = atomic.LoadUint64(rg.prodPos); pos >= prod {
+				break
+			}
+		}
+		hdr := unsafe.Add(rg.data, pos&rg.mask)
+		l := atomic.LoadUint32((*uint32)(hdr))
+		if l&busyBit != 0 {
+			break
+		}
+		size := l &^ (busyBit | discardBit)
+		end := pos + (uint64(size)+recHdrSize+7)&^7
+		if l&discardBit != 0 {
+			discarded++
+			pos = end
+			continue
+		}
+		rec := unsafe.Add(hdr, recHdrSize)
+		ev := &slots[n]
+		*ev = cabi.Event{Kind: cabi.KindRaw, Len: size}
+		if describe != nil && !describe(unsafe.Slice((*byte)(rec), size), ev) {
+			rejected++
+			pos = end
+			continue
+		}
+		ev.Len = min(ev.Len, size)
+		ev.Data = rec
+		if ev.TsNs > bound {
+			h.ev, h.next, h.ok = *ev, end, true
+			break
+		}
+		if ev.TsNs != 0 {
+			ev.TsNs = uint64(int64(ev.TsNs) + off)
+		}
+		pos = end
+		n++
+	}
+	rg.readPos, rg.prod = pos, prod
+	r.stats.Discarded += discarded
+	r.stats.Rejected += rejected
+	return n
 }
 
 // toUnix moves ev's CLOCK_MONOTONIC time to Unix time by off; 0 stays 0.
