@@ -142,22 +142,11 @@ func (w *Writer) WritePacket(id int, tsNs uint64, data []byte, origLen int) erro
 // UTF-8, at most 65535 bytes) in the block, which Wireshark shows with the
 // packet and tshark as frame.comment. An empty comment writes no option.
 func (w *Writer) WritePacketComment(id int, tsNs uint64, data []byte, origLen int, comment []byte) error {
-	if w.closed {
-		return ErrClosed
+	if w.closed || uint(id) >= uint(len(w.ifaces)) || len(data)+len(comment) > maxBlock-64 || len(comment) > 0xffff {
+		return w.packetError(id, data, comment)
 	}
-	if id < 0 || id >= len(w.ifaces) {
-		return fmt.Errorf("write pcapng packet: interface %d not added (have %d)", id, len(w.ifaces))
-	}
-	if len(data) > maxBlock-64 {
-		return fmt.Errorf("write pcapng packet: %d bytes is too large", len(data))
-	}
-	if len(comment) > 0xffff || len(data)+len(comment) > maxBlock-64 {
-		return fmt.Errorf("write pcapng packet: comment of %d bytes is too large", len(comment))
-	}
-	if origLen < len(data) {
-		origLen = len(data)
-	}
-	pad := (4 - len(data)%4) % 4
+	origLen = max(origLen, len(data))
+	pad := -len(data) & 3
 	opts := 0
 	if len(comment) > 0 {
 		// opt_comment, padded to 4, then opt_endofopt.
@@ -181,19 +170,35 @@ func (w *Writer) WritePacketComment(id int, tsNs uint64, data []byte, origLen in
 	binary.LittleEndian.PutUint32(f[16:], uint32(tsNs))
 	binary.LittleEndian.PutUint32(f[20:], uint32(len(data)))
 	binary.LittleEndian.PutUint32(f[24:], uint32(origLen))
-	tail := h[28+copy(h[28:], data):]
-	clear(tail[:pad])
-	tail = tail[pad:]
+	end := 28 + copy(h[28:], data)
+	// A zero word at the end of the data pads it; the bytes it writes
+	// past the pad are the option's or the trailer's, written next.
+	binary.LittleEndian.PutUint32(h[end:], 0)
 	if opts > 0 {
-		binary.LittleEndian.PutUint16(tail[0:], optComment)
-		binary.LittleEndian.PutUint16(tail[2:], uint16(len(comment)))
-		n := copy(tail[4:], comment)
-		clear(tail[4+n : opts])
-		tail = tail[opts:]
+		o := h[end+pad : end+pad+opts]
+		binary.LittleEndian.PutUint16(o[0:], optComment)
+		binary.LittleEndian.PutUint16(o[2:], uint16(len(comment)))
+		clear(o[4+copy(o[4:], comment):])
 	}
-	binary.LittleEndian.PutUint32(tail, uint32(total))
+	binary.LittleEndian.PutUint32(h[total-4:], uint32(total))
 	w.out.pending++
 	return nil
+}
+
+// packetError is the error WritePacketComment returns for a closed Writer,
+// an unknown interface or a block too large, kept apart so that building
+// it costs the packets that are written nothing.
+func (w *Writer) packetError(id int, data, comment []byte) error {
+	switch {
+	case w.closed:
+		return ErrClosed
+	case id < 0 || id >= len(w.ifaces):
+		return fmt.Errorf("write pcapng packet: interface %d not added (have %d)", id, len(w.ifaces))
+	case len(data) > maxBlock-64:
+		return fmt.Errorf("write pcapng packet: %d bytes is too large", len(data))
+	default:
+		return fmt.Errorf("write pcapng packet: comment of %d bytes is too large", len(comment))
+	}
 }
 
 // Packets returns how many packets have reached the underlying writer
