@@ -198,13 +198,24 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 		}
 		var err error
 		if h.Ifindex != lastIndex {
-			lastID, err = s.iface(h.Ifindex)
+			if lastID, err = s.iface(h.Ifindex); err != nil {
+				return cabi.Error, s.failed(err)
+			}
 			lastIndex = h.Ifindex
 		}
-		if err == nil {
-			err = s.w.WritePacketComment(lastID, e.TsNs, data, int(h.OrigLen), s.sampleComment(h))
+		if h.SampleRate <= 1 && len(data) <= maxBlock-64 && !s.w.closed {
+			// An unsampled packet, the common case, is
+			// WritePacket inlined, to save a call per packet: its
+			// interface is added, the block not too large, the
+			// Writer open. Without room in the buffer (full, or a
+			// write failed) WritePacketComment handles it.
+			if b := s.w.out.tryReserve(packetLen(len(data))); b != nil {
+				putPacket(b, uint32(lastID), e.TsNs, data, max(h.OrigLen, uint32(len(data))))
+				s.w.out.pending++
+				continue
+			}
 		}
-		if err != nil {
+		if err = s.w.WritePacketComment(lastID, e.TsNs, data, int(h.OrigLen), s.sampleComment(h)); err != nil {
 			return cabi.Error, s.failed(err)
 		}
 	}
