@@ -338,17 +338,20 @@ func (q *ackQueue) pending() bool {
 func scan(b *cabi.Batch) (bytes uint64, inArena bool) {
 	lo := uintptr(b.Arena)
 	hi := lo + uintptr(b.ArenaLen)
-	inArena = true
 	evs := b.EventSlice()
 	for i := range evs {
 		e := &evs[i]
 		bytes += uint64(e.Len)
-		p := uintptr(e.Data)
-		if e.Len != 0 && (p < lo || p+uintptr(e.Len) > hi) {
-			inArena = false
+		if p := uintptr(e.Data); e.Len != 0 && (p < lo || p+uintptr(e.Len) > hi) {
+			// One event outside settles it, as the first of a
+			// packet source's batch does: the rest only add up.
+			for j := i + 1; j < len(evs); j++ {
+				bytes += uint64(evs[j].Len)
+			}
+			return bytes, false
 		}
 	}
-	return bytes, inArena
+	return bytes, true
 }
 
 // copyBatch deep-copies src's events and bytes into dst (empty), rebasing
