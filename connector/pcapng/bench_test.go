@@ -47,6 +47,9 @@ func benchFrame(n int) []byte {
 //     through the engine: Reader.Consume, and for each record packet.View
 //     and Writer.WritePacket, in ring order.
 //
+// Each runs with the records written on the reader's CPU (fill=same) and
+// on another one (fill=other).
+//
 // ns/pkt is wall-clock time per packet, cpu-ns/pkt the reading thread's CPU
 // time (CLOCK_THREAD_CPUTIME_ID), which time other work on a shared machine
 // takes from the thread does not inflate.
@@ -56,16 +59,20 @@ func BenchmarkCapturePath(b *testing.B) {
 	}
 	const perPass = 4096
 	frame := benchFrame(128)
-	for _, path := range []string{"engine", "consume"} {
-		b.Run("path="+path, func(b *testing.B) {
-			// One CPU writes and reads, so that the records are in its
-			// cache and one ring gets them all, as
-			// ingest/packet's BenchmarkReadRecords does.
+	for _, bc := range []struct{ path, fill string }{
+		{"engine", "same"}, {"consume", "same"}, {"engine", "other"}, {"consume", "other"},
+	} {
+		path := bc.path
+		b.Run("path="+path+"/fill="+bc.fill, func(b *testing.B) {
+			// The reader runs on CPU 0. With fill=same the program
+			// writes the records from there too, so that they are in
+			// its cache, as ingest/packet's BenchmarkReadRecords
+			// does; with fill=other it runs on CPU 1, so that the
+			// reader fetches each record from another CPU's cache, as
+			// when the packets arrive on another CPU.
 			goruntime.LockOSThread()
 			defer goruntime.UnlockOSThread()
-			var one unix.CPUSet
-			one.Set(0)
-			if err := unix.SchedSetaffinity(0, &one); err != nil {
+			if err := pin(0); err != nil {
 				b.Skipf("pin to cpu 0: %v", err)
 			}
 			c, err := packet.Load(packet.Config{Interfaces: []string{"lo"}, RingSize: 4 << 20, Snaplen: 96})
@@ -84,6 +91,32 @@ func BenchmarkCapturePath(b *testing.B) {
 			// newest records.
 			c.Reader().SetOrder(0)
 			x, _, _ := c.Programs()
+			fill := func() error { _, _, err := x.Benchmark(frame, perPass, nil); return err }
+			if bc.fill == "other" {
+				if goruntime.NumCPU() < 2 {
+					b.Skip("fill=other needs a second CPU")
+				}
+				req, done := make(chan struct{}), make(chan error)
+				go func() {
+					goruntime.LockOSThread() // the thread ends with the goroutine
+					err := pin(1)
+					for range req {
+						if err == nil {
+							_, _, err = x.Benchmark(frame, perPass, nil)
+						}
+						done <- err
+					}
+					close(done)
+				}()
+				defer func() {
+					close(req)
+					<-done
+				}()
+				fill = func() error {
+					req <- struct{}{}
+					return <-done
+				}
+			}
 
 			var drain func() int
 			switch path {
@@ -150,7 +183,7 @@ func BenchmarkCapturePath(b *testing.B) {
 			var cpu int64 // thread CPU time of the drains, ns
 			pass := func() {
 				b.StopTimer()
-				if _, _, err := x.Benchmark(frame, perPass, nil); err != nil {
+				if err := fill(); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
@@ -190,4 +223,11 @@ func threadCPU(b *testing.B) int64 {
 		b.Fatal(err)
 	}
 	return ts.Nano()
+}
+
+// pin binds the calling thread to cpu.
+func pin(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	return unix.SchedSetaffinity(0, &set)
 }
