@@ -53,12 +53,35 @@ func Decode(v *cabi.SyscallView, retNs uint64) Call {
 	}
 	if h.Failed() {
 		c.Errno = unix.ErrnoName(unix.Errno(-h.Ret))
+		if k, ok := kernelErrnos[-h.Ret]; ok {
+			c.Errno = k[0]
+		}
 		if c.Errno == "" {
 			c.Errno = "E" + strconv.FormatInt(-h.Ret, 10)
 		}
 	}
 	c.Args = decodeArgs(v, c.Name)
 	return c
+}
+
+// kernelErrnos names the codes of include/linux/errno.h that a call
+// returns at sys_exit when a signal interrupts it: the kernel restarts the
+// call or turns them into EINTR before the process sees them, so libc has
+// no name for them. The names and texts are strace's.
+var kernelErrnos = map[int64][2]string{
+	512: {"ERESTARTSYS", "to be restarted if SA_RESTART is set"},
+	513: {"ERESTARTNOINTR", "to be restarted"},
+	514: {"ERESTARTNOHAND", "to be restarted if no handler"},
+	515: {"ENOIOCTLCMD", "no ioctl command"},
+	516: {"ERESTART_RESTARTBLOCK", "interrupted by signal"},
+}
+
+// errnoText is the description of errno e.
+func errnoText(e int64) string {
+	if k, ok := kernelErrnos[e]; ok {
+		return k[1]
+	}
+	return unix.Errno(e).Error()
 }
 
 func cstring(b []byte) string {
@@ -282,7 +305,7 @@ func (c *Call) RetString() string {
 	case c.NoReturn:
 		return "?"
 	case c.Errno != "":
-		return fmt.Sprintf("-1 %s (%s)", c.Errno, unix.Errno(-c.Ret).Error())
+		return fmt.Sprintf("-1 %s (%s)", c.Errno, errnoText(-c.Ret))
 	case c.Name == "mmap" || c.Name == "brk":
 		return "0x" + strconv.FormatUint(uint64(c.Ret), 16)
 	}

@@ -53,7 +53,7 @@ func withArgCounts(t *testing.T, counts map[string]int) {
 }
 
 func TestFormat(t *testing.T) {
-	withArgCounts(t, map[string]int{"kill": 2, "getuid": 0})
+	withArgCounts(t, map[string]int{"kill": 2, "getuid": 0, "nanosleep": 2})
 	junk := [6]uint64{0x11, 0x22, 0x33, 0x44, 0x55, 0x66}
 	comm := [16]byte{'c', 'a', 't'}
 	for _, tc := range []struct {
@@ -83,6 +83,10 @@ func TestFormat(t *testing.T) {
 		{"kill", cabi.SyscallRecord{Args: junk}, "", "", `cat 10/11 kill(0x11, 0x22) = 0 <0.000000>`},
 		{"getuid", cabi.SyscallRecord{Args: junk}, "", "", `cat 10/11 getuid() = 0 <0.000000>`},
 		{"ioctl", cabi.SyscallRecord{Args: junk}, "", "", `cat 10/11 ioctl(0x11, 0x22, 0x33, 0x44, 0x55, 0x66) = 0 <0.000000>`},
+		// A signal interrupted the call: the kernel's own codes, which
+		// the process never sees, named as strace names them.
+		{"nanosleep", cabi.SyscallRecord{Args: junk, Ret: -516}, "", "", `cat 10/11 nanosleep(0x11, 0x22) = -1 ERESTART_RESTARTBLOCK (interrupted by signal) <0.000000>`},
+		{"kill", cabi.SyscallRecord{Args: junk, Ret: -512}, "", "", `cat 10/11 kill(0x11, 0x22) = -1 ERESTARTSYS (to be restarted if SA_RESTART is set) <0.000000>`},
 	} {
 		tc.h.Nr = nr(t, tc.name)
 		tc.h.Pid, tc.h.Tid, tc.h.Comm = 10, 11, comm
