@@ -100,6 +100,15 @@ func maxConfigSizeFlag(fs *pflag.FlagSet) *int64 {
 	return &f.n
 }
 
+// configError is the text of err, from reading or loading a config, naming
+// the flag that raises the size limit when that limit refused the config.
+func configError(err error) string {
+	if errors.Is(err, config.ErrTooLarge) {
+		return err.Error() + " (--max-config-size raises the limit)"
+	}
+	return err.Error()
+}
+
 // insecurePluginsFlag defines --allow-insecure-plugins on fs, the same for
 // every command that loads plugins.
 func insecurePluginsFlag(fs *pflag.FlagSet) *bool {

@@ -184,7 +184,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 					fmt.Fprintf(stderr, "%s: %s\n", e.Pos, e.Msg)
 				}
 			} else {
-				fmt.Fprintf(stderr, "weir run: %v\n", err)
+				fmt.Fprintf(stderr, "weir run: %s\n", configError(err))
 			}
 			return nil, false
 		}

@@ -123,7 +123,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		*file = "<stdin>"
 		data, rerr := config.Read(*file, stdin, opts)
 		if rerr != nil {
-			fmt.Fprintf(stderr, "weir validate: %v\n", rerr)
+			fmt.Fprintf(stderr, "weir validate: %s\n", configError(rerr))
 			return 2
 		}
 		res, err = config.Parse(*file, data, opts)
@@ -132,7 +132,7 @@ func runValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var errs spec.List
 	if err != nil && !errors.As(err, &errs) {
-		fmt.Fprintf(stderr, "weir validate: %v\n", err)
+		fmt.Fprintf(stderr, "weir validate: %s\n", configError(err))
 		return 2
 	}
 	type line struct {

@@ -203,15 +203,15 @@ func TestConfigSizeLimit(t *testing.T) {
 	defer zero.Close()
 	var out, errb bytes.Buffer
 	code := runValidate([]string{"-c", "-"}, zero, &out, &errb)
-	if code != 2 || !strings.Contains(errb.String(), "<stdin>") || !strings.Contains(errb.String(), "4194304 bytes") {
-		t.Errorf("validate -c - </dev/zero = %d, %q; want 2 and an error naming <stdin> and the limit", code, errb.String())
+	if code != 2 || !strings.Contains(errb.String(), "<stdin>") || !strings.Contains(errb.String(), "4194304 bytes") || !strings.Contains(errb.String(), "(--max-config-size raises the limit)") {
+		t.Errorf("validate -c - </dev/zero = %d, %q; want 2 and an error naming <stdin>, the limit and the flag that raises it", code, errb.String())
 	}
 
 	big := filepath.Join(t.TempDir(), "big.yaml")
 	if err := os.WriteFile(big, []byte(stdinText+strings.Repeat("# padding\n", 200)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errs := validate(t, "-c", big, "--max-config-size", "1KiB"); code != 2 || !strings.Contains(errs, big) || !strings.Contains(errs, "1024 bytes") {
+	if code, _, errs := validate(t, "-c", big, "--max-config-size", "1KiB"); code != 2 || !strings.Contains(errs, big) || !strings.Contains(errs, "1024 bytes") || !strings.Contains(errs, "--max-config-size raises") {
 		t.Errorf("validate --max-config-size 1KiB BIG = %d, %q; want 2 and an error naming the file and the limit", code, errs)
 	}
 	if code, _, errs := validate(t, "-c", big, "--max-config-size", "4KiB"); code != 0 {
@@ -221,7 +221,7 @@ func TestConfigSizeLimit(t *testing.T) {
 		t.Errorf("validate --max-config-size lots = %d, %q; want 2 naming the flag", code, errs)
 	}
 	var runOut, runErr bytes.Buffer
-	if code := runRun([]string{"-c", big, "--max-config-size", "1KiB", "--metrics", "off"}, &runOut, &runErr, nil); code != 1 || !strings.Contains(runErr.String(), big) || !strings.Contains(runErr.String(), "1024 bytes") {
+	if code := runRun([]string{"-c", big, "--max-config-size", "1KiB", "--metrics", "off"}, &runOut, &runErr, nil); code != 1 || !strings.Contains(runErr.String(), big) || !strings.Contains(runErr.String(), "1024 bytes") || !strings.Contains(runErr.String(), "--max-config-size raises") {
 		t.Errorf("run --max-config-size 1KiB BIG = %d, %q; want 1 and an error naming the file and the limit", code, runErr.String())
 	}
 }
