@@ -237,6 +237,30 @@ check "run: SIGTERM with a stuck sink" 1 "^weir run: connector out \(type file, 
 # (15 s leaves room for a busy machine and is far below the 60 s). It
 # abandons every connector still in a call, the stuck sink among them.
 check "run: a second SIGTERM ends it at once" 1 "^weir run: connector .* was abandoned" --summary -- timeout 15 bash "$tmp/stuck.sh" 60s 2
+# stuckhup.sh sends SIGHUP once the sink's write has been stuck for longer
+# than the drain timeout: the reload must be refused at once, naming the
+# stuck call (it used to hold the main loop for the drain timeout and the
+# kill grace), and a SIGTERM then ends the run as above.
+cat >"$tmp/stuckhup.sh" <<SH
+sleep 60 3<"$tmp/stuck" &
+reader=\$!
+"$weir" run -c "$tmp/stuck.yaml" --drain-timeout 1s --metrics off 2>"$tmp/hup.err" &
+p=\$!
+sleep 2.5
+kill -HUP \$p
+for _ in \$(seq 80); do grep -q 'reload failed' "$tmp/hup.err" && break; sleep 0.1; done
+kill -TERM \$p
+wait \$p
+rc=\$?
+kill \$reader
+grep -v '^time=' "$tmp/hup.err" >&2
+if ! grep -q 'reload failed.*connector out (type file) is stuck in write' "$tmp/hup.err"; then
+	echo "SIGHUP with a stuck sink was not refused naming the stuck write" >&2
+	exit 7
+fi
+exit \$rc
+SH
+check "run: SIGHUP with a stuck sink is refused at once" 1 "^weir run: connector out \(type file, sink\) was abandoned" --summary -- bash "$tmp/stuckhup.sh"
 
 echo "## an interface deleted under a capture"
 # The capture notices within about a second, writes out what it read and
