@@ -80,7 +80,7 @@ func (e *echoRig) exchange(t *testing.T) []uint16 {
 				return err
 			}
 			ports = append(ports, uint16(c.LocalAddr().(*net.UDPAddr).Port))
-			c.SetDeadline(time.Now().Add(2 * time.Second))
+			c.SetDeadline(time.Now().Add(10 * time.Second))
 			_, err = c.Write([]byte(fmt.Sprintf("request %d", i)))
 			if err == nil {
 				_, err = c.Read(buf)
@@ -101,7 +101,7 @@ func (e *echoRig) exchange(t *testing.T) []uint16 {
 			if _, err := ic.WriteTo(echoRequest(id, uint16(i)), dst); err != nil {
 				return fmt.Errorf("icmp echo %d: %w", i, err)
 			}
-			ic.SetReadDeadline(time.Now().Add(2 * time.Second))
+			ic.SetReadDeadline(time.Now().Add(10 * time.Second))
 			for {
 				n, _, err := ic.ReadFrom(buf)
 				if err != nil {

@@ -71,7 +71,7 @@ func TestSourceEvents(t *testing.T) {
 	}
 	defer cabi.FreeBatch(b)
 	found := false
-	for deadline := time.Now().Add(5 * time.Second); !found && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(20 * time.Second); !found && time.Now().Before(deadline); {
 		b.Reset()
 		st, err := s.Poll(b, 50*time.Millisecond)
 		if err != nil || st == cabi.Error {

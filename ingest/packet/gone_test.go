@@ -41,7 +41,7 @@ func TestInterfaceGone(t *testing.T) {
 			sendUDP(t, v.addr2, "weir-gone", 3)
 			// Let the records of the datagrams (and the peer's answers)
 			// reach the rings before the link goes.
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 				if k, err := c.Counters(); err == nil && k.Emitted >= uint64(want) {
 					break
 				}

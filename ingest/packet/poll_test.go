@@ -42,7 +42,7 @@ func TestCapturePoll(t *testing.T) {
 	}
 	defer cabi.FreeBatch(b)
 	found := 0
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // ends when all 4 came
 	for found < 4 && time.Now().Before(deadline) {
 		b.Reset()
 		if _, err := s.Poll(b, 50*time.Millisecond); err != nil {

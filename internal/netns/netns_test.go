@@ -101,7 +101,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 		}
 	}
 	// The veth pair goes with the namespaces (asynchronously in the kernel).
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ifs, _ := net.Interfaces()
 		found := false
