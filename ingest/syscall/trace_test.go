@@ -479,14 +479,14 @@ func testUnpaired(t *testing.T, hook Hook) {
 	}
 	// Wait until the helper's main thread sleeps in nanosleep.
 	nr, _ := Number("nanosleep")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", h.pid()))
 		if strings.HasPrefix(string(b), fmt.Sprint(nr, " ")) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("helper not in nanosleep after 5s: /proc/%d/syscall says %q", h.pid(), b)
+			t.Fatalf("helper not in nanosleep after 20s: /proc/%d/syscall says %q", h.pid(), b)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -525,7 +525,7 @@ func testUnpairedThreads(t *testing.T, hook Hook) {
 	// Wait until the helper's main thread sleeps, and every thread had
 	// its 5 short sleeps.
 	nr, _ := Number("nanosleep")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", h.pid()))
 		k, err := tr.Counters()
@@ -536,7 +536,7 @@ func testUnpairedThreads(t *testing.T, hook Hook) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("helper not asleep after 5s: /proc/%d/syscall says %q, counters %+v", h.pid(), b, k)
+			t.Fatalf("helper not asleep after 20s: /proc/%d/syscall says %q, counters %+v", h.pid(), b, k)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -350,7 +350,7 @@ func TestSyncInterval(t *testing.T) {
 			}
 		}})
 	seqs := appendN(t, b, 0, 10)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // a bound for a hang; the loop ends when all are durable
 	for durable.Load() != seqs[9] && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
