@@ -572,16 +572,24 @@ static __always_inline void fill_strs(struct weir_sys_record *r, char *slots,
 	r->flags |= flags;
 }
 
-/* wake_flag returns the flag that submits a record of size bytes: it wakes
- * the reader once per weir_wakeup_bytes written to this CPU's ring, counted
- * here rather than asked of the ring (bpf_ringbuf_query) at every record;
- * below that, the reader's deadline picks records up. */
-static __always_inline __u64 wake_flag(struct weir_sys_counters *cnt, __u32 size)
+/* wake_flag returns the flag that submits a record of size bytes to ring:
+ * it wakes the reader while weir_wakeup_bytes or more wait in the ring,
+ * as asking the ring at every record would, but asks only once the bytes
+ * written since the ring last held less than that could add up to it
+ * (cnt->unwoken, an upper bound on what waits). A reader that keeps up
+ * thus costs one query per weir_wakeup_bytes or so, while one that is
+ * behind is woken at every record until it catches up; below the
+ * threshold, the reader's deadline picks records up. */
+static __always_inline __u64 wake_flag(struct weir_sys_counters *cnt, void *ring, __u32 size)
 {
 	cnt->unwoken += size;
 	if (cnt->unwoken < weir_wakeup_bytes)
 		return BPF_RB_NO_WAKEUP;
-	cnt->unwoken = 0;
+	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+	if (avail < weir_wakeup_bytes) {
+		cnt->unwoken = avail;
+		return BPF_RB_NO_WAKEUP;
+	}
 	return BPF_RB_FORCE_WAKEUP;
 }
 
@@ -610,7 +618,7 @@ static __always_inline void emit(struct weir_sys_counters *cnt, struct weir_sys_
 		}
 		fill_hdr(r, o, c, size);
 		fill_strs(r, (char *)(r + 1), o, c, ex);
-		bpf_ringbuf_submit(r, wake_flag(cnt, size));
+		bpf_ringbuf_submit(r, wake_flag(cnt, ring, size));
 	} else {
 		struct weir_sys_record *r = bpf_ringbuf_reserve(ring, WEIR_SYS_RECORD_SIZE, 0);
 		if (!r) {
@@ -622,7 +630,7 @@ static __always_inline void emit(struct weir_sys_counters *cnt, struct weir_sys_
 			decode_sockaddr(r, o, c);
 		else if (o->decode == WEIR_SYS_DEC_SOCKFD)
 			decode_sockfd(r, o, c);
-		bpf_ringbuf_submit(r, wake_flag(cnt, WEIR_SYS_RECORD_SIZE));
+		bpf_ringbuf_submit(r, wake_flag(cnt, ring, WEIR_SYS_RECORD_SIZE));
 	}
 	cnt->emitted++;
 out:

@@ -54,8 +54,8 @@ struct weir_sys_counters {
 	__u64 seq;
 	/* Calls kept and counted without a record (weir_count_only). */
 	__u64 counted;
-	/* Not a count of calls: bytes of records written to this CPU's ring
-	 * since the reader was last woken. */
+	/* Not a count of calls: an upper bound on the bytes waiting in this
+	 * CPU's ring, which decides when to ask the ring (see wake_flag). */
 	__u64 unwoken;
 	/* Not a count of calls: marks set in weir_incall on this CPU less
 	 * the marks cleared (modulo 2^64). Summed over CPUs once the programs
