@@ -305,6 +305,12 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			o.cfg.Syscalls = append(slices.Clone(o.cfg.Syscalls), execNrs()...)
 		}
 	}
+	if !o.quiet && !o.summary {
+		// Read the kernel's argument counts now: read at the first
+		// undecoded call, they stalled the printer 20 to 30 ms while
+		// the rings filled, and a burst overflowed a small ring.
+		ksys.ArgCount(0)
+	}
 	tr, err := ksys.Open(o.cfg)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
