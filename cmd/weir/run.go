@@ -62,7 +62,12 @@ Privileges: a config with kernel sources (packet) needs root to load and
 attach them. With --user, weir runs as that user with no capability once
 every connector has started; what runs on needs none. A reload that adds
 or changes a kernel source then fails to attach it (the error says so),
-and unchanged connectors keep running.
+and unchanged connectors keep running. Without --user, weir keeps root and
+its capabilities for the whole run, so that a reload can attach kernel
+sources and open any file: it cannot shed capabilities and stay root,
+because Linux keeps them per thread and the Go runtime refuses to change
+every thread's once a C runtime (purego's, for plugins) is linked. It logs
+a notice saying so at start.
 
 Plugin libraries that users other than root and you could have changed
 (writable by group or others, in a directory they can write, sticky or not,
@@ -211,6 +216,9 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		attrs = append(attrs, "metrics", "http://"+a+"/metrics")
 	}
 	log.Info("running", attrs...)
+	if *runAs == "" && os.Geteuid() == 0 {
+		log.Info("running as root with every capability for the whole run; --user USER gives them up once every connector has started")
+	}
 	if *runAs != "" {
 		// Give up root once the kernel programs are attached and the
 		// outputs open, as weir capture does.

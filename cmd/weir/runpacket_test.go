@@ -162,6 +162,22 @@ func TestRunPacketRingFull(t *testing.T) {
 // TestRunUser checks that weir run --user runs on as that user once its
 // connectors have started, with no capability, and still moves events and
 // balances its summary.
+// TestRunRootNotice: without --user, weir run as root says at start that
+// it keeps its privileges, and how to give them up.
+func TestRunRootNotice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: there is nothing to keep")
+	}
+	config := filepath.Join(t.TempDir(), "gen.yaml")
+	if err := os.WriteFile(config, []byte("connectors:\n  gen: {type: blaster, config: {count: 10}}\n  hole: {type: blackhole, config: {print: false}}\nconnections:\n  - {from: gen, to: hole}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := weir(t, "run", "-c", config, "--metrics", "off")
+	if code != 0 || !strings.Contains(stderr, "running as root with every capability for the whole run; --user USER gives them up") {
+		t.Errorf("weir run as root: exit %d, stderr:\n%s\nwant the notice that it keeps its privileges", code, stderr)
+	}
+}
+
 func TestRunUser(t *testing.T) {
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
