@@ -576,7 +576,13 @@ func testStartBusy(t *testing.T, hook Hook) {
 	getppid, _ := Number("getppid")
 	for range 5 {
 		tr := openTracer(t, Config{Pids: []int{h.pid()}, Syscalls: []uint32{getppid}, Hook: hook})
-		time.Sleep(20 * time.Millisecond)
+		// Trace until the loop made a call: on a busy machine it may
+		// not get a CPU for a while.
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if k, err := tr.Counters(); err != nil || k.Emitted > 0 || time.Now().After(deadline) {
+				break
+			}
+		}
 		calls, k := collect(t, tr)
 		tr.Close()
 		bad := 0
