@@ -174,8 +174,10 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 	}
 	evs := b.EventSlice()
 	// Packets come in runs from one interface: look the ID up once per
-	// run, not in the map once per packet.
-	lastIndex, lastID := ^uint32(0), 0
+	// run, not in the map once per packet. lastIndex starts at a value no
+	// uint32 index has, so the first packet looks its interface up, also
+	// one with index 0xffffffff.
+	lastIndex, lastID := uint64(1)<<32, 0
 	for i := range evs {
 		e := &evs[i]
 		if e.Kind != cabi.KindPacket {
@@ -197,11 +199,11 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 			continue
 		}
 		var err error
-		if h.Ifindex != lastIndex {
+		if uint64(h.Ifindex) != lastIndex {
 			if lastID, err = s.iface(h.Ifindex); err != nil {
 				return cabi.Error, s.failed(err)
 			}
-			lastIndex = h.Ifindex
+			lastIndex = uint64(h.Ifindex)
 		}
 		if h.SampleRate <= 1 && len(data) <= maxBlock-64 && !s.w.closed {
 			// An unsampled packet, the common case, is

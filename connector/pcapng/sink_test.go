@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -418,4 +419,51 @@ func TestSinkMalformed(t *testing.T) {
 			t.Errorf("pad %d: packet ts %d orig %d data %x; want ts 7e9 orig 100 data %x", pad, p.TsNs, p.OrigLen, p.Data, frame)
 		}
 	}
+}
+
+// TestSinkIfindexMax writes packet records on interface index 0xffffffff,
+// which no kernel gives but a replayed file or a plugin can: the first in a
+// batch, before any interface is described, and after lo was. Each must go
+// to an interface of its own, described before it, so that the file reads
+// back (tshark called it corrupt when the first packet of a batch took
+// interface 0 before any was described).
+func TestSinkIfindexMax(t *testing.T) {
+	if lo, err := net.InterfaceByIndex(1); err != nil || lo.Name != "lo" {
+		t.Skipf("skipping: interface 1 is not lo (%v)", err)
+	}
+	const maxIndex = ^uint32(0)
+	path := filepath.Join(t.TempDir(), "ifindex.pcapng")
+	s := newSink(t, `{"path":"`+path+`"}`)
+	order := []uint32{maxIndex, 1, maxIndex, 1}
+	for i, ifx := range order {
+		// One packet per batch: each is the first of its batch.
+		b := conntest.NewBatch(t, 1, 256)
+		b.Append(uint64(i+1), 0, cabi.KindPacket, 0, conntest.PacketRecord(ifx, conntest.Frame(60, byte(i)), 60))
+		if st, err := s.Write(b); st != cabi.OK || err != nil {
+			t.Fatalf("Write of packet %d (ifindex %d) = %v, %v", i, ifx, st, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f)
+	for i, ifx := range order {
+		p, err := r.Next()
+		if err != nil {
+			t.Fatalf("Next() #%d: %v", i, err)
+		}
+		want := "lo"
+		if ifx == maxIndex {
+			want = "if" + strconv.FormatUint(uint64(maxIndex), 10)
+		}
+		if got := r.Interfaces()[p.Interface].Name; got != want {
+			t.Errorf("packet %d is on interface %q; want %q", i, got, want)
+		}
+	}
+	tsharkCount(t, path, uint64(len(order)))
 }
