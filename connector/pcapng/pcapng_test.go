@@ -129,14 +129,14 @@ func TestWriterErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	headers := pw.Buffered()
-	if err := pw.WritePacketComment(0, 1, frame(60, 0), 60, make([]byte, 1<<16)); err == nil || !strings.Contains(err.Error(), "comment of 65536 bytes") {
-		t.Errorf("WritePacketComment with a 64 KiB comment = %v; want an error naming the comment", err)
+	if err := pw.WritePacketComment(0, 1, frame(60, 0), 60, make([]byte, 1<<16)); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "comment of 65536 bytes") {
+		t.Errorf("WritePacketComment with a 64 KiB comment = %v; want ErrTooLarge naming the comment", err)
 	}
-	if err := pw.WritePacketComment(0, 1, frame(60, 0), 60, make([]byte, maxBlock-64-59)); err == nil || !strings.Contains(err.Error(), "comment of") {
-		t.Errorf("WritePacketComment with a comment that makes the block too large = %v; want an error naming the comment", err)
+	if err := pw.WritePacketComment(0, 1, frame(60, 0), 60, make([]byte, maxBlock-64-59)); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "comment of") {
+		t.Errorf("WritePacketComment with a comment that makes the block too large = %v; want ErrTooLarge naming the comment", err)
 	}
-	if err := pw.WritePacket(0, 1, make([]byte, maxBlock-63), maxBlock); err == nil || !strings.Contains(err.Error(), "bytes is too large") {
-		t.Errorf("WritePacket of %d bytes = %v; want an error saying it is too large", maxBlock-63, err)
+	if err := pw.WritePacket(0, 1, make([]byte, maxBlock-63), maxBlock); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "bytes is too large") {
+		t.Errorf("WritePacket of %d bytes = %v; want ErrTooLarge", maxBlock-63, err)
 	}
 	if err := pw.WritePacket(-1, 1, frame(60, 0), 60); err == nil || !strings.Contains(err.Error(), "interface -1 not added") {
 		t.Errorf("WritePacket on interface -1 = %v; want an error naming it", err)

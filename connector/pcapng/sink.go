@@ -43,8 +43,9 @@ const Stdout = "-"
 // Sink is a sink that writes packet events to a pcapng file, as enhanced
 // packet blocks, with an interface description block (Ethernet,
 // packet.SnaplenMax, named as the host names the interface) the first time
-// each interface index appears. Other events and malformed packet records
-// are counted by Rejected and skipped.
+// each interface index appears. Other events, malformed packet records and
+// packets too large for a pcapng block (ErrTooLarge) are counted by
+// Rejected and skipped.
 //
 // It opens the file in Connect. Blocks are buffered and written when the
 // buffer fills, at most flush_interval after they were buffered (by a
@@ -218,6 +219,12 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 			}
 		}
 		if err = s.w.WritePacketComment(lastID, e.TsNs, data, int(h.OrigLen), s.sampleComment(h)); err != nil {
+			if errors.Is(err, ErrTooLarge) {
+				// Nothing of it was written, and the file
+				// can take the next packets.
+				s.rejected++
+				continue
+			}
 			return cabi.Error, s.failed(err)
 		}
 	}
@@ -340,7 +347,8 @@ func (s *Sink) Written() uint64 {
 }
 
 // Rejected returns how many events were skipped: events of another kind
-// than cabi.KindPacket, and malformed packet records.
+// than cabi.KindPacket, malformed packet records, and packets too large for
+// a pcapng block.
 func (s *Sink) Rejected() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -352,7 +360,7 @@ func (s *Sink) Rejected() uint64 {
 func (s *Sink) Counters() []connector.Counter {
 	return []connector.Counter{
 		{Name: "written", Help: "Packets written to the file (buffered ones count once written).", Value: s.Written()},
-		{Name: "rejected", Help: "Events skipped: not packets, or malformed packet records.", Value: s.Rejected()},
+		{Name: "rejected", Help: "Events skipped: not packets, malformed packet records, or packets too large for a pcapng block.", Value: s.Rejected()},
 	}
 }
 

@@ -467,3 +467,31 @@ func TestSinkIfindexMax(t *testing.T) {
 	}
 	tsharkCount(t, path, uint64(len(order)))
 }
+
+// TestSinkTooLarge writes a batch whose middle packet record is well formed
+// but has more bytes than a pcapng block may hold (a replayed file or a
+// plugin can make one; the kernel's are at most packet.SnaplenMax): it is
+// rejected and skipped, and the packets before and after it are written,
+// as for a malformed record. The sink used to fail the whole batch, which
+// the engine counts as dropped, with the packets before it in the file.
+func TestSinkTooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "large.pcapng")
+	s := newSink(t, `{"path":"`+path+`"}`)
+	big := conntest.PacketRecord(1, make([]byte, maxBlock-63), maxBlock)
+	b := conntest.NewBatch(t, 3, len(big)+1024)
+	b.Append(1, 0, cabi.KindPacket, 0, conntest.PacketRecord(1, conntest.Frame(60, 1), 60))
+	b.Append(2, 0, cabi.KindPacket, 0, big)
+	b.Append(3, 0, cabi.KindPacket, 0, conntest.PacketRecord(1, conntest.Frame(61, 2), 61))
+	if st, err := s.Write(b); st != cabi.OK || err != nil {
+		t.Fatalf("Write = %v, %v; want OK, the large packet rejected", st, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Written() != 2 || s.Rejected() != 1 {
+		t.Errorf("Written, Rejected = %d, %d; want 2, 1", s.Written(), s.Rejected())
+	}
+	if n := countPackets(t, path); n != 2 {
+		t.Errorf("the file holds %d packets; want 2", n)
+	}
+}

@@ -49,6 +49,11 @@ type Interface struct {
 // ErrClosed is returned by a Writer's methods after Close.
 var ErrClosed = errors.New("pcapng writer closed")
 
+// ErrTooLarge is wrapped by WritePacketComment's error for a packet whose
+// block, with its comment, would exceed the 16 MiB a Reader accepts; the
+// Writer is unchanged and usable.
+var ErrTooLarge = errors.New("too large for a pcapng block")
+
 // Writer streams a pcapng section. It is not safe for concurrent use.
 type Writer struct {
 	out    output
@@ -207,9 +212,9 @@ func (w *Writer) packetError(id int, data, comment []byte) error {
 	case id < 0 || id >= len(w.ifaces):
 		return fmt.Errorf("write pcapng packet: interface %d not added (have %d)", id, len(w.ifaces))
 	case len(data) > maxBlock-64:
-		return fmt.Errorf("write pcapng packet: %d bytes is too large", len(data))
+		return fmt.Errorf("write pcapng packet: %d bytes is %w", len(data), ErrTooLarge)
 	default:
-		return fmt.Errorf("write pcapng packet: comment of %d bytes is too large", len(comment))
+		return fmt.Errorf("write pcapng packet: comment of %d bytes is %w", len(comment), ErrTooLarge)
 	}
 }
 
