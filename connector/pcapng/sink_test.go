@@ -3,6 +3,7 @@ package pcapng
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -494,4 +495,117 @@ func TestSinkTooLarge(t *testing.T) {
 	if n := countPackets(t, path); n != 2 {
 		t.Errorf("the file holds %d packets; want 2", n)
 	}
+}
+
+// TestSinkMixedBatch writes two batches that each fill the buffer part
+// way through, of packets with every captured length mod 4 (0 to 7 bytes
+// and up to 1514), sampled ones (with a comment) among unsampled ones, at
+// 8-byte aligned and unaligned addresses, on two interfaces, with events
+// of another kind between them: the fast path for unsampled packets and
+// WritePacketComment take turns, also when the buffer is full. Every
+// packet must read back as written, and every pad byte of the data and of
+// the comment must be zero, though the buffer reused after the first
+// flush still holds earlier blocks.
+func TestSinkMixedBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mixed.pcapng")
+	s := newSink(t, `{"path":"`+path+`","flush_interval":"1h"}`)
+	type sent struct {
+		ts      uint64
+		data    []byte
+		orig    int
+		sampled bool
+	}
+	var want []sent
+	const n = 1400
+	for round := range 2 {
+		b := conntest.NewBatch(t, n+n/97+1, n*(packet.HeaderSize+1514+8))
+		for i := range n {
+			size := (i*37 + round*11) % 1515
+			if i%50 == 0 {
+				size = i / 50 % 8
+			}
+			ifindex := uint32(1)
+			if i%7 == 0 {
+				ifindex = conntest.UnknownIfindex
+			}
+			frame := conntest.Frame(size, byte(i))
+			rec := conntest.PacketRecord(ifindex, frame, size+i%3)
+			sampled := i%5 == 2
+			if sampled {
+				h := (*packet.Header)(unsafe.Pointer(&rec[0]))
+				h.SampleRate, h.SampleMode = uint32(2+i%9), cabi.SampleRandom
+			}
+			// Aligned for i%3 == 0, 1 or 2 mod 8 otherwise.
+			for (uintptr(b.Arena)+uintptr(b.ArenaLen))%8 != uintptr(i%3) {
+				b.ArenaLen++
+			}
+			ts := uint64(round)*1e9 + uint64(i) + 1
+			b.Append(ts, 0, cabi.KindPacket, 0, rec)
+			if i%97 == 0 {
+				b.Append(ts, 0, cabi.KindText, 0, []byte("not a packet"))
+			}
+			want = append(want, sent{ts, frame, size + i%3, sampled})
+		}
+		if st, err := s.Write(b); st != cabi.OK || err != nil {
+			t.Fatalf("Write of batch %d = %v, %v", round, st, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Written() != uint64(len(want)) {
+		t.Errorf("Written() = %d; want %d", s.Written(), len(want))
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) <= DefaultBufferSize {
+		t.Fatalf("the file has %d bytes; the test needs more than a buffer", len(raw))
+	}
+	for off, k := 0, 0; off < len(raw); {
+		total := int(binary.LittleEndian.Uint32(raw[off+4:]))
+		if binary.LittleEndian.Uint32(raw[off:]) == blockEPB {
+			blk := raw[off : off+total]
+			capLen := int(binary.LittleEndian.Uint32(blk[20:]))
+			padded := 28 + capLen + -capLen&3
+			if !allZero(blk[28+capLen : padded]) {
+				t.Fatalf("packet %d: pad % x; want zeros", k, blk[28+capLen:padded])
+			}
+			if opts := blk[padded : total-4]; len(opts) > 0 {
+				l := int(binary.LittleEndian.Uint16(opts[2:]))
+				if len(opts) != 4+(l+3)&^3+4 || !allZero(opts[4+l:]) {
+					t.Fatalf("packet %d: options % x; want a comment of %d bytes, zero pad, end of options", k, opts, l)
+				}
+			}
+			k++
+		}
+		off += total
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f)
+	for i, w := range want {
+		p, err := r.Next()
+		if err != nil {
+			t.Fatalf("Next() #%d: %v", i, err)
+		}
+		if p.TsNs != w.ts || !bytes.Equal(p.Data, w.data) || p.OrigLen != w.orig || (len(p.Comment) > 0) != w.sampled {
+			t.Fatalf("packet %d: ts %d, %d bytes, orig %d, comment %q; want ts %d, %d bytes, orig %d, sampled %v",
+				i, p.TsNs, len(p.Data), p.OrigLen, p.Comment, w.ts, len(w.data), w.orig, w.sampled)
+		}
+	}
+	tsharkCount(t, path, uint64(len(want)))
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
