@@ -26,6 +26,12 @@ func (r *Reader) SetOrder(window time.Duration) {
 	if r.order >= 0 && len(r.heads) != len(r.rings) {
 		r.heads = make([]head, len(r.rings))
 	}
+	// A head is the record at its ring's read position, which reads in
+	// ring order move past: drop them, to be described again from
+	// there, as Consume does.
+	for i := range r.heads {
+		r.heads[i].ok = false
+	}
 }
 
 // head is the next record of one ring in an ordered read, already

@@ -189,3 +189,52 @@ func TestOrderedWrap(t *testing.T) {
 			st, full, read, numbered)
 	}
 }
+
+// TestSetOrderBack reads merged by time, goes back to ring order
+// (SetOrder(-1)) while a ring's next record waits as the merge's head,
+// reads the rest, then merges again: every record must come once. The
+// head, kept across the switch, used to be handed out again, and its
+// ring's read position set back to the record after it, so records the
+// ring-order reads had handed out (and given back to the producer) came
+// a second time.
+func TestSetOrderBack(t *testing.T) {
+	a, fa := newRing(t, 1<<16)
+	b, fb := newRing(t, 1<<16)
+	fill(t, fa, ringfill.Args{Count: 10})
+	fill(t, fb, ringfill.Args{Count: 10})
+	r := newReader(t, []*ebpf.Map{a, b}, Options{Describe: seqTime(0)})
+	r.SetOrder(0)
+	batch := newBatch(t, 3)
+	got := 0
+	readAll := func() {
+		t.Helper()
+		for range 100 {
+			n, err := r.Read(batch, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return
+			}
+			got += n
+			if err := r.Release(batch); err != nil {
+				t.Fatal(err)
+			}
+			if got == 3 {
+				// One ring's next record is the merge's head now.
+				r.SetOrder(-1)
+			}
+		}
+		t.Fatal("the rings never ran dry")
+	}
+	readAll()
+	r.SetOrder(0)
+	fill(t, fa, ringfill.Args{Count: 2})
+	readAll()
+	if got != 22 {
+		t.Errorf("read %d records; want the 22 written", got)
+	}
+	if s := r.Stats(); s.Records != 22 {
+		t.Errorf("Stats().Records = %d; want 22", s.Records)
+	}
+}
