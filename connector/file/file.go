@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/weirproject/weir/cabi"
@@ -40,16 +41,26 @@ type Config struct {
 // also fsync when configured.
 type Sink struct {
 	connector.Base
-	cfg       Config
-	name      string
-	encode    func([]byte, *cabi.Event) []byte
-	f         *os.File
-	buf       []byte
+	cfg    Config
+	name   string
+	encode func([]byte, *cabi.Event) []byte
+	f      *os.File
+	buf    []byte
+	// ends holds the end offset in buf of each event whose bytes are
+	// (partly) still in buf, in order.
+	ends      []int
 	lastFlush time.Time
 	written   uint64
+	// Events whose bytes all reached the file, and events of accepted
+	// batches still in buf (lost if the sink stops with them there).
+	writtenEvents atomic.Uint64
+	unwritten     atomic.Uint64
 }
 
-var _ connector.Sink = (*Sink)(nil)
+var (
+	_ connector.Sink     = (*Sink)(nil)
+	_ connector.Counting = (*Sink)(nil)
+)
 
 // New creates a file sink from a JSON config. It does not open the file.
 func New(config []byte, env connector.Env) (*Sink, error) {
@@ -91,37 +102,87 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 		return cabi.Error, fmt.Errorf("file %s: write before connect", s.name)
 	}
 	evs := b.EventSlice()
+	accepted := len(s.ends) // events of earlier batches, before this one's
 	for i := range evs {
 		s.buf = s.encode(s.buf, &evs[i])
+		s.ends = append(s.ends, len(s.buf))
 		if len(s.buf) >= int(s.cfg.Buffer) {
-			if err := s.flush(); err != nil {
+			k, err := s.flushCount()
+			accepted -= min(k, accepted)
+			if err != nil {
+				s.forget(accepted)
 				return cabi.Error, err
 			}
 		}
 	}
 	if len(s.buf) > 0 && time.Since(s.lastFlush) >= time.Duration(s.cfg.FlushInterval) {
-		if err := s.flush(); err != nil {
+		k, err := s.flushCount()
+		accepted -= min(k, accepted)
+		if err != nil {
+			s.forget(accepted)
 			return cabi.Error, err
 		}
 	}
+	s.unwritten.Store(uint64(len(s.ends)))
 	return cabi.OK, nil
+}
+
+// forget drops from the buffer the bytes of every event after the first
+// accepted ones, after a write failed: their batch fails, so they must not
+// reach the file later. Bytes of one of them already partly written stay
+// torn in the file.
+func (s *Sink) forget(accepted int) {
+	cut := 0
+	if accepted > 0 {
+		cut = s.ends[accepted-1]
+	}
+	s.buf, s.ends = s.buf[:cut], s.ends[:accepted]
+	s.unwritten.Store(uint64(accepted))
+}
+
+// Counters reports how many events reached the file whole, and how many
+// of the batches the sink accepted are still in its buffer: waiting for
+// the next write, or, once the sink has stopped with its last write
+// failed (a full disk), never written.
+func (s *Sink) Counters() []connector.Counter {
+	return []connector.Counter{
+		{Name: "written", Help: "Events whose bytes all reached the file.", Value: s.writtenEvents.Load()},
+		{Name: "unwritten", Help: "Events of accepted batches still in the buffer; after a stop whose write failed, lost.", Value: s.unwritten.Load(), Gauge: true},
+	}
 }
 
 // flush writes the buffer to the file.
 func (s *Sink) flush() error {
+	_, err := s.flushCount()
+	s.unwritten.Store(uint64(len(s.ends)))
+	return err
+}
+
+// flushCount writes the buffer to the file and returns how many events
+// it wrote whole.
+func (s *Sink) flushCount() (int, error) {
 	s.lastFlush = time.Now()
 	if len(s.buf) == 0 || s.f == nil {
-		return nil
+		return 0, nil
 	}
 	n, err := s.f.Write(s.buf)
 	s.written += uint64(n)
-	if err != nil {
-		// Keep what was not written, so a later flush can try again.
-		s.buf = s.buf[:copy(s.buf, s.buf[n:])]
-		return fmt.Errorf("file %s: write %s: %w", s.name, s.cfg.Path, err)
+	k := 0
+	for k < len(s.ends) && s.ends[k] <= n {
+		k++
 	}
-	s.buf = s.buf[:0]
-	return nil
+	s.writtenEvents.Add(uint64(k))
+	// Keep what was not written, so a later flush can try again.
+	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
+	rest := s.ends[:copy(s.ends, s.ends[k:])]
+	for i := range rest {
+		rest[i] -= n
+	}
+	s.ends = rest
+	if err != nil {
+		return k, fmt.Errorf("file %s: write %s: %w", s.name, s.cfg.Path, err)
+	}
+	return k, nil
 }
 
 // sync flushes and, if configured, fsyncs.

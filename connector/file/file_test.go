@@ -132,3 +132,84 @@ func TestFilePacketFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestFileCounts: the sink counts the events that reached the file whole
+// and those of accepted batches still in its buffer; after a failed write
+// (a full disk, here /dev/full) the failed batch's events leave the
+// buffer, and those of accepted batches stay counted as unwritten.
+func TestFileCounts(t *testing.T) {
+	counts := func(s *Sink) (written, unwritten uint64) {
+		for _, c := range s.Counters() {
+			switch c.Name {
+			case "written":
+				written = c.Value
+			case "unwritten":
+				unwritten = c.Value
+			}
+		}
+		return
+	}
+	write := func(t *testing.T, s *Sink, payloads ...string) cabi.Status {
+		b := conntest.NewBatch(t, 4, 64)
+		conntest.Fill(t, b, 1, payloads...)
+		st, _ := s.Write(b)
+		return st
+	}
+	open := func(t *testing.T, path string) *Sink {
+		s, err := New([]byte(`{"path":"`+path+`","format":"text","buffer":16,"flush_interval":"1h"}`), conntest.Env("f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Connect(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	t.Run("written", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "out.txt")
+		s := open(t, path)
+		if st := write(t, s, "a", "b"); st != cabi.OK {
+			t.Fatalf("write = %v", st)
+		}
+		if w, u := counts(s); w != 0 || u != 2 {
+			t.Errorf("buffered: written %d, unwritten %d; want 0, 2", w, u)
+		}
+		if st := write(t, s, "0123456789abc", "c"); st != cabi.OK {
+			t.Fatalf("write = %v", st)
+		}
+		if w, u := counts(s); w != 3 || u != 1 {
+			t.Errorf("after a full buffer: written %d, unwritten %d; want 3, 1", w, u)
+		}
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if w, u := counts(s); w != 4 || u != 0 {
+			t.Errorf("stopped: written %d, unwritten %d; want 4, 0", w, u)
+		}
+		if got, _ := os.ReadFile(path); string(got) != "a\nb\n0123456789abc\nc\n" {
+			t.Errorf("file = %q", got)
+		}
+	})
+	t.Run("full", func(t *testing.T) {
+		s := open(t, "/dev/full")
+		if st := write(t, s, "a", "b"); st != cabi.OK {
+			t.Fatalf("write = %v", st)
+		}
+		if st := write(t, s, "0123456789abcdef"); st != cabi.Error {
+			t.Fatalf("write to a full disk = %v; want an error", st)
+		}
+		if w, u := counts(s); w != 0 || u != 2 {
+			t.Errorf("after the failed batch: written %d, unwritten %d; want 0, 2 (the failed batch out of the buffer)", w, u)
+		}
+		if string(s.buf) != "a\nb\n" {
+			t.Errorf("buffer %q; want the accepted batch's bytes only", s.buf)
+		}
+		if err := s.Stop(); err == nil {
+			t.Error("stop on a full disk: no error")
+		}
+		if w, u := counts(s); w != 0 || u != 2 {
+			t.Errorf("stopped: written %d, unwritten %d; want 0, 2", w, u)
+		}
+	})
+}
