@@ -48,7 +48,12 @@ type Sink struct {
 	buf    []byte
 	// ends holds the end offset in buf of each event whose bytes are
 	// (partly) still in buf, in order.
-	ends      []int
+	ends []int
+	// tail is how many bytes at the start of buf finish an event of a
+	// failed batch whose first bytes are in the file; it is in no ends.
+	// torn is set while the file ends inside a record.
+	tail      int
+	torn      bool
 	lastFlush time.Time
 	written   uint64
 	// Events whose bytes all reached the file, and events of accepted
@@ -129,12 +134,19 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 
 // forget drops from the buffer the bytes of every event after the first
 // accepted ones, after a write failed: their batch fails, so they must not
-// reach the file later. Bytes of one of them already partly written stay
-// torn in the file.
+// reach the file later. The rest of one of them already partly written
+// stays as the tail, so the next write completes its record and the
+// records after it are not glued to a torn one.
 func (s *Sink) forget(accepted int) {
 	cut := 0
-	if accepted > 0 {
+	switch {
+	case accepted > 0:
 		cut = s.ends[accepted-1]
+	case s.tail > 0:
+		cut = s.tail
+	case s.torn && len(s.ends) > 0:
+		cut = s.ends[0]
+		s.tail = cut
 	}
 	s.buf, s.ends = s.buf[:cut], s.ends[:accepted]
 	s.unwritten.Store(uint64(accepted))
@@ -171,7 +183,15 @@ func (s *Sink) flushCount() (int, error) {
 	for k < len(s.ends) && s.ends[k] <= n {
 		k++
 	}
-	s.writtenEvents.Add(uint64(k))
+	whole := k
+	if s.tail > 0 && n >= s.tail {
+		whole++ // the failed batch's event is whole in the file now
+	}
+	s.writtenEvents.Add(uint64(whole))
+	if n > 0 {
+		s.torn = !(s.tail > 0 && n == s.tail || k > 0 && s.ends[k-1] == n)
+	}
+	s.tail = max(s.tail-n, 0)
 	// Keep what was not written, so a later flush can try again.
 	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
 	rest := s.ends[:copy(s.ends, s.ends[k:])]

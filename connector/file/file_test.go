@@ -1,7 +1,9 @@
 package file
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -212,4 +214,116 @@ func TestFileCounts(t *testing.T) {
 			t.Errorf("stopped: written %d, unwritten %d; want 0, 2", w, u)
 		}
 	})
+}
+
+// smallTmpfs mounts a tmpfs of size (such as "64k") on a temporary
+// directory for the test, and unmounts it after.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "weir-test", dir).CombinedOutput(); err != nil {
+		t.Skipf("skipping: mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestFileSpaceFreed fills a small tmpfs until writes fail, frees space
+// and writes on: the file must hold whole records only, every event of
+// every accepted batch, and as many as the written count says.
+func TestFileSpaceFreed(t *testing.T) {
+	dir := smallTmpfs(t, "64k")
+	for _, pad := range []int{91, 50, 133, 201, 300, 77} {
+		t.Run(fmt.Sprint(pad), func(t *testing.T) { spaceFreed(t, dir, pad) })
+	}
+}
+
+func spaceFreed(t *testing.T, dir string, pad int) {
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 40<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "out.txt")
+	s, err := New([]byte(`{"path":"`+path+`","format":"text","buffer":1000,"flush_interval":"1h"}`), conntest.Env("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(path)
+	defer s.Close()
+	b := conntest.NewBatch(t, 4, 4096)
+	record := func(id int) string { return fmt.Sprintf("%05d", id) + strings.Repeat("x", pad) }
+	id, failed := 0, 0
+	var accepted []string
+	write := func() cabi.Status {
+		var ps []string
+		for range 4 {
+			ps = append(ps, record(id))
+			id++
+		}
+		conntest.Fill(t, b, 1, ps...)
+		st, _ := s.Write(b)
+		if st == cabi.OK {
+			accepted = append(accepted, ps...)
+		} else {
+			failed += len(ps)
+		}
+		return st
+	}
+	for i := 0; i < 1000 && failed < 40; i++ {
+		write()
+	}
+	if failed == 0 {
+		t.Fatal("no write failed")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if st := write(); st != cabi.OK {
+			t.Fatalf("write after freeing space = %v", st)
+		}
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
+	in := map[string]bool{}
+	for i, l := range lines {
+		if len(l) != 5+pad || !strings.HasSuffix(l, strings.Repeat("x", pad)) {
+			t.Fatalf("line %d of %d is no whole record: %q", i, len(lines), l)
+		}
+		in[l] = true
+	}
+	for _, p := range accepted {
+		if !in[p] {
+			t.Errorf("accepted event %.5s missing from the file", p)
+		}
+	}
+	var written, unwritten uint64
+	for _, c := range s.Counters() {
+		switch c.Name {
+		case "written":
+			written = c.Value
+		case "unwritten":
+			unwritten = c.Value
+		}
+	}
+	if written != uint64(len(lines)) || unwritten != 0 {
+		t.Errorf("written %d, unwritten %d; the file holds %d records", written, unwritten, len(lines))
+	}
+	t.Logf("%d events accepted, %d failed; %d in the file", len(accepted), failed, len(lines))
 }
