@@ -56,10 +56,12 @@ type Sink struct {
 	torn      bool
 	lastFlush time.Time
 	written   uint64
-	// Events whose bytes all reached the file, and events of accepted
-	// batches still in buf (lost if the sink stops with them there).
+	// Events whose bytes all reached the file, events of accepted
+	// batches still in buf, and events of accepted batches left in buf
+	// when Close could not write them.
 	writtenEvents atomic.Uint64
 	unwritten     atomic.Uint64
+	lost          atomic.Uint64
 }
 
 var (
@@ -152,14 +154,16 @@ func (s *Sink) forget(accepted int) {
 	s.unwritten.Store(uint64(accepted))
 }
 
-// Counters reports how many events reached the file whole, and how many
-// of the batches the sink accepted are still in its buffer: waiting for
-// the next write, or, once the sink has stopped with its last write
-// failed (a full disk), never written.
+// Counters reports how many events reached the file whole, how many of
+// the batches the sink accepted are still in its buffer (waiting for the
+// next write; after a stop whose write failed, they wait for Close), and
+// how many of those Close could not write. Lost is a counter, not part of
+// the gauge, so the engine still reports them after it recreates the sink.
 func (s *Sink) Counters() []connector.Counter {
 	return []connector.Counter{
 		{Name: "written", Help: "Events whose bytes all reached the file.", Value: s.writtenEvents.Load()},
-		{Name: "unwritten", Help: "Events of accepted batches still in the buffer; after a stop whose write failed, lost.", Value: s.unwritten.Load(), Gauge: true},
+		{Name: "unwritten", Help: "Events of accepted batches still in the buffer.", Value: s.unwritten.Load(), Gauge: true},
+		{Name: "lost", Help: "Events of accepted batches left in the buffer when the sink closed with the write failing.", Value: s.lost.Load()},
 	}
 }
 
@@ -241,6 +245,10 @@ func (s *Sink) Close() error {
 		err = errors.Join(err, fmt.Errorf("file %s: close %s: %w", s.name, s.cfg.Path, cerr))
 	}
 	s.f = nil
+	// What is still buffered can never reach the file.
+	s.lost.Add(uint64(len(s.ends)))
+	s.buf, s.ends, s.tail, s.torn = s.buf[:0], s.ends[:0], 0, false
+	s.unwritten.Store(0)
 	return err
 }
 

@@ -327,3 +327,35 @@ func spaceFreed(t *testing.T, dir string, pad int) {
 	}
 	t.Logf("%d events accepted, %d failed; %d in the file", len(accepted), failed, len(lines))
 }
+
+// TestFileLostAtClose: events of accepted batches still buffered when
+// Close's write fails move from the unwritten gauge to the lost counter,
+// since the engine keeps only the last instance's gauge across restarts
+// and would forget them once the sink is recreated.
+func TestFileLostAtClose(t *testing.T) {
+	s, err := New([]byte(`{"path":"/dev/full","format":"text","buffer":16,"flush_interval":"1h"}`), conntest.Env("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	b := conntest.NewBatch(t, 4, 64)
+	conntest.Fill(t, b, 1, "a", "b")
+	if st, err := s.Write(b); st != cabi.OK {
+		t.Fatalf("write = %v, %v", st, err)
+	}
+	if err := s.Close(); err == nil {
+		t.Error("close on a full disk: no error")
+	}
+	got := map[string]uint64{}
+	for _, c := range s.Counters() {
+		got[c.Name] = c.Value
+	}
+	if got["written"] != 0 || got["unwritten"] != 0 || got["lost"] != 2 {
+		t.Errorf("after close: %v; want written 0, unwritten 0, lost 2", got)
+	}
+	if len(s.buf) != 0 || len(s.ends) != 0 {
+		t.Errorf("after close the buffer holds %q", s.buf)
+	}
+}
