@@ -122,7 +122,7 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 			}
 		}
 	}
-	if len(s.buf) > 0 && time.Since(s.lastFlush) >= time.Duration(s.cfg.FlushInterval) {
+	if (len(s.buf) > 0 || len(s.ends) > 0) && time.Since(s.lastFlush) >= time.Duration(s.cfg.FlushInterval) {
 		k, err := s.flushCount()
 		accepted -= min(k, accepted)
 		if err != nil {
@@ -178,8 +178,15 @@ func (s *Sink) flush() error {
 // it wrote whole.
 func (s *Sink) flushCount() (int, error) {
 	s.lastFlush = time.Now()
-	if len(s.buf) == 0 || s.f == nil {
+	if s.f == nil {
 		return 0, nil
+	}
+	if len(s.buf) == 0 {
+		// Events encoded as no bytes are whole in the file already.
+		k := len(s.ends)
+		s.writtenEvents.Add(uint64(k))
+		s.ends = s.ends[:0]
+		return k, nil
 	}
 	n, err := s.f.Write(s.buf)
 	s.written += uint64(n)

@@ -359,3 +359,35 @@ func TestFileLostAtClose(t *testing.T) {
 		t.Errorf("after close the buffer holds %q", s.buf)
 	}
 }
+
+// TestFileEmptyEncoding: events an encoder writes no bytes for are whole
+// in the file at once; they must not stay counted as unwritten, nor as
+// lost at Close, because the buffer has no bytes to write.
+func TestFileEmptyEncoding(t *testing.T) {
+	for _, interval := range []string{"1h", "0s"} {
+		path := filepath.Join(t.TempDir(), "out.txt")
+		s, err := New([]byte(`{"path":"`+path+`","format":"text","buffer":16,"flush_interval":"`+interval+`"}`), conntest.Env("f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.encode = func(dst []byte, _ *cabi.Event) []byte { return dst }
+		if err := s.Connect(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		b := conntest.NewBatch(t, 4, 64)
+		conntest.Fill(t, b, 1, "a", "b")
+		if st, err := s.Write(b); st != cabi.OK {
+			t.Fatalf("write = %v, %v", st, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]uint64{}
+		for _, c := range s.Counters() {
+			got[c.Name] = c.Value
+		}
+		if got["written"] != 2 || got["unwritten"] != 0 || got["lost"] != 0 {
+			t.Errorf("interval %s: %v; want written 2, unwritten 0, lost 0", interval, got)
+		}
+	}
+}
