@@ -62,6 +62,9 @@ type Sink struct {
 	writtenEvents atomic.Uint64
 	unwritten     atomic.Uint64
 	lost          atomic.Uint64
+	// Events of failed batches (counted dropped by the engine) whose
+	// bytes all reached the file anyway.
+	droppedWritten atomic.Uint64
 }
 
 var (
@@ -110,13 +113,16 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 	}
 	evs := b.EventSlice()
 	accepted := len(s.ends) // events of earlier batches, before this one's
+	mine := 0               // this batch's events written whole
 	for i := range evs {
 		s.buf = s.encode(s.buf, &evs[i])
 		s.ends = append(s.ends, len(s.buf))
 		if len(s.buf) >= int(s.cfg.Buffer) {
 			k, err := s.flushCount()
+			mine += k - min(k, accepted)
 			accepted -= min(k, accepted)
 			if err != nil {
+				s.droppedWritten.Add(uint64(mine))
 				s.forget(accepted)
 				return cabi.Error, err
 			}
@@ -124,8 +130,10 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 	}
 	if (len(s.buf) > 0 || len(s.ends) > 0) && time.Since(s.lastFlush) >= time.Duration(s.cfg.FlushInterval) {
 		k, err := s.flushCount()
+		mine += k - min(k, accepted)
 		accepted -= min(k, accepted)
 		if err != nil {
+			s.droppedWritten.Add(uint64(mine))
 			s.forget(accepted)
 			return cabi.Error, err
 		}
@@ -164,6 +172,7 @@ func (s *Sink) Counters() []connector.Counter {
 		{Name: "written", Help: "Events whose bytes all reached the file.", Value: s.writtenEvents.Load()},
 		{Name: "unwritten", Help: "Events of accepted batches still in the buffer.", Value: s.unwritten.Load(), Gauge: true},
 		{Name: "lost", Help: "Events of accepted batches left in the buffer when the sink closed with the write failing.", Value: s.lost.Load()},
+		{Name: "dropped_written", Help: "Events of failed batches, counted dropped, whose bytes all reached the file anyway; also counted written.", Value: s.droppedWritten.Load()},
 	}
 }
 
@@ -197,6 +206,7 @@ func (s *Sink) flushCount() (int, error) {
 	whole := k
 	if s.tail > 0 && n >= s.tail {
 		whole++ // the failed batch's event is whole in the file now
+		s.droppedWritten.Add(1)
 	}
 	s.writtenEvents.Add(uint64(whole))
 	if n > 0 {

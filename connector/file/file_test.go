@@ -313,17 +313,17 @@ func spaceFreed(t *testing.T, dir string, pad int) {
 			t.Errorf("accepted event %.5s missing from the file", p)
 		}
 	}
-	var written, unwritten uint64
+	counts := map[string]uint64{}
 	for _, c := range s.Counters() {
-		switch c.Name {
-		case "written":
-			written = c.Value
-		case "unwritten":
-			unwritten = c.Value
-		}
+		counts[c.Name] = c.Value
 	}
-	if written != uint64(len(lines)) || unwritten != 0 {
-		t.Errorf("written %d, unwritten %d; the file holds %d records", written, unwritten, len(lines))
+	if counts["written"] != uint64(len(lines)) || counts["unwritten"] != 0 || counts["lost"] != 0 {
+		t.Errorf("%v; the file holds %d records", counts, len(lines))
+	}
+	// The engine counts the accepted batches' events out and the failed
+	// ones' dropped: written less dropped_written must be the former.
+	if out := counts["written"] - counts["dropped_written"]; out != uint64(len(accepted)) {
+		t.Errorf("written %d less dropped written %d = %d; %d events accepted", counts["written"], counts["dropped_written"], out, len(accepted))
 	}
 	t.Logf("%d events accepted, %d failed; %d in the file", len(accepted), failed, len(lines))
 }
