@@ -235,23 +235,26 @@ func smallTmpfs(t *testing.T, size string) string {
 	return dir
 }
 
-// TestFileSpaceFreed fills a small tmpfs until writes fail, frees space
-// and writes on: the file must hold whole records only, every event of
-// every accepted batch, and as many as the written count says.
+// TestFileSpaceFreed fills a small tmpfs until writes fail, pauses, frees
+// space and writes on, with a write per batch and without: the file must
+// hold whole records only, every event of every accepted batch, and as
+// many as the written count says.
 func TestFileSpaceFreed(t *testing.T) {
 	dir := smallTmpfs(t, "64k")
-	for _, pad := range []int{91, 50, 133, 201, 300, 77} {
-		t.Run(fmt.Sprint(pad), func(t *testing.T) { spaceFreed(t, dir, pad) })
+	for _, interval := range []string{"1h", "0s"} {
+		for _, pad := range []int{91, 50, 133, 201, 300, 77} {
+			t.Run(fmt.Sprint(interval, "/", pad), func(t *testing.T) { spaceFreed(t, dir, interval, pad) })
+		}
 	}
 }
 
-func spaceFreed(t *testing.T, dir string, pad int) {
+func spaceFreed(t *testing.T, dir, interval string, pad int) {
 	filler := filepath.Join(dir, "filler")
 	if err := os.WriteFile(filler, make([]byte, 40<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "out.txt")
-	s, err := New([]byte(`{"path":"`+path+`","format":"text","buffer":1000,"flush_interval":"1h"}`), conntest.Env("f"))
+	s, err := New([]byte(`{"path":"`+path+`","format":"text","buffer":1000,"flush_interval":"`+interval+`"}`), conntest.Env("f"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,6 +288,7 @@ func spaceFreed(t *testing.T, dir string, pad int) {
 	if failed == 0 {
 		t.Fatal("no write failed")
 	}
+	s.Pause() // fails again while the disk is full, or has nothing to write
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
