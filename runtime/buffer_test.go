@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirproject/weir/internal/testfs"
 	"github.com/weirproject/weir/runtime/diskbuf"
 )
 
@@ -290,28 +291,12 @@ func TestCheckBuffer(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of size on a new directory, unmounted at the
-// end of the test; it skips where mounting is not allowed (not root).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // TestDiskEdgeDiskFull fills the file system under a buffer (a 512 KiB
 // tmpfs) behind a sink that cannot write: batches that do not fit are
 // dropped with reason buffer_error and counted, the engine runs on, and
 // the ledger balances.
 func TestDiskEdgeDiskFull(t *testing.T) {
-	mnt := mountTmpfs(t, "512k")
+	mnt := testfs.Tmpfs(t, "512k")
 	f := newFixture()
 	f.newSink = func(name string) *testSink {
 		s := &testSink{name: name}
@@ -332,7 +317,7 @@ func TestDiskEdgeDiskFull(t *testing.T) {
 // TestDiskBufferReadOnly: a buffer on a read-only file system makes Start
 // fail with an error naming the connection and the cause.
 func TestDiskBufferReadOnly(t *testing.T) {
-	mnt := mountTmpfs(t, "1m")
+	mnt := testfs.Tmpfs(t, "1m")
 	if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("remount ro: %v: %s", err, out)
 	}
@@ -381,7 +366,7 @@ func TestDiskBufferReload(t *testing.T) {
 // buffer holds records whose delivery frees the space; once the sink
 // writes again everything arrives and nothing was dropped.
 func TestDiskEdgeDiskFullBlock(t *testing.T) {
-	mnt := mountTmpfs(t, "512k")
+	mnt := testfs.Tmpfs(t, "512k")
 	f := newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 16, size: 64, limit: 2000} }
 	f.newSink = func(name string) *testSink {

@@ -3,7 +3,6 @@ package file
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/weirproject/weir/connector/blaster"
 	"github.com/weirproject/weir/connector/format"
 	"github.com/weirproject/weir/connector/internal/conntest"
+	"github.com/weirproject/weir/internal/testfs"
 )
 
 // TestFileReplay writes events with the file sink in each blaster format
@@ -216,31 +216,12 @@ func TestFileCounts(t *testing.T) {
 	})
 }
 
-// smallTmpfs mounts a tmpfs of size (such as "64k") on a temporary
-// directory for the test, and unmounts it after.
-func smallTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: mounting a small tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "weir-test", dir).CombinedOutput(); err != nil {
-		t.Skipf("skipping: mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // TestFileSpaceFreed fills a small tmpfs until writes fail, pauses, frees
 // space and writes on, with a write per batch and without: the file must
 // hold whole records only, every event of every accepted batch, and as
 // many as the written count says.
 func TestFileSpaceFreed(t *testing.T) {
-	dir := smallTmpfs(t, "64k")
+	dir := testfs.Tmpfs(t, "64k")
 	for _, interval := range []string{"1h", "0s"} {
 		for _, pad := range []int{91, 50, 133, 201, 300, 77} {
 			t.Run(fmt.Sprint(interval, "/", pad), func(t *testing.T) { spaceFreed(t, dir, interval, pad) })

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/weirproject/weir/internal/testfs"
 )
 
 // TestCreateGolden checks that Create writes the golden file byte for byte.
@@ -39,7 +40,7 @@ func TestCreateGolden(t *testing.T) {
 // the file must still read back cleanly to its end, and it must keep every
 // whole block that fit, with Packets counting its packets exactly.
 func TestCreateNoSpace(t *testing.T) {
-	dir := smallTmpfs(t, "3m")
+	dir := testfs.Tmpfs(t, "3m")
 	path := filepath.Join(dir, "full.pcapng")
 	pw, err := Create(path, "")
 	if err != nil {
@@ -70,25 +71,6 @@ func TestCreateNoSpace(t *testing.T) {
 	if per := DefaultBufferSize / 1552; n <= 2*per || n > written {
 		t.Errorf("read back %d packets; want more than the %d of two whole buffers, and at most the %d written", n, 2*per, written)
 	}
-}
-
-// smallTmpfs mounts a tmpfs of the given size in a temporary directory for
-// the test, or skips the test when mounting is not permitted.
-func smallTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: mounting a small tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "weir-test", dir).CombinedOutput(); err != nil {
-		t.Skipf("skipping: mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
 }
 
 // countPackets reads the pcapng file at path to its end and returns how

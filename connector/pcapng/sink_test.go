@@ -23,6 +23,7 @@ import (
 	"github.com/weirproject/weir/connector"
 	"github.com/weirproject/weir/connector/internal/conntest"
 	"github.com/weirproject/weir/ingest/packet"
+	"github.com/weirproject/weir/internal/testfs"
 )
 
 // newSink creates and connects a sink, closed when the test ends.
@@ -113,7 +114,7 @@ func packetBatch(t *testing.T, n, size int) *cabi.Batch {
 // hold exactly Written() whole packets for this package's reader and for
 // tshark.
 func TestSinkNoSpace(t *testing.T) {
-	dir := smallTmpfs(t, "256k")
+	dir := testfs.Tmpfs(t, "256k")
 	for _, interval := range []string{"1h", "0s"} {
 		path := filepath.Join(dir, "full-"+interval+".pcapng")
 		s := newSink(t, `{"path":"`+path+`","flush_interval":"`+interval+`"}`)
