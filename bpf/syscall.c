@@ -196,17 +196,30 @@ static __always_inline bool traced_pid(__u32 tgid, __u32 tid)
 }
 
 /* set_incall sets (v = 1) or clears (v = 0) tid's mark, and counts the
- * change in cnt->in_progress. */
-static __always_inline void set_incall(struct weir_sys_counters *cnt, __u32 tid, __u8 v)
+ * change in cnt->in_progress. It returns false when tid is beyond
+ * weir_incall (pid_max was raised during the trace). */
+static __always_inline bool set_incall(struct weir_sys_counters *cnt, __u32 tid, __u8 v)
 {
 	__u8 *p = bpf_map_lookup_elem(&weir_incall, &tid);
-	if (!p || *p == v)
-		return;
+	if (!p)
+		return false;
+	if (*p == v)
+		return true;
 	*p = v;
 	if (v)
 		cnt->in_progress++;
 	else
 		cnt->in_progress--;
+	return true;
+}
+
+/* lost counts a call that found no room in the table of calls in
+ * progress. */
+static __always_inline void lost(struct weir_sys_counters *cnt)
+{
+	cnt->seen++;
+	cnt->ring_full++;
+	cnt->table_full++;
 }
 
 /* A call in progress: what its entry saw. */
@@ -724,15 +737,18 @@ static __always_inline int on_enter(__u64 *ctx, bool btf)
 				c.has_strs = 1;
 		}
 	}
+	/* A tid beyond weir_incall (pid_max was raised during the trace) has
+	 * no mark to pair its return with: the call is lost, as when the
+	 * in-progress table is full. */
+	__u8 *in = bpf_map_lookup_elem(&weir_incall, &tid);
 	long err;
 	if (btf) {
 		struct weir_sys_call *slot =
 			bpf_task_storage_get(&weir_calls, bpf_get_current_task_btf(), 0,
 					     BPF_LOCAL_STORAGE_GET_F_CREATE);
 		err = -12; /* ENOMEM */
-		if (slot) {
-			__u8 *in = bpf_map_lookup_elem(&weir_incall, &tid);
-			if (in && *in) {
+		if (slot && in) {
+			if (*in) {
 				/* The thread's last entry never met its exit. */
 				cnt->seen++;
 				cnt->unpaired++;
@@ -740,6 +756,8 @@ static __always_inline int on_enter(__u64 *ctx, bool btf)
 			*slot = c;
 			err = 0;
 		}
+	} else if (!in) {
+		err = -12;
 	} else {
 		err = bpf_map_update_elem(&weir_inflight, &tid, &c, BPF_NOEXIST);
 		if (err == -17 /* EEXIST */) {
@@ -750,14 +768,15 @@ static __always_inline int on_enter(__u64 *ctx, bool btf)
 		}
 	}
 	if (err) {
-		cnt->seen++;
-		cnt->ring_full++;
-		cnt->table_full++;
+		lost(cnt);
 		if (c.has_strs)
 			bpf_map_delete_elem(&weir_execstr, &tid);
 		return 0;
 	}
-	set_incall(cnt, tid, 1);
+	if (!*in) {
+		*in = 1;
+		cnt->in_progress++;
+	}
 	return 0;
 
 filtered:
@@ -841,8 +860,14 @@ static __always_inline int on_fork(struct task_struct *child)
 		return 0;
 	__u32 pid = BPF_CORE_READ(child, pid);
 	__u8 *t = bpf_map_lookup_elem(&weir_pids, &pid);
-	if (t)
+	if (t) {
 		*t = 1;
+		return 0;
+	}
+	__u32 zero = 0;
+	struct weir_sys_counters *cnt = bpf_map_lookup_elem(&weir_counters, &zero);
+	if (cnt)
+		cnt->unfollowed++;
 	return 0;
 }
 
@@ -868,13 +893,16 @@ static __always_inline int on_exec(__u32 old_pid, bool btf)
 		cnt->in_progress--;
 		struct weir_sys_call *c =
 			bpf_task_storage_get(&weir_calls, bpf_get_current_task_btf(), 0, 0);
+		bool marked = set_incall(cnt, tid, 1);
 		if (c && c->has_strs) {
 			struct weir_sys_strs *s = bpf_map_lookup_elem(&weir_execstr, &old_pid);
-			if (!s || bpf_map_update_elem(&weir_execstr, &tid, s, BPF_ANY) != 0)
+			if (!marked || !s ||
+			    bpf_map_update_elem(&weir_execstr, &tid, s, BPF_ANY) != 0)
 				c->has_strs = 0;
 			bpf_map_delete_elem(&weir_execstr, &old_pid);
 		}
-		set_incall(cnt, tid, 1);
+		if (!marked)
+			lost(cnt);
 		return 0;
 	}
 	struct weir_sys_call *p = bpf_map_lookup_elem(&weir_inflight, &old_pid);
@@ -893,12 +921,13 @@ static __always_inline int on_exec(__u32 old_pid, bool btf)
 	/* The leader's own entry, if it died in a call, was counted by
 	 * sched_process_exit before the exec went on. */
 	if (bpf_map_update_elem(&weir_inflight, &tid, &c, BPF_ANY) == 0) {
-		set_incall(cnt, tid, 1);
-	} else {
-		cnt->seen++;
-		cnt->ring_full++;
-		cnt->table_full++;
+		if (set_incall(cnt, tid, 1))
+			return 0;
+		bpf_map_delete_elem(&weir_inflight, &tid);
 	}
+	if (c.has_strs)
+		bpf_map_delete_elem(&weir_execstr, &tid);
+	lost(cnt);
 	return 0;
 }
 

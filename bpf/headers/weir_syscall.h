@@ -48,7 +48,9 @@ struct weir_sys_counters {
 	 * (another thread's execve or exit_group). Calls still in progress
 	 * when tracing stops are counted by the loader from in_progress. */
 	__u64 unpaired;
-	/* Of ring_full, the calls that found the in-progress table full. */
+	/* Of ring_full, the calls that found no room in the in-progress
+	 * table: it was full, or the thread's id is beyond weir_incall, sized
+	 * to the pid_max the trace started with. */
 	__u64 table_full;
 	/* Next per-CPU sequence number (emitted + ring_full on this CPU). */
 	__u64 seq;
@@ -61,6 +63,10 @@ struct weir_sys_counters {
 	 * the marks cleared (modulo 2^64). Summed over CPUs once the programs
 	 * are detached, it is the number of calls still in progress. */
 	__u64 in_progress;
+	/* Children of traced processes left untraced (with weir_follow):
+	 * their pids are beyond weir_pids, sized to the pid_max the trace
+	 * started with, so pid_max was raised during the trace. */
+	__u64 unfollowed;
 };
 
 /* weir_sys_info.trace: trace this syscall. */

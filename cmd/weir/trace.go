@@ -421,6 +421,9 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d recorded, %d lost (ring full), %d unpaired; %d printed\n",
 			k.Seen, k.Filtered, k.SampledOut, k.Emitted, k.RingFull, k.Unpaired, p.printed)
 	}
+	if k, err := tr.Counters(); err == nil && k.Unfollowed > 0 {
+		fmt.Fprintf(stderr, "weir trace: %d child processes not followed: their pids are above the pid_max weir started with (kernel.pid_max was raised during the trace)\n", k.Unfollowed)
+	}
 	if child != nil {
 		if ctx.Err() != nil {
 			child.Process.Signal(syscall.SIGTERM)

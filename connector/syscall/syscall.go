@@ -219,6 +219,7 @@ func (s *Source) counters() []connector.Counter {
 		{Name: "filtered", Help: "Syscalls the kernel filters rejected.", Value: k.Filtered},
 		{Name: "sampled_out", Help: "Syscalls the kernel sampler skipped.", Value: k.SampledOut},
 		{Name: "ring_full", Help: "Syscalls lost in the kernel for want of room in a CPU's ring or in the table of calls in progress.", Value: k.RingFull, Loss: true},
+		{Name: "unfollowed", Help: "Children of traced processes left untraced: their pids are beyond the pid_max the trace started with (it was raised since). Processes, not calls.", Value: k.Unfollowed, Loss: true},
 		{Name: "unpaired", Help: "Syscalls that entered while traced and never returned (the thread died, or tracing stopped first).", Value: k.Unpaired},
 		{Name: "emitted", Help: "Syscall records the kernel programs wrote to the rings.", Value: k.Emitted},
 		{Name: "rejected", Help: "Records in the rings that were not well-formed syscall records.", Value: st.Rejected},

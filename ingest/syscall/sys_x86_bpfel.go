@@ -34,6 +34,7 @@ type sysWeirSysCounters struct {
 	Counted    uint64
 	Unwoken    uint64
 	InProgress uint64
+	Unfollowed uint64
 }
 
 type sysWeirSysInfo struct {

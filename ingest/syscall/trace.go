@@ -121,7 +121,11 @@ type Counters struct {
 	Counted    uint64 // kept and counted without a record (Config.CountOnly)
 	RingFull   uint64 // lost for want of room in a ring or in the in-progress table
 	Unpaired   uint64 // entered and never returned while traced (not lost: there was no return to record)
-	TableFull  uint64 // of RingFull, those that found the in-progress table full
+	TableFull  uint64 // of RingFull, those that found no room in the in-progress table (full, or the tid beyond the pid_max the trace started with)
+	// Children of traced processes that Config.Follow could not trace:
+	// their pids are beyond the pid_max the trace started with (it was
+	// raised since). Not calls: none of their calls is in Seen.
+	Unfollowed uint64
 }
 
 func (c *Counters) add(o Counters) {
@@ -133,6 +137,7 @@ func (c *Counters) add(o Counters) {
 	c.RingFull += o.RingFull
 	c.Unpaired += o.Unpaired
 	c.TableFull += o.TableFull
+	c.Unfollowed += o.Unfollowed
 }
 
 // Tracer is a running syscall trace: the loaded programs, their
@@ -633,7 +638,8 @@ func (t *Tracer) CountersPerCPU() ([]Counters, error) {
 	out := make([]Counters, len(vals))
 	for i, v := range vals {
 		out[i] = Counters{Seen: v.Seen, Filtered: v.Filtered, SampledOut: v.SampledOut, Emitted: v.Emitted,
-			Counted: v.Counted, RingFull: v.RingFull, Unpaired: v.Unpaired, TableFull: v.TableFull}
+			Counted: v.Counted, RingFull: v.RingFull, Unpaired: v.Unpaired, TableFull: v.TableFull,
+			Unfollowed: v.Unfollowed}
 	}
 	return out, nil
 }
