@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"sort"
@@ -250,8 +252,10 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// process it left behind too; status is the command's.
 	exited := make(chan struct{})
 	cmdExited := make(chan struct{})
+	var gateComm string
 	if len(o.command) > 0 {
-		if _, err := exec.LookPath(o.command[0]); err != nil {
+		path, err := exec.LookPath(o.command[0])
+		if err != nil {
 			for errors.Unwrap(err) != nil {
 				err = errors.Unwrap(err)
 			}
@@ -276,7 +280,9 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				fmt.Fprintf(stderr, "weir trace: warning: become a subreaper: %v; processes the command leaves behind are not waited for\n", err)
 			}
 		}
-		child = exec.Command(self, append([]string{traceGate, "--"}, o.command...)...)
+		var gatePath string
+		gatePath, gateComm = gateExecutable(self, path)
+		child = exec.Command(gatePath, append([]string{traceGate, "--"}, o.command...)...)
 		child.Stdin, child.Stdout, child.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if f, ok := stdout.(*os.File); ok {
 			child.Stdout = f
@@ -345,6 +351,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	p := &tracePrinter{o: o, out: out}
 	if child != nil {
 		p.gated = uint32(child.Process.Pid)
+		p.gateComm = gateComm
 		if len(o.cfg.Syscalls) > 0 {
 			p.wanted = map[uint32]bool{}
 			for _, nr := range o.cfg.Syscalls[:len(o.cfg.Syscalls)-len(execNrs())] {
@@ -467,6 +474,35 @@ func pidAlive(pid int) bool {
 	return st != 'Z' && st != 'X' && st != 'x'
 }
 
+// gateExecutable returns the path weir runs the gate as, for a command
+// whose program is at path, and the gate's task name (comm), which
+// tells the gate's calls from the command's when the filters drop the
+// command's execve; "" when both candidates, weir's own executable self
+// and /proc/self/exe, give the command's name.
+func gateExecutable(self, path string) (string, string) {
+	for _, p := range []string{self, "/proc/self/exe"} {
+		if c := taskComm(p); c != taskComm(path) {
+			return p, c
+		}
+	}
+	return self, ""
+}
+
+// taskComm is the task name (comm) the kernel gives a process that execs
+// path: its base name, cut to 15 bytes.
+func taskComm(path string) string {
+	b := filepath.Base(path)
+	return b[:min(len(b), 15)]
+}
+
+// cstr returns the bytes of b up to its first NUL.
+func cstr(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
 // execNrs returns the numbers of execve and execveat.
 func execNrs() []uint32 {
 	var out []uint32
@@ -499,6 +535,9 @@ type tracePrinter struct {
 	// execve (the gate's, in weir's own code) are not shown.
 	gated  uint32
 	execed bool
+	// gateComm is the gate's task name, which no call of the command
+	// has, or "" when the command's name may be the same.
+	gateComm string
 	// wanted holds the numbers --syscalls asked for; nil for all.
 	wanted map[uint32]bool
 	stats  map[string]*sysStats
@@ -512,7 +551,13 @@ func (p *tracePrinter) event(ev *cabi.Event) {
 	h := &v.Header
 	if p.gated != 0 && !p.execed && h.Pid == p.gated {
 		name := ksys.Name(h.Nr)
-		if (name != "execve" && name != "execveat") || h.Ret != 0 {
+		switch {
+		case (name == "execve" || name == "execveat") && h.Ret == 0:
+		case p.gateComm != "" && cstr(h.Comm[:]) != p.gateComm:
+			// The execve was filtered out (--failed, --slower),
+			// sampled out or lost, but the call is made under
+			// another name than the gate's: the command's.
+		default:
 			return
 		}
 		p.execed = true

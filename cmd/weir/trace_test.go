@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,6 +63,61 @@ func TestTraceFollow(t *testing.T) {
 		want := map[bool]int{true: 1, false: 0}[follow]
 		if got != want || !strings.Contains(stdout, `execve("/bin/sh"`) {
 			t.Errorf("weir %q printed %d execve of /bin/true; want %d and the command's own:\n%s", args, got, want, stdout)
+		}
+	}
+}
+
+// TestTraceCommandFiltered: the calls of a COMMAND are printed when a
+// filter drops its execve, the call from which its trace starts: --failed
+// prints its failed calls and --slower its slow ones, and neither prints
+// the calls weir's own code made before the execve, also when the
+// command has the name weir's executable has.
+func TestTraceCommandFiltered(t *testing.T) {
+	self := filepath.Base(os.Args[0])
+	sh, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	namesake := filepath.Join(t.TempDir(), self)
+	if err := os.WriteFile(namesake, sh, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+		gate string // the gate's task name
+	}{
+		{[]string{"--failed", "--", "/bin/sh", "-c", "exec 3</nonexistent/weir-failed"}, `openat(AT_FDCWD, "/nonexistent/weir-failed", O_RDONLY) = -1 ENOENT`, self},
+		{[]string{"--slower", "100ms", "--", "/bin/sleep", "0.3"}, " clock_nanosleep(", self},
+		{[]string{"--failed", "--", namesake, "-c", "exec 3</nonexistent/weir-failed"}, `openat(AT_FDCWD, "/nonexistent/weir-failed", O_RDONLY) = -1 ENOENT`, "exe"},
+	} {
+		args := append([]string{"trace"}, c.args...)
+		stdout, stderr, code := weir(t, args...)
+		if code != 0 && code != 2 {
+			t.Fatalf("weir %q: exit %d\n%s", args, code, stderr)
+		}
+		if !strings.Contains(stdout, c.want) {
+			t.Errorf("weir %q: want %s in:\n%s\n%s", args, c.want, stdout, stderr)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+			if strings.Contains(l, " "+c.gate[:min(len(c.gate), 15)]+" ") {
+				t.Errorf("weir %q printed a call of weir's own code before the execve: %s", args, l)
+			}
+		}
+	}
+}
+
+// TestGateExecutable: the gate runs as weir's executable, or as
+// /proc/self/exe when the command has weir's name.
+func TestGateExecutable(t *testing.T) {
+	for _, c := range []struct{ self, cmd, path, comm string }{
+		{"/usr/bin/weir", "/bin/true", "/usr/bin/weir", "weir"},
+		{"/usr/bin/weir", "/opt/weir", "/proc/self/exe", "exe"},
+		{"/a/weir-with-a-long-name-1", "/b/weir-with-a-long-name-2", "/proc/self/exe", "exe"},
+		{"/a/exe", "/b/exe", "/a/exe", ""},
+	} {
+		if path, comm := gateExecutable(c.self, c.cmd); path != c.path || comm != c.comm {
+			t.Errorf("gateExecutable(%q, %q) = %q, %q; want %q, %q", c.self, c.cmd, path, comm, c.path, c.comm)
 		}
 	}
 }
