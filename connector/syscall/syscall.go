@@ -89,7 +89,9 @@ func New(config []byte, env connector.Env) (*Source, error) {
 }
 
 // parse turns a config into a trace configuration and a call count,
-// refusing what Open would refuse before it touches the kernel.
+// refusing what Open would refuse before it touches the kernel. An error
+// about one field's value is a *spec.ValueError naming it (pids[1]), so
+// that the config loader reports it at the value's FILE:LINE:COL.
 func parse(config []byte) (ksys.Config, uint64, error) {
 	var sc sourceConfig
 	if err := spec.Decode(Spec, config, &sc); err != nil {
@@ -105,29 +107,66 @@ func parse(config []byte) (ksys.Config, uint64, error) {
 	for i, p := range sc.Pids {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil {
-			return cfg, 0, fmt.Errorf("field pids[%d]: %q is not a pid", i, p)
+			return cfg, 0, valueError(fmt.Sprintf("pids[%d]", i), "%q is not a pid", p)
+		}
+		if err := ksys.CheckConfig(ksys.Config{Pids: []int{n}}); err != nil {
+			return cfg, 0, valueError(fmt.Sprintf("pids[%d]", i), "%s", checkMsg(err))
 		}
 		cfg.Pids = append(cfg.Pids, n)
 	}
-	if len(sc.Syscalls) > 0 {
-		nrs, err := ksys.ParseList(strings.Join(sc.Syscalls, ","))
+	if len(sc.Comms) > ksys.MaxComms {
+		return cfg, 0, valueError(fmt.Sprintf("comms[%d]", ksys.MaxComms), "%d process names given; at most %d", len(sc.Comms), ksys.MaxComms)
+	}
+	for i, c := range sc.Comms {
+		if err := ksys.CheckConfig(ksys.Config{Comms: []string{c}}); err != nil {
+			return cfg, 0, valueError(fmt.Sprintf("comms[%d]", i), "%s", checkMsg(err))
+		}
+	}
+	for i, name := range sc.Syscalls {
+		if strings.Trim(name, ", ") == "" && len(sc.Syscalls) > 1 {
+			continue // as in "openat,,close"
+		}
+		nrs, err := ksys.ParseList(name)
 		var ue *ksys.UnknownSyscallError
 		if errors.As(err, &ue) {
 			if s := spec.Suggest(strings.ToLower(ue.Name), ksys.Names()); len(s) > 0 {
-				return cfg, 0, fmt.Errorf("field syscalls: %w; did you mean %s?", err, strings.Join(s[:min(len(s), 3)], ", "))
+				err = fmt.Errorf("%w; did you mean %s?", err, strings.Join(s[:min(len(s), 3)], ", "))
 			}
 		}
 		if err != nil {
-			return cfg, 0, fmt.Errorf("field syscalls: %w", err)
+			return cfg, 0, valueError(fmt.Sprintf("syscalls[%d]", i), "%v", err)
 		}
-		cfg.Syscalls = nrs
+		cfg.Syscalls = append(cfg.Syscalls, nrs...)
+	}
+	if len(sc.Syscalls) > 0 && len(cfg.Syscalls) == 0 {
+		return cfg, 0, valueError("syscalls[0]", "syscall list %q names no syscall", strings.Join(sc.Syscalls, ","))
 	}
 	if cfg.Cgroup != "" {
 		if _, _, err := ksys.ResolveCgroup(cfg.Cgroup); err != nil {
-			return cfg, 0, fmt.Errorf("field cgroup: %w", err)
+			return cfg, 0, valueError("cgroup", "%v", err)
 		}
 	}
+	if err := ksys.CheckConfig(ksys.Config{Slower: cfg.Slower}); err != nil {
+		return cfg, 0, valueError("slower", "%s", checkMsg(err))
+	}
+	if err := ksys.CheckConfig(ksys.Config{RingSize: cfg.RingSize}); err != nil {
+		return cfg, 0, valueError("ring_size", "%s", checkMsg(err))
+	}
+	if err := ksys.CheckConfig(ksys.Config{Follow: cfg.Follow, Pids: cfg.Pids}); err != nil {
+		return cfg, 0, valueError("follow", "%s", checkMsg(err))
+	}
 	return cfg, sc.Count, ksys.CheckConfig(cfg)
+}
+
+// valueError is a *spec.ValueError about the whole value of field.
+func valueError(field, format string, args ...any) error {
+	return &spec.ValueError{Field: field, Offset: -1, Msg: fmt.Sprintf(format, args...)}
+}
+
+// checkMsg is a CheckConfig error without the "open trace: " it starts
+// with, which is no news in a config error.
+func checkMsg(err error) string {
+	return strings.TrimPrefix(err.Error(), "open trace: ")
 }
 
 // Config returns the trace configuration the source was created with.

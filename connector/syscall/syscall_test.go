@@ -11,6 +11,7 @@ import (
 	"github.com/weirproject/weir/cabi"
 	"github.com/weirproject/weir/connector"
 	ksys "github.com/weirproject/weir/ingest/syscall"
+	"github.com/weirproject/weir/runtime/config"
 )
 
 func TestSpec(t *testing.T) {
@@ -42,6 +43,30 @@ func TestNewSourceErrors(t *testing.T) {
 		}
 		if typ, _ := connector.Default.Lookup("syscall"); typ.Check([]byte(tc.config)) == nil {
 			t.Errorf("Check(%s) = nil; want the error New gives", tc.config)
+		}
+	}
+}
+
+// TestConfigErrorPositions: a value the spec takes but the tracer would
+// refuse is reported at its own FILE:LINE:COL, not at the config's first
+// field.
+func TestConfigErrorPositions(t *testing.T) {
+	for _, c := range []struct{ field, want string }{
+		{"syscalls: [openat, opnat]", `test.yaml:8:26: connector "s" (type syscall): field syscalls[1]: unknown syscall "opnat"`},
+		{"pids: [\"1\", \"x\"]", `test.yaml:8:20: connector "s" (type syscall): field pids[1]: "x" is not a pid`},
+		{"pids: [1, 0]", `test.yaml:8:17: connector "s" (type syscall): field pids[1]: pid 0 out of range`},
+		{"comms: [ok, a-name-of-16-byt]", `test.yaml:8:19: connector "s" (type syscall): field comms[1]: process name "a-name-of-16-byt": want 1 to 15 bytes`},
+		{"comms: [a, b, c, d, e, f, g, h, i]", `test.yaml:8:39: connector "s" (type syscall): field comms[8]: 9 process names given; at most 8`},
+		{"cgroup: no/such/weir-cgroup", `test.yaml:8:15: connector "s" (type syscall): field cgroup: `},
+		{"slower: -1s", `test.yaml:8:15: connector "s" (type syscall): field slower: negative`},
+		{"ring_size: 5000", `test.yaml:8:18: connector "s" (type syscall): field ring_size: ring size 5000 is not a power of two`},
+		{"follow: true", `test.yaml:8:15: connector "s" (type syscall): field follow: follow needs a pid to follow`},
+	} {
+		yaml := "connectors:\n  s:\n    type: syscall\n    config:\n      order: true\n      failed: false\n      sample: 1\n      " + c.field +
+			"\n"
+		_, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: connector.Default})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config with %s: %v; want %s", c.field, err, c.want)
 		}
 	}
 }
