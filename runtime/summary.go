@@ -3,6 +3,8 @@ package runtime
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -132,6 +134,54 @@ func (s Snapshot) Unbalanced() []string {
 		} else if e.Buffer == nil && e.QueuedEvents != 0 {
 			out = append(out, fmt.Sprintf("edge %s -> %s: %d events still queued", name, e.To, e.QueuedEvents))
 		}
+	}
+	return out
+}
+
+// failureReasons are the drop reasons that mean something failed, as
+// opposed to a policy the config chose (a full drop_newest edge, a filter,
+// a router), each with what it means.
+var failureReasons = map[string]string{
+	ReasonSinkError:   "the sink's writes failed",
+	ReasonBufferError: "a disk buffer could not store them",
+	ReasonCorrupt:     "a disk buffer held them damaged",
+	ReasonPollFailed:  "the source's poll failed",
+	ReasonProcessor:   "a processor failed on them",
+	ReasonShutdown:    "the drain timed out with them in flight",
+}
+
+// FailureDrops returns one line for each component or edge that dropped
+// events because something failed (ReasonSinkError, ReasonBufferError,
+// ReasonCorrupt, ReasonPollFailed, ReasonProcessor, ReasonShutdown), such
+// as "sink out dropped 100 events: the sink's writes failed (100
+// sink_error)". Drops a policy chose (ReasonFull, ReasonOperator...) are
+// not failures. A run that returns lines here lost data its config meant
+// to deliver.
+func (s Snapshot) FailureDrops() []string {
+	var out []string
+	line := func(what string, m map[string]uint64) {
+		var n uint64
+		var why, counts []string
+		for _, r := range slices.Sorted(maps.Keys(m)) {
+			if text, ok := failureReasons[r]; ok && m[r] > 0 {
+				n += m[r]
+				why = append(why, text)
+				counts = append(counts, fmt.Sprintf("%d %s", m[r], r))
+			}
+		}
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%s dropped %d events: %s (%s)", what, n, strings.Join(why, "; "), strings.Join(counts, ", ")))
+		}
+	}
+	for _, c := range s.Components {
+		line(c.Role+" "+c.Name, c.Dropped)
+	}
+	for _, e := range s.Edges {
+		name := e.From
+		if e.FromPort != "" {
+			name += "." + e.FromPort
+		}
+		line("edge "+name+" -> "+e.To, e.Dropped)
 	}
 	return out
 }

@@ -50,3 +50,33 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureDrops: drops because something failed are named, one line
+// per component or edge, with each reason; drops a policy chose are not.
+func TestFailureDrops(t *testing.T) {
+	s := Snapshot{
+		Components: []ComponentStats{
+			{Name: "gen", Role: StatSource, Dropped: map[string]uint64{ReasonUnconnected: 5}},
+			{Name: "out", Role: StatSink, Dropped: map[string]uint64{ReasonSinkError: 100, ReasonShutdown: 2}},
+			{Name: "p", Role: StatPipeline, Dropped: map[string]uint64{ReasonOperator: 40, ReasonUnrouted: 3}},
+			{Name: "p/1", Role: StatProcessor, Dropped: map[string]uint64{ReasonProcessor: 7, ReasonOperator: 1}},
+			{Name: "quiet", Role: StatSink, Dropped: map[string]uint64{ReasonSinkError: 0}},
+		},
+		Edges: []EdgeStats{
+			{From: "gen", To: "out", Dropped: map[string]uint64{ReasonFull: 9, ReasonOldest: 1, ReasonDecoupled: 2}},
+			{From: "gen", FromPort: "x", To: "out", Dropped: map[string]uint64{ReasonBufferError: 3, ReasonCorrupt: 1, ReasonKept: 4}},
+		},
+	}
+	want := []string{
+		"sink out dropped 102 events: the drain timed out with them in flight; the sink's writes failed (2 shutdown, 100 sink_error)",
+		"processor p/1 dropped 7 events: a processor failed on them (7 processor)",
+		"edge gen.x -> out dropped 4 events: a disk buffer could not store them; a disk buffer held them damaged (3 buffer_error, 1 corrupt)",
+	}
+	got := s.FailureDrops()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("FailureDrops() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := (Snapshot{Components: []ComponentStats{{Name: "gen", Role: StatSource, Dropped: map[string]uint64{ReasonPollFailed: 1}}}}).FailureDrops(); len(got) != 1 || !strings.Contains(got[0], "the source's poll failed (1 poll_failed)") {
+		t.Errorf("poll failure: FailureDrops() = %q", got)
+	}
+}

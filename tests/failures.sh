@@ -314,9 +314,12 @@ connections:
   - {from: gen, to: hole, buffer: {type: disk, path: $tmp/small/buf, max_size: 64MiB, fsync: never}}
 YAML
 	# The sink fails every write (ENOSPC on /dev/full), the buffer's disk
-	# fills: drops are counted (sink_error, buffer_error) and it balances.
-	check "run: the buffer's disk fills" 0 "" --summary -- "$weir" run -c "$tmp/full.yaml" --metrics off
+	# fills: drops are counted (buffer_error, and sink_error for what got
+	# through the buffer, if any), it balances, and the run fails, naming
+	# where events were dropped.
+	check "run: the buffer's disk fills" 1 "^weir run: (sink hole|edge gen -> hole) dropped [0-9]+ events: " --summary -- "$weir" run -c "$tmp/full.yaml" --metrics off
 	grep -q 'buffer_error' "$tmp/out" || { fails=$((fails + 1)); echo "FAIL run: the buffer's disk fills: no buffer_error drops in the summary"; }
+	grep -Eq '^weir run: edge gen -> hole dropped [0-9]+ events: a disk buffer could not store them \([0-9]+ buffer_error\)$' "$tmp/err" || { fails=$((fails + 1)); echo "FAIL run: the buffer's disk fills: the edge's buffer_error drops not named on stderr"; }
 	umount "$tmp/small"
 else
 	echo "skip disk buffer mounts: cannot mount a tmpfs (needs root)"

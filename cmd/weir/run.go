@@ -79,7 +79,15 @@ Exit status:
   1  a runtime failure: the config is invalid, a connector could not be
      created, connected or started (each is named on stderr with its error),
      a connector call was stuck and the connector abandoned (named on
-     stderr), the drain timed out or was given up, or the engine failed
+     stderr), the drain timed out or was given up, the engine failed, or
+     events were dropped because something failed: a sink's writes
+     (sink_error), a disk buffer (buffer_error, corrupt), a source's poll
+     (poll_failed) or a processor (processor); each component or edge that
+     dropped them is named on stderr, as in
+       weir run: sink out dropped 100 events: the sink's writes failed (100 sink_error)
+     Drops the config chose (drop_newest or drop_oldest edges, filters,
+     routers, sampling) and losses a source counted before weir read the
+     events (a kernel ring full) leave the status 0; the summary shows them.
   2  bad flags or arguments, sizes out of range, or a plugin given with -P
      that cannot be loaded
   3  a plugin crashed the process (SIGSEGV, SIGBUS, SIGILL or SIGFPE in
@@ -294,6 +302,10 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	verdict, balanced := s.Verdict()
 	fmt.Fprintln(stdout, verdict)
 	if !balanced {
+		code = 1
+	}
+	for _, l := range s.FailureDrops() {
+		fmt.Fprintf(stderr, "weir run: %s\n", l)
 		code = 1
 	}
 	for _, c := range failedConnectors(s) {

@@ -239,6 +239,43 @@ connections:
 	}
 }
 
+// TestRunSinkFailureExits1: a run whose sink fails every write (a full
+// disk: /dev/full) balances its accounting but exits 1, naming the sink
+// and the events it dropped; the same run into a blackhole exits 0.
+func TestRunSinkFailureExits1(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		sink string
+		code int
+		want string
+	}{
+		{`{type: file, config: {path: /dev/full, flush_interval: 0s}}`, 1, "weir run: sink out dropped 100 events: the sink's writes failed (100 sink_error)\n"},
+		{`{type: blackhole}`, 0, ""},
+	} {
+		cfg := filepath.Join(dir, "run.yaml")
+		config := "connectors:\n  gen: {type: blaster, config: {count: 100}}\n  out: " + tt.sink + "\nconnections:\n  - {from: gen, to: out}\n"
+		if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := startRun("-c", cfg, "--metrics", "off", "--drain-timeout", "2s")
+		if code := r.exit(t); code != tt.code {
+			t.Errorf("%s: run exited %d; want %d\n%s", tt.sink, code, tt.code, r.stderr.String())
+		}
+		if !strings.Contains(r.stdout.String(), "accounting: balanced") {
+			t.Errorf("%s: summary does not balance:\n%s", tt.sink, r.stdout.String())
+		}
+		var got []string
+		for _, l := range strings.SplitAfter(r.stderr.String(), "\n") {
+			if strings.HasPrefix(l, "weir run: ") {
+				got = append(got, l)
+			}
+		}
+		if strings.Join(got, "") != tt.want {
+			t.Errorf("%s: stderr says %q; want %q", tt.sink, got, tt.want)
+		}
+	}
+}
+
 // TestRunPluginFlags: run takes -P/--plugin as validate does, a library or
 // a directory of them, loads a library named both ways once, and still
 // accepts the deprecated --plugin-dir (hidden from --help).
