@@ -49,7 +49,9 @@ With -- COMMAND, weir starts COMMAND, traces it from its execve on (add
 --follow to trace the processes it starts too), and exits with its exit
 status when it ends (127 when it cannot be started). With --follow, weir
 also waits for the processes COMMAND left running, daemons included, as
-strace -f does; interrupt it to stop sooner.
+strace -f does; interrupt it to stop sooner. Interrupted (SIGINT, SIGTERM
+or SIGHUP), weir stops tracing, sends COMMAND SIGTERM and waits for it to
+end; a second interrupt kills it.
 
 Examples:
   weir trace -- /bin/true                         every call of /bin/true
@@ -82,10 +84,28 @@ type traceOpts struct {
 
 func init() {
 	register(command{name: "trace", summary: "trace syscalls with eBPF and print them (like strace)", run: func(args []string) int {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
+		// SIGHUP stops the trace as SIGINT and SIGTERM do, unless it
+		// is ignored (nohup), and so does SIGINT (a background job).
+		stopSigs := []os.Signal{syscall.SIGTERM}
+		for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+			if !signal.Ignored(sig) {
+				stopSigs = append(stopSigs, sig)
+			}
+		}
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, stopSigs...)
+		defer signal.Stop(sigs)
 		signal.Ignore(syscall.SIGPIPE)
-		return runTrace(ctx, args, os.Stdout, os.Stderr)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		again := make(chan struct{})
+		go func() {
+			<-sigs
+			cancel()
+			<-sigs
+			close(again)
+		}()
+		return runTrace(ctx, again, args, os.Stdout, os.Stderr)
 	}})
 	register(command{name: traceGate, summary: "", run: runTraceGate})
 }
@@ -224,8 +244,10 @@ func runTraceGate(args []string) int {
 // needsTracePrivileges says what tracing needs, for errors.
 const needsTracePrivileges = "tracing syscalls needs root, or the capabilities CAP_BPF and CAP_PERFMON"
 
-// runTrace runs weir trace and returns the exit status.
-func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// runTrace runs weir trace and returns the exit status. The trace stops
+// when ctx ends, and the COMMAND is then sent SIGTERM; when again closes
+// (a second signal) before the COMMAND has ended, it is killed.
+func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	o, code, ok := parseTrace(args, stdout, stderr)
 	if !ok {
 		return code
@@ -435,7 +457,12 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if ctx.Err() != nil {
 			child.Process.Signal(syscall.SIGTERM)
 		}
-		<-cmdExited
+		select {
+		case <-cmdExited:
+		case <-again:
+			child.Process.Kill()
+			<-cmdExited
+		}
 		if code == 0 {
 			code = status
 		}

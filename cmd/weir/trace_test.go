@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,6 +120,60 @@ func TestGateExecutable(t *testing.T) {
 	} {
 		if path, comm := gateExecutable(c.self, c.cmd); path != c.path || comm != c.comm {
 			t.Errorf("gateExecutable(%q, %q) = %q, %q; want %q, %q", c.self, c.cmd, path, comm, c.path, c.comm)
+		}
+	}
+}
+
+// TestTraceSignals: SIGHUP stops a trace as SIGINT and SIGTERM do (the
+// counters are printed, the command is sent SIGTERM), and a second signal
+// kills a command that ignores SIGTERM rather than wait for it.
+func TestTraceSignals(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		script string
+		sigs   []os.Signal
+		want   int
+	}{
+		{"SIGHUP", "echo ready; exec sleep 30", []os.Signal{syscall.SIGHUP}, 128 + 15},
+		{"SIGINT twice", `trap "" TERM INT; echo ready; exec sleep 30`, []os.Signal{os.Interrupt, os.Interrupt}, 128 + 9},
+	} {
+		cmd := exec.Command(os.Args[0], "trace", "-q", "--", "/bin/sh", "-c", c.script)
+		cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+		// A group of its own, to kill what is left of it at the end;
+		// stderr a file, so that Wait need not wait for the command.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		if line != "ready\n" {
+			t.Fatalf("%s: the command printed %q; want ready", c.name, line)
+		}
+		for _, sig := range c.sigs {
+			cmd.Process.Signal(sig)
+			time.Sleep(200 * time.Millisecond)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		e, _ := os.ReadFile(stderr.Name())
+		stderr.Close()
+		if code := cmd.ProcessState.ExitCode(); code != c.want || !strings.Contains(string(e), " calls seen: ") {
+			t.Errorf("%s: weir trace %v, stderr %q; want exit %d within 15 s, and the counters", c.name, cmd.ProcessState, e, c.want)
 		}
 	}
 }
