@@ -221,7 +221,8 @@ func (s *Sink) flushCount() (int, error) {
 	}
 	s.ends = rest
 	if err != nil {
-		return k, fmt.Errorf("file %s: write %s: %w", s.name, s.cfg.Path, err)
+		// os.File's errors name the operation and the path.
+		return k, fmt.Errorf("file %s: %w", s.name, err)
 	}
 	return k, nil
 }
