@@ -99,6 +99,10 @@ type connNode struct {
 	// failure is the message of the last create, connect or start error,
 	// nil while the instance runs or before the first attempt.
 	failure atomic.Pointer[string]
+	// stopFailure is the first error of the final drain, stop or close
+	// (see finish): what the instance still held may not have reached
+	// its destination.
+	stopFailure atomic.Pointer[string]
 
 	// pauseReq counts open breakers downstream; the source worker pauses
 	// while it is positive.
@@ -264,6 +268,13 @@ func (n *connNode) fail(err error) {
 	n.failure.Store(&msg)
 }
 
+// stopFailed records err as the first failure of the final drain, stop
+// or close.
+func (n *connNode) stopFailed(err error) {
+	msg := err.Error()
+	n.stopFailure.CompareAndSwap(nil, &msg)
+}
+
 // connect calls Connect with attempts 1, 2, ... and backoff until it
 // succeeds or ctx ends.
 func (n *connNode) connect(ctx context.Context, inst connector.Connector) bool {
@@ -294,6 +305,9 @@ func (n *connNode) connect(ctx context.Context, inst connector.Connector) bool {
 func (n *connNode) closeInst(inst connector.Connector, final bool) {
 	if err := n.callAs("close", final, inst.Close); err != nil {
 		n.log.Error("connector close failed", "err", err)
+		if final && !errors.Is(err, errAbandoned) {
+			n.stopFailed(err)
+		}
 	}
 	n.counters.close(inst)
 }
@@ -374,10 +388,12 @@ func (n *connNode) finish(drain bool) {
 		n.state.Store(stDraining)
 		if err := n.drainLocked(true); err != nil && !errors.Is(err, errAbandoned) {
 			n.log.Error("connector drain failed", "err", err)
+			n.stopFailed(err)
 		}
 	}
 	if err := n.callAs("stop", true, inst.Stop); err != nil && !errors.Is(err, errAbandoned) {
 		n.log.Error("connector stop failed", "err", err)
+		n.stopFailed(err)
 	}
 	n.closeInst(inst, true)
 	if n.stuck.Load() {
@@ -553,6 +569,10 @@ func (n *connNode) stats() []ComponentStats {
 	if f := n.failure.Load(); f != nil {
 		failure = *f
 	}
+	var stopFailure string
+	if f := n.stopFailure.Load(); f != nil {
+		stopFailure = *f
+	}
 	var abandoned uint64
 	var stuckCall string
 	if n.stuck.Load() {
@@ -564,14 +584,14 @@ func (n *connNode) stats() []ComponentStats {
 	if n.proc {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatProcessor, State: st, Failure: failure}
 		n.srcC.component(&s)
-		s.Abandoned, s.StuckCall = abandoned, stuckCall
+		s.Abandoned, s.StuckCall, s.StopFailure = abandoned, stuckCall, stopFailure
 		return append(out, s)
 	}
 	if n.hasSource {
 		s := ComponentStats{Name: n.def.Name, Type: n.def.Type, Role: StatSource, State: st, Failure: failure}
 		n.srcC.component(&s)
 		s.Counters = n.counters.snapshot()
-		s.Abandoned, s.StuckCall = abandoned, stuckCall
+		s.Abandoned, s.StuckCall, s.StopFailure = abandoned, stuckCall, stopFailure
 		out = append(out, s)
 	}
 	if n.hasSink {
@@ -583,7 +603,7 @@ func (n *connNode) stats() []ComponentStats {
 			s.Panics = n.srcC.panics.Load()
 			s.Errors += n.srcC.errors.Load()
 			s.Counters = n.counters.snapshot()
-			s.Abandoned, s.StuckCall = abandoned, stuckCall
+			s.Abandoned, s.StuckCall, s.StopFailure = abandoned, stuckCall, stopFailure
 		}
 		out = append(out, s)
 	}

@@ -684,3 +684,39 @@ func TestReloadResumesSourcePausedByBreaker(t *testing.T) {
 	shutdown(t, e)
 	checkAccounting(t, e.Stats())
 }
+
+// TestStopFailure: a sink whose final drain, stop and close fail (what it
+// buffered could not be written out) is named in the snapshot with the
+// first of those errors, and one that stops cleanly is not.
+func TestStopFailure(t *testing.T) {
+	f := newFixture()
+	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 16, limit: 3} }
+	f.newSink = func(name string) *testSink {
+		s := &testSink{name: name}
+		if name == "bad" {
+			s.flushErr = errors.New("flush: no space left on device")
+		}
+		return s
+	}
+	g := graph([]string{"in:src", "bad:sink", "good:sink"}, nil, EdgeDef{From: "in", To: "bad"}, EdgeDef{From: "in", To: "good"})
+	e := startEngine(t, g, f, testOpts())
+	select {
+	case <-e.Finished():
+	case <-time.After(hang):
+		t.Fatal("engine did not finish")
+	}
+	shutdown(t, e)
+	s := e.Stats()
+	bad, _ := s.Component("bad", StatSink)
+	if bad.StopFailure != "drain bad: flush: no space left on device" {
+		t.Errorf("bad sink StopFailure = %q; want its drain error", bad.StopFailure)
+	}
+	for _, name := range []string{"good", "in"} {
+		for _, c := range s.Components {
+			if c.Name == name && c.StopFailure != "" {
+				t.Errorf("%s %s StopFailure = %q; want none", c.Role, name, c.StopFailure)
+			}
+		}
+	}
+	checkAccounting(t, s)
+}

@@ -206,6 +206,7 @@ type testSink struct {
 	writes   int
 	seen     chan struct{} // signalled (non-blocking) per accepted batch
 	inspect  func(b *cabi.Batch)
+	flushErr error // returned by Drain, Stop and Close: a final flush that fails
 }
 
 func (s *testSink) Connect(ctx context.Context, attempt int) error {
@@ -215,9 +216,9 @@ func (s *testSink) Connect(ctx context.Context, attempt int) error {
 func (s *testSink) Start() error  { s.add("start"); return nil }
 func (s *testSink) Pause() error  { return nil }
 func (s *testSink) Resume() error { return nil }
-func (s *testSink) Drain() error  { s.add("drain"); return nil }
-func (s *testSink) Stop() error   { s.add("stop"); return nil }
-func (s *testSink) Close() error  { s.add("close"); return nil }
+func (s *testSink) Drain() error  { s.add("drain"); return s.flushErr }
+func (s *testSink) Stop() error   { s.add("stop"); return s.flushErr }
+func (s *testSink) Close() error  { s.add("close"); return s.flushErr }
 
 func (s *testSink) Write(b *cabi.Batch) (cabi.Status, error) {
 	s.writes++

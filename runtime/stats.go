@@ -115,6 +115,12 @@ type ComponentStats struct {
 	// that is not running because of it; empty once it runs, and for
 	// pipelines.
 	Failure string
+	// StopFailure is the first error of the connector's final drain,
+	// stop or close, when it is stopped or removed: what it still held
+	// (a sink's buffered output) may not have reached its destination,
+	// although the events count as written. On the first entry of a
+	// connector with two roles only.
+	StopFailure string
 
 	EventsIn, EventsOut   uint64
 	BytesIn, BytesOut     uint64
@@ -191,6 +197,9 @@ func (c *ComponentStats) add(o ComponentStats) {
 	c.Abandoned += o.Abandoned
 	if c.StuckCall == "" {
 		c.StuckCall = o.StuckCall
+	}
+	if c.StopFailure == "" {
+		c.StopFailure = o.StopFailure
 	}
 	c.Acks, c.Fails = c.Acks+o.Acks, c.Fails+o.Fails
 	c.ConnectAttempts, c.AcksDropped = c.ConnectAttempts+o.ConnectAttempts, c.AcksDropped+o.AcksDropped

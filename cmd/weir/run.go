@@ -79,7 +79,9 @@ Exit status:
   1  a runtime failure: the config is invalid, a connector could not be
      created, connected or started (each is named on stderr with its error),
      a connector call was stuck and the connector abandoned (named on
-     stderr), the drain timed out or was given up, the engine failed, or
+     stderr), a connector's final drain, stop or close failed (a sink
+     could not write out what it buffered: named on stderr), the drain
+     timed out or was given up, the engine failed, or
      events were dropped because something failed: a sink's writes
      (sink_error), a disk buffer (buffer_error, corrupt), a source's poll
      (poll_failed) or a processor (processor); each component or edge that
@@ -311,6 +313,12 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	for _, c := range failedConnectors(s) {
 		fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed: %s\n", c.Name, c.Type, c.Failure)
 		code = 1
+	}
+	for _, c := range s.Components {
+		if c.StopFailure != "" {
+			fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed to stop cleanly, so what it still held may be lost: %s\n", c.Name, c.Type, c.StopFailure)
+			code = 1
+		}
 	}
 	for _, c := range s.Components {
 		if c.Abandoned > 0 {

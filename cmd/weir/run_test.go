@@ -241,7 +241,9 @@ connections:
 
 // TestRunSinkFailureExits1: a run whose sink fails every write (a full
 // disk: /dev/full) balances its accounting but exits 1, naming the sink
-// and the events it dropped; the same run into a blackhole exits 0.
+// and the events it dropped; so does one whose sink buffered every event
+// and failed to write them out at the drain; the same run into a
+// blackhole exits 0.
 func TestRunSinkFailureExits1(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range []struct {
@@ -250,6 +252,7 @@ func TestRunSinkFailureExits1(t *testing.T) {
 		want string
 	}{
 		{`{type: file, config: {path: /dev/full, flush_interval: 0s}}`, 1, "weir run: sink out dropped 100 events: the sink's writes failed (100 sink_error)\n"},
+		{`{type: file, config: {path: /dev/full, flush_interval: 1h}}`, 1, "weir run: connector out (type file) failed to stop cleanly, so what it still held may be lost: drain out: file out: write /dev/full: no space left on device\n"},
 		{`{type: blackhole}`, 0, ""},
 	} {
 		cfg := filepath.Join(dir, "run.yaml")
