@@ -21,11 +21,7 @@ func TestLifecycleOrderAndReconnect(t *testing.T) {
 	f := newFixture()
 	f.newSrc = func(string) *testSource { return &testSource{eventsPer: 4, size: 16, limit: 3, failConn: 2} }
 	e := startEngine(t, graph([]string{"in:src", "out:sink"}, nil, EdgeDef{From: "in", To: "out"}), f, testOpts())
-	select {
-	case <-e.Finished():
-	case <-time.After(hang):
-		t.Fatal("engine did not finish")
-	}
+	waitFinished(t, e)
 	shutdown(t, e)
 	src, snk := f.src("in"), f.sink("out")
 	if got, want := src.attempts, []int{1, 2, 3}; !slices.Equal(got, want) {
@@ -111,11 +107,7 @@ func TestOverflowPolicies(t *testing.T) {
 				})
 			}
 			close(block)
-			select {
-			case <-e.Finished():
-			case <-time.After(hang):
-				t.Fatal("engine did not finish")
-			}
+			waitFinished(t, e)
 			s := e.Stats()
 			ed, _ := s.Edge("in", "out")
 			if ed.EventsIn != batches*per {
@@ -187,11 +179,7 @@ func TestFanoutSlowSinkDoesNotStallSiblings(t *testing.T) {
 				}
 			}
 			close(block)
-			select {
-			case <-e.Finished():
-			case <-time.After(hang):
-				t.Fatal("engine did not finish")
-			}
+			waitFinished(t, e)
 			s := e.Stats()
 			slow, _ := s.Edge("in", "slow")
 			fast, _ := s.Edge("in", "fast")
@@ -268,11 +256,7 @@ func TestAcksExactlyOncePerBatch(t *testing.T) {
 	g := graph([]string{"in:src", "ok:sink", "picky:sink"}, nil,
 		EdgeDef{From: "in", To: "ok", Capacity: 64}, EdgeDef{From: "in", To: "picky", Capacity: 64})
 	e := startEngine(t, g, f, testOpts())
-	select {
-	case <-e.Finished():
-	case <-time.After(hang):
-		t.Fatal("engine did not finish")
-	}
+	waitFinished(t, e)
 	shutdown(t, e)
 	src := f.src("in")
 	for id := uint64(1); id <= batches; id++ {
@@ -700,11 +684,7 @@ func TestStopFailure(t *testing.T) {
 	}
 	g := graph([]string{"in:src", "bad:sink", "good:sink"}, nil, EdgeDef{From: "in", To: "bad"}, EdgeDef{From: "in", To: "good"})
 	e := startEngine(t, g, f, testOpts())
-	select {
-	case <-e.Finished():
-	case <-time.After(hang):
-		t.Fatal("engine did not finish")
-	}
+	waitFinished(t, e)
 	shutdown(t, e)
 	s := e.Stats()
 	bad, _ := s.Component("bad", StatSink)

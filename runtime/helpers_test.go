@@ -352,6 +352,17 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// waitFinished waits until every source of e has ended, or fails the
+// test after hang.
+func waitFinished(t *testing.T, e *Engine) {
+	t.Helper()
+	select {
+	case <-e.Finished():
+	case <-time.After(hang):
+		t.Fatal("engine did not finish")
+	}
+}
+
 // checkAccounting asserts in (+ emitted) = out + dropped + in flight for
 // every component and edge of an idle engine, with nothing in flight.
 func checkAccounting(t *testing.T, s Snapshot) {

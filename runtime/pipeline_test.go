@@ -120,11 +120,7 @@ func runToEnd(t *testing.T, g Graph, f *fixture, opts Options) Snapshot {
 	t.Helper()
 	opts.NewOp = testNewOp
 	e := startEngine(t, g, f, opts)
-	select {
-	case <-e.Finished():
-	case <-time.After(hang):
-		t.Fatal("engine did not finish")
-	}
+	waitFinished(t, e)
 	shutdown(t, e)
 	s := e.Stats()
 	checkAccounting(t, s)
