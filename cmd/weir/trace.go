@@ -146,6 +146,9 @@ func parseTrace(args []string, stdout, stderr io.Writer) (traceOpts, int, bool) 
 			return usageErr("unexpected argument %q; put the command to trace after --", fs.Arg(0))
 		}
 		o.command = fs.Args()
+	} else if fs.ArgsLenAtDash() == 0 {
+		// weir trace -- $CMD with CMD empty: not a trace of every process.
+		return usageErr("-- and no COMMAND after it")
 	}
 	if len(o.command) > 0 && len(*pids) > 0 {
 		return usageErr("--pid and a COMMAND: give one or the other")
@@ -158,6 +161,9 @@ func parseTrace(args []string, stdout, stderr io.Writer) (traceOpts, int, bool) 
 	}
 	if *quiet && (*summary || *jsonOut) {
 		return usageErr("-q prints no calls; it goes with neither --summary nor -j")
+	}
+	if *summary && *jsonOut {
+		return usageErr("--summary prints no calls, and its table is not JSON; it does not go with -j")
 	}
 	if *slower < 0 {
 		return usageErr("--slower %v: want a duration of 0 or more", *slower)
@@ -179,7 +185,8 @@ func parseTrace(args []string, stdout, stderr io.Writer) (traceOpts, int, bool) 
 	default:
 		return usageErr("--hook %q: want auto, tp_btf or raw", *hook)
 	}
-	if *syscalls != "" {
+	if fs.Changed("syscalls") {
+		// -e "" (-e "$LIST" with LIST empty) is no syscall, not every one.
 		nrs, err := ksys.ParseList(*syscalls)
 		var ue *ksys.UnknownSyscallError
 		if errors.As(err, &ue) {

@@ -254,6 +254,10 @@ func TestTraceErrors(t *testing.T) {
 		{[]string{"trace", "-p", "1", "--", "/bin/true"}, 2, "--pid and a COMMAND"},
 		{[]string{"trace", "--slower", "soon"}, 2, `invalid argument "soon"`},
 		{[]string{"trace", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"trace", "--"}, 2, "-- and no COMMAND after it"},
+		{[]string{"trace", "-e", ""}, 2, `--syscalls: syscall list "" names no syscall`},
+		{[]string{"trace", "-e", " , "}, 2, `--syscalls: syscall list " , " names no syscall`},
+		{[]string{"trace", "-j", "--summary"}, 2, "--summary prints no calls"},
 		{[]string{"trace", "--", "/no/such/weir-command"}, 127, `weir trace: command "/no/such/weir-command": no such file or directory`},
 	}, cgroupCases...) {
 		if c.want == `weir trace: --syscalls: unknown syscall "opn" on amd64` {
