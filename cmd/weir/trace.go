@@ -64,8 +64,8 @@ Tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON.
 
 Exit status: 0 when the trace ran and stopped (a signal, -c, or every --pid
 gone), 1 when it could not start (privileges, a --pid that names no
-process, the kernel refused the programs) or failed while running, 2 for
-bad flags. With -- COMMAND, the command's own status instead once it ran
+process or a kernel thread, the kernel refused the programs) or failed
+while running, 2 for bad flags. With -- COMMAND, the command's own status instead once it ran
 (128+N when signal N ended it), and 127 when it could not be started.
 (Never 3, a plugin fault: trace loads no plugin.)
 
@@ -266,6 +266,10 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 	for _, pid := range o.cfg.Pids {
 		if !pidAlive(pid) {
 			fmt.Fprintf(stderr, "weir trace: --pid %d: no such process or thread\n", pid)
+			return 1
+		}
+		if isKernelThread(pid) {
+			fmt.Fprintf(stderr, "weir trace: --pid %d: a kernel thread, which makes no syscalls\n", pid)
 			return 1
 		}
 	}
@@ -535,6 +539,26 @@ func cstr(b []byte) string {
 		b = b[:i]
 	}
 	return string(b)
+}
+
+// isKernelThread reports whether pid names a kernel thread (PF_KTHREAD
+// in the flags of /proc/PID/stat).
+func isKernelThread(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	// After the name: state ppid pgrp session tty_nr tpgid flags.
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&0x00200000 != 0 // PF_KTHREAD
 }
 
 // execNrs returns the numbers of execve and execveat.

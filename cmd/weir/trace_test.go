@@ -302,6 +302,32 @@ func TestTracePidExits(t *testing.T) {
 	}
 }
 
+// TestTracePidKernelThread: a --pid that names a kernel thread, which
+// makes no syscalls, is an error rather than a trace that waits forever.
+func TestTracePidKernelThread(t *testing.T) {
+	kthread := 0
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if pid, err := strconv.Atoi(d.Name()); err == nil && isKernelThread(pid) {
+			kthread = pid
+			break
+		}
+	}
+	if kthread == 0 {
+		t.Skip("no kernel thread in /proc (a pid namespace)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "trace", "-p", strconv.Itoa(kthread))
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	err := cmd.Run()
+	if ctx.Err() != nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(e.String(), "kernel thread") {
+		t.Errorf("weir trace -p %d (a kernel thread): %v, stderr %q; want exit 1 and an error saying it is a kernel thread", kthread, err, e.String())
+	}
+}
+
 // TestTraceQuietCounts: -q counts the calls in the kernel, with no records:
 // the one exit_group of a sleep is counted and nothing is printed.
 func TestTraceQuietCounts(t *testing.T) {
