@@ -370,8 +370,12 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 		gate.Close()
 		gate = nil
 		go func() {
-			err := child.Wait()
-			status = exitStatus(child.ProcessState, err)
+			if o.cfg.Follow {
+				status = reapUntil(child.Process.Pid)
+			} else {
+				err := child.Wait()
+				status = exitStatus(child.ProcessState, err)
+			}
 			close(cmdExited)
 			if o.cfg.Follow {
 				reapAll()
@@ -479,6 +483,28 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 		}
 	}
 	return code
+}
+
+// reapUntil waits for every child weir has, as each ends, until the one
+// with pid ends, and returns its status as a shell gives it: with weir a
+// subreaper, the others are processes the traced command left behind,
+// which would stay zombies until the command ends.
+func reapUntil(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 127 // ECHILD: pid was no child
+		case wpid != pid:
+			continue
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
 }
 
 // reapAll waits for every child weir has, until none is left: with

@@ -124,6 +124,45 @@ func TestGateExecutable(t *testing.T) {
 	}
 }
 
+// TestTraceFollowReaps: with --follow, the processes the command leaves
+// behind that end while it runs are reaped then, not left zombies of weir
+// until the command ends.
+func TestTraceFollowReaps(t *testing.T) {
+	script := `for i in 1 2 3 4 5 6 7 8 9 10; do (/bin/true &); done; sleep 1; echo ready; sleep 3`
+	cmd := exec.Command(os.Args[0], "trace", "--follow", "-q", "--", "/bin/sh", "-c", script)
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	}()
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the command printed %q; want ready", line)
+	}
+	zombies := 0
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(cmd.Process.Pid) {
+			zombies++
+		}
+	}
+	if zombies > 0 {
+		t.Errorf("weir trace --follow has %d zombie children while the command runs; want them reaped", zombies)
+	}
+}
+
 // TestTraceSignals: SIGHUP stops a trace as SIGINT and SIGTERM do (the
 // counters are printed, the command is sent SIGTERM), and a second signal
 // kills a command that ignores SIGTERM rather than wait for it.
