@@ -657,7 +657,7 @@ func (p *tracePrinter) event(ev *cabi.Event) {
 	if p.stats != nil {
 		s := p.stats[c.Name]
 		if s == nil {
-			s = &sysStats{h: hdrhistogram.New(1, int64(time.Hour), 3)}
+			s = &sysStats{h: hdrhistogram.New(1, summaryMaxNs, 3)}
 			p.stats[c.Name] = s
 		}
 		s.calls++
@@ -665,7 +665,7 @@ func (p *tracePrinter) event(ev *cabi.Event) {
 			s.errors++
 		}
 		s.total += c.Duration
-		s.h.RecordValue(max(int64(c.Duration), 1))
+		s.h.RecordValue(min(max(int64(c.Duration), 1), summaryMaxNs))
 		return
 	}
 	if p.o.json {
@@ -676,6 +676,12 @@ func (p *tracePrinter) event(ev *cabi.Event) {
 	p.buf = append(p.buf, '\n')
 	p.out.Write(p.buf)
 }
+
+// summaryMaxNs bounds the latencies --summary's histograms tell apart: a
+// year, for the calls that block as long as the trace runs (an idle
+// daemon's epoll_wait), which an hour left out of the percentiles. The
+// range costs little: a histogram's size grows with its logarithm.
+const summaryMaxNs = int64(365 * 24 * time.Hour)
 
 // sysStats are one syscall's figures for --summary.
 type sysStats struct {

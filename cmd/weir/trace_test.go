@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/weirproject/weir/cabi"
 	ksys "github.com/weirproject/weir/ingest/syscall"
 )
 
@@ -469,6 +471,39 @@ func TestTraceHelp(t *testing.T) {
 	for _, bad := range []string{" ints ", " stringArray ", " string ", " uint32 ", " uint ", " duration "} {
 		if strings.Contains(stdout, bad) {
 			t.Errorf("weir trace --help names a flag's Go type, %q:\n%s", bad, stdout)
+		}
+	}
+}
+
+// TestTraceSummaryLongCall: --summary counts a call longer than an hour
+// (an idle daemon's epoll_wait, a parent's wait4) in its latency columns
+// too, not only in its calls and seconds.
+func TestTraceSummaryLongCall(t *testing.T) {
+	nr, _ := ksys.Number("wait4")
+	var b bytes.Buffer
+	p := &tracePrinter{out: bufio.NewWriter(&b), stats: map[string]*sysStats{}}
+	for _, d := range []time.Duration{time.Millisecond, 2 * time.Hour} {
+		h := cabi.SyscallRecord{Nr: nr, DurationNs: uint64(d), Pid: 1, Tid: 1}
+		h.Type, h.Version, h.Size = cabi.RecordSyscall, cabi.SyscallRecordVersion, uint32(cabi.SyscallRecordSize)
+		rec := make([]byte, cabi.SyscallRecordSize)
+		copy(rec, unsafe.Slice((*byte)(unsafe.Pointer(&h)), cabi.SyscallRecordSize))
+		p.event(&cabi.Event{Data: unsafe.Pointer(&rec[0]), Len: uint32(len(rec)), Kind: cabi.KindSyscall})
+	}
+	p.writeSummary(&b)
+	var row string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.HasSuffix(l, " wait4") {
+			row = l
+		}
+	}
+	f := strings.Fields(row)
+	if len(f) != 9 || f[3] != "2" {
+		t.Fatalf("no wait4 row with 2 calls in:\n%s", b.String())
+	}
+	// % time, seconds, usecs/call, calls, errors, p50, p99, max.
+	for i, want := range map[int]float64{6: 2 * 3600e6, 7: 2 * 3600e6} {
+		if v, _ := strconv.ParseFloat(f[i], 64); v < want*0.99 || v > want*1.01 {
+			t.Errorf("column %d of %q is %s; want about %.1f (2 h in us)", i+1, row, f[i], want)
 		}
 	}
 }
