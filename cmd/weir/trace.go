@@ -406,6 +406,7 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 	}
 	defer cabi.FreeBatch(b)
 	draining := false
+	writeFailed := false
 	code = 0
 	for {
 		if !draining {
@@ -450,6 +451,7 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 				fmt.Fprintf(stderr, "weir trace: write: %v\n", err)
 				code = 1
 			}
+			writeFailed = true
 			break
 		}
 	}
@@ -457,7 +459,11 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 	if p.stats != nil {
 		p.writeSummary(out)
 	}
-	out.Flush()
+	// The summary is written only now; its error counts as one while tracing.
+	if err := out.Flush(); err != nil && !writeFailed && !errors.Is(err, syscall.EPIPE) {
+		fmt.Fprintf(stderr, "weir trace: write: %v\n", err)
+		code = 1
+	}
 	if k, err := tr.Counters(); err == nil && o.cfg.CountOnly {
 		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d counted (no records), %d lost, %d unpaired\n",
 			k.Seen, k.Filtered, k.SampledOut, k.Counted, k.RingFull, k.Unpaired)

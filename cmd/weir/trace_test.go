@@ -507,3 +507,21 @@ func TestTraceSummaryLongCall(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceSummaryWriteError: a --summary table that cannot be written
+// (a full disk) is an error, exit 1, not a silent success.
+func TestTraceSummaryWriteError(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	cmd := exec.Command(os.Args[0], "trace", "--summary", "--", "/bin/true")
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	var e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = full, &e
+	cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(e.String(), "no space left on device") {
+		t.Errorf("weir trace --summary > /dev/full: exit %d, stderr %q; want exit 1 and the write error", code, e.String())
+	}
+}
