@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,10 @@ func parse(config []byte) (ksys.Config, uint64, error) {
 		if err := ksys.CheckConfig(ksys.Config{Pids: []int{n}}); err != nil {
 			return cfg, 0, valueError(fmt.Sprintf("pids[%d]", i), "%s", checkMsg(err))
 		}
+		// Open refuses it too, at every attempt to connect.
+		if pm, ok := pidMax(); ok && n >= pm {
+			return cfg, 0, valueError(fmt.Sprintf("pids[%d]", i), "pid %d is not below the kernel's pid_max %d", n, pm)
+		}
 		cfg.Pids = append(cfg.Pids, n)
 	}
 	if len(sc.Comms) > ksys.MaxComms {
@@ -156,6 +161,16 @@ func parse(config []byte) (ksys.Config, uint64, error) {
 		return cfg, 0, valueError("follow", "%s", checkMsg(err))
 	}
 	return cfg, sc.Count, ksys.CheckConfig(cfg)
+}
+
+// pidMax returns the kernel's pid_max, above which no pid is given.
+func pidMax() (int, bool) {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n, err == nil
 }
 
 // valueError is a *spec.ValueError about the whole value of field.

@@ -3,6 +3,7 @@ package syscall
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -61,6 +62,9 @@ func TestConfigErrorPositions(t *testing.T) {
 		{"slower: -1s", `test.yaml:8:15: connector "s" (type syscall): field slower: negative`},
 		{"ring_size: 5000", `test.yaml:8:18: connector "s" (type syscall): field ring_size: ring size 5000 is not a power of two`},
 		{"follow: true", `test.yaml:8:15: connector "s" (type syscall): field follow: follow needs a pid to follow`},
+		// A pid the kernel cannot have: Open refuses it whenever the
+		// source connects, so the config is wrong, not the moment.
+		{fmt.Sprintf("pids: [%d]", kernelPidMax(t)), fmt.Sprintf(`test.yaml:8:14: connector "s" (type syscall): field pids[0]: pid %d is not below the kernel's pid_max %d`, kernelPidMax(t), kernelPidMax(t))},
 	} {
 		yaml := "connectors:\n  s:\n    type: syscall\n    config:\n      order: true\n      failed: false\n      sample: 1\n      " + c.field +
 			"\n"
@@ -125,4 +129,12 @@ func TestSourceEvents(t *testing.T) {
 	if c["seen"] != c["filtered"]+c["sampled_out"]+c["emitted"]+c["ring_full"]+c["unpaired"] || c["emitted"] == 0 {
 		t.Errorf("counters %v do not balance", c)
 	}
+}
+
+func kernelPidMax(t *testing.T) int {
+	n, ok := pidMax()
+	if !ok {
+		t.Skip("no /proc/sys/kernel/pid_max")
+	}
+	return n
 }
