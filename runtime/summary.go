@@ -155,8 +155,9 @@ var failureReasons = map[string]string{
 // ReasonCorrupt, ReasonPollFailed, ReasonProcessor, ReasonShutdown), such
 // as "sink out dropped 100 events: the sink's writes failed (100
 // sink_error)". Drops a policy chose (ReasonFull, ReasonOperator...) are
-// not failures. A run that returns lines here lost data its config meant
-// to deliver.
+// not failures. An edge whose disk buffer skipped damaged bytes when it
+// opened is named too: the events in them are lost, uncounted. A run that
+// returns lines here lost data its config meant to deliver.
 func (s Snapshot) FailureDrops() []string {
 	var out []string
 	line := func(what string, m map[string]uint64) {
@@ -182,6 +183,13 @@ func (s Snapshot) FailureDrops() []string {
 			name += "." + e.FromPort
 		}
 		line("edge "+name+" -> "+e.To, e.Dropped)
+		// Damaged bytes a disk buffer skipped when it opened held
+		// events no drop counts (their count was in the damage): lost
+		// all the same. Damage found when reading back is counted
+		// with ReasonCorrupt, and named above.
+		if b := e.Buffer; b != nil && b.CorruptBytes > 0 && e.Dropped[ReasonCorrupt] == 0 {
+			out = append(out, fmt.Sprintf("edge %s -> %s: its disk buffer %s skipped %d damaged bytes when it opened; the events in them are lost", name, e.To, b.Path, b.CorruptBytes))
+		}
 	}
 	return out
 }

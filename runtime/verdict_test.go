@@ -80,3 +80,22 @@ func TestFailureDrops(t *testing.T) {
 		t.Errorf("poll failure: FailureDrops() = %q", got)
 	}
 }
+
+// TestFailureDropsDamagedBuffer: damaged bytes a disk buffer skipped when
+// it opened held events that are lost, though no drop counts them; the
+// edge is named once, as for its corrupt drops, and torn bytes (a record
+// cut short by a crash) are not a failure of this run.
+func TestFailureDropsDamagedBuffer(t *testing.T) {
+	s := Snapshot{Edges: []EdgeStats{
+		{From: "gen", To: "out", Buffer: &BufferStats{Path: "/b/1", CorruptBytes: 331800}},
+		{From: "gen", To: "two", Buffer: &BufferStats{Path: "/b/2", CorruptBytes: 60}, Dropped: map[string]uint64{ReasonCorrupt: 2}},
+		{From: "gen", To: "torn", Buffer: &BufferStats{Path: "/b/3", TornBytes: 500}},
+	}}
+	want := []string{
+		"edge gen -> out: its disk buffer /b/1 skipped 331800 damaged bytes when it opened; the events in them are lost",
+		"edge gen -> two dropped 2 events: a disk buffer held them damaged (2 corrupt)",
+	}
+	if got := s.FailureDrops(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("FailureDrops() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
