@@ -297,6 +297,23 @@ func protFlags(p uint64) string {
 	return strings.Join(parts, "|")
 }
 
+// appendComm appends a task name as is when it is one printable word,
+// and quoted, with escapes, when it holds a space, a quote, a control
+// character or a byte outside ASCII: a process chooses its own name, and
+// one with a newline or a terminal escape must not break the one line
+// per call or reach the user's terminal raw.
+func appendComm(b []byte, comm string) []byte {
+	for i := 0; i < len(comm); i++ {
+		if c := comm[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.AppendQuoteToASCII(b, comm)
+		}
+	}
+	if comm == "" {
+		return append(b, `""`...)
+	}
+	return append(b, comm...)
+}
+
 // RetString formats the return value as strace does: "-1 ENOENT (no such
 // file or directory)" for an error, hex for mmap's address, "?" for a call
 // that did not return.
@@ -318,7 +335,7 @@ func (c *Call) RetString() string {
 func (c *Call) AppendText(b []byte) []byte {
 	b = c.Time.AppendFormat(b, "15:04:05.000000")
 	b = append(b, ' ')
-	b = append(b, c.Comm...)
+	b = appendComm(b, c.Comm)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, uint64(c.Pid), 10)
 	b = append(b, '/')

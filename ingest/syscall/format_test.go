@@ -192,6 +192,33 @@ func TestParseList(t *testing.T) {
 	}
 }
 
+// TestFormatComm: a task name with a space, a quote, a control character
+// or a byte outside ASCII is quoted in the text line, so that the line
+// stays one line of fields and no raw escape reaches a terminal.
+func TestFormatComm(t *testing.T) {
+	for _, tc := range []struct{ comm, want string }{
+		{"cat", "cat"},
+		{"kworker/0:1", "kworker/0:1"},
+		{"a b", `"a b"`},
+		{"a\nb", `"a\nb"`},
+		{"x\x1b[2J", `"x\x1b[2J"`},
+		{"q\"", `"q\""`},
+		{"back\\", `"back\\"`},
+		{"\xff\x01", `"\xff\x01"`},
+		{"é", `"\u00e9"`},
+		{"", `""`},
+	} {
+		c := Call{Comm: tc.comm, Name: "getpid", NoReturn: true}
+		line := string(c.AppendText(nil))
+		if strings.ContainsAny(line, "\n\x1b") {
+			t.Errorf("comm %q: line %q holds a raw control character", tc.comm, line)
+		}
+		if got := strings.SplitN(line, " ", 2)[1]; !strings.HasPrefix(got, tc.want+" 0/0 getpid(") {
+			t.Errorf("comm %q: line %q; want the name written %s", tc.comm, line, tc.want)
+		}
+	}
+}
+
 // FuzzDecode: any record ReadSyscall accepts decodes and formats without
 // panicking, and its JSON is valid.
 func FuzzDecode(f *testing.F) {
