@@ -383,7 +383,8 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 			close(exited)
 		}()
 	}
-	out := bufio.NewWriterSize(stdout, 64<<10)
+	lines := &lineCounter{w: stdout}
+	out := bufio.NewWriterSize(lines, 64<<10)
 	defer out.Flush()
 	p := &tracePrinter{o: o, out: out}
 	if child != nil {
@@ -468,8 +469,17 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d counted (no records), %d lost, %d unpaired\n",
 			k.Seen, k.Filtered, k.SampledOut, k.Counted, k.RingFull, k.Unpaired)
 	} else if err == nil {
-		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d recorded, %d lost (ring full), %d unpaired; %d printed\n",
-			k.Seen, k.Filtered, k.SampledOut, k.Emitted, k.RingFull, k.Unpaired, p.printed)
+		// What reached stdout: the lines written whole, not those
+		// formatted into a buffer that a failed write then lost.
+		shown := fmt.Sprintf("; %d printed", lines.n)
+		switch {
+		case o.quiet:
+			shown = ""
+		case o.summary:
+			shown = fmt.Sprintf("; %d in the summary", p.printed)
+		}
+		fmt.Fprintf(stderr, "weir trace: %d calls seen: %d filtered out, %d sampled out, %d recorded, %d lost (ring full), %d unpaired%s\n",
+			k.Seen, k.Filtered, k.SampledOut, k.Emitted, k.RingFull, k.Unpaired, shown)
 	}
 	if k, err := tr.Counters(); err == nil && k.Unfollowed > 0 {
 		fmt.Fprintf(stderr, "weir trace: %d child processes not followed: their pids are above the pid_max weir started with (kernel.pid_max was raised during the trace)\n", k.Unfollowed)
@@ -613,6 +623,19 @@ func exitStatus(ps *os.ProcessState, err error) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
+}
+
+// lineCounter passes writes on to w and counts the lines that reached it
+// whole: the newlines among the bytes w took.
+type lineCounter struct {
+	w io.Writer
+	n uint64
+}
+
+func (l *lineCounter) Write(b []byte) (int, error) {
+	n, err := l.w.Write(b)
+	l.n += uint64(bytes.Count(b[:n], []byte{'\n'}))
+	return n, err
 }
 
 // tracePrinter prints or counts calls.

@@ -525,3 +525,37 @@ func TestTraceSummaryWriteError(t *testing.T) {
 		t.Errorf("weir trace --summary > /dev/full: exit %d, stderr %q; want exit 1 and the write error", code, e.String())
 	}
 }
+
+// TestTracePrintedCount: the counter line's "N printed" counts the lines
+// that reached stdout, none when every write fails (a full disk); -q
+// prints no such count, and --summary counts the calls in its table.
+func TestTracePrintedCount(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	for _, tt := range []struct {
+		args []string
+		out  *os.File // nil: a pipe, read whole
+		want string
+	}{
+		{[]string{"-e", "execve"}, full, "; 0 printed\n"},
+		{[]string{"-e", "execve"}, nil, "; 1 printed\n"},
+		{[]string{"-q", "-e", "execve"}, nil, " unpaired\n"},
+		{[]string{"--summary", "-e", "execve"}, nil, "; 1 in the summary\n"},
+	} {
+		args := append(append([]string{"trace"}, tt.args...), "--", "/bin/true")
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if tt.out != nil {
+			cmd.Stdout = tt.out
+		}
+		cmd.Run()
+		if !strings.HasSuffix(e.String(), tt.want) {
+			t.Errorf("weir %q: stderr %q; want it to end with %q", args, e.String(), tt.want)
+		}
+	}
+}
