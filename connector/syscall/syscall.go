@@ -28,7 +28,7 @@ var Spec = spec.Spec{
 	{Name: "syscalls", Kind: spec.Strings, Default: []string{}, Doc: "Trace only these syscalls, by name or number on this machine's architecture; empty traces all."},
 	{Name: "failed", Kind: spec.Bool, Default: false, Doc: "Keep only calls that returned an error."},
 	{Name: "slower", Kind: spec.Duration, Default: "0s", Doc: "Keep only calls that took at least this long; 0 keeps all."},
-	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Doc: "Keep 1 call in this many, at random, after the filters."},
+	{Name: "sample", Kind: spec.Uint, Default: 1, Min: 1, Max: 1<<32 - 1, Doc: "Keep 1 call in this many, at random, after the filters."},
 	{Name: "ring_size", Kind: spec.Size, Default: ksys.DefaultRingSize, Min: 4096, Max: 1 << 30, Doc: "Size of each CPU's ring buffer, a power of two."},
 	{Name: "count", Kind: spec.Uint, Default: 0, Doc: "Stop after handing over this many calls, then end as a drained source does; 0 traces until stopped."},
 	{Name: "order", Kind: spec.Bool, Default: true, Doc: "Merge the per-CPU rings so that calls come out in time order (of their return)."},
@@ -100,7 +100,7 @@ func parse(config []byte) (ksys.Config, uint64, error) {
 	}
 	cfg := ksys.Config{
 		Follow: sc.Follow, Comms: sc.Comms, Cgroup: sc.Cgroup, FailedOnly: sc.Failed,
-		Slower: time.Duration(sc.Slower), SampleRate: uint32(min(sc.Sample, 1<<32-1)), RingSize: int(sc.RingSize),
+		Slower: time.Duration(sc.Slower), SampleRate: uint32(sc.Sample), RingSize: int(sc.RingSize),
 	}
 	if !sc.Order {
 		cfg.OrderWindow = -1

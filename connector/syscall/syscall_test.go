@@ -35,6 +35,7 @@ func TestNewSourceErrors(t *testing.T) {
 		{`{"cgroup": "no/such/weir-cgroup"}`, "no/such/weir-cgroup"},
 		{`{"ring_size": 5000}`, "ring size 5000"},
 		{`{"sample": 0}`, "sample"},
+		{`{"sample": 4294967296}`, "sample"},
 		{`{"slower": "fast"}`, "slower"},
 		{`{"bogus": 1}`, "bogus"},
 	} {
