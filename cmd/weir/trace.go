@@ -482,7 +482,11 @@ func runTrace(ctx context.Context, again <-chan struct{}, args []string, stdout,
 			k.Seen, k.Filtered, k.SampledOut, k.Emitted, k.RingFull, k.Unpaired, shown)
 	}
 	if k, err := tr.Counters(); err == nil && k.Unfollowed > 0 {
-		fmt.Fprintf(stderr, "weir trace: %d child processes not followed: their pids are above the pid_max weir started with (kernel.pid_max was raised during the trace)\n", k.Unfollowed)
+		what := "child processes not followed: their pids are"
+		if k.Unfollowed == 1 {
+			what = "child process not followed: its pid is"
+		}
+		fmt.Fprintf(stderr, "weir trace: %d %s above the pid_max weir started with (kernel.pid_max was raised during the trace)\n", k.Unfollowed, what)
 	}
 	if child != nil {
 		if ctx.Err() != nil {

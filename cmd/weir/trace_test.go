@@ -15,8 +15,11 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/weirproject/weir/cabi"
 	ksys "github.com/weirproject/weir/ingest/syscall"
+	"github.com/weirproject/weir/internal/testpid"
 )
 
 // TestTraceCommand traces /bin/true from its execve to its exit_group
@@ -557,5 +560,45 @@ func TestTracePrintedCount(t *testing.T) {
 		if !strings.HasSuffix(e.String(), tt.want) {
 			t.Errorf("weir %q: stderr %q; want it to end with %q", args, e.String(), tt.want)
 		}
+	}
+}
+
+// TestTraceUnfollowed: a child that --follow cannot trace, because
+// pid_max was raised during the trace and its pid is beyond weir's tables,
+// is named in a line of its own at exit.
+func TestTraceUnfollowed(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "go")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// sh blocks opening the FIFO, which weir lets it do only once it
+	// traces: then it forks /bin/true, the child to miss.
+	cmd := exec.Command(os.Args[0], "trace", "--follow", "-q", "--", "/bin/sh", "-c", `read x <"$0"; /bin/true; echo $?`, fifo)
+	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
+	var o, e syncBuffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // returns once sh opened it
+	if err != nil {
+		t.Fatal(err)
+	}
+	testpid.RaisePidMax(t)
+	w.WriteString("go\n")
+	w.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("weir trace: %v\n%s", err, e.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("weir trace did not end 30s after the command was released:\n%s", e.String())
+	}
+	if want := "weir trace: 1 child process not followed: its pid is above the pid_max weir started with (kernel.pid_max was raised during the trace)\n"; !strings.HasSuffix(e.String(), want) {
+		t.Errorf("stderr %q; want it to end with %q", e.String(), want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/weirproject/weir/cabi"
+	"github.com/weirproject/weir/internal/testpid"
 )
 
 // helperProc is a helper child (see helper in main_test.go) held at its
@@ -758,36 +759,6 @@ func (s *syncBuilder) String() string {
 	return s.b.String()
 }
 
-// raisePidMax doubles kernel.pid_max and moves the kernel's last given pid
-// above the old maximum, so that the next processes get pids beyond the
-// arrays of a tracer opened before; it puts both back at cleanup. It
-// returns the old pid_max, or skips where pid_max cannot be raised.
-func raisePidMax(t *testing.T) uint32 {
-	t.Helper()
-	const pidMaxFile, lastPidFile = "/proc/sys/kernel/pid_max", "/proc/sys/kernel/ns_last_pid"
-	old := pidMax()
-	if old*2 > 4<<20 {
-		t.Skipf("pid_max is %d: too close to the kernel's limit to raise", old)
-	}
-	last, err := os.ReadFile(lastPidFile)
-	if err != nil {
-		t.Skipf("cannot move the last pid: %v", err)
-	}
-	if err := os.WriteFile(pidMaxFile, []byte(fmt.Sprint(old*2)), 0); err != nil {
-		t.Skipf("cannot raise pid_max: %v", err)
-	}
-	t.Cleanup(func() {
-		os.WriteFile(lastPidFile, last, 0)
-		if err := os.WriteFile(pidMaxFile, []byte(fmt.Sprint(old)), 0); err != nil {
-			t.Errorf("put pid_max back to %d: %v", old, err)
-		}
-	})
-	if err := os.WriteFile(lastPidFile, []byte(fmt.Sprint(old+1000)), 0); err != nil {
-		t.Fatalf("move the last pid: %v", err)
-	}
-	return old
-}
-
 // TestPidMaxRaised: when pid_max is raised during a trace, the calls of a
 // thread whose id is beyond the tracer's arrays are counted as lost, not
 // dropped unseen, under both hooks.
@@ -795,7 +766,7 @@ func TestPidMaxRaised(t *testing.T) {
 	for _, hook := range []Hook{HookBTF, HookRaw} {
 		t.Run(hook.String(), func(t *testing.T) {
 			tr := openTracer(t, Config{Syscalls: nrs(t, "getpid"), Hook: hook})
-			old := raisePidMax(t)
+			old := testpid.RaisePidMax(t)
 			h := startHelper(t, "getpid:500")
 			if uint32(h.pid()) < old {
 				t.Skipf("the helper got pid %d, below the old pid_max %d (another process reset the last pid)", h.pid(), old)
@@ -829,7 +800,7 @@ func TestPidMaxRaisedFollow(t *testing.T) {
 	defer cmd.Wait()
 	defer stdin.Close()
 	tr := openTracer(t, Config{Pids: []int{cmd.Process.Pid}, Follow: true, Syscalls: nrs(t, "execve")})
-	raisePidMax(t)
+	testpid.RaisePidMax(t)
 	stdin.Write([]byte("go\n"))
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
