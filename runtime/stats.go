@@ -121,6 +121,10 @@ type ComponentStats struct {
 	// although the events count as written. On the first entry of a
 	// connector with two roles only.
 	StopFailure string
+	// StopFailureType is the type of the instance whose StopFailure it
+	// is when a reload replaced it with one of another type (Type), and
+	// empty when it is Type.
+	StopFailureType string
 
 	EventsIn, EventsOut   uint64
 	BytesIn, BytesOut     uint64
@@ -198,8 +202,14 @@ func (c *ComponentStats) add(o ComponentStats) {
 	if c.StuckCall == "" {
 		c.StuckCall = o.StuckCall
 	}
-	if c.StopFailure == "" {
-		c.StopFailure = o.StopFailure
+	if c.StopFailure == "" && o.StopFailure != "" {
+		c.StopFailure, c.StopFailureType = o.StopFailure, o.StopFailureType
+		if c.StopFailureType == "" {
+			c.StopFailureType = o.Type
+		}
+		if c.StopFailureType == c.Type {
+			c.StopFailureType = ""
+		}
 	}
 	c.Acks, c.Fails = c.Acks+o.Acks, c.Fails+o.Fails
 	c.ConnectAttempts, c.AcksDropped = c.ConnectAttempts+o.ConnectAttempts, c.AcksDropped+o.AcksDropped

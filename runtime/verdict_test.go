@@ -99,3 +99,33 @@ func TestFailureDropsDamagedBuffer(t *testing.T) {
 		t.Errorf("FailureDrops() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestCarryStopFailureType: a stop failure of an instance a reload
+// replaced with one of another type keeps the type that failed
+// (StopFailureType), through later reloads too, since the entry has the
+// type of the instance that runs now.
+func TestCarryStopFailureType(t *testing.T) {
+	const msg = "drain out: file out: write /dev/full: no space left on device"
+	entry := func(typ string) []ComponentStats {
+		return []ComponentStats{{Name: "out", Type: typ, Role: StatSink}}
+	}
+	failed := entry("file")
+	failed[0].StopFailure = msg
+	// file -> blackhole: the failure was the file sink's.
+	b := carry(entry("blackhole"), failed)
+	if got := b[0]; got.StopFailure != msg || got.StopFailureType != "file" || got.Type != "blackhole" {
+		t.Errorf("file -> blackhole: %q of type %q on a %s; want %q of type file on a blackhole", got.StopFailure, got.StopFailureType, got.Type, msg)
+	}
+	// file -> blackhole -> pcapng: still the file sink's.
+	if got := carry(entry("pcapng"), b)[0]; got.StopFailure != msg || got.StopFailureType != "file" {
+		t.Errorf("file -> blackhole -> pcapng: %q of type %q; want %q of type file", got.StopFailure, got.StopFailureType, msg)
+	}
+	// file -> blackhole -> file: the type it has now.
+	if got := carry(entry("file"), b)[0]; got.StopFailure != msg || got.StopFailureType != "" {
+		t.Errorf("file -> blackhole -> file: %q of type %q; want %q with no other type", got.StopFailure, got.StopFailureType, msg)
+	}
+	// file -> file (a changed config): no other type.
+	if got := carry(entry("file"), failed)[0]; got.StopFailure != msg || got.StopFailureType != "" {
+		t.Errorf("file -> file: %q of type %q; want %q with no other type", got.StopFailure, got.StopFailureType, msg)
+	}
+}

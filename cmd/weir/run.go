@@ -316,7 +316,11 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 	}
 	for _, c := range s.Components {
 		if c.StopFailure != "" {
-			fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed to stop cleanly, so what it still held may be lost: %s\n", c.Name, c.Type, c.StopFailure)
+			typ := c.Type
+			if c.StopFailureType != "" {
+				typ = c.StopFailureType + ", replaced by a reload with type " + c.Type
+			}
+			fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed to stop cleanly, so what it still held may be lost: %s\n", c.Name, typ, c.StopFailure)
 			code = 1
 		}
 	}

@@ -360,3 +360,32 @@ func buildGenerator(t *testing.T, dir string) string {
 	}
 	return lib
 }
+
+// TestRunStopFailureAcrossReload: a sink that failed to write out what it
+// buffered when a reload replaced it with a sink of another type is named
+// with the type that failed, not the one it has now.
+func TestRunStopFailureAcrossReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "run.yaml")
+	write := func(sink string) {
+		config := "connectors:\n  gen: {type: blaster, config: {rate: 200}}\n  out: " + sink + "\nconnections:\n  - {from: gen, to: out}\n"
+		if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{type: file, config: {path: /dev/full, flush_interval: 1h}}`)
+	r := startRun("-c", cfg, "--metrics", "off", "--drain-timeout", "2s")
+	runWaitFor(t, "the file sink running", func() bool { return strings.Contains(r.stderr.String(), "connector=out type=file attempts=1") })
+	time.Sleep(200 * time.Millisecond)
+	write(`{type: blackhole, config: {print: false}}`)
+	r.sigs <- syscall.SIGHUP
+	runWaitFor(t, "the reload", func() bool { return strings.Contains(r.stderr.String(), "msg=reloaded") })
+	r.sigs <- syscall.SIGTERM
+	if code := r.exit(t); code != 1 {
+		t.Errorf("run exited %d; want 1\n%s", code, r.stderr.String())
+	}
+	want := "weir run: connector out (type file, replaced by a reload with type blackhole) failed to stop cleanly, so what it still held may be lost: drain out: file out: write /dev/full: no space left on device\n"
+	if !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("stderr does not say\n%s\n%s", want, r.stderr.String())
+	}
+}
