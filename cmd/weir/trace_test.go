@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -573,6 +574,7 @@ func TestTraceUnfollowed(t *testing.T) {
 	}
 	// sh blocks opening the FIFO, which weir lets it do only once it
 	// traces: then it forks /bin/true, the child to miss.
+	pm := testpid.Lock(t)
 	cmd := exec.Command(os.Args[0], "trace", "--follow", "-q", "--", "/bin/sh", "-c", `read x <"$0"; /bin/true; echo $?`, fifo)
 	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
 	var o, e syncBuffer
@@ -585,18 +587,20 @@ func TestTraceUnfollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testpid.RaisePidMax(t)
-	w.WriteString("go\n")
-	w.Close()
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("weir trace: %v\n%s", err, e.String())
+	pm.HighPids(func() {
+		// sh forks /bin/true, then ends, and so does weir.
+		w.WriteString("go\n")
+		w.Close()
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			err = errors.New("did not end 30s after the command was released")
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("weir trace did not end 30s after the command was released:\n%s", e.String())
+	})
+	if err != nil {
+		t.Fatalf("weir trace: %v\n%s", err, e.String())
 	}
 	if want := "weir trace: 1 child process not followed: its pid is above the pid_max weir started with (kernel.pid_max was raised during the trace)\n"; !strings.HasSuffix(e.String(), want) {
 		t.Errorf("stderr %q; want it to end with %q", e.String(), want)

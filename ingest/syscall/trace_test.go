@@ -765,9 +765,10 @@ func (s *syncBuilder) String() string {
 func TestPidMaxRaised(t *testing.T) {
 	for _, hook := range []Hook{HookBTF, HookRaw} {
 		t.Run(hook.String(), func(t *testing.T) {
+			pm := testpid.Lock(t)
 			tr := openTracer(t, Config{Syscalls: nrs(t, "getpid"), Hook: hook})
-			old := testpid.RaisePidMax(t)
-			h := startHelper(t, "getpid:500")
+			var h *helperProc
+			old := pm.HighPids(func() { h = startHelper(t, "getpid:500") })
 			if uint32(h.pid()) < old {
 				t.Skipf("the helper got pid %d, below the old pid_max %d (another process reset the last pid)", h.pid(), old)
 			}
@@ -799,11 +800,15 @@ func TestPidMaxRaisedFollow(t *testing.T) {
 	}
 	defer cmd.Wait()
 	defer stdin.Close()
+	pm := testpid.Lock(t)
 	tr := openTracer(t, Config{Pids: []int{cmd.Process.Pid}, Follow: true, Syscalls: nrs(t, "execve")})
-	testpid.RaisePidMax(t)
-	stdin.Write([]byte("go\n"))
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
+	pm.HighPids(func() {
+		// sh forks /bin/true now.
+		stdin.Write([]byte("go\n"))
+		stdin.Close()
+		err = cmd.Wait()
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	calls, k := collect(t, tr)

@@ -6,8 +6,10 @@ package testpid
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -18,12 +20,36 @@ const (
 	limit = 4 << 20
 )
 
-// RaisePidMax doubles kernel.pid_max and moves the kernel's last given pid
-// above the old maximum, so that the next processes get pids beyond it. It
-// puts both back when the test ends and returns the old pid_max. It skips
-// the test, saying why, where pid_max cannot be raised (not root, or
+// Lock holds the machine-wide lock of HighPids until the test ends,
+// which go test's packages, run at once, share. A test takes it before
+// it opens the tracer whose tables HighPids is to outgrow, so that no
+// other test has pid_max raised while the tracer sizes them.
+func Lock(t testing.TB) *Raiser {
+	t.Helper()
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "weir-testpid.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Skipf("skipping: lock file: %v", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		t.Skipf("skipping: lock %s: %v", lock.Name(), err)
+	}
+	t.Cleanup(func() { lock.Close() }) // registered first, so it runs last
+	return &Raiser{t: t}
+}
+
+// Raiser raises pid_max for one test, under the lock.
+type Raiser struct{ t testing.TB }
+
+// HighPids doubles kernel.pid_max, moves the kernel's last given pid above
+// the old maximum, calls fork, and moves the last pid back: the processes
+// fork starts get pids beyond the old pid_max, and, since every process on
+// the machine does meanwhile, fork should start them and return at once.
+// pid_max is put back when the test ends. It returns the old pid_max, or
+// skips the test, saying why, where pid_max cannot be raised (not root, or
 // already near the kernel's limit, as systemd sets it).
-func RaisePidMax(t testing.TB) uint32 {
+func (r *Raiser) HighPids(fork func()) uint32 {
+	t := r.t
 	t.Helper()
 	b, err := os.ReadFile(pidMaxFile)
 	if err != nil {
@@ -44,7 +70,6 @@ func RaisePidMax(t testing.TB) uint32 {
 		t.Skipf("skipping: cannot raise pid_max: %v", err)
 	}
 	t.Cleanup(func() {
-		os.WriteFile(lastPidFile, last, 0)
 		if err := os.WriteFile(pidMaxFile, []byte(fmt.Sprint(old)), 0); err != nil {
 			t.Errorf("put pid_max back to %d: %v", old, err)
 		}
@@ -52,5 +77,11 @@ func RaisePidMax(t testing.TB) uint32 {
 	if err := os.WriteFile(lastPidFile, []byte(fmt.Sprint(old+1000)), 0); err != nil {
 		t.Fatalf("move the last pid: %v", err)
 	}
+	defer func() {
+		if err := os.WriteFile(lastPidFile, last, 0); err != nil {
+			t.Errorf("move the last pid back: %v", err)
+		}
+	}()
+	fork()
 	return uint32(old)
 }
