@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/weirproject/weir/cabi"
@@ -233,7 +234,9 @@ func (s *Sink) sync() error {
 		return err
 	}
 	if s.cfg.Fsync && s.f != nil {
-		if err := s.f.Sync(); err != nil {
+		// A pipe, socket or device such as /dev/stdout has nothing to
+		// sync: fsync says EINVAL.
+		if err := s.f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
 			return fmt.Errorf("file %s: fsync %s: %w", s.name, s.cfg.Path, err)
 		}
 	}

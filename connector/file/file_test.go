@@ -376,3 +376,27 @@ func TestFileEmptyEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestFileFsyncNotAFile: with fsync on, a path that is no regular file (a
+// device such as /dev/null, a pipe, /dev/stdout) has nothing to sync; the
+// drain and stop succeed instead of failing on fsync's EINVAL.
+func TestFileFsyncNotAFile(t *testing.T) {
+	s, err := New([]byte(`{"path":"/dev/null","fsync":true}`), conntest.Env("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Write(conntest.GoldenBatch(t)); st != cabi.OK || err != nil {
+		t.Fatalf("Write = %v, %v", st, err)
+	}
+	for _, c := range []struct {
+		name string
+		call func() error
+	}{{"Drain", s.Drain}, {"Stop", s.Stop}, {"Close", s.Close}} {
+		if err := c.call(); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

@@ -244,7 +244,9 @@ func (w *Writer) Sync() error {
 		return err
 	}
 	if w.out.file != nil {
-		if err := w.out.file.Sync(); err != nil {
+		// A pipe, socket or device such as /dev/stdout has nothing to
+		// sync: fsync says EINVAL.
+		if err := w.out.file.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("sync pcapng: %w", err)
 		}
 	}
