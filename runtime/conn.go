@@ -114,6 +114,10 @@ type connNode struct {
 	tracked  atomic.Int64 // trackers not yet acked, failed or dropped
 	nextID   uint64
 	pool     *pool
+	// lent is the batch whose events the source lent out of its own
+	// memory while its holders still have it (see deliverPolled); nil
+	// once they are done. Only the source worker sets it.
+	lent atomic.Pointer[lease]
 	// gen numbers the instances from 1; it grows when one starts running.
 	gen atomic.Uint64
 	// polledGen and polledAcker describe the instance the last Poll went
@@ -268,6 +272,29 @@ func (n *connNode) fail(err error) {
 	n.failure.Store(&msg)
 }
 
+// waitLent waits until the holders of a batch the source lent out of its
+// own memory are done with it: a killed source worker stops waiting for
+// them, but Stop and Close may free that memory, and a sink write still
+// reading it (slow, or stuck and abandoned) would then read freed memory
+// and crash the process. A stuck holder makes finish wait for good,
+// which finishAll does not wait for: the instance is then left open.
+func (n *connNode) waitLent() {
+	l := n.lent.Load()
+	if l == nil {
+		return
+	}
+	for i := 0; !n.pool.isFree(l); i++ {
+		if i == 0 {
+			n.log.Warn("waiting for a sink to finish with a batch in the source's memory before closing the source")
+		}
+		select {
+		case <-n.pool.avail:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	n.lent.Store(nil)
+}
+
 // stopFailed records err as the first failure of the final drain, stop
 // or close.
 func (n *connNode) stopFailed(err error) {
@@ -367,6 +394,7 @@ func (n *connNode) closeOpenLocked() {
 // wait for finish past the kill grace (see finishAll); finish then makes
 // no further call either.
 func (n *connNode) finish(drain bool) {
+	n.waitLent()
 	if !n.claim() {
 		return
 	}

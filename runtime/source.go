@@ -270,7 +270,9 @@ func (t *topo) deliverPolled(n *connNode, edges []*edge, snd *sender, l *lease) 
 	n.srcC.out(events, bytes)
 	if external {
 		// The bytes live in the source's memory until its next Poll:
-		// wait for every holder to be done with the batch.
+		// wait for every holder to be done with the batch. Killed, the
+		// worker stops waiting, and finish waits instead (waitLent).
+		n.lent.Store(l)
 		for !n.pool.isFree(l) {
 			select {
 			case <-n.pool.avail:
@@ -278,5 +280,6 @@ func (t *topo) deliverPolled(n *connNode, edges []*edge, snd *sender, l *lease) 
 				return
 			}
 		}
+		n.lent.Store(nil)
 	}
 }
