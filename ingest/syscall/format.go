@@ -27,6 +27,7 @@ type Call struct {
 	Time     time.Time     // when the call started
 	Comm     string        // task name
 	Pid, Tid uint32        // tgid and thread id
+	CgroupID uint64        // the task's cgroup v2 id (the inode number of its directory)
 	Name     string        // syscall name
 	Nr       uint32        // syscall number
 	Args     []Arg         // decoded arguments
@@ -45,6 +46,7 @@ func Decode(v *cabi.SyscallView, retNs uint64) Call {
 		Comm:     cstring(h.Comm[:]),
 		Pid:      h.Pid,
 		Tid:      h.Tid,
+		CgroupID: h.CgroupID,
 		Name:     Name(h.Nr),
 		Nr:       h.Nr,
 		Ret:      h.Ret,
@@ -372,6 +374,7 @@ type jsonCall struct {
 	Comm       string            `json:"comm"`
 	Pid        uint32            `json:"pid"`
 	Tid        uint32            `json:"tid"`
+	CgroupID   uint64            `json:"cgroup_id"`
 	Syscall    string            `json:"syscall"`
 	Nr         uint32            `json:"nr"`
 	Args       map[string]string `json:"args"`
@@ -382,12 +385,12 @@ type jsonCall struct {
 }
 
 // AppendJSON appends the call as one JSON object, without a newline:
-// time (RFC 3339, nanoseconds), comm, pid, tid, syscall, nr, args (name to
+// time (RFC 3339, nanoseconds), comm, pid, tid, cgroup_id, syscall, nr, args (name to
 // value), truncated (names of cut strings), ret (null for a call that did
 // not return), errno and duration_ns.
 func (c *Call) AppendJSON(b []byte) []byte {
 	j := jsonCall{
-		Time: c.Time.UTC().Format(time.RFC3339Nano), Comm: c.Comm, Pid: c.Pid, Tid: c.Tid,
+		Time: c.Time.UTC().Format(time.RFC3339Nano), Comm: c.Comm, Pid: c.Pid, Tid: c.Tid, CgroupID: c.CgroupID,
 		Syscall: c.Name, Nr: c.Nr, Args: make(map[string]string, len(c.Args)), Errno: c.Errno,
 		DurationNs: int64(c.Duration),
 	}

@@ -699,11 +699,19 @@ func TestCgroupFilter(t *testing.T) {
 	inside.run(t)
 	outside.run(t)
 	calls, _ := collect(t, tr)
+	// A cgroup v2 id is the inode number of its directory.
+	var st unix.Stat_t
+	if err := unix.Stat(child, &st); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for _, c := range calls {
 		switch c.Pid {
 		case uint32(inside.pid()):
 			n++
+			if c.CgroupID != st.Ino {
+				t.Fatalf("recorded %s with cgroup id %d; want %d, the inode of %s", line(c), c.CgroupID, st.Ino, child)
+			}
 		case uint32(outside.pid()):
 			t.Fatalf("recorded %s of the helper outside the cgroup", line(c))
 		}
