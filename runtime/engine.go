@@ -180,11 +180,14 @@ func (e *Engine) Kill() { e.eng.kill() }
 // pipeline that is replaced keeps its totals: the new one's counters (and
 // connector.Counting counts) add to the old one's for each role, and
 // processor step, that keeps its name and role; an edge between the same
-// ends keeps its counters too. A component, role or edge that g removes is
-// forgotten: it leaves Stats and /metrics, and if a later Reload adds it
-// back it starts from zero, like one never seen (Prometheus takes that as
-// a new series after a gap, or a counter reset). So the accounting
-// identity holds for every component and edge after a reload as before.
+// ends keeps its counters too. A component, role or edge that g removes
+// leaves Snapshot.Components and Edges, and /metrics: its final figures,
+// its stop failure and its drops included, go to Snapshot.Removed, so the
+// ledger still explains every event. If a later Reload adds it back it
+// starts from zero, like one never seen (Prometheus takes that as a new
+// series after a gap, or a counter reset), and if that one is removed
+// too, its figures add to the removed entry. So the accounting identity
+// holds for every component and edge after a reload as before.
 func (e *Engine) Reload(g Graph) error { return e.eng.reload(g) }
 
 // Stats returns the current counters.

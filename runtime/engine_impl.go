@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,6 +28,9 @@ type engine struct {
 	nodesMu sync.RWMutex // guards the maps for stats during a reload
 	conns   map[string]*connNode
 	pipes   map[string]*pipeNode
+	// removed holds the final figures of what reloads took out (see
+	// Snapshot.Removed); under nodesMu.
+	removed RemovedStats
 	started bool
 	stopped bool
 
@@ -379,7 +384,7 @@ func (e *engine) reload(g Graph) error {
 	e.nodesMu.Lock()
 	defer e.nodesMu.Unlock()
 	// The final figures of each node that goes, by name, for the node
-	// that replaces it (see carry); those of removed nodes are forgotten.
+	// that replaces it (see carry); retire keeps those no node carries.
 	retired := map[string][]ComponentStats{}
 	for name, n := range e.conns {
 		if !keepConn[name] {
@@ -410,15 +415,51 @@ func (e *engine) reload(g Graph) error {
 			e.pipes[pp.def.Name] = pn
 		}
 	}
+	e.retire(retired, old, p)
 	e.plan = p
 	e.cur.Store(e.buildTopo(p))
 	e.opts.Log.Info("reloaded", "kept_connectors", len(keepConn), "kept_pipelines", len(keepPipe))
 	return nil
 }
 
+// retire adds to e.removed the final figures of what the reload from
+// old to p takes out: each retired entry whose name and role no node of p
+// has (the nodes of p are in place), and each edge of old whose ends p
+// does not connect. An edge whose disk buffer closed has nothing queued
+// any more: closeQueues counted what it held as ReasonKept. Under mu and
+// nodesMu.
+func (e *engine) retire(retired map[string][]ComponentStats, old *topo, p *plan) {
+	removed := &e.removed
+	for _, name := range slices.Sorted(maps.Keys(retired)) {
+		var now []ComponentStats
+		if n, ok := e.conns[name]; ok {
+			now = n.stats()
+		} else if pn, ok := e.pipes[name]; ok {
+			now = pn.stats()
+		}
+		for _, c := range retired[name] {
+			if !slices.ContainsFunc(now, func(l ComponentStats) bool { return l.Name == c.Name && l.Role == c.Role }) {
+				removed.Components = retireComponent(removed.Components, c)
+			}
+		}
+	}
+	for _, ed := range old.edges {
+		d := ed.def
+		if slices.ContainsFunc(p.edges, func(n EdgeDef) bool { return n.From == d.From && n.FromPort == d.FromPort && n.To == d.To }) {
+			continue
+		}
+		s := ed.stats()
+		if ed.dq != nil && e.queues[bufferKey(ed.dq.def.Path)] != ed.dq {
+			s.QueuedBatches, s.QueuedEvents = 0, 0
+		}
+		removed.Edges = retireEdge(removed.Edges, s)
+	}
+}
+
 func (e *engine) stats() Snapshot {
 	s := Snapshot{Taken: time.Now()}
 	e.nodesMu.RLock()
+	s.Removed = e.removed.clone()
 	conns := make([]*connNode, 0, len(e.conns))
 	for _, n := range e.conns {
 		conns = append(conns, n)

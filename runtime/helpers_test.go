@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -364,15 +365,16 @@ func waitFinished(t *testing.T, e *Engine) {
 }
 
 // checkAccounting asserts in (+ emitted) = out + dropped + in flight for
-// every component and edge of an idle engine, with nothing in flight.
+// every component and edge of an idle engine, those reloads removed
+// included, with nothing in flight.
 func checkAccounting(t *testing.T, s Snapshot) {
 	t.Helper()
-	for _, c := range s.Components {
+	for _, c := range slices.Concat(s.Components, s.Removed.Components) {
 		if c.InFlight != 0 {
 			t.Errorf("%s %s: in %d + emitted %d != out %d + dropped %d (in flight %d)", c.Role, c.Name, c.EventsIn, c.Emitted, c.EventsOut, c.DroppedTotal(), c.InFlight)
 		}
 	}
-	for _, e := range s.Edges {
+	for _, e := range slices.Concat(s.Edges, s.Removed.Edges) {
 		if e.EventsIn != e.EventsOut+e.DroppedTotal()+uint64(e.QueuedEvents) {
 			t.Errorf("edge %s->%s: in %d != out %d + dropped %d + queued %d", e.From, e.To, e.EventsIn, e.EventsOut, e.DroppedTotal(), e.QueuedEvents)
 		}

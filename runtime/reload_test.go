@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +113,112 @@ func TestReloadForgetsRemovedComponents(t *testing.T) {
 	}
 	if ed := edgeOf(s, "in", "b"); ed.EventsOut != b.EventsIn {
 		t.Errorf("edge in->b delivered %d; the re-added sink took in %d", ed.EventsOut, b.EventsIn)
+	}
+}
+
+// TestReloadKeepsFiguresOfRemovedComponents removes with a reload a sink
+// whose final flush fails, adds it back and removes it again: the live
+// entries no longer list it or its edge, and Snapshot.Removed holds
+// their figures summed over both lives, with the first stop failure, so
+// that the ledger still closes and names the failure.
+func TestReloadKeepsFiguresOfRemovedComponents(t *testing.T) {
+	f := reloadFixture()
+	f.newSink = func(name string) *testSink {
+		s := &testSink{name: name}
+		if name == "b" {
+			s.flushErr = errors.New("flush: no space left on device")
+		}
+		return s
+	}
+	both := graph([]string{"in:src", "a:sink", "b:sink"}, nil, EdgeDef{From: "in", To: "a"}, EdgeDef{From: "in", To: "b"})
+	one := graph([]string{"in:src", "a:sink"}, nil, EdgeDef{From: "in", To: "a"})
+	e := startEngine(t, both, f, testOpts())
+	var wrote uint64
+	for life := 1; ; life++ {
+		eventually(t, 2*time.Second, "flow to b", func() bool { return f.createdCount("b") == life && f.sinkBatches("b") > 5 })
+		b := f.sink("b")
+		if err := e.Reload(one); err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+		wrote += uint64(b.events.Load())
+		s := e.Stats()
+		if _, ok := s.Component("b", StatSink); ok {
+			t.Fatalf("removed sink b is still a live component")
+		}
+		if _, ok := s.Edge("in", "b"); ok {
+			t.Fatalf("removed edge in->b is still a live edge")
+		}
+		if life == 2 {
+			break
+		}
+		if err := e.Reload(both); err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+	}
+	shutdown(t, e)
+	s := e.Stats()
+	checkAccounting(t, s)
+	if line, ok := s.Verdict(); !ok {
+		t.Errorf("Verdict() = %q; want balanced", line)
+	}
+	if len(s.Removed.Components) != 1 || len(s.Removed.Edges) != 1 {
+		t.Fatalf("Removed = %+v; want sink b and edge in->b", s.Removed)
+	}
+	b, ed := s.Removed.Components[0], s.Removed.Edges[0]
+	if b.Name != "b" || b.Role != StatSink || b.Type != "sink" {
+		t.Errorf("removed component is %s %s (type %s); want sink b (type sink)", b.Role, b.Name, b.Type)
+	}
+	if b.EventsOut != wrote || b.ConnectAttempts != 2 || b.EventsIn != b.EventsOut+b.DroppedTotal() {
+		t.Errorf("removed sink b: in %d, out %d, dropped %d, %d connects; want out %d, the events of both instances, and 2 connects",
+			b.EventsIn, b.EventsOut, b.DroppedTotal(), b.ConnectAttempts, wrote)
+	}
+	if b.StopFailure != "drain b: flush: no space left on device" {
+		t.Errorf("removed sink b StopFailure = %q; want its drain error", b.StopFailure)
+	}
+	if ed.From != "in" || ed.To != "b" || ed.EventsOut != b.EventsIn {
+		t.Errorf("removed edge %s->%s delivered %d; want in->b, with the %d events sink b took in", ed.From, ed.To, ed.EventsOut, b.EventsIn)
+	}
+	var sum strings.Builder
+	if err := s.WriteSummary(&sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nb (removed)  sink  ", "\nin -> b (removed)  "} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+}
+
+// TestReloadKeepsFiguresOfRemovedSteps replaces a pipeline with one that
+// lacks its processor step: the step's figures go to Snapshot.Removed,
+// while the pipeline's carry over.
+func TestReloadKeepsFiguresOfRemovedSteps(t *testing.T) {
+	f := reloadFixture()
+	opts := testOpts()
+	opts.NewOp = testNewOp
+	mk := func(ops ...OpDef) Graph {
+		return graph([]string{"in:src", "out:sink"}, []PipelineDef{{Name: "p", Ops: ops}}, EdgeDef{From: "in", To: "p"}, EdgeDef{From: "p", To: "out"})
+	}
+	drop := OpDef{Type: "drop_every", Config: []byte(`{"N":3}`)}
+	e := startEngine(t, mk(drop, OpDef{Type: "proc"}), f, opts)
+	eventually(t, 2*time.Second, "flow", func() bool { return f.sinkBatches("out") > 5 })
+	if err := e.Reload(mk(drop)); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	shutdown(t, e)
+	s := e.Stats()
+	checkAccounting(t, s)
+	if _, ok := s.Component("p/2", StatProcessor); ok {
+		t.Errorf("removed step p/2 is still a live component")
+	}
+	if len(s.Removed.Components) != 1 || s.Removed.Components[0].Name != "p/2" || s.Removed.Components[0].Role != StatProcessor {
+		t.Fatalf("Removed.Components = %+v; want processor p/2 only", s.Removed.Components)
+	}
+	if proc := s.Removed.Components[0]; proc.EventsIn == 0 || proc.Dropped[ReasonOperator] == 0 {
+		t.Errorf("removed processor p/2 took in %d events and dropped %v; want its figures", proc.EventsIn, proc.Dropped)
+	}
+	if len(s.Removed.Edges) != 0 {
+		t.Errorf("Removed.Edges = %+v; want none", s.Removed.Edges)
 	}
 }
 

@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"cmp"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/weirproject/weir/connector"
@@ -75,6 +78,28 @@ type Snapshot struct {
 	Components []ComponentStats
 	// Edges lists every edge in graph order.
 	Edges []EdgeStats
+	// Removed holds the final figures of what reloads took out of the
+	// config, which Components and Edges no longer list.
+	Removed RemovedStats
+}
+
+// RemovedStats are the final figures of the components and edges that
+// reloads removed: a connector, pipeline or processor step whose name and
+// role the new config no longer has (a removed connector or pipeline, a
+// role a changed connector lost, a step a changed pipeline lost), and an
+// edge whose ends it no longer connects (such as one from a source that
+// stays to a sink that goes). Each is taken once the reload has drained,
+// stopped and closed it: its StopFailure, Abandoned and drops are there,
+// and its ledger closes as a live one's does. One removed more than once
+// (added back by a later reload, then removed again) has one entry, the
+// sum of its lives, with the Type, State and Circuit (and for an edge the
+// settings and Buffer) of the last; while it is back, its live entry
+// counts from zero (see Engine.Reload).
+type RemovedStats struct {
+	// Components are sorted by name and role, as Snapshot.Components.
+	Components []ComponentStats
+	// Edges are in the order they were removed.
+	Edges []EdgeStats
 }
 
 // ComponentStats are the counters of one side of a connector, or of a
@@ -97,7 +122,9 @@ type Snapshot struct {
 // Every counter only grows, across restarts and reloads alike: a component
 // that a reload replaces (a connector or pipeline whose definition
 // changed) keeps adding to the totals of the one it replaces, for each
-// role it had before and still has; see Engine.Reload.
+// role it had before and still has, and the final figures of a role it
+// lost, or of a component a reload removes, go to Snapshot.Removed; see
+// Engine.Reload.
 type ComponentStats struct {
 	Name string
 	// Type is the connector type ID, or "pipeline".
@@ -190,12 +217,7 @@ func (c *ComponentStats) add(o ComponentStats) {
 	c.BytesIn, c.BytesOut = c.BytesIn+o.BytesIn, c.BytesOut+o.BytesOut
 	c.BatchesIn, c.BatchesOut = c.BatchesIn+o.BatchesIn, c.BatchesOut+o.BatchesOut
 	c.Emitted += o.Emitted
-	if len(o.Dropped) > 0 && c.Dropped == nil {
-		c.Dropped = map[string]uint64{}
-	}
-	for r, v := range o.Dropped {
-		c.Dropped[r] += v
-	}
+	c.Dropped = addDrops(c.Dropped, o.Dropped)
 	c.Errors, c.Retries = c.Errors+o.Errors, c.Retries+o.Retries
 	c.Restarts, c.Panics = c.Restarts+o.Restarts, c.Panics+o.Panics
 	c.Abandoned += o.Abandoned
@@ -230,6 +252,49 @@ func carry(live, base []ComponentStats) []ComponentStats {
 	return live
 }
 
+// clone returns a copy of r that shares no map or slice with it.
+func (r RemovedStats) clone() RemovedStats {
+	out := RemovedStats{Components: slices.Clone(r.Components), Edges: slices.Clone(r.Edges)}
+	for i := range out.Components {
+		c := &out.Components[i]
+		c.Dropped, c.Counters = maps.Clone(c.Dropped), slices.Clone(c.Counters)
+	}
+	for i := range out.Edges {
+		e := &out.Edges[i]
+		e.Dropped, e.DroppedBatches = maps.Clone(e.Dropped), maps.Clone(e.DroppedBatches)
+		if e.Buffer != nil {
+			b := *e.Buffer
+			b.Corrupt = slices.Clone(b.Corrupt)
+			e.Buffer = &b
+		}
+	}
+	return out
+}
+
+// header returns c's name, type, role, state, failure and circuit, with
+// every counter zero.
+func (c ComponentStats) header() ComponentStats {
+	return ComponentStats{Name: c.Name, Type: c.Type, Role: c.Role, State: c.State, Failure: c.Failure, Circuit: c.Circuit}
+}
+
+// retireComponent returns removed with gone summed into the entry of the
+// same name and role, or added in order; the sum has gone's header (see
+// RemovedStats).
+func retireComponent(removed []ComponentStats, gone ComponentStats) []ComponentStats {
+	sum := gone.header()
+	i, found := slices.BinarySearchFunc(removed, gone, func(a, b ComponentStats) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Role, b.Role))
+	})
+	if found {
+		sum.add(removed[i])
+		sum.add(gone)
+		removed[i] = sum
+		return removed
+	}
+	sum.add(gone)
+	return slices.Insert(removed, i, sum)
+}
+
 // EdgeStats are the counters of one edge. EventsIn = EventsOut + dropped +
 // QueuedEvents, and likewise for batches.
 type EdgeStats struct {
@@ -256,6 +321,39 @@ type EdgeStats struct {
 
 // DroppedTotal sums Dropped over every reason.
 func (e EdgeStats) DroppedTotal() uint64 { return sumDrops(e.Dropped) }
+
+// retireEdge returns removed with gone summed into the entry with the
+// same ends, or appended; the sum has gone's settings and Buffer (see
+// RemovedStats).
+func retireEdge(removed []EdgeStats, gone EdgeStats) []EdgeStats {
+	i := slices.IndexFunc(removed, func(r EdgeStats) bool {
+		return r.From == gone.From && r.FromPort == gone.FromPort && r.To == gone.To
+	})
+	if i < 0 {
+		return append(removed, gone)
+	}
+	r := removed[i]
+	gone.EventsIn, gone.EventsOut = gone.EventsIn+r.EventsIn, gone.EventsOut+r.EventsOut
+	gone.BatchesIn, gone.BatchesOut = gone.BatchesIn+r.BatchesIn, gone.BatchesOut+r.BatchesOut
+	gone.BytesIn += r.BytesIn
+	gone.QueuedEvents, gone.QueuedBatches = gone.QueuedEvents+r.QueuedEvents, gone.QueuedBatches+r.QueuedBatches
+	gone.Dropped = addDrops(maps.Clone(r.Dropped), gone.Dropped)
+	gone.DroppedBatches = addDrops(maps.Clone(r.DroppedBatches), gone.DroppedBatches)
+	removed[i] = gone
+	return removed
+}
+
+// addDrops adds the counts of more to sum, which it makes if nil, and
+// returns it.
+func addDrops(sum, more map[string]uint64) map[string]uint64 {
+	if len(more) > 0 && sum == nil {
+		sum = map[string]uint64{}
+	}
+	for r, v := range more {
+		sum[r] += v
+	}
+	return sum
+}
 
 func sumDrops(m map[string]uint64) uint64 {
 	var n uint64

@@ -129,3 +129,64 @@ func TestCarryStopFailureType(t *testing.T) {
 		t.Errorf("file -> file: %q of type %q; want %q with no other type", got.StopFailure, got.StopFailureType, msg)
 	}
 }
+
+// TestRemovedInLedger: what a reload removed counts in the verdict, the
+// failure drops and the abandoned calls as a live component or edge
+// does, marked "(removed)".
+func TestRemovedInLedger(t *testing.T) {
+	s := Snapshot{
+		Components: []ComponentStats{{Name: "gen", Role: StatSource, EventsIn: 30, EventsOut: 30}},
+		Edges:      []EdgeStats{{From: "gen", To: "hole", EventsIn: 10, EventsOut: 10}},
+		Removed: RemovedStats{
+			Components: []ComponentStats{
+				{Name: "out", Role: StatSink, EventsIn: 10, Dropped: map[string]uint64{ReasonSinkError: 10}},
+				{Name: "slow", Role: StatSink, EventsIn: 10, EventsOut: 6, InFlight: 4, Abandoned: 1},
+			},
+			Edges: []EdgeStats{
+				{From: "gen", To: "out", EventsIn: 10, EventsOut: 10},
+				{From: "gen", FromPort: "x", To: "slow", EventsIn: 10, EventsOut: 7, QueuedEvents: 3},
+			},
+		},
+	}
+	if got, want := s.FailureDrops(), "sink out (removed) dropped 10 events: the sink's writes failed (10 sink_error)"; len(got) != 1 || got[0] != want {
+		t.Errorf("FailureDrops() = %q; want [%q]", got, want)
+	}
+	line, balanced := s.Verdict()
+	if want := "accounting: NOT balanced: edge gen.x -> slow (removed): 3 events still queued"; balanced || line != want {
+		t.Errorf("Verdict() = %q, %v; want %q, false", line, balanced, want)
+	}
+	if n, names := s.AbandonedInFlight(); n != 4 || len(names) != 1 || names[0] != "slow (removed)" {
+		t.Errorf("AbandonedInFlight() = %d, %q; want 4, [slow (removed)]", n, names)
+	}
+}
+
+// TestRetire: one removed twice has one entry, the sum of both lives,
+// with the type of the last and the stop failure of the first, which
+// keeps the type that failed; what it adds is left unchanged.
+func TestRetire(t *testing.T) {
+	first := ComponentStats{Name: "out", Type: "file", Role: StatSink, EventsIn: 5, EventsOut: 3,
+		Dropped: map[string]uint64{ReasonSinkError: 2}, StopFailure: "drain out: disk full", ConnectAttempts: 1}
+	second := ComponentStats{Name: "out", Type: "blackhole", Role: StatSink, EventsIn: 7, EventsOut: 7, ConnectAttempts: 1}
+	other := ComponentStats{Name: "a", Type: "file", Role: StatSink, EventsIn: 1, EventsOut: 1}
+	r := retireComponent(retireComponent(retireComponent(nil, first), other), second)
+	if len(r) != 2 || r[0].Name != "a" || r[1].Name != "out" {
+		t.Fatalf("retired %+v; want a, then out", r)
+	}
+	got := r[1]
+	if got.Type != "blackhole" || got.EventsIn != 12 || got.EventsOut != 10 || got.Dropped[ReasonSinkError] != 2 || got.ConnectAttempts != 2 || got.InFlight != 0 {
+		t.Errorf("out: %+v; want the sum of both lives with type blackhole", got)
+	}
+	if got.StopFailure != first.StopFailure || got.StopFailureType != "file" {
+		t.Errorf("out: stop failure %q of type %q; want %q of type file", got.StopFailure, got.StopFailureType, first.StopFailure)
+	}
+	if first.Dropped[ReasonSinkError] != 2 {
+		t.Errorf("retiring changed the figures it added")
+	}
+
+	e1 := EdgeStats{From: "gen", To: "out", EventsIn: 5, EventsOut: 3, Dropped: map[string]uint64{ReasonShutdown: 2}}
+	e2 := EdgeStats{From: "gen", To: "out", EventsIn: 4, EventsOut: 4}
+	edges := retireEdge(retireEdge(nil, e1), e2)
+	if len(edges) != 1 || edges[0].EventsIn != 9 || edges[0].EventsOut != 7 || edges[0].Dropped[ReasonShutdown] != 2 {
+		t.Errorf("retired edges %+v; want one gen -> out, in 9, out 7, 2 dropped", edges)
+	}
+}

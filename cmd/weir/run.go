@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +88,9 @@ Exit status:
      (poll_failed) or a processor (processor); each component or edge that
      dropped them is named on stderr, as in
        weir run: sink out dropped 100 events: the sink's writes failed (100 sink_error)
+     Connectors, pipelines and connections a reload removed count too:
+     the summary lists their final figures, marked "(removed)", and a
+     failure of theirs is named on stderr as removed by a reload.
      Drops the config chose (drop_newest or drop_oldest edges, filters,
      routers, sampling) and losses a source counted before weir read the
      events (a kernel ring full) leave the status 0; the summary shows them.
@@ -314,17 +318,29 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 		fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed: %s\n", c.Name, c.Type, c.Failure)
 		code = 1
 	}
-	for _, c := range s.Components {
+	// What a reload removed counts as the live components do: its
+	// failures happened in this run.
+	all := slices.Concat(s.Components, s.Removed.Components)
+	removed := func(i int) string {
+		if i >= len(s.Components) {
+			return ", removed by a reload"
+		}
+		return ""
+	}
+	for i, c := range all {
 		if c.StopFailure != "" {
 			typ := c.Type
-			if c.StopFailureType != "" {
+			switch {
+			case removed(i) != "":
+				typ = cmp.Or(c.StopFailureType, c.Type) + removed(i)
+			case c.StopFailureType != "":
 				typ = c.StopFailureType + ", replaced by a reload with type " + c.Type
 			}
 			fmt.Fprintf(stderr, "weir run: connector %s (type %s) failed to stop cleanly, so what it still held may be lost: %s\n", c.Name, typ, c.StopFailure)
 			code = 1
 		}
 	}
-	for _, c := range s.Components {
+	for i, c := range all {
 		if c.Abandoned > 0 {
 			lib := ""
 			if t, ok := reg.Lookup(c.Type); ok && t.Library != "" {
@@ -334,7 +350,7 @@ func runRun(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int 
 			if c.StuckCall != "" {
 				call = "its " + c.StuckCall + " call"
 			}
-			fmt.Fprintf(stderr, "weir run: connector %s (type %s%s, %s) was abandoned: %s did not return; %d events in flight\n", c.Name, c.Type, lib, c.Role, call, c.InFlight)
+			fmt.Fprintf(stderr, "weir run: connector %s (type %s%s, %s%s) was abandoned: %s did not return; %d events in flight\n", c.Name, c.Type, lib, c.Role, removed(i), call, c.InFlight)
 			code = 1
 		}
 	}

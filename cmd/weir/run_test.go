@@ -389,3 +389,56 @@ func TestRunStopFailureAcrossReload(t *testing.T) {
 		t.Errorf("stderr does not say\n%s\n%s", want, r.stderr.String())
 	}
 }
+
+// TestRunFailureOfRemovedConnector: a sink that a reload removed still
+// counts at the end: it failed to write out what it buffered, or its
+// writes failed, and the run exits 1 naming it as removed, while the
+// summary lists its final figures and its edge's, and balances.
+func TestRunFailureOfRemovedConnector(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		flush string
+		want  string // a regexp for the one "weir run:" line
+	}{
+		{"1h", `^weir run: connector out \(type file, removed by a reload\) failed to stop cleanly, so what it still held may be lost: drain out: file out: write /dev/full: no space left on device\n$`},
+		{"0s", `^weir run: sink out \(removed\) dropped ([1-9][0-9]*) events: the sink's writes failed \(([1-9][0-9]*) sink_error\)\n$`},
+	} {
+		cfg := filepath.Join(dir, "run.yaml")
+		write := func(out string) {
+			config := "connectors:\n  gen: {type: blaster, config: {rate: 200}}\n  hole: {type: blackhole, config: {print: false}}\n" + out +
+				"connections:\n  - {from: gen, to: hole}\n"
+			if out != "" {
+				config += "  - {from: gen, to: out}\n"
+			}
+			if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("  out: {type: file, config: {path: /dev/full, flush_interval: " + tt.flush + "}}\n")
+		r := startRun("-c", cfg, "--metrics", "off", "--drain-timeout", "2s")
+		runWaitFor(t, "the file sink running", func() bool { return strings.Contains(r.stderr.String(), "connector=out type=file attempts=1") })
+		time.Sleep(200 * time.Millisecond)
+		write("")
+		r.sigs <- syscall.SIGHUP
+		runWaitFor(t, "the reload", func() bool { return strings.Contains(r.stderr.String(), "msg=reloaded") })
+		r.sigs <- syscall.SIGTERM
+		if code := r.exit(t); code != 1 {
+			t.Errorf("flush %s: run exited %d; want 1\n%s", tt.flush, code, r.stderr.String())
+		}
+		var got []string
+		for _, l := range strings.SplitAfter(r.stderr.String(), "\n") {
+			if strings.HasPrefix(l, "weir run: ") {
+				got = append(got, l)
+			}
+		}
+		if len(got) != 1 || !regexp.MustCompile(tt.want).MatchString(got[0]) {
+			t.Errorf("flush %s: stderr says %q; want one line matching %s", tt.flush, got, tt.want)
+		}
+		out := r.stdout.String()
+		for _, want := range []string{`(?m)^out \(removed\) +sink +stopped +[1-9]`, `(?m)^gen -> out \(removed\) +block +16 +[1-9][0-9]* .* ok +$`, `(?m)^accounting: balanced`} {
+			if !regexp.MustCompile(want).MatchString(out) {
+				t.Errorf("flush %s: summary has no line matching %s:\n%s", tt.flush, want, out)
+			}
+		}
+	}
+}
