@@ -321,23 +321,43 @@ func archName() string { return ksys.Arch }
 // not wait for an interrupt that never comes), and a pid that names no
 // process is an error rather than a trace of nothing.
 func TestTracePidExits(t *testing.T) {
-	sleeper := exec.Command("/bin/sleep", "0.5")
+	// The process waits in a loop of sleeps until the test has seen weir
+	// trace it (its wait for each sleep), then exits: a process that
+	// ended after a fixed time could end before weir attached on a
+	// loaded machine.
+	flag := filepath.Join(t.TempDir(), "go")
+	sleeper := exec.Command("/bin/sh", "-c", `until [ -e "$0" ]; do sleep 0.05; done; exit 0`, flag)
 	if err := sleeper.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go sleeper.Wait() // reaped at once, or it would stay a zombie
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer sleeper.Process.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "trace", "-e", "exit_group", "-p", strconv.Itoa(sleeper.Process.Pid))
+	cmd := exec.CommandContext(ctx, os.Args[0], "trace", "-e", "wait4,waitid,exit_group", "-p", strconv.Itoa(sleeper.Process.Pid))
 	cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("weir trace -p %d still ran 20 s after the process exited at 0.5 s\n%s", sleeper.Process.Pid, e.String())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err != nil || !strings.Contains(o.String(), " exit_group(0) = ?") {
-		t.Errorf("weir trace -p %d: %v; stdout %q; want the exit_group and exit 0\n%s", sleeper.Process.Pid, err, o.String(), e.String())
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var lines []string
+	for sc.Scan() {
+		if lines = append(lines, sc.Text()); len(lines) == 1 {
+			os.WriteFile(flag, nil, 0o644) // traced: let it exit
+		}
+	}
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("weir trace -p %d still ran 30 s after it started\n%s", sleeper.Process.Pid, e.String())
+	}
+	if err != nil || len(lines) == 0 || !strings.Contains(lines[len(lines)-1], " exit_group(0) = ?") {
+		t.Errorf("weir trace -p %d: %v; stdout %q; want the exit_group last and exit 0\n%s", sleeper.Process.Pid, err, lines, e.String())
 	}
 	// A pid below pid_max that no process holds (pids are not reused
 	// at once: the sleeper's just ended).
