@@ -203,7 +203,7 @@ var failureReasons = map[string]string{
 	ReasonCorrupt:     "a disk buffer held them damaged",
 	ReasonPollFailed:  "the source's poll failed",
 	ReasonProcessor:   "a processor failed on them",
-	ReasonShutdown:    "the drain timed out with them in flight",
+	ReasonShutdown:    "the stop gave up on them in flight (the drain timed out, or a second signal)",
 }
 
 // FailureDrops returns one line for each component or edge that dropped

@@ -68,7 +68,7 @@ func TestFailureDrops(t *testing.T) {
 		},
 	}
 	want := []string{
-		"sink out dropped 102 events: the drain timed out with them in flight; the sink's writes failed (2 shutdown, 100 sink_error)",
+		"sink out dropped 102 events: the stop gave up on them in flight (the drain timed out, or a second signal); the sink's writes failed (2 shutdown, 100 sink_error)",
 		"processor p/1 dropped 7 events: a processor failed on them (7 processor)",
 		"edge gen.x -> out dropped 4 events: a disk buffer could not store them; a disk buffer held them damaged (3 buffer_error, 1 corrupt)",
 	}
