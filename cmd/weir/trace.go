@@ -50,8 +50,8 @@ With -- COMMAND, weir starts COMMAND, traces it from its execve on (add
 status when it ends (127 when it cannot be started). With --follow, weir
 also waits for the processes COMMAND left running, daemons included, as
 strace -f does; interrupt it to stop sooner. Interrupted (SIGINT, SIGTERM
-or SIGHUP), weir stops tracing, sends COMMAND SIGTERM and waits for it to
-end; a second interrupt kills it.
+or SIGHUP; SIGHUP not under nohup), weir stops tracing, sends COMMAND
+SIGTERM and waits for it to end; a second interrupt kills it.
 
 Examples:
   weir trace -- /bin/true                         every call of /bin/true
@@ -85,12 +85,12 @@ type traceOpts struct {
 func init() {
 	register(command{name: "trace", summary: "trace syscalls with eBPF and print them (like strace)", run: func(args []string) int {
 		// SIGHUP stops the trace as SIGINT and SIGTERM do, unless it
-		// is ignored (nohup), and so does SIGINT (a background job).
-		stopSigs := []os.Signal{syscall.SIGTERM}
-		for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
-			if !signal.Ignored(sig) {
-				stopSigs = append(stopSigs, sig)
-			}
+		// is ignored (nohup). SIGINT always does: a script's background
+		// job starts with it ignored, and `kill -INT` of it must still
+		// stop it (the terminal's ^C does not reach such a job).
+		stopSigs := []os.Signal{syscall.SIGTERM, os.Interrupt}
+		if !signal.Ignored(syscall.SIGHUP) {
+			stopSigs = append(stopSigs, syscall.SIGHUP)
 		}
 		sigs := make(chan os.Signal, 2)
 		signal.Notify(sigs, stopSigs...)

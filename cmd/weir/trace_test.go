@@ -170,19 +170,27 @@ func TestTraceFollowReaps(t *testing.T) {
 }
 
 // TestTraceSignals: SIGHUP stops a trace as SIGINT and SIGTERM do (the
-// counters are printed, the command is sent SIGTERM), and a second signal
-// kills a command that ignores SIGTERM rather than wait for it.
+// counters are printed, the command is sent SIGTERM), a second signal
+// kills a command that ignores SIGTERM rather than wait for it, and
+// SIGINT stops a weir started with it ignored, as a script's background
+// job is (`weir trace ... & kill -INT $!`).
 func TestTraceSignals(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		script string
 		sigs   []os.Signal
 		want   int
+		// ignoreInt starts weir with SIGINT ignored.
+		ignoreInt bool
 	}{
-		{"SIGHUP", "echo ready; exec sleep 30", []os.Signal{syscall.SIGHUP}, 128 + 15},
-		{"SIGINT twice", `trap "" TERM INT; echo ready; exec sleep 30`, []os.Signal{os.Interrupt, os.Interrupt}, 128 + 9},
+		{"SIGHUP", "echo ready; exec sleep 30", []os.Signal{syscall.SIGHUP}, 128 + 15, false},
+		{"SIGINT twice", `trap "" TERM INT; echo ready; exec sleep 30`, []os.Signal{os.Interrupt, os.Interrupt}, 128 + 9, false},
+		{"SIGINT in a background job", "echo ready; exec sleep 30", []os.Signal{os.Interrupt}, 128 + 15, true},
 	} {
 		cmd := exec.Command(os.Args[0], "trace", "-q", "--", "/bin/sh", "-c", c.script)
+		if c.ignoreInt {
+			cmd = exec.Command("/bin/sh", "-c", `trap "" INT; exec "$0" "$@"`, os.Args[0], "trace", "-q", "--", "/bin/sh", "-c", c.script)
+		}
 		cmd.Env = append(os.Environ(), "WEIR_TEST_MAIN=1")
 		// A group of its own, to kill what is left of it at the end;
 		// stderr a file, so that Wait need not wait for the command.
