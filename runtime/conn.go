@@ -114,10 +114,14 @@ type connNode struct {
 	tracked  atomic.Int64 // trackers not yet acked, failed or dropped
 	nextID   uint64
 	pool     *pool
-	// lent is the batch whose events the source lent out of its own
-	// memory while its holders still have it (see deliverPolled); nil
-	// once they are done. Only the source worker sets it.
-	lent atomic.Pointer[lease]
+	// lent holds the batches whose events the source lent out of its own
+	// memory while their holders may still have them (see deliverPolled),
+	// under lentMu. It is a set, not one batch: a worker killed while it
+	// waited (a reload that gave up on a stuck sink but keeps the source)
+	// leaves its batch here, and the next topology's worker lends and gets
+	// back batches of its own meanwhile.
+	lentMu sync.Mutex
+	lent   map[*lease]struct{}
 	// gen numbers the instances from 1; it grows when one starts running.
 	gen atomic.Uint64
 	// polledGen and polledAcker describe the instance the last Poll went
@@ -272,18 +276,14 @@ func (n *connNode) fail(err error) {
 	n.failure.Store(&msg)
 }
 
-// waitLent waits until the holders of a batch the source lent out of its
-// own memory are done with it: a killed source worker stops waiting for
-// them, but Stop and Close may free that memory, and a sink write still
-// reading it (slow, or stuck and abandoned) would then read freed memory
-// and crash the process. A stuck holder makes finish wait for good,
-// which finishAll does not wait for: the instance is then left open.
+// waitLent waits until the holders of every batch the source lent out of
+// its own memory are done with it: a killed source worker stops waiting
+// for them, but Stop and Close may free that memory, and a sink write
+// still reading it (slow, or stuck and abandoned) would then read freed
+// memory and crash the process. A stuck holder makes finish wait for
+// good, which finishAll does not wait for: the instance is then left open.
 func (n *connNode) waitLent() {
-	l := n.lent.Load()
-	if l == nil {
-		return
-	}
-	for i := 0; !n.pool.isFree(l); i++ {
+	for i := 0; !n.lentDone(); i++ {
 		if i == 0 {
 			n.log.Warn("waiting for a sink to finish with a batch in the source's memory before closing the source")
 		}
@@ -292,7 +292,37 @@ func (n *connNode) waitLent() {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	n.lent.Store(nil)
+}
+
+// lend records that l's events are in the source's own memory; call it
+// before any holder may have l.
+func (n *connNode) lend(l *lease) {
+	n.lentMu.Lock()
+	if n.lent == nil {
+		n.lent = map[*lease]struct{}{}
+	}
+	n.lent[l] = struct{}{}
+	n.lentMu.Unlock()
+}
+
+// unlend records that the holders of l are done with it.
+func (n *connNode) unlend(l *lease) {
+	n.lentMu.Lock()
+	delete(n.lent, l)
+	n.lentMu.Unlock()
+}
+
+// lentDone forgets the lent batches that are back in the pool and reports
+// whether none is left.
+func (n *connNode) lentDone() bool {
+	n.lentMu.Lock()
+	defer n.lentMu.Unlock()
+	for l := range n.lent {
+		if n.pool.isFree(l) {
+			delete(n.lent, l)
+		}
+	}
+	return len(n.lent) == 0
 }
 
 // stopFailed records err as the first failure of the final drain, stop

@@ -19,6 +19,9 @@ type edge struct {
 	head, n int
 	events  int // events queued
 	closed  bool
+	// sealed is set by the stop's final purge (see seal): no consumer
+	// takes from the queue any more.
+	sealed bool
 	// notify is the producer's wake-up channel, signalled whenever the
 	// consumer takes a lease, for a producer waiting under the block
 	// policy.
@@ -49,6 +52,14 @@ func (e *edge) offer(l *lease) offerResult {
 	n := uint64(l.b.Len)
 	e.mu.Lock()
 	e.c.in(n, l.bytes)
+	if e.sealed {
+		// A producer the stop no longer waited for (killed): nothing
+		// would ever take l from here, nor release it.
+		e.mu.Unlock()
+		e.c.drop(l.shutdownReason(), n)
+		l.release(false)
+		return dropped
+	}
 	var evicted *lease
 	if e.n == len(e.ring) {
 		switch e.def.Policy {
@@ -142,6 +153,19 @@ func (e *edge) close() {
 	e.closed = true
 	e.mu.Unlock()
 	e.to.signal()
+}
+
+// seal purges the queue with reason r for good, at the end of a stop: a
+// producer still running (a stop that gave up on its workers does not wait
+// for them) has what it offers later dropped at once instead of queued
+// where no consumer takes it. Left queued, such a batch would never be
+// released, and a source that lent it out of its own memory would wait
+// for it for good (see waitLent) and never be stopped or closed.
+func (e *edge) seal(r reason) {
+	e.mu.Lock()
+	e.sealed = true
+	e.mu.Unlock()
+	e.purge(r)
 }
 
 // purge drops everything queued with reason r.

@@ -262,17 +262,25 @@ func (t *topo) deliverPolled(n *connNode, edges []*edge, snd *sender, l *lease) 
 		n.tracked.Add(1)
 	}
 	external := !inArena
+	if external {
+		// Recorded before any holder has it: a kill may come as soon
+		// as send hands it on.
+		n.lend(l)
+	}
 	if !snd.send(edges, l) {
 		n.srcC.drop(rUnconnected, events)
 		l.release(false)
+		if external {
+			n.unlend(l)
+		}
 		return
 	}
 	n.srcC.out(events, bytes)
 	if external {
 		// The bytes live in the source's memory until its next Poll:
 		// wait for every holder to be done with the batch. Killed, the
-		// worker stops waiting, and finish waits instead (waitLent).
-		n.lent.Store(l)
+		// worker stops waiting and leaves the batch recorded, and finish
+		// waits instead (waitLent).
 		for !n.pool.isFree(l) {
 			select {
 			case <-n.pool.avail:
@@ -280,6 +288,6 @@ func (t *topo) deliverPolled(n *connNode, edges []*edge, snd *sender, l *lease) 
 				return
 			}
 		}
-		n.lent.Store(nil)
+		n.unlend(l)
 	}
 }

@@ -228,7 +228,7 @@ func (t *topo) stop(ctx context.Context, giveUp <-chan struct{}) error {
 		}
 	}
 	for _, ed := range t.edges {
-		ed.purge(rShutdown)
+		ed.seal(rShutdown)
 	}
 	return err
 }
