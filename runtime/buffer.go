@@ -236,10 +236,21 @@ func (e *edge) offerDisk(l *lease) offerResult {
 	}
 	q.mu.Lock()
 	seq, err := q.buf.AppendBatch(l.b)
-	if diskbuf.IsDiskFull(err) && e.def.Policy != DropNewest && q.buf.Stats().UnsettledRecords == 0 {
-		// The last record may have been settled, its segment deleted,
-		// since the write failed: try once more before dropping.
-		seq, err = q.buf.AppendBatch(l.b)
+	// waitDisk: the file system is full, but the buffer holds records
+	// whose delivery frees space (each settle wakes the producer), so a
+	// block edge waits, as for a full buffer, rather than drop. With
+	// nothing to deliver no wake-up would come: the last record may have
+	// been settled, its segment deleted, since the write failed, so it
+	// tries once more, and drops the batch (buffer_error) if that fails
+	// too. Only settles change the count of unsettled records without
+	// q.mu, and only down, so a count of 0 seen here stays 0.
+	waitDisk := false
+	if diskbuf.IsDiskFull(err) && e.def.Policy != DropNewest {
+		if q.buf.Stats().UnsettledRecords > 0 {
+			waitDisk = true
+		} else {
+			seq, err = q.buf.AppendBatch(l.b)
+		}
 	}
 	if err == nil || errors.Is(err, diskbuf.ErrNotDurable) {
 		durable := err == nil
@@ -257,12 +268,7 @@ func (e *edge) offerDisk(l *lease) offerResult {
 		return queued
 	}
 	q.mu.Unlock()
-	if diskbuf.IsDiskFull(err) && e.def.Policy != DropNewest && q.buf.Stats().UnsettledRecords > 0 {
-		// The file system is full, but the buffer holds records whose
-		// delivery frees space (each settle wakes the producer): a block
-		// edge waits, as for a full buffer, rather than drop. With
-		// nothing to deliver no wake-up would come, so the batch is
-		// dropped below (buffer_error).
+	if waitDisk {
 		q.logError(err, 0)
 		e.uncount(n, l.bytes)
 		return full
