@@ -28,9 +28,9 @@ type engine struct {
 	nodesMu sync.RWMutex // guards the maps for stats during a reload
 	conns   map[string]*connNode
 	pipes   map[string]*pipeNode
-	// removed holds the final figures of what reloads took out (see
-	// Snapshot.Removed); under nodesMu.
-	removed RemovedStats
+	// retired lists what reloads took out, in order, whose figures each
+	// snapshot reads (see Snapshot.Removed); under nodesMu.
+	retired []retiree
 	started bool
 	stopped bool
 
@@ -384,18 +384,20 @@ func (e *engine) reload(g Graph) error {
 	e.nodesMu.Lock()
 	defer e.nodesMu.Unlock()
 	// The final figures of each node that goes, by name, for the node
-	// that replaces it (see carry); retire keeps those no node carries.
+	// that replaces it (see carry); retire keeps the nodes, to read the
+	// figures no node carries.
 	retired := map[string][]ComponentStats{}
+	gone := map[string]func() []ComponentStats{}
 	for name, n := range e.conns {
 		if !keepConn[name] {
-			retired[name] = n.stats()
+			retired[name], gone[name] = n.stats(), n.stats
 			delete(e.conns, name)
 		}
 	}
 	for name, pn := range e.pipes {
 		if !keepPipe[name] {
 			closePipe(pn)
-			retired[name] = pn.stats()
+			retired[name], gone[name] = pn.stats(), pn.stats
 			delete(e.pipes, name)
 		}
 	}
@@ -415,21 +417,35 @@ func (e *engine) reload(g Graph) error {
 			e.pipes[pp.def.Name] = pn
 		}
 	}
-	e.retire(retired, old, p)
+	e.retire(retired, gone, old, p)
 	e.plan = p
 	e.cur.Store(e.buildTopo(p))
 	e.opts.Log.Info("reloaded", "kept_connectors", len(keepConn), "kept_pipelines", len(keepPipe))
 	return nil
 }
 
-// retire adds to e.removed the final figures of what the reload from
-// old to p takes out: each retired entry whose name and role no node of p
-// has (the nodes of p are in place), and each edge of old whose ends p
-// does not connect. An edge whose disk buffer closed has nothing queued
-// any more: closeQueues counted what it held as ReasonKept. Under mu and
-// nodesMu.
-func (e *engine) retire(retired map[string][]ComponentStats, old *topo, p *plan) {
-	removed := &e.removed
+// retiree is something a reload took out: a node, with the roles of it
+// that no node of the new plan has, or an edge. Its figures are read at
+// each snapshot, not once at the reload: a node that a killed reload
+// stopped waiting for goes on finishing (dropping, closing) and counting.
+type retiree struct {
+	stats func() []ComponentStats
+	roles []string
+	edge  *edge
+	// frozen: the edge has a disk buffer, and its queue is read as
+	// queued, queuedBatches rather than live. A buffer the reload closed
+	// counted what it held as kept_in_buffer on the live side (0 here);
+	// one the new plan goes on using belongs to its live edge from then
+	// on (what it held at the reload here).
+	frozen                bool
+	queued, queuedBatches int
+}
+
+// retire adds to e.retired what the reload from old to p takes out: each
+// role of a gone node (retired holds their figures at the reload, gone
+// reads them) that no node of p has, and each edge of old that p does not
+// have.
+func (e *engine) retire(retired map[string][]ComponentStats, gone map[string]func() []ComponentStats, old *topo, p *plan) {
 	for _, name := range slices.Sorted(maps.Keys(retired)) {
 		var now []ComponentStats
 		if n, ok := e.conns[name]; ok {
@@ -437,10 +453,14 @@ func (e *engine) retire(retired map[string][]ComponentStats, old *topo, p *plan)
 		} else if pn, ok := e.pipes[name]; ok {
 			now = pn.stats()
 		}
+		r := retiree{stats: gone[name]}
 		for _, c := range retired[name] {
 			if !slices.ContainsFunc(now, func(l ComponentStats) bool { return l.Name == c.Name && l.Role == c.Role }) {
-				removed.Components = retireComponent(removed.Components, c)
+				r.roles = append(r.roles, c.Name+"\x00"+c.Role)
 			}
+		}
+		if len(r.roles) > 0 {
+			e.retired = append(e.retired, r)
 		}
 	}
 	for _, ed := range old.edges {
@@ -448,18 +468,41 @@ func (e *engine) retire(retired map[string][]ComponentStats, old *topo, p *plan)
 		if slices.ContainsFunc(p.edges, func(n EdgeDef) bool { return n.From == d.From && n.FromPort == d.FromPort && n.To == d.To }) {
 			continue
 		}
-		s := ed.stats()
-		if ed.dq != nil && e.queues[bufferKey(ed.dq.def.Path)] != ed.dq {
-			s.QueuedBatches, s.QueuedEvents = 0, 0
+		r := retiree{edge: ed, frozen: ed.dq != nil}
+		if r.frozen && e.queues[bufferKey(ed.dq.def.Path)] == ed.dq {
+			s := ed.stats()
+			r.queued, r.queuedBatches = s.QueuedEvents, s.QueuedBatches
 		}
-		removed.Edges = retireEdge(removed.Edges, s)
+		e.retired = append(e.retired, r)
 	}
+}
+
+// removed sums the figures of everything reloads took out, as they are
+// now; under nodesMu.
+func (e *engine) removed() RemovedStats {
+	var out RemovedStats
+	for _, r := range e.retired {
+		if r.edge != nil {
+			s := r.edge.stats()
+			if r.frozen {
+				s.QueuedEvents, s.QueuedBatches = r.queued, r.queuedBatches
+			}
+			out.Edges = retireEdge(out.Edges, s)
+			continue
+		}
+		for _, c := range r.stats() {
+			if slices.Contains(r.roles, c.Name+"\x00"+c.Role) {
+				out.Components = retireComponent(out.Components, c)
+			}
+		}
+	}
+	return out
 }
 
 func (e *engine) stats() Snapshot {
 	s := Snapshot{Taken: time.Now()}
 	e.nodesMu.RLock()
-	s.Removed = e.removed.clone()
+	s.Removed = e.removed()
 	conns := make([]*connNode, 0, len(e.conns))
 	for _, n := range e.conns {
 		conns = append(conns, n)

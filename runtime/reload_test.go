@@ -277,3 +277,53 @@ func ownCounter(c ComponentStats, name string) uint64 {
 	}
 	return 0
 }
+
+// TestRemovedFiguresFollowAFinishingNode: a sink that a reload removes
+// while its write is stuck is abandoned, and the reload moves on; when the
+// write returns at last, the figures in Snapshot.Removed follow, instead of
+// keeping the events in flight that the reload saw.
+func TestRemovedFiguresFollowAFinishingNode(t *testing.T) {
+	defer func(g time.Duration) { killGrace = g }(killGrace)
+	killGrace = time.Millisecond
+	f := reloadFixture()
+	block, entered := make(chan struct{}), make(chan struct{})
+	f.newSink = func(name string) *testSink {
+		s := &testSink{name: name}
+		if name == "b" {
+			s.block, s.entered = block, entered
+		}
+		return s
+	}
+	both := graph([]string{"in:src", "a:sink", "b:sink"}, nil, EdgeDef{From: "in", To: "a"}, EdgeDef{From: "in", To: "b"})
+	one := graph([]string{"in:src", "a:sink"}, nil, EdgeDef{From: "in", To: "a"})
+	opts := testOpts()
+	opts.DrainTimeout = 50 * time.Millisecond
+	e := startEngine(t, both, f, opts)
+	select {
+	case <-entered:
+	case <-time.After(hang):
+		t.Fatal("sink b never wrote")
+	}
+	if err := e.Reload(one); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	b, ok := removedComponent(e.Stats(), "b", StatSink)
+	if !ok || b.Abandoned != 1 || b.InFlight <= 0 {
+		t.Fatalf("removed sink b = %+v, %v; want it abandoned with its write's events in flight", b, ok)
+	}
+	close(block)
+	eventually(t, hang, "the removed sink's write to count", func() bool {
+		b, _ := removedComponent(e.Stats(), "b", StatSink)
+		return b.InFlight == 0 && b.EventsOut > 0
+	})
+}
+
+// removedComponent returns the entry of Snapshot.Removed for name and role.
+func removedComponent(s Snapshot, name, role string) (ComponentStats, bool) {
+	for _, c := range s.Removed.Components {
+		if c.Name == name && c.Role == role {
+			return c, true
+		}
+	}
+	return ComponentStats{}, false
+}

@@ -78,8 +78,8 @@ type Snapshot struct {
 	Components []ComponentStats
 	// Edges lists every edge in graph order.
 	Edges []EdgeStats
-	// Removed holds the final figures of what reloads took out of the
-	// config, which Components and Edges no longer list.
+	// Removed holds the figures of what reloads took out of the config,
+	// which Components and Edges no longer list.
 	Removed RemovedStats
 }
 
@@ -88,9 +88,12 @@ type Snapshot struct {
 // role the new config no longer has (a removed connector or pipeline, a
 // role a changed connector lost, a step a changed pipeline lost), and an
 // edge whose ends it no longer connects (such as one from a source that
-// stays to a sink that goes). Each is taken once the reload has drained,
-// stopped and closed it: its StopFailure, Abandoned and drops are there,
-// and its ledger closes as a live one's does. One removed more than once
+// stays to a sink that goes). Each is read at every snapshot from what
+// the reload took out: once the reload has drained, stopped and closed
+// it, its StopFailure, Abandoned and drops are there, and its ledger
+// closes as a live one's does; one that a killed or timed-out reload left
+// still finishing (an abandoned call that returns later, drops counted
+// after the reload moved on) goes on counting. One removed more than once
 // (added back by a later reload, then removed again) has one entry, the
 // sum of its lives, with the Type, State and Circuit (and for an edge the
 // settings and Buffer) of the last; while it is back, its live entry
@@ -250,25 +253,6 @@ func carry(live, base []ComponentStats) []ComponentStats {
 		}
 	}
 	return live
-}
-
-// clone returns a copy of r that shares no map or slice with it.
-func (r RemovedStats) clone() RemovedStats {
-	out := RemovedStats{Components: slices.Clone(r.Components), Edges: slices.Clone(r.Edges)}
-	for i := range out.Components {
-		c := &out.Components[i]
-		c.Dropped, c.Counters = maps.Clone(c.Dropped), slices.Clone(c.Counters)
-	}
-	for i := range out.Edges {
-		e := &out.Edges[i]
-		e.Dropped, e.DroppedBatches = maps.Clone(e.Dropped), maps.Clone(e.DroppedBatches)
-		if e.Buffer != nil {
-			b := *e.Buffer
-			b.Corrupt = slices.Clone(b.Corrupt)
-			e.Buffer = &b
-		}
-	}
-	return out
 }
 
 // header returns c's name, type, role, state, failure and circuit, with
