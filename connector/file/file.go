@@ -115,27 +115,31 @@ func (s *Sink) Write(b *cabi.Batch) (cabi.Status, error) {
 	evs := b.EventSlice()
 	accepted := len(s.ends) // events of earlier batches, before this one's
 	mine := 0               // this batch's events written whole
-	for i := range evs {
-		s.buf = s.encode(s.buf, &evs[i])
-		s.ends = append(s.ends, len(s.buf))
-		if len(s.buf) >= int(s.cfg.Buffer) {
-			k, err := s.flushCount()
-			mine += k - min(k, accepted)
-			accepted -= min(k, accepted)
-			if err != nil {
-				s.droppedWritten.Add(uint64(mine))
-				s.forget(accepted)
-				return cabi.Error, err
-			}
-		}
-	}
-	if (len(s.buf) > 0 || len(s.ends) > 0) && time.Since(s.lastFlush) >= time.Duration(s.cfg.FlushInterval) {
+	// flush writes the buffer out, telling the events of earlier batches
+	// from this one's; when the write fails, this batch fails, its events
+	// that reached the file count as dropped_written, and its other
+	// events leave the buffer.
+	flush := func() error {
 		k, err := s.flushCount()
 		mine += k - min(k, accepted)
 		accepted -= min(k, accepted)
 		if err != nil {
 			s.droppedWritten.Add(uint64(mine))
 			s.forget(accepted)
+		}
+		return err
+	}
+	for i := range evs {
+		s.buf = s.encode(s.buf, &evs[i])
+		s.ends = append(s.ends, len(s.buf))
+		if len(s.buf) >= int(s.cfg.Buffer) {
+			if err := flush(); err != nil {
+				return cabi.Error, err
+			}
+		}
+	}
+	if (len(s.buf) > 0 || len(s.ends) > 0) && time.Since(s.lastFlush) >= time.Duration(s.cfg.FlushInterval) {
+		if err := flush(); err != nil {
 			return cabi.Error, err
 		}
 	}
